@@ -45,9 +45,11 @@ en_err_annotate(en_err_t *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char joined[EN_ERR_MSG_MAX];
+    // build "<prefix>: <message>" and cut at the bound
+    char joined[2 * EN_ERR_MSG_MAX + 2];
     snprintf(joined, sizeof joined, "%s: %s", prefix, err->message);
-    memcpy(err->message, joined, sizeof joined);
+    joined[EN_ERR_MSG_MAX - 1] = '\0';
+    memcpy(err->message, joined, EN_ERR_MSG_MAX);
     return -1;
 }
 

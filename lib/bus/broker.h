@@ -1,0 +1,51 @@
+/*  broker.h — the 7/MDP broker that is the heart of the gateway.
+
+    The broker runs in its own thread (a czmq actor) around one ROUTER bound
+    to every endpoint given (tcp for clients and service replicas, inproc for
+    the gateway's own composer threads). It is a router, nothing more: it
+    never blocks and never runs service logic. Three things go beyond the
+    reference broker of the zguide:
+      - it remembers the request each worker holds, and when a worker dies
+        (silent past the heartbeat expiry, or DISCONNECT) the request goes
+        back to the front of its service's queue for another worker;
+      - requests wait at most until their deadline, then get a TIMEOUT
+        reply; bodies that are not an en.Request get a NOT_VALID reply;
+      - a forward table sends a public (`environ.v1`) method that needs no
+        composition straight to the service that owns it, saving a hop;
+        the reply still names `environ.v1` to the client. */
+#ifndef EN_BROKER_H
+#define EN_BROKER_H
+
+#include "common/err.h"
+
+typedef struct en_broker en_broker_t;
+
+typedef struct {
+    const char *method;  // public method name, e.g. "Clouds"
+    const char *service; // owning internal service, e.g. "registry"
+} en_forward_t;
+
+typedef struct {
+    const char *endpoints;         // comma-separated bind endpoints
+    const en_forward_t *forwards;  // may be NULL
+    size_t forward_count;
+    int heartbeat_ms;              // 0 = EN_HEARTBEAT_MS
+} en_broker_config_t;
+
+//  Bind and start; NULL with err set when an endpoint cannot be bound.
+en_broker_t *en_broker_new(const en_broker_config_t *config, en_err_t *err);
+void en_broker_destroy(en_broker_t **self_p);
+
+//  Counters for tests and the status page.
+typedef struct {
+    size_t workers;        // registered workers
+    size_t services;       // services with at least one worker
+    size_t queued;         // requests waiting for a worker
+    size_t requeued;       // requests moved from a dead worker
+    size_t malformed;      // messages dropped or answered NOT_VALID
+    size_t expired;        // requests answered TIMEOUT in the queue
+} en_broker_stats_t;
+
+int en_broker_stats(en_broker_t *self, en_broker_stats_t *stats);
+
+#endif

@@ -1,0 +1,346 @@
+/*  service.c — decode, route, encode; threads; drain (see service.h).
+
+    Each worker thread owns one dispatcher (routes + arena + per-thread
+    state) and one en_worker_t (its sockets, in an I/O actor). The main
+    thread only waits for a signal, then raises `s_draining`; each worker
+    thread notices within one poll interval, asks its actor to drain,
+    keeps handling what is already in hand, and leaves on "DRAINED". */
+#include "bus/service.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus.pb-c.h"
+#include "bus/envelope.h"
+#include "bus/mdp.h"
+#include "bus/worker.h"
+#include "common/log.h"
+
+typedef struct {
+    const en_route_t *route;
+    const ProtobufCMethodDescriptor *method;
+} slot_t;
+
+struct en_dispatcher {
+    const en_service_def_t *def;
+    zhash_t *slots; // method name -> slot_t*
+    slot_t *slot_mem;
+    en_arena_t *arena;
+    void *state;
+};
+
+en_dispatcher_t *
+en_dispatcher_new(const en_service_def_t *def, en_err_t *err)
+{
+    en_dispatcher_t *self = calloc(1, sizeof *self);
+    self->def = def;
+    self->slots = zhash_new();
+    self->slot_mem = calloc(def->route_count ? def->route_count : 1, sizeof(slot_t));
+    for (size_t i = 0; i < def->route_count; i++) {
+        const en_route_t *r = &def->routes[i];
+        const ProtobufCMethodDescriptor *m =
+            protobuf_c_service_descriptor_get_method_by_name(r->api, r->method);
+        // a route naming a method its API lacks is a programming error
+        assert(m);
+        self->slot_mem[i] = (slot_t){r, m};
+        zhash_insert(self->slots, r->method, &self->slot_mem[i]);
+    }
+    self->arena = en_arena_new();
+    if (def->thread_init) {
+        self->state = def->thread_init(def->service, err);
+        if (!self->state) {
+            en_dispatcher_destroy(&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
+void
+en_dispatcher_destroy(en_dispatcher_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    en_dispatcher_t *self = *self_p;
+    if (self->state && self->def->thread_fini)
+        self->def->thread_fini(self->def->service, self->state);
+    zhash_destroy(&self->slots);
+    free(self->slot_mem);
+    en_arena_destroy(&self->arena);
+    free(self);
+    *self_p = NULL;
+}
+
+zframe_t *
+en_dispatcher_handle(en_dispatcher_t *self, zframe_t *frame)
+{
+    en_err_t err;
+    en_err_clear(&err);
+    En__Request *req = en_request_unpack(frame, &err);
+    if (!req) {
+        en_log(EN_LOG_WARN, NULL, "%s: %s", self->def->name, err.message);
+        return en_reply_error_frame(NULL, &err);
+    }
+    zframe_t *reply = NULL;
+    ProtobufCMessage *in = NULL;
+    slot_t *slot = zhash_lookup(self->slots, req->method);
+    if (!slot) {
+        en_err_set(&err, EN_NOT_VALID, "unknown method \"%s\" for service \"%s\"", req->method,
+                   self->def->name);
+        goto fail;
+    }
+    if (req->deadline_ms && (int64_t) req->deadline_ms <= en_now_ms()) {
+        en_err_set(&err, EN_TIMEOUT, "%s: deadline passed before the call started", req->method);
+        goto fail;
+    }
+    in = protobuf_c_message_unpack(slot->method->input, NULL, req->body.len, req->body.data);
+    if (!in) {
+        en_err_set(&err, EN_NOT_VALID, "%s: request body is not a valid %s message", req->method,
+                   slot->method->input->name);
+        goto fail;
+    }
+    en_arena_reset(self->arena);
+    const ProtobufCMessageDescriptor *od = slot->method->output;
+    ProtobufCMessage *out = en_arena_alloc(self->arena, od->sizeof_message);
+    od->message_init(out);
+    en_call_t call = {
+        .request_id = req->request_id,
+        .model_uuid = req->model_uuid,
+        .method = req->method,
+        .deadline_ms = (int64_t) req->deadline_ms,
+        .attempt = req->attempt,
+        .arena = self->arena,
+        .service = self->def->service,
+        .state = self->state,
+    };
+    if (slot->route->fn(&call, in, out, &err) != 0) {
+        if (err.kind == EN_OK)
+            en_err_set(&err, EN_INTERNAL, "%s failed without saying why", req->method);
+        goto fail;
+    }
+    size_t size = protobuf_c_message_get_packed_size(out);
+    uint8_t *buf = size ? en_arena_alloc(self->arena, size) : NULL;
+    if (size)
+        protobuf_c_message_pack(out, buf);
+    reply = en_reply_ok_frame(req->request_id, buf, size);
+    en_log(EN_LOG_DEBUG, req->request_id, "%s.%s ok", self->def->name, req->method);
+    goto cleanup;
+
+fail:
+    // the one place an error becomes a reply, so the one place it is logged
+    en_log(err.kind == EN_INTERNAL ? EN_LOG_ERROR : EN_LOG_INFO, req->request_id, "%s.%s: %s %s",
+           self->def->name, req->method, en_kind_name(err.kind), err.message);
+    reply = en_reply_error_frame(req->request_id, &err);
+cleanup:
+    if (in)
+        protobuf_c_message_free_unpacked(in, NULL);
+    en__request__free_unpacked(req, NULL);
+    return reply;
+}
+
+int
+en_dispatcher_call(en_dispatcher_t *self, const char *method, const char *model_uuid,
+                   const ProtobufCMessage *req, ProtobufCMessage **res, en_err_t *err)
+{
+    *res = NULL;
+    slot_t *slot = zhash_lookup(self->slots, method);
+    En__Request env = EN__REQUEST__INIT;
+    char id[33];
+    en_request_id_new(id);
+    env.request_id = id;
+    env.method = (char *) method;
+    env.model_uuid = (char *) (model_uuid ? model_uuid : "");
+    size_t size = protobuf_c_message_get_packed_size(req);
+    env.body.data = malloc(size ? size : 1);
+    env.body.len = protobuf_c_message_pack(req, env.body.data);
+    zframe_t *frame = en_frame_pack(&env.base);
+    free(env.body.data);
+    zframe_t *reply_frame = en_dispatcher_handle(self, frame);
+    zframe_destroy(&frame);
+    En__Reply *reply =
+        en__reply__unpack(NULL, zframe_size(reply_frame), zframe_data(reply_frame));
+    zframe_destroy(&reply_frame);
+    int rc = -1;
+    if (!reply)
+        en_err_set(err, EN_INTERNAL, "reply is not an en.Reply");
+    else if (reply->error && reply->error->kind != EN__ERROR_KIND__OK)
+        en_err_from_wire(err, reply->error);
+    else if (!slot)
+        en_err_set(err, EN_INTERNAL, "no route for %s", method);
+    else {
+        *res = protobuf_c_message_unpack(slot->method->output, NULL, reply->body.len,
+                                         reply->body.data);
+        rc = *res ? 0 : en_err_set(err, EN_INTERNAL, "result does not decode");
+    }
+    if (reply)
+        en__reply__free_unpacked(reply, NULL);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Options and signals
+
+int
+en_service_opts_parse(en_service_opts_t *opts, int argc, char **argv, en_err_t *err)
+{
+    opts->gateways = getenv("ENVIRONS_GATEWAY");
+    opts->home = getenv("ENVIRONS_HOME");
+    opts->threads = 4;
+    opts->replica = 0;
+    static const struct option longopts[] = {
+        {"gateway", required_argument, NULL, 'g'}, {"home", required_argument, NULL, 'h'},
+        {"threads", required_argument, NULL, 't'}, {"replica", required_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'g':
+            opts->gateways = optarg;
+            break;
+        case 'h':
+            opts->home = optarg;
+            break;
+        case 't':
+            opts->threads = atoi(optarg);
+            if (opts->threads < 1 || opts->threads > 256)
+                return en_err_set(err, EN_NOT_VALID, "--threads must be 1..256, got %s", optarg);
+            break;
+        case 'r':
+            opts->replica = atoi(optarg);
+            break;
+        default:
+            return en_err_set(err, EN_NOT_VALID,
+                              "usage: %s --gateway EP[,EP] [--home DIR] [--threads N] "
+                              "[--replica I]",
+                              argv[0]);
+        }
+    }
+    if (!opts->gateways || !*opts->gateways)
+        return en_err_set(err, EN_NOT_VALID, "no gateway: pass --gateway or set ENVIRONS_GATEWAY");
+    return 0;
+}
+
+void
+en_signals_block(void)
+{
+    zsys_handler_set(NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int
+en_signals_wait(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0)
+        ;
+    return sig;
+}
+
+//  --------------------------------------------------------------------------
+//  Worker threads
+
+static atomic_bool s_draining;
+
+typedef struct {
+    const en_service_def_t *def;
+    const en_service_opts_t *opts;
+    pthread_t thread;
+    int index;
+    int status;
+} thread_arg_t;
+
+static void *
+s_thread_main(void *arg_)
+{
+    thread_arg_t *arg = arg_;
+    en_err_t err;
+    en_dispatcher_t *d = en_dispatcher_new(arg->def, &err);
+    if (!d) {
+        en_error("%s: thread %d cannot start: %s", arg->def->name, arg->index, err.message);
+        arg->status = -1;
+        return NULL;
+    }
+    en_worker_t *worker = en_worker_new(arg->opts->gateways, arg->def->name, &err);
+    zsock_t *pipe = en_worker_pipe(worker);
+    zpoller_t *poller = zpoller_new(pipe, NULL);
+    zpoller_set_nonstop(poller, true);
+    bool drain_sent = false;
+    while (true) {
+        if (!drain_sent && atomic_load(&s_draining)) {
+            zstr_send(pipe, "DRAIN");
+            drain_sent = true;
+        }
+        if (!zpoller_wait(poller, 100))
+            continue;
+        zmsg_t *msg = zmsg_recv(pipe);
+        char *verb = msg ? zmsg_popstr(msg) : NULL;
+        if (verb && streq(verb, "REQ") && zmsg_size(msg) == 3) {
+            zframe_t *token = zmsg_pop(msg);
+            zframe_t *client = zmsg_pop(msg);
+            zframe_t *body = zmsg_pop(msg);
+            zframe_t *reply = en_dispatcher_handle(d, body);
+            zmsg_t *out = zmsg_new();
+            zmsg_addstr(out, "REP");
+            zmsg_append(out, &token);
+            zmsg_append(out, &client);
+            zmsg_append(out, &reply);
+            if (zmsg_send(&out, pipe))
+                zmsg_destroy(&out);
+            zframe_destroy(&body);
+        }
+        bool done = !verb || streq(verb, "DRAINED");
+        free(verb);
+        zmsg_destroy(&msg);
+        if (done)
+            break;
+    }
+    zpoller_destroy(&poller);
+    en_worker_destroy(&worker);
+    en_dispatcher_destroy(&d);
+    return NULL;
+}
+
+int
+en_service_run(const en_service_def_t *def, const en_service_opts_t *opts)
+{
+    char ident[64];
+    snprintf(ident, sizeof ident, "%s/%d", def->name, opts->replica);
+    en_log_set_ident(ident);
+    atomic_store(&s_draining, false);
+    int n = opts->threads > 0 ? opts->threads : 4;
+    thread_arg_t *args = calloc((size_t) n, sizeof *args);
+    for (int i = 0; i < n; i++) {
+        args[i] = (thread_arg_t){.def = def, .opts = opts, .index = i};
+        pthread_create(&args[i].thread, NULL, s_thread_main, &args[i]);
+    }
+    en_info("serving %s with %d threads via %s", def->name, n, opts->gateways);
+    int sig = en_signals_wait();
+    en_info("signal %d: draining", sig);
+    atomic_store(&s_draining, true);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(args[i].thread, NULL);
+        rc |= args[i].status;
+    }
+    free(args);
+    en_info("drained; exiting");
+    return rc;
+}

@@ -1,0 +1,96 @@
+/*  service.h — the runtime every service process shares.
+
+    A service is data: a name, a route table from method name to handler,
+    and optional per-thread state (each worker thread opens its own SQLite
+    handle, for instance). The runtime owns everything about sockets,
+    decoding, validation, encoding, deadlines, error replies and logging of
+    failures, so a handler is only the behaviour:
+
+        static int
+        s_clouds (en_call_t *call, const ProtobufCMessage *req,
+                  ProtobufCMessage *res, en_err_t *err);
+
+    `req` is the decoded request (freed by the runtime after the call);
+    `res` is a zeroed, initialised result message allocated in the call's
+    arena; the handler fills it with memory from `call->arena` (or memory
+    that outlives the call) and returns 0, or returns -1 with err set.
+
+    Request and result descriptors come from the protobuf service named in
+    the route (protoc-c generates a ServiceDescriptor per `service` block),
+    so a route is one line. */
+#ifndef EN_SERVICE_H
+#define EN_SERVICE_H
+
+#include <czmq.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+
+#include "common/arena.h"
+#include "common/err.h"
+
+typedef struct {
+    const char *request_id;
+    const char *model_uuid;
+    const char *method;
+    int64_t deadline_ms; // wall clock; 0 = none
+    uint32_t attempt;
+    en_arena_t *arena;
+    void *service; // en_service_def_t.service
+    void *state;   // per-thread state from thread_init
+} en_call_t;
+
+typedef int(en_handler_fn)(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res,
+                           en_err_t *err);
+
+typedef struct {
+    const ProtobufCServiceDescriptor *api;
+    const char *method;
+    en_handler_fn *fn;
+} en_route_t;
+
+typedef struct {
+    const char *name; // MDP service name
+    const en_route_t *routes;
+    size_t route_count;
+    void *service;
+    void *(*thread_init)(void *service, en_err_t *err);
+    void (*thread_fini)(void *service, void *state);
+} en_service_def_t;
+
+//  A dispatcher decodes, routes and encodes for one thread; no sockets.
+typedef struct en_dispatcher en_dispatcher_t;
+
+en_dispatcher_t *en_dispatcher_new(const en_service_def_t *def, en_err_t *err);
+void en_dispatcher_destroy(en_dispatcher_t **self_p);
+//  Handle one packed en.Request; returns a packed en.Reply (never NULL).
+zframe_t *en_dispatcher_handle(en_dispatcher_t *self, zframe_t *request);
+
+//  In-process call for service tests: packs req, dispatches, unpacks the
+//  result into *res (caller frees with protobuf_c_message_free_unpacked).
+int en_dispatcher_call(en_dispatcher_t *self, const char *method, const char *model_uuid,
+                       const ProtobufCMessage *req, ProtobufCMessage **res, en_err_t *err);
+
+//  Options common to every service executable.
+typedef struct {
+    const char *gateways; // comma-separated gateway endpoints
+    const char *home;     // state directory
+    int threads;          // worker threads (default 4)
+    int replica;          // replica index, for logs
+} en_service_opts_t;
+
+//  Parse --gateway, --home, --threads, --replica (and the environment:
+//  ENVIRONS_GATEWAY, ENVIRONS_HOME). Returns -1 with err on bad arguments.
+int en_service_opts_parse(en_service_opts_t *opts, int argc, char **argv, en_err_t *err);
+
+//  Serve until SIGTERM or SIGINT, then drain: each thread finishes the
+//  request in hand, says DISCONNECT to every gateway and exits. Returns 0
+//  after a clean drain.
+int en_service_run(const en_service_def_t *def, const en_service_opts_t *opts);
+
+//  Block SIGINT/SIGTERM (and SIGPIPE) in this thread and those it creates,
+//  and turn czmq's own handler off; call first thing in main().
+void en_signals_block(void);
+//  Wait for SIGINT/SIGTERM; returns the signal number.
+int en_signals_wait(void);
+
+#endif
