@@ -70,6 +70,7 @@ typedef struct {
 struct en_broker {
     zactor_t *actor;
     broker_args_t args;
+    char *endpoint; // last bound, resolved
 };
 
 //  --------------------------------------------------------------------------
@@ -567,6 +568,7 @@ en_broker_new(const en_broker_config_t *config, en_err_t *err)
     }
     free(eps);
     en_broker_t *self = calloc(1, sizeof *self);
+    self->endpoint = zsock_last_endpoint(router); // ZMQ_LAST_ENDPOINT, port resolved
     broker_args_t *args = &self->args;
     args->router = router;
     args->heartbeat_ms = config->heartbeat_ms > 0 ? config->heartbeat_ms : EN_HEARTBEAT_MS;
@@ -588,6 +590,7 @@ en_broker_destroy(en_broker_t **self_p)
     zactor_destroy(&self->actor);
     zhash_destroy(&self->args.forwards);
     zsock_destroy(&self->args.router);
+    free(self->endpoint);
     free(self);
     *self_p = NULL;
 }
@@ -605,4 +608,10 @@ en_broker_stats(en_broker_t *self, en_broker_stats_t *stats)
     memcpy(stats, zframe_data(f), sizeof *stats);
     zframe_destroy(&f);
     return 0;
+}
+
+const char *
+en_broker_endpoint(en_broker_t *self)
+{
+    return self->endpoint;
 }

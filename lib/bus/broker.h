@@ -48,4 +48,8 @@ typedef struct {
 
 int en_broker_stats(en_broker_t *self, en_broker_stats_t *stats);
 
+//  The last endpoint bound, resolved (`tcp://127.0.0.1:*` becomes the port
+//  the system chose), so tests and a supervisor can bind ephemeral ports.
+const char *en_broker_endpoint(en_broker_t *self);
+
 #endif

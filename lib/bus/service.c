@@ -22,6 +22,7 @@
 #include "bus/mdp.h"
 #include "bus/worker.h"
 #include "common/log.h"
+#include "common/paths.h"
 
 typedef struct {
     const en_route_t *route;
@@ -224,6 +225,8 @@ en_service_opts_parse(en_service_opts_t *opts, int argc, char **argv, en_err_t *
                               argv[0]);
         }
     }
+    if ((!opts->home || !*opts->home) && en_home(opts->home_buf, sizeof opts->home_buf) == 0)
+        opts->home = opts->home_buf;
     if (!opts->gateways || !*opts->gateways)
         return en_err_set(err, EN_NOT_VALID, "no gateway: pass --gateway or set ENVIRONS_GATEWAY");
     return 0;

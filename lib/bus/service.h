@@ -76,6 +76,7 @@ typedef struct {
     const char *home;     // state directory
     int threads;          // worker threads (default 4)
     int replica;          // replica index, for logs
+    char home_buf[4096];  // storage for a derived home
 } en_service_opts_t;
 
 //  Parse --gateway, --home, --threads, --replica (and the environment:

@@ -1,0 +1,195 @@
+/*  provider.c — the built-in provider list and the model config schema
+    every provider shares (after Juju's environs/config). */
+#include "providers/provider.h"
+
+#include <string.h>
+
+extern const en_provider_t en_sim_provider;
+extern const en_provider_t en_lxd_provider;
+
+static const en_provider_t *const s_builtin[] = {&en_sim_provider, &en_lxd_provider, NULL};
+
+const en_provider_t *const *
+en_providers_builtin(void)
+{
+    return s_builtin;
+}
+
+const en_provider_t *
+en_provider_builtin(const char *name)
+{
+    for (int i = 0; s_builtin[i]; i++)
+        if (name && strcmp(s_builtin[i]->name, name) == 0)
+            return s_builtin[i];
+    return NULL;
+}
+
+static const char *const s_fw_modes[] = {"instance", "global", "none", NULL};
+static const char *const s_streams[] = {"released", "proposed", "devel", "testing", "daily",
+                                        NULL};
+static const char *const s_harvest[] = {"all", "none", "unknown", "destroyed", NULL};
+
+static const en_config_field_t s_common[] = {
+    {"name", "string", "The name of the current model", NULL, true, NULL},
+    {"type", "string", "Type of model, e.g. local, ec2", NULL, true, NULL},
+    {"uuid", "string", "The UUID of the model", NULL, true, NULL},
+    {"firewall-mode", "string",
+     "The mode to use for network firewalling: instance (an individual firewall per instance), "
+     "global (a single firewall for all instances) or none (no firewalling)",
+     "\"instance\"", true, s_fw_modes},
+    {"default-series", "string", "The default series of Ubuntu to use for deploying charms",
+     "\"jammy\"", false, NULL},
+    {"image-metadata-url", "string", "The URL at which the metadata used to locate OS image ids "
+                                     "is located",
+     "\"\"", false, NULL},
+    {"image-stream", "string", "The simplestreams stream used to identify which image ids to "
+                               "search when starting an instance",
+     "\"released\"", false, s_streams},
+    {"agent-metadata-url", "string", "URL of private stream", "\"\"", false, NULL},
+    {"agent-stream", "string", "Version of Juju to use for deploy/upgrades", "\"released\"",
+     false, s_streams},
+    {"resource-tags", "string", "resource tags, space-separated key=value pairs", "\"\"", false,
+     NULL},
+    {"logging-config", "string", "The configuration string to use when configuring logging",
+     "\"\"", false, NULL},
+    {"development", "bool", "Whether the model is in development mode", "false", false, NULL},
+    {"enable-os-refresh-update", "bool", "Whether newly provisioned instances should run their "
+                                         "respective OS's update capability",
+     "true", false, NULL},
+    {"enable-os-upgrade", "bool", "Whether newly provisioned instances should run their "
+                                  "respective OS's upgrade capability",
+     "true", false, NULL},
+    {"provisioner-harvest-mode", "string", "What to do with unknown machines", "\"destroyed\"",
+     false, s_harvest},
+    {NULL, NULL, NULL, NULL, false, NULL},
+};
+
+const en_config_field_t *
+en_config_common_fields(void)
+{
+    return s_common;
+}
+
+//  Go's %#v-ish rendering that Juju's schema errors use.
+static void
+s_describe(const json_t *v, char *buf, size_t size)
+{
+    if (json_is_string(v))
+        snprintf(buf, size, "string(\"%s\")", json_string_value(v));
+    else if (json_is_boolean(v))
+        snprintf(buf, size, "bool(%s)", json_is_true(v) ? "true" : "false");
+    else if (json_is_integer(v))
+        snprintf(buf, size, "int(%lld)", (long long) json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, size, "float64(%g)", json_real_value(v));
+    else if (json_is_null(v))
+        snprintf(buf, size, "nothing");
+    else
+        snprintf(buf, size, "%s", json_is_array(v) ? "list" : "map");
+}
+
+static int
+s_check_field(const en_config_field_t *f, json_t *cfg, const json_t *old, en_err_t *err)
+{
+    json_t *v = json_object_get(cfg, f->name);
+    if (!v || json_is_null(v)) {
+        if (f->default_json) {
+            json_t *d = json_loads(f->default_json, JSON_DECODE_ANY, NULL);
+            json_object_set_new(cfg, f->name, d);
+            v = d;
+        }
+        else
+            return en_err_set(err, EN_NOT_VALID, "%s: expected %s, got nothing", f->name,
+                              f->type);
+    }
+    char got[300];
+    bool ok = strcmp(f->type, "string") == 0 ? json_is_string(v)
+              : strcmp(f->type, "bool") == 0 ? json_is_boolean(v)
+              : strcmp(f->type, "int") == 0  ? json_is_integer(v)
+                                             : true;
+    if (!ok) {
+        s_describe(v, got, sizeof got);
+        return en_err_set(err, EN_NOT_VALID, "%s: expected %s, got %s", f->name, f->type, got);
+    }
+    if (f->options && json_is_string(v)) {
+        const char *s = json_string_value(v);
+        bool found = false;
+        for (int i = 0; f->options[i]; i++)
+            found |= strcmp(f->options[i], s) == 0;
+        if (!found) {
+            if (strcmp(f->name, "firewall-mode") == 0)
+                return en_err_set(err, EN_NOT_VALID, "invalid firewall mode in model "
+                                                     "configuration: \"%s\"", s);
+            return en_err_set(err, EN_NOT_VALID, "%s: unexpected value \"%s\"", f->name, s);
+        }
+    }
+    if (f->immutable && old) {
+        json_t *was = json_object_get(old, f->name);
+        if (was && !json_equal(was, v)) {
+            char a[300], b[300];
+            if (json_is_string(was) && json_is_string(v))
+                return en_err_set(err, EN_NOT_VALID, "cannot change %s from \"%s\" to \"%s\"",
+                                  f->name, json_string_value(was), json_string_value(v));
+            s_describe(was, a, sizeof a);
+            s_describe(v, b, sizeof b);
+            return en_err_set(err, EN_NOT_VALID, "cannot change %s from %s to %s", f->name, a, b);
+        }
+    }
+    return 0;
+}
+
+static bool
+s_uuid_valid(const char *s)
+{
+    if (strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !strchr("0123456789abcdef", s[i]))
+            return false;
+    }
+    return true;
+}
+
+int
+en_config_validate(const en_provider_t *provider, json_t *cfg, const json_t *old, en_err_t *err)
+{
+    if (!json_is_object(cfg))
+        return en_err_set(err, EN_NOT_VALID, "model config must be a JSON object");
+    for (const en_config_field_t *f = s_common; f->name; f++)
+        if (s_check_field(f, cfg, old, err))
+            return -1;
+    if (provider && provider->config_fields)
+        for (const en_config_field_t *f = provider->config_fields; f->name; f++)
+            if (s_check_field(f, cfg, old, err))
+                return -1;
+    const char *uuid = json_string_value(json_object_get(cfg, "uuid"));
+    if (!s_uuid_valid(uuid))
+        return en_err_set(err, EN_NOT_VALID, "uuid: expected uuid, got string(\"%s\")", uuid);
+    const char *name = json_string_value(json_object_get(cfg, "name"));
+    if (!*name)
+        return en_err_set(err, EN_NOT_VALID, "empty name in model configuration");
+    if (provider && strcmp(json_string_value(json_object_get(cfg, "type")), provider->name) != 0)
+        return en_err_set(err, EN_NOT_VALID, "cannot change type from \"%s\" to \"%s\"",
+                          provider->name, json_string_value(json_object_get(cfg, "type")));
+    return 0;
+}
+
+int
+en_config_upgrade(json_t *cfg, en_err_t *err)
+{
+    if (!json_is_object(cfg))
+        return en_err_set(err, EN_NOT_VALID, "model config must be a JSON object");
+    static const char *renames[][2] = {{"tools-metadata-url", "agent-metadata-url"},
+                                       {"tools-stream", "agent-stream"}};
+    for (size_t i = 0; i < sizeof renames / sizeof renames[0]; i++) {
+        json_t *v = json_object_get(cfg, renames[i][0]);
+        if (!v)
+            continue;
+        // the new key wins when both are present
+        if (!json_object_get(cfg, renames[i][1]))
+            json_object_set(cfg, renames[i][1], v);
+        json_object_del(cfg, renames[i][0]);
+    }
+    return 0;
+}

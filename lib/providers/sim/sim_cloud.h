@@ -1,0 +1,220 @@
+/*  sim_cloud.h — the sim cloud: a simulated cloud held in one SQLite file.
+
+    The whole state of a sim cloud (regions, zones, the instance-type
+    catalogue, instances and their tags, the behaviour knobs and the call
+    counters) lives in one SQLite database in WAL mode. Every process that
+    opens the same file sees the same cloud, so the services of environs,
+    started as separate processes, all talk to one cloud exactly as they
+    would to a real one. It is the embedded default cloud and the scale
+    simulator, so it behaves like a real cloud, failures included: API
+    latency, injected failures per method, EC2-style eventual consistency,
+    a cloud-wide limit on concurrent requests, unavailable zones, quotas on
+    tags and addresses.
+
+    A handle (en_sim_cloud_t) is NOT thread-safe: open one per worker thread.
+    Many handles, in one process or many, may use one database at once; every
+    change runs in its own BEGIN IMMEDIATE transaction, so none is lost. A
+    handle must not be used across fork(): open a new one in the child.
+
+    Every cloud API call (the functions from en_sim_cloud_regions to
+    en_sim_cloud_set_tags) counts as one call of its method and is subject
+    to the knobs. The control functions (knobs, counters, open/close) are
+    the cloud operator's console: no latency, no failures, no limit.
+
+    Method names, used by the `fail.<method>` knobs and by call counts:
+    regions, zones, instance_types, set_zone_available, create, describe,
+    list, terminate, set_tags.
+
+    Knobs (strings in the database; integers are decimal, >= 0):
+      latency_ms               sleep this long inside every API call
+      running_delay_ms         an instance is "pending" this long, then "running"
+      consistency_delay_ms     a new instance is invisible to describe/list/
+                               set_tags for this long; a terminated one is
+                               still listed, as "shutting-down", for this long
+      max_concurrent           more API calls than this in flight at once,
+                               across all processes, fail UNAVAILABLE
+                               "request limit exceeded"; 0 = no limit
+      terminated_retention_ms  terminated instances are forgotten after this
+                               long (default one hour, like EC2)
+      fail.<method>            "<KIND> [count <N>] [message]": the method
+                               fails with that error kind and message (default
+                               "sim.<method> is broken"), for the next N calls
+                               only when a count is given. KIND is an en_kind_t
+                               name such as UNAVAILABLE, case-insensitive. */
+#ifndef EN_SIM_CLOUD_H
+#define EN_SIM_CLOUD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+//  Catalogue names (regions, zones, instance types, arches) are bounded
+//  identifiers chosen by the cloud, so catalogue rows are flat values.
+#define EN_SIM_NAME_MAX 64
+
+//  Tags per instance and sizes, as EC2 limits them.
+#define EN_SIM_TAGS_MAX 50
+#define EN_SIM_TAG_KEY_MAX 128
+#define EN_SIM_TAG_VALUE_MAX 256
+
+typedef struct _en_sim_cloud_t en_sim_cloud_t;
+
+typedef struct {
+    char name[EN_SIM_NAME_MAX];
+    int index; //  second octet of the region's private network 10.<index>.0.0/16
+} en_sim_region_t;
+
+typedef struct {
+    char name[EN_SIM_NAME_MAX];
+    char region[EN_SIM_NAME_MAX];
+    bool available;
+} en_sim_zone_t;
+
+typedef struct {
+    char name[EN_SIM_NAME_MAX];
+    char arch[EN_SIM_NAME_MAX];
+    uint64_t cores;
+    uint64_t mem_mib;
+    uint64_t root_disk_mib;
+    uint64_t cpu_power;
+    char virt_type[EN_SIM_NAME_MAX];
+    uint64_t cost;
+    bool deprecated;
+} en_sim_instance_type_t;
+
+//  A tag, or a tag filter. As input the strings are borrowed and never
+//  modified; inside an en_sim_instance_t they are owned by the instance.
+//  A filter whose value is NULL matches any instance that has the key.
+typedef struct {
+    const char *key;
+    const char *value;
+} en_sim_tag_t;
+
+typedef enum {
+    EN_SIM_PENDING,
+    EN_SIM_RUNNING,
+    EN_SIM_SHUTTING_DOWN,
+    EN_SIM_TERMINATED,
+} en_sim_state_t;
+
+//  An instance as the cloud reports it. Every pointer is owned by the
+//  struct: release with en_sim_instance_clear (one) or en_sim_instances_free
+//  (an array).
+typedef struct {
+    char *id; //  "i-" and 16 hex digits
+    char *name;
+    char *region;
+    char *zone;
+    char *instance_type;
+    char *arch;
+    uint64_t cores;
+    uint64_t mem_mib;
+    uint64_t root_disk_mib;
+    uint64_t cpu_power;
+    en_sim_state_t state;
+    char **addresses; //  private IPv4 addresses; none once terminated
+    size_t address_count;
+    en_sim_tag_t *tags; //  in the order they were first set
+    size_t tag_count;
+    int64_t created_ms;    //  wall clock, ms since the epoch
+    int64_t terminated_ms; //  0 while not terminated
+} en_sim_instance_t;
+
+//  Open the cloud in db_path, creating and seeding it when the file is new
+//  or empty. NULL on failure: NOT_VALID when the path cannot be opened or is
+//  not a sim cloud database, UNAVAILABLE when it stays busy.
+en_sim_cloud_t *en_sim_cloud_open(const char *db_path, en_err_t *err);
+
+//  Close and NULL the handle; idempotent.
+void en_sim_cloud_close(en_sim_cloud_t **self_p);
+
+//  The database path the handle was opened with.
+const char *en_sim_cloud_path(en_sim_cloud_t *self);
+
+//  --- catalogue (arrays are the caller's: free() them) ---
+
+int en_sim_cloud_regions(en_sim_cloud_t *self, en_sim_region_t **regions, size_t *count,
+                         en_err_t *err);
+int en_sim_cloud_zones(en_sim_cloud_t *self, const char *region, en_sim_zone_t **zones,
+                       size_t *count, en_err_t *err);
+int en_sim_cloud_instance_types(en_sim_cloud_t *self, const char *region,
+                                en_sim_instance_type_t **types, size_t *count, en_err_t *err);
+int en_sim_cloud_set_zone_available(en_sim_cloud_t *self, const char *zone, bool available,
+                                    en_err_t *err);
+
+//  --- instances ---
+
+//  Start an instance. zone NULL lets the cloud pick the available zone with
+//  the fewest live instances. The tags are written with the instance, in
+//  one transaction. Errors: NOT_VALID (unknown region, zone or type, bad
+//  tags), UNAVAILABLE `zone "<z>" is unavailable`, ALREADY_EXISTS
+//  `instance "<name>" already exists` while a live instance of the region
+//  has that name. On success *out is filled (clear it with
+//  en_sim_instance_clear).
+int en_sim_cloud_create(en_sim_cloud_t *self, const char *region, const char *zone,
+                        const char *instance_type, const char *name, const en_sim_tag_t *tags,
+                        size_t tag_count, en_sim_instance_t *out, en_err_t *err);
+
+//  The instances of the region among ids, each once, in the order of ids;
+//  ids not found are left out. Like EC2, terminated instances are reported
+//  (state EN_SIM_TERMINATED) until retention ends.
+int en_sim_cloud_describe(en_sim_cloud_t *self, const char *region, const char *const *ids,
+                          size_t id_count, en_sim_instance_t **instances, size_t *count,
+                          en_err_t *err);
+
+//  The instances of the region that carry every filter tag, oldest first.
+//  Terminated instances are left out unless include_terminated.
+int en_sim_cloud_list(en_sim_cloud_t *self, const char *region, const en_sim_tag_t *filters,
+                      size_t filter_count, bool include_terminated, en_sim_instance_t **instances,
+                      size_t *count, en_err_t *err);
+
+//  Terminate; unknown or already terminated ids are ignored. Addresses are
+//  released at once.
+int en_sim_cloud_terminate(en_sim_cloud_t *self, const char *region, const char *const *ids,
+                           size_t id_count, en_err_t *err);
+
+//  Set tags on a live instance: a tag with an existing key replaces its
+//  value, others are appended, tags not named are kept. NOT_FOUND
+//  `instance "<id>" not found` for an unknown, terminated or not yet
+//  visible instance.
+int en_sim_cloud_set_tags(en_sim_cloud_t *self, const char *region, const char *id,
+                          const en_sim_tag_t *tags, size_t tag_count, en_err_t *err);
+
+//  Free what an instance owns and zero it; safe on a zeroed struct.
+void en_sim_instance_clear(en_sim_instance_t *instance);
+
+//  Free an array of n instances and NULL the pointer; idempotent.
+void en_sim_instances_free(en_sim_instance_t **instances_p, size_t count);
+
+//  "pending", "running", "shutting-down" or "terminated".
+const char *en_sim_state_name(en_sim_state_t state);
+
+//  --- operator console: knobs and counters ---
+
+//  Set a knob; value NULL resets it to its default (removes a fail knob).
+//  NOT_VALID for an unknown knob or a bad value.
+int en_sim_cloud_knob_set(en_sim_cloud_t *self, const char *key, const char *value, en_err_t *err);
+
+//  The knob's value (caller frees), its default when unset, or NULL with
+//  NOT_FOUND for a fail knob that is not set.
+char *en_sim_cloud_knob_get(en_sim_cloud_t *self, const char *key, en_err_t *err);
+
+//  Apply a JSON object of knobs atomically (all or none), e.g.
+//  {"latency_ms": 50, "max_concurrent": 8, "fail": {"create": "UNAVAILABLE count 1"}}.
+//  Keys may also be flat ("fail.create"); null resets a knob.
+int en_sim_cloud_configure_json(en_sim_cloud_t *self, const char *json, en_err_t *err);
+
+//  Calls of a method since the counters were reset, rejected and failed
+//  calls included; -1 on error.
+int64_t en_sim_cloud_call_count(en_sim_cloud_t *self, const char *method, en_err_t *err);
+
+//  Calls in flight now, and the most ever in flight at once since the
+//  counters were reset. Counted only while max_concurrent is set.
+int en_sim_cloud_in_flight(en_sim_cloud_t *self, int *now, int *peak, en_err_t *err);
+
+//  Zero the call counters and the in-flight peak.
+int en_sim_cloud_reset_counters(en_sim_cloud_t *self, en_err_t *err);
+
+#endif

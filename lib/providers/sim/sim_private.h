@@ -1,0 +1,106 @@
+/*  sim_private.h — what the files of the sim cloud share, and nobody else.
+
+    The sim cloud is split by topic: sim_cloud.c opens the database, owns the
+    schema, the seed and the transaction helpers; sim_calls.c is the one
+    gate every API call passes (latency, failure injection, the concurrency
+    limit, call counters); sim_knobs.c stores and validates knobs;
+    sim_catalog.c answers regions, zones and instance types; sim_instances.c
+    changes instances and sim_describe.c reads them back. Functions shared between those files are
+    named sim_<verb>; statics stay s_<verb>. */
+#ifndef EN_SIM_PRIVATE_H
+#define EN_SIM_PRIVATE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "providers/sim/sim_cloud.h"
+
+struct _en_sim_cloud_t {
+    sqlite3 *db;
+    char *path;
+    unsigned seed;     //  jitter for busy retries (rand_r)
+    int64_t lease_id;  //  concurrency slot held by the call in progress, 0 none
+    int64_t orphan_id; //  a slot whose release failed; released by the next call
+    int64_t pid;       //  this process, as written into the slots it leases
+    int64_t pid_start; //  its start time in clock ticks since boot, 0 unknown
+    char pid_ns[64];   //  its pid namespace ("pid:[4026531836]"), "" unknown
+};
+
+//  How long a handle waits for the database lock before it reports
+//  UNAVAILABLE. Also the SQLite busy_timeout.
+#define SIM_BUSY_MS 10000
+
+//  --- sim_cloud.c: database helpers ---
+
+int64_t sim_now_ms(void);
+void sim_sleep_ms(int64_t ms);
+
+//  Turn the handle's last SQLite error into an en_err_t; returns -1.
+int sim_db_fail(en_sim_cloud_t *self, int rc, const char *what, en_err_t *err);
+
+int sim_prepare(en_sim_cloud_t *self, const char *sql, sqlite3_stmt **stmt, en_err_t *err);
+
+//  Run a statement that returns no rows to completion.
+int sim_exec(en_sim_cloud_t *self, const char *sql, en_err_t *err);
+
+//  BEGIN IMMEDIATE (writes) or BEGIN (a consistent snapshot for reads),
+//  retrying while the database is busy; then COMMIT (retrying) or ROLLBACK.
+//  A failed commit rolls back.
+int sim_tx_write(en_sim_cloud_t *self, en_err_t *err);
+int sim_tx_read(en_sim_cloud_t *self, en_err_t *err);
+int sim_tx_commit(en_sim_cloud_t *self, en_err_t *err);
+void sim_tx_rollback(en_sim_cloud_t *self);
+
+//  Make room for one more element in a growing array; -1 when out of memory.
+int sim_grow(void **array, size_t *capacity, size_t count, size_t size);
+
+//  Copy a text column into a fixed buffer ("" for NULL).
+void sim_copy_text(char *dst, size_t size, sqlite3_stmt *stmt, int column);
+
+//  --- sim_calls.c: the gate every API call passes ---
+
+//  Count the call, then apply the concurrency limit, latency and failure
+//  injection for `method`. On success the caller does its work and then
+//  calls sim_call_end, which frees the concurrency slot.
+int sim_call_begin(en_sim_cloud_t *self, const char *method, en_err_t *err);
+void sim_call_end(en_sim_cloud_t *self);
+
+//  Learn this process's identity and register the SQL functions the slot
+//  table needs; called once by open.
+int sim_calls_init(en_sim_cloud_t *self, en_err_t *err);
+
+//  Free a slot whose release failed earlier; called by close.
+void sim_calls_close(en_sim_cloud_t *self);
+
+//  Whether `method` names a cloud API method.
+bool sim_method_known(const char *method);
+
+//  --- sim_knobs.c ---
+
+//  An integer knob (its default when unset), read inside the caller's
+//  transaction.
+int sim_knob_int(en_sim_cloud_t *self, const char *key, int64_t *value, en_err_t *err);
+
+//  A parsed `fail.<method>` value; count 0 means every call fails.
+typedef struct {
+    en_kind_t kind;
+    int64_t count;
+    char message[EN_ERR_MSG_MAX];
+} sim_fail_t;
+
+int sim_fail_parse(const char *value, sim_fail_t *fail, en_err_t *err);
+void sim_fail_format(const sim_fail_t *fail, char *buf, size_t size);
+
+//  --- sim_describe.c ---
+
+//  One instance by id as its creator sees it: consistency delay ignored.
+int sim_instance_load(en_sim_cloud_t *self, const char *id, en_sim_instance_t *out, en_err_t *err);
+
+//  --- sim_catalog.c ---
+
+//  The region's index (its 10.<index>.0.0/16), NOT_VALID when unknown.
+int sim_region_index(en_sim_cloud_t *self, const char *region, int *index, en_err_t *err);
+
+#endif

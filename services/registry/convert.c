@@ -1,0 +1,252 @@
+/*  convert.c — between the plain C structs of lib/ and protobuf messages.
+    Outgoing messages are built in the call's arena (nothing to free);
+    incoming ones become owned C structs the caller destroys. */
+#include <string.h>
+
+#include "registry.h"
+
+char **
+convert_strv(en_arena_t *a, char *const *v, size_t n)
+{
+    char **out = en_arena_array(a, n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        out[i] = en_arena_strdup(a, v[i]);
+    return out;
+}
+
+static char *
+s_str(en_arena_t *a, const char *s)
+{
+    return en_arena_strdup(a, s ? s : "");
+}
+
+static json_t *
+s_kv_json(const en_kvlist_t *kv)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < kv->count; i++) {
+        const en_kv_t *e = &kv->items[i];
+        json_t *v = NULL;
+        if (e->type == EN_YAML_BOOL)
+            v = json_boolean(strcmp(e->value, "true") == 0);
+        else if (e->type == EN_YAML_INT)
+            v = json_integer(strtoll(e->value, NULL, 10));
+        else if (e->type == EN_YAML_FLOAT)
+            v = json_real(strtod(e->value, NULL));
+        else if (e->type == EN_YAML_NULL)
+            v = json_null();
+        else
+            v = json_string(e->value);
+        json_object_set_new(o, e->key, v);
+    }
+    return o;
+}
+
+static char *
+s_json_text(en_arena_t *a, json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    char *out = en_arena_strdup(a, text);
+    free(text);
+    json_decref(o);
+    return out;
+}
+
+En__Cloud *
+convert_cloud(en_arena_t *a, const en_cloud_t *c)
+{
+    En__Cloud *m = en_arena_alloc(a, sizeof *m);
+    en__cloud__init(m);
+    m->name = s_str(a, c->name);
+    m->type = s_str(a, c->type);
+    m->description = s_str(a, c->description);
+    m->n_auth_types = c->auth_type_count;
+    m->auth_types = convert_strv(a, c->auth_types, c->auth_type_count);
+    m->endpoint = s_str(a, c->endpoint);
+    m->identity_endpoint = s_str(a, c->identity_endpoint);
+    m->storage_endpoint = s_str(a, c->storage_endpoint);
+    m->n_regions = c->region_count;
+    m->regions = en_arena_array(a, c->region_count ? c->region_count : 1, sizeof(En__Region *));
+    for (size_t i = 0; i < c->region_count; i++) {
+        En__Region *r = en_arena_alloc(a, sizeof *r);
+        en__region__init(r);
+        r->name = s_str(a, c->regions[i].name);
+        r->endpoint = s_str(a, c->regions[i].endpoint);
+        r->identity_endpoint = s_str(a, c->regions[i].identity_endpoint);
+        r->storage_endpoint = s_str(a, c->regions[i].storage_endpoint);
+        m->regions[i] = r;
+    }
+    m->config_json = c->config.count ? s_json_text(a, s_kv_json(&c->config)) : s_str(a, "");
+    if (c->region_config_count) {
+        json_t *o = json_object();
+        for (size_t i = 0; i < c->region_config_count; i++)
+            json_object_set_new(o, c->region_config[i].region,
+                                s_kv_json(&c->region_config[i].attrs));
+        m->region_config_json = s_json_text(a, o);
+    }
+    else
+        m->region_config_json = s_str(a, "");
+    return m;
+}
+
+static int
+s_json_kv_set(json_t *v, const char *key, int (*set)(void *, const char *, const char *,
+                                                   en_yaml_type_t),
+              void *target)
+{
+    char buf[64];
+    if (json_is_string(v))
+        return set(target, key, json_string_value(v), EN_YAML_STR);
+    if (json_is_boolean(v))
+        return set(target, key, json_is_true(v) ? "true" : "false", EN_YAML_BOOL);
+    if (json_is_integer(v)) {
+        snprintf(buf, sizeof buf, "%lld", (long long) json_integer_value(v));
+        return set(target, key, buf, EN_YAML_INT);
+    }
+    if (json_is_real(v)) {
+        snprintf(buf, sizeof buf, "%g", json_real_value(v));
+        return set(target, key, buf, EN_YAML_FLOAT);
+    }
+    return set(target, key, "null", EN_YAML_NULL);
+}
+
+static int
+s_set_cloud_config(void *cloud, const char *k, const char *v, en_yaml_type_t t)
+{
+    return en_cloud_set_config(cloud, k, v, t);
+}
+
+en_cloud_t *
+convert_cloud_from(const En__Cloud *m, en_err_t *err)
+{
+    if (!m || !m->name || !*m->name) {
+        en_err_set(err, EN_NOT_VALID, "cloud has no name");
+        return NULL;
+    }
+    if (!en_cloud_name_is_valid(m->name)) {
+        en_err_set(err, EN_NOT_VALID, "cloud name \"%s\" not valid", m->name);
+        return NULL;
+    }
+    if (!m->type || !*m->type) {
+        en_err_set(err, EN_NOT_VALID, "cloud \"%s\": empty Type not valid", m->name);
+        return NULL;
+    }
+    en_cloud_t *c = en_cloud_new(m->name, m->type);
+    en_cloudfile_set_string(&c->description, m->description);
+    en_cloudfile_set_string(&c->endpoint, m->endpoint);
+    en_cloudfile_set_string(&c->identity_endpoint, m->identity_endpoint);
+    en_cloudfile_set_string(&c->storage_endpoint, m->storage_endpoint);
+    for (size_t i = 0; i < m->n_auth_types; i++)
+        en_cloud_add_auth_type(c, m->auth_types[i]);
+    for (size_t i = 0; i < m->n_regions; i++)
+        en_cloud_add_region(c, m->regions[i]->name, m->regions[i]->endpoint,
+                            m->regions[i]->identity_endpoint, m->regions[i]->storage_endpoint);
+    if (m->config_json && *m->config_json) {
+        json_t *o = json_loads(m->config_json, 0, NULL);
+        if (!json_is_object(o)) {
+            json_decref(o);
+            en_cloud_destroy(&c);
+            en_err_set(err, EN_NOT_VALID, "cloud \"%s\": config is not a JSON object", m->name);
+            return NULL;
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v) s_json_kv_set(v, k, s_set_cloud_config, c);
+        json_decref(o);
+    }
+    en_cloud_denormalise(c);
+    return c;
+}
+
+En__Credential *
+convert_credential(en_arena_t *a, const en_credential_t *c)
+{
+    En__Credential *m = en_arena_alloc(a, sizeof *m);
+    en__credential__init(m);
+    m->name = s_str(a, c->name);
+    m->auth_type = s_str(a, c->auth_type);
+    m->label = s_str(a, c->label);
+    m->n_attributes = c->attrs.count;
+    m->attributes = en_arena_array(a, c->attrs.count ? c->attrs.count : 1,
+                                   sizeof(En__Credential__AttributesEntry *));
+    for (size_t i = 0; i < c->attrs.count; i++) {
+        En__Credential__AttributesEntry *e = en_arena_alloc(a, sizeof *e);
+        en__credential__attributes_entry__init(e);
+        e->key = s_str(a, c->attrs.items[i].key);
+        e->value = s_str(a, c->attrs.items[i].value);
+        m->attributes[i] = e;
+    }
+    return m;
+}
+
+en_credential_t *
+convert_credential_from(const En__Credential *m)
+{
+    if (!m)
+        return NULL;
+    en_credential_t *c = en_credential_new(m->name, m->auth_type);
+    if (m->label && *m->label)
+        en_cloudfile_set_string(&c->label, m->label);
+    for (size_t i = 0; i < m->n_attributes; i++)
+        en_credential_set_attr(c, m->attributes[i]->key, m->attributes[i]->value);
+    return c;
+}
+
+En__CloudSpec *
+convert_spec(en_arena_t *a, const en_cloud_spec_t *s, bool with_credential)
+{
+    En__CloudSpec *m = en_arena_alloc(a, sizeof *m);
+    en__cloud_spec__init(m);
+    m->type = s_str(a, s->type);
+    m->name = s_str(a, s->name);
+    m->region = s_str(a, s->region);
+    m->endpoint = s_str(a, s->endpoint);
+    m->identity_endpoint = s_str(a, s->identity_endpoint);
+    m->storage_endpoint = s_str(a, s->storage_endpoint);
+    if (with_credential && s->credential)
+        m->credential = convert_credential(a, s->credential);
+    return m;
+}
+
+en_cloud_spec_t *
+convert_spec_from(const En__CloudSpec *m)
+{
+    en_cloud_spec_t *s = calloc(1, sizeof *s);
+    if (!m)
+        return s;
+    s->type = strdup(m->type ? m->type : "");
+    s->name = strdup(m->name ? m->name : "");
+    s->region = strdup(m->region ? m->region : "");
+    s->endpoint = strdup(m->endpoint ? m->endpoint : "");
+    s->identity_endpoint = strdup(m->identity_endpoint ? m->identity_endpoint : "");
+    s->storage_endpoint = strdup(m->storage_endpoint ? m->storage_endpoint : "");
+    s->credential = convert_credential_from(m->credential);
+    return s;
+}
+
+En__ConfigAttrs *
+convert_config(en_arena_t *a, const json_t *cfg)
+{
+    En__ConfigAttrs *m = en_arena_alloc(a, sizeof *m);
+    en__config_attrs__init(m);
+    char *text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+    m->json = en_arena_strdup(a, text ? text : "{}");
+    free(text);
+    return m;
+}
+
+json_t *
+convert_config_from(const En__ConfigAttrs *m, en_err_t *err)
+{
+    if (!m || !m->json || !*m->json)
+        return json_object();
+    json_error_t jerr;
+    json_t *o = json_loads(m->json, 0, &jerr);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        en_err_set(err, EN_NOT_VALID, "model config is not a JSON object: %s",
+                   o ? "not an object" : jerr.text);
+        return NULL;
+    }
+    return o;
+}

@@ -1,0 +1,169 @@
+/*  harness.c — see harness.h. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bus/envelope.h"
+
+static bool
+s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *) &a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+int
+harness_init(harness_t *h)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->home, sizeof h->home, "/tmp/environs-test-XXXXXX");
+    if (!mkdtemp(h->home))
+        return -1;
+    // three consecutive ports: the gateway and its two event endpoints
+    unsigned seed = (unsigned) getpid() ^ (unsigned) en_mono_ms();
+    for (int tries = 0; tries < 200; tries++) {
+        int port = 20000 + (int) (rand_r(&seed) % 20000);
+        if (s_port_free(port) && s_port_free(port + 1) && s_port_free(port + 2)) {
+            h->port = port;
+            snprintf(h->endpoint, sizeof h->endpoint, "tcp://127.0.0.1:%d", port);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *
+harness_bin(const char *rel)
+{
+    static __thread char path[1024];
+    const char *build = getenv("EN_BUILD_DIR");
+    snprintf(path, sizeof path, "%s/%s", build ? build : ".", rel);
+    return path;
+}
+
+int
+harness_start(harness_t *h, const char *name, int replica)
+{
+    char bin[1024], log[512], threads[8], rep[8];
+    snprintf(bin, sizeof bin, "%s", harness_bin(""));
+    snprintf(bin + strlen(bin), sizeof bin - strlen(bin), "services/%s/environs-%s", name, name);
+    snprintf(log, sizeof log, "%s/%s-%d.log", h->home, name, replica);
+    snprintf(threads, sizeof threads, "2");
+    snprintf(rep, sizeof rep, "%d", replica);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (strcmp(name, "gateway") == 0)
+            execl(bin, bin, "--bind", h->endpoint, "--home", h->home, (char *) NULL);
+        else
+            execl(bin, bin, "--gateway", h->endpoint, "--home", h->home, "--threads", threads,
+                  "--replica", rep, (char *) NULL);
+        _exit(127);
+    }
+    int i = h->count++;
+    h->pids[i] = pid;
+    snprintf(h->names[i], sizeof h->names[i], "%s", name);
+    return i;
+}
+
+int
+harness_wait_service(harness_t *h, const char *service, int timeout_ms)
+{
+    if (!h->client) {
+        en_err_t err;
+        h->client = en_client_new(h->endpoint, &err);
+        if (!h->client)
+            return -1;
+    }
+    int64_t until = en_mono_ms() + timeout_ms;
+    while (en_mono_ms() < until)
+        if (en_client_service_present(h->client, service, 500) == 0)
+            return 0;
+    return -1;
+}
+
+void
+harness_kill(harness_t *h, int i, int sig)
+{
+    if (h->pids[i] <= 0)
+        return;
+    kill(h->pids[i], sig);
+    waitpid(h->pids[i], NULL, 0);
+    h->pids[i] = 0;
+}
+
+void
+harness_fini(harness_t *h)
+{
+    en_client_destroy(&h->client);
+    // services first, the gateway last, like the supervisor
+    for (int i = h->count - 1; i >= 0; i--)
+        if (h->pids[i] > 0)
+            kill(h->pids[i], SIGTERM);
+    for (int i = 0; i < h->count; i++)
+        if (h->pids[i] > 0)
+            waitpid(h->pids[i], NULL, 0);
+    if (!getenv("EN_KEEP_HOME")) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->home);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", h->home);
+    }
+}
+
+static char *
+s_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = calloc(1, (size_t) n + 1);
+    if (fread(buf, 1, (size_t) n, f) != (size_t) n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+int
+harness_run(harness_t *h, char **out, char **err, const char *fmt, ...)
+{
+    char cmd[4096], full[8192], o[400], e[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(o, sizeof o, "%s/.out", h->home);
+    snprintf(e, sizeof e, "%s/.err", h->home);
+    snprintf(full, sizeof full, "ENVIRONS_GATEWAY=%s ENVIRONS_HOME=%s %s >%s 2>%s", h->endpoint,
+             h->home, cmd, o, e);
+    int status = system(full);
+    if (out)
+        *out = s_slurp(o);
+    if (err)
+        *err = s_slurp(e);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}

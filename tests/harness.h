@@ -1,0 +1,47 @@
+/*  harness.h — start the real processes on loopback for e2e tests.
+
+    A harness owns a temporary state directory, a gateway on a free
+    loopback port, and any number of service processes started from the
+    build tree. It waits for readiness by asking the gateway (8/MMI) until
+    each service has a worker — never by sleeping. Teardown sends SIGTERM
+    and reaps every child. */
+#ifndef EN_TEST_HARNESS_H
+#define EN_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "bus/client.h"
+
+#define HARNESS_MAX_PROCS 32
+
+typedef struct {
+    char home[256];
+    char endpoint[64]; // tcp://127.0.0.1:PORT
+    int port;
+    pid_t pids[HARNESS_MAX_PROCS];
+    char names[HARNESS_MAX_PROCS][32];
+    int count;
+    en_client_t *client;
+} harness_t;
+
+//  Make the home and pick a port; starts nothing.
+int harness_init(harness_t *h);
+//  Start build/services/<name>/environs-<name> with the standard options
+//  (gateway: --bind; others: --gateway --home --threads 2 --replica i).
+//  Returns the index of the process.
+int harness_start(harness_t *h, const char *name, int replica);
+//  Wait until the gateway reports a worker for service (deadline ms).
+int harness_wait_service(harness_t *h, const char *service, int timeout_ms);
+//  Kill process i with sig and reap it.
+void harness_kill(harness_t *h, int i, int sig);
+//  SIGTERM everything, reap, remove the home directory.
+void harness_fini(harness_t *h);
+//  Run a command with ENVIRONS_GATEWAY/ENVIRONS_HOME set; capture stdout and
+//  stderr (malloc'd, caller frees); returns the exit status.
+int harness_run(harness_t *h, char **out, char **err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+//  Path of a built binary (build/<rel>).
+const char *harness_bin(const char *rel);
+
+#endif
