@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bus/client.h"
+#include "bus/events.h"
 #include "common/log.h"
 #include "environ.pb-c.h"
 
@@ -60,25 +61,6 @@ s_composer_fini(void *service, void *state_)
     free(state);
 }
 
-int
-gateway_event_endpoints(const char *gateway, char *in, size_t in_size, char *out,
-                        size_t out_size)
-{
-    const char *colon = strrchr(gateway, ':');
-    if (strncmp(gateway, "tcp://", 6) == 0 && colon && colon > gateway + 5) {
-        int port = atoi(colon + 1);
-        if (port <= 0 || port > 65533)
-            return -1;
-        int host_len = (int) (colon - gateway);
-        snprintf(in, in_size, "%.*s:%d", host_len, gateway, port + 1);
-        snprintf(out, out_size, "%.*s:%d", host_len, gateway, port + 2);
-        return 0;
-    }
-    snprintf(in, in_size, "%s.events-in", gateway);
-    snprintf(out, out_size, "%s.events-out", gateway);
-    return 0;
-}
-
 gateway_t *
 gateway_new(const gateway_opts_t *opts, en_err_t *err)
 {
@@ -103,7 +85,7 @@ gateway_new(const gateway_opts_t *opts, en_err_t *err)
     char *comma = strchr(first, ',');
     if (comma)
         *comma = '\0';
-    if (gateway_event_endpoints(first, in, sizeof in, out, sizeof out) != 0) {
+    if (en_event_endpoints(first, in, sizeof in, out, sizeof out) != 0) {
         en_err_set(err, EN_NOT_VALID, "cannot derive event endpoints from %s", first);
         goto fail;
     }

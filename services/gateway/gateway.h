@@ -29,10 +29,4 @@ const en_service_def_t *gateway_composer(gateway_t *self);
 //  In-process endpoint the composers connect to.
 const char *gateway_inproc(gateway_t *self);
 
-//  Endpoints of the model-change event proxy derived from a gateway
-//  endpoint: tcp://h:p -> tcp://h:(p+1) for publishers, (p+2) for
-//  subscribers; ipc:///x -> ipc:///x.events-in / .events-out.
-int gateway_event_endpoints(const char *gateway, char *in, size_t in_size, char *out,
-                            size_t out_size);
-
 #endif

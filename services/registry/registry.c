@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bus/envelope.h"
+#include "bus/events.h"
 #include "common/log.h"
 #include "common/paths.h"
 
@@ -281,21 +282,9 @@ registry_new(const char *home, const char *gateways, en_err_t *err)
         asprintf(&self->controllers_path, "%s/controllers.yaml", home) < 0 ||
         asprintf(&self->lock_path, "%s/.files.lock", home) < 0)
         abort();
-    // events go to every gateway's event proxy (tcp port + 1)
-    if (gateways && *gateways) {
-        char *list = calloc(1, strlen(gateways) * 2 + 64);
-        char *gws = strdup(gateways), *save = NULL;
-        for (char *g = strtok_r(gws, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
-            const char *colon = strrchr(g, ':');
-            if (strncmp(g, "tcp://", 6) == 0 && colon)
-                sprintf(list + strlen(list), "%s%.*s:%d", *list ? "," : "", (int) (colon - g), g,
-                        atoi(colon + 1) + 1);
-            else
-                sprintf(list + strlen(list), "%s%s.events-in", *list ? "," : "", g);
-        }
-        free(gws);
-        self->events = list;
-    }
+    // events go to every gateway's event proxy
+    if (gateways && *gateways)
+        self->events = en_event_endpoint_list(gateways, true);
     // first open creates the schema and registers the built-ins
     sqlite3 *db = s_db_open(self, err);
     if (!db) {

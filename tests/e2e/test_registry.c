@@ -13,6 +13,7 @@
 #include "bus.pb-c.h"
 #include "bus/envelope.h"
 #include "bus/mdp.h"
+#include "bus/modelcache.h"
 #include "environ.pb-c.h"
 #include "harness.h"
 #include "registry.pb-c.h"
@@ -305,6 +306,49 @@ model_changes_are_published(void **state)
 }
 
 static void
+service_model_cache_drops_a_model_when_it_changes(void **state)
+{
+    (void) state;
+    en_err_t err;
+    en_modelcache_t *cache = en_modelcache_new(H.endpoint, H.client, &err);
+    assert_non_null(cache);
+    const En__GetModelForServiceResult *m = en_modelcache_get(cache, s_model_uuid, &err);
+    assert_non_null(m);
+    assert_string_equal(m->cloud->type, "sim");
+    uint64_t before = m->model->version;
+    assert_int_equal(en_modelcache_size(cache), 1);
+    // a second lookup is served from the cache
+    assert_ptr_equal(en_modelcache_get(cache, s_model_uuid, &err), m);
+
+    En__SetConfigRequest req = EN__SET_CONFIG_REQUEST__INIT;
+    En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
+    req.config = &cfg;
+    int dropped = 0;
+    int64_t until = en_mono_ms() + 10000;
+    for (int i = 0; !dropped && en_mono_ms() < until; i++) {
+        cfg.json = i % 2 ? "{\"default-series\":\"focal\"}" : "{\"default-series\":\"jammy\"}";
+        void *res = s_call("SetConfig", s_model_uuid, &req.base,
+                           &en__set_config_result__descriptor, &err);
+        assert_non_null(res);
+        FREE(res);
+        // the event travels registry -> gateway proxy -> us; wait for it
+        int64_t wait_until = en_mono_ms() + 300;
+        zpoller_t *poller = zpoller_new(en_modelcache_events(cache), NULL);
+        while (!dropped && en_mono_ms() < wait_until) {
+            zpoller_wait(poller, (int) (wait_until - en_mono_ms()));
+            dropped = en_modelcache_drain(cache);
+        }
+        zpoller_destroy(&poller);
+    }
+    assert_int_equal(dropped, 1);
+    assert_int_equal(en_modelcache_size(cache), 0);
+    m = en_modelcache_get(cache, s_model_uuid, &err);
+    assert_non_null(m);
+    assert_true(m->model->version > before);
+    en_modelcache_destroy(&cache);
+}
+
+static void
 next_machine_id_is_exactly_once_per_request(void **state)
 {
     (void) state;
@@ -509,6 +553,7 @@ main(void)
         cmocka_unit_test(open_stores_a_prepared_model),
         cmocka_unit_test(set_config_refuses_changing_firewall_mode),
         cmocka_unit_test(model_changes_are_published),
+        cmocka_unit_test(service_model_cache_drops_a_model_when_it_changes),
         cmocka_unit_test(next_machine_id_is_exactly_once_per_request),
         cmocka_unit_test(methods_of_later_services_answer_not_implemented),
         cmocka_unit_test(malformed_input_gets_not_valid_and_everyone_keeps_serving),

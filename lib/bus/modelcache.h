@@ -1,0 +1,34 @@
+/*  modelcache.h — a service's cache of the models it works for.
+
+    Services need a model's cloud spec (with its credential) and config on
+    almost every call; the registry owns them. A cache fetches a model once
+    with the registry's GetModelForService and keeps it until the registry
+    says it changed: the cache subscribes to the gateways' event proxies and
+    drains pending events before every lookup, so an entry is dropped at
+    once, not after a timeout. One cache per worker thread (sockets are not
+    shared between threads). */
+#ifndef EN_MODELCACHE_H
+#define EN_MODELCACHE_H
+
+#include "bus/client.h"
+#include "common/err.h"
+#include "registry.pb-c.h"
+
+typedef struct en_modelcache en_modelcache_t;
+
+//  gateways: comma-separated gateway endpoints; client: borrowed, used for
+//  the registry calls.
+en_modelcache_t *en_modelcache_new(const char *gateways, en_client_t *client, en_err_t *err);
+void en_modelcache_destroy(en_modelcache_t **self_p);
+
+//  The model and its spec (with credential); borrowed until the next call.
+const En__GetModelForServiceResult *en_modelcache_get(en_modelcache_t *self, const char *uuid,
+                                                      en_err_t *err);
+
+//  Apply any pending change events now; returns how many entries dropped.
+int en_modelcache_drain(en_modelcache_t *self);
+size_t en_modelcache_size(en_modelcache_t *self);
+//  The event socket, for a poller that wants to react to changes at once.
+void *en_modelcache_events(en_modelcache_t *self);
+
+#endif

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install what environs needs to build and test, from Debian 12 packages.
+# Idempotent: installs only what is missing. Run as root.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config
+  libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
+  libjansson-dev libyaml-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
+  libgpgme-dev libcmocka-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

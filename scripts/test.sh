@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install test dependencies, build, and run every test: first the whole
+# suite built with AddressSanitizer + UndefinedBehaviorSanitizer, then the
+# normal build, whose CTest summary ends the output.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh || exit 1
+
+status=0
+echo "== sanitizer build (ASan + UBSan) =="
+if bash scripts/build.sh build-asan -DENVIRONS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; then
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     ctest --output-on-failure -j2 -LE lxd) || status=1
+else
+  echo "sanitizer build failed"; status=1
+fi
+
+echo "== normal build =="
+bash scripts/build.sh build || exit 1
+(cd build && ctest --output-on-failure -j2) || status=1
+exit $status
