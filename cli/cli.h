@@ -1,0 +1,159 @@
+/*  cli.h — the `environs` command line, shared by its files.
+
+    Shape. argv is parsed once into a cli_args_t against one table of
+    options (args.c). Commands are data: each commands_<topic>.c exports a
+    table of cli_command_t rows naming the command, its handler, which
+    options and how many words it takes, its default output format and its
+    help text; cli.c finds the row, checks the words against it (usage
+    errors exit 2 before anything touches the network) and runs the
+    handler. A handler makes calls through the session (session.c), builds
+    a JSON view plus, for the default format, a table, and hands both to
+    cli_print.
+
+    Exit status: 0 success, 1 failure (the wire error's message printed as
+    `ERROR <message>`), 2 usage error.
+
+    Everything but main.c is linked into the unit test, so parsing and
+    formatting are tested without a gateway. */
+#ifndef EN_CLI_H
+#define EN_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "bus/client.h"
+#include "common/err.h"
+#include "environ.pb-c.h"
+#include "format.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILURE 1
+#define CLI_EXIT_USAGE 2
+
+#define CLI_DEFAULT_TIMEOUT_MS 30000
+//  The user every model is added for (Juju's local admin).
+#define CLI_USER "admin"
+
+//  --------------------------------------------------------------------------
+//  Arguments (args.c)
+
+typedef enum {
+    CLI_OPT_HELP = 0,   // -h, --help       (every command)
+    CLI_OPT_TIMEOUT,    // --timeout MS     (every command)
+    CLI_OPT_FORMAT,     // --format F
+    CLI_OPT_MODEL,      // -m, --model M
+    CLI_OPT_FILE,       // -f, --file FILE
+    CLI_OPT_REPLACE,    // --replace
+    CLI_OPT_NAME,       // --name N
+    CLI_OPT_AUTH_TYPE,  // --auth-type T
+    CLI_OPT_ATTR,       // --attr K=V       (repeatable)
+    CLI_OPT_CREDENTIAL, // --credential C
+    CLI_OPT_CONFIG,     // --config K=V     (repeatable)
+    CLI_OPT_CLOUD,      // --cloud C
+    CLI_OPT_COUNT
+} cli_opt_t;
+
+#define CLI_OPT(o) (1u << (o))
+//  Options every command accepts.
+#define CLI_OPTS_COMMON (CLI_OPT(CLI_OPT_HELP) | CLI_OPT(CLI_OPT_TIMEOUT))
+
+//  Words are borrowed from argv. An option given several times keeps every
+//  value in order; single-valued options use the last one.
+typedef struct {
+    const char *command; // first word that is not an option; NULL if none
+    const char **words;  // the positional words after the command
+    size_t word_count;
+    const char **values[CLI_OPT_COUNT];
+    size_t value_count[CLI_OPT_COUNT];
+    unsigned given; // CLI_OPT() mask of the options present
+} cli_args_t;
+
+//  Usage errors are EN_NOT_VALID with Juju's gnuflag wording: `option
+//  provided but not defined: --x`, `option needs an argument: --x`.
+int cli_args_parse(int argc, char **argv, cli_args_t *args, en_err_t *err);
+void cli_args_clear(cli_args_t *args);
+const char *cli_args_value(const cli_args_t *args, cli_opt_t opt);
+bool cli_args_has(const cli_args_t *args, cli_opt_t opt);
+//  "500" and "500ms" are milliseconds, "30s" seconds; -1 when not valid.
+int cli_timeout_parse(const char *text);
+//  One line per option in mask: `    --format F     output format ...`.
+void cli_options_help(FILE *out, unsigned mask);
+
+//  --------------------------------------------------------------------------
+//  Commands
+
+typedef struct cli cli_t;
+typedef int(cli_handler_t)(cli_t *cli, const cli_args_t *args);
+
+typedef struct {
+    const char *name;
+    cli_handler_t *handler;
+    const char *usage;    // words after the name, e.g. "CLOUD"
+    const char *summary;  // one line
+    const char *details;  // paragraph(s) for `help <name>`, or NULL
+    unsigned options;     // CLI_OPT() mask beyond CLI_OPTS_COMMON
+    int min_words;        // positional words required ...
+    int max_words;        // ... and allowed (-1 = any number)
+    const char *required; // name printed when words are missing, e.g. "CLOUD"
+    cli_format_t default_format;
+    bool no_tabular; // --format accepts only yaml and json
+} cli_command_t;
+
+//  Each table ends with a row whose name is NULL.
+extern const cli_command_t cli_cloud_commands[];
+extern const cli_command_t cli_credential_commands[];
+extern const cli_command_t cli_model_commands[];
+
+//  Check options, word counts and --format/--timeout values against the
+//  command's row; fills cli->format and cli->timeout_ms.
+int cli_args_check(const cli_args_t *args, const cli_command_t *command, cli_t *cli, en_err_t *err);
+const cli_command_t *cli_command_find(const char *name);
+int cli_main(int argc, char **argv);
+
+//  --------------------------------------------------------------------------
+//  Session with the gateway (session.c)
+
+struct cli {
+    cli_format_t format;
+    int timeout_ms;
+    char *gateway;       // endpoint list, found on the first call
+    en_client_t *client; // connected on the first call
+};
+
+void cli_close(cli_t *cli);
+//  $ENVIRONS_GATEWAY, else the first line of <home>/gateway.endpoint (home
+//  as common/paths.h finds it).
+//  EN_NOT_FOUND `cannot find the gateway: set ENVIRONS_GATEWAY or start
+//  environs-local`. Caller frees.
+char *cli_gateway_find(en_err_t *err);
+//  One call of service environ.v1. A call that times out because the
+//  gateway itself is silent fails with EN_UNAVAILABLE `gateway <ep> not
+//  answering`; every other error is the wire's, unchanged.
+int cli_call(cli_t *cli, const char *method, const char *model_uuid, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *res_desc, ProtobufCMessage **res, en_err_t *err);
+//  Print `ERROR <message>` on stderr; returns CLI_EXIT_FAILURE.
+int cli_fail(const en_err_t *err);
+//  The same for a usage error found by a handler; returns CLI_EXIT_USAGE.
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+//  Print view (yaml/json) or table (tabular) on stdout. Takes both (either
+//  may be NULL when the format does not need it). empty_note goes to stderr
+//  instead of a table with no rows (Juju's "No models to display.").
+int cli_print(cli_t *cli, json_t *view, cli_table_t *table, const char *empty_note);
+
+//  The current model's name (<home>/current-model), or NULL. Caller frees.
+char *cli_current_model(void);
+int cli_set_current_model(const char *name, en_err_t *err);
+//  The model named by -m (NAME or OWNER/NAME) or else the current one.
+En__ModelResult *cli_model_find(cli_t *cli, const cli_args_t *args, en_err_t *err);
+
+//  --------------------------------------------------------------------------
+//  Views the tests check (commands_models.c)
+
+//  {"models": [{name, model-uuid, ...}], "current-model": NAME}
+json_t *cli_models_view(En__Model *const *models, size_t count, const char *current);
+//  Model  Cloud/Region  Type  Credential  Owner  (current marked "*")
+cli_table_t *cli_models_table(En__Model *const *models, size_t count, const char *current);
+
+#endif
