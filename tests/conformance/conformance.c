@@ -1,0 +1,340 @@
+/*  conformance.c — the numbered statements of docs/juju-environs.md §1,
+    each run as its own CTest test against a freshly started gateway and
+    registry (real processes, loopback). `conformance sNNN` runs one
+    statement; the table at the bottom is the list of statements covered.
+    Later issues add their statements to the table. */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <czmq.h>
+
+#include "bus/envelope.h"
+#include "bus/mdp.h"
+#include "environ.pb-c.h"
+#include "harness.h"
+
+static harness_t H;
+static int s_failures;
+
+#define CHECK(cond, ...)                                                                         \
+    do {                                                                                         \
+        if (!(cond)) {                                                                           \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                 \
+            fprintf(stderr, __VA_ARGS__);                                                        \
+            fprintf(stderr, "\n");                                                               \
+            s_failures++;                                                                        \
+        }                                                                                        \
+    } while (0)
+
+#define CHECK_ERR(err, k, msg)                                                                   \
+    CHECK((err).kind == (k) && strcmp((err).message, (msg)) == 0,                                \
+          "want %s \"%s\", got %s \"%s\"", en_kind_name(k), msg, en_kind_name((err).kind),       \
+          (err).message)
+
+static void *
+s_call(const char *method, const char *model, const void *req,
+       const ProtobufCMessageDescriptor *rd, en_err_t *err)
+{
+    ProtobufCMessage *res = NULL;
+    en_err_clear(err);
+    en_client_call(H.client, EN_PUBLIC_SERVICE, method, model, req, rd, &res, 15000, err);
+    return res;
+}
+
+#define FREE(m)                                                                                  \
+    do {                                                                                         \
+        if (m)                                                                                   \
+            protobuf_c_message_free_unpacked((ProtobufCMessage *) (m), NULL);                    \
+    } while (0)
+
+static en_err_t s_register(const char *name, char **aliases, size_t n)
+{
+    En__RegisterProviderRequest req = EN__REGISTER_PROVIDER_REQUEST__INIT;
+    req.name = (char *) name;
+    req.aliases = aliases;
+    req.n_aliases = n;
+    en_err_t err;
+    void *res = s_call("RegisterProvider", NULL, &req, &en__register_provider_result__descriptor,
+                       &err);
+    FREE(res);
+    return err;
+}
+
+//  1. RegisterProvider rejects duplicate names and aliases.
+static void
+s001_register_provider_rejects_duplicates(void)
+{
+    char *a[] = {"a1", "a2"};
+    en_err_t err = s_register("p1", a, 2);
+    CHECK(err.kind == EN_OK, "first registration: %s", err.message);
+    err = s_register("p1", NULL, 0);
+    CHECK_ERR(err, EN_ALREADY_EXISTS, "duplicate provider name \"p1\"");
+    err = s_register("a1", NULL, 0);
+    CHECK_ERR(err, EN_ALREADY_EXISTS, "duplicate provider name \"a1\"");
+    char *same[] = {"providerName"};
+    err = s_register("providerName", same, 1);
+    CHECK_ERR(err, EN_ALREADY_EXISTS, "duplicate provider alias \"providerName\"");
+    char *twice[] = {"b1", "b1"};
+    err = s_register("p2", twice, 2);
+    CHECK_ERR(err, EN_ALREADY_EXISTS, "duplicate provider alias \"b1\"");
+    char *taken[] = {"a2"};
+    err = s_register("p3", taken, 1);
+    CHECK_ERR(err, EN_ALREADY_EXISTS, "duplicate provider alias \"a2\"");
+}
+
+//  2. Provider lookup resolves aliases; unknown is NotFound.
+static void
+s002_provider_lookup_resolves_aliases(void)
+{
+    char *a[] = {"alias-x"};
+    s_register("px", a, 1);
+    En__ProviderRequest req = EN__PROVIDER_REQUEST__INIT;
+    req.type = "alias-x";
+    en_err_t err;
+    En__ProviderResult *res = s_call("Provider", NULL, &req, &en__provider_result__descriptor, &err);
+    CHECK(res && strcmp(res->provider->name, "px") == 0, "alias resolves to px");
+    FREE(res);
+    req.type = "unknown-type";
+    res = s_call("Provider", NULL, &req, &en__provider_result__descriptor, &err);
+    CHECK(!res, "unknown type has no provider");
+    CHECK_ERR(err, EN_NOT_FOUND, "no registered provider for \"unknown-type\"");
+}
+
+//  3. RegisteredProviders returns names, never aliases.
+static void
+s003_registered_providers_excludes_aliases(void)
+{
+    char *a[] = {"only-alias"};
+    s_register("named", a, 1);
+    En__RegisteredProvidersRequest req = EN__REGISTERED_PROVIDERS_REQUEST__INIT;
+    en_err_t err;
+    En__RegisteredProvidersResult *res =
+        s_call("RegisteredProviders", NULL, &req, &en__registered_providers_result__descriptor,
+               &err);
+    CHECK(res != NULL, "RegisteredProviders: %s", err.message);
+    bool named = false, alias = false, sim = false;
+    for (size_t i = 0; res && i < res->n_names; i++) {
+        named |= !strcmp(res->names[i], "named");
+        alias |= !strcmp(res->names[i], "only-alias");
+        sim |= !strcmp(res->names[i], "sim");
+    }
+    CHECK(named && sim && !alias, "names only");
+    FREE(res);
+}
+
+static En__Model *
+s_open(const char *name, const char *cloud, const char *json, en_err_t *err)
+{
+    En__OpenRequest req = EN__OPEN_REQUEST__INIT;
+    En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
+    cfg.json = (char *) (json ? json : "{}");
+    req.name = (char *) name;
+    req.cloud_name = (char *) cloud;
+    req.config = &cfg;
+    En__OpenResult *res = s_call("Open", NULL, &req, &en__open_result__descriptor, err);
+    if (!res)
+        return NULL;
+    En__Model *m = res->model;
+    res->model = NULL;
+    FREE(res);
+    return m;
+}
+
+//  4. Open is cheap: it never talks to the cloud. A sim cloud whose
+//  database cannot even exist still opens.
+static void
+s004_open_does_not_touch_the_cloud(void)
+{
+    En__AddCloudRequest req = EN__ADD_CLOUD_REQUEST__INIT;
+    En__Cloud cloud = EN__CLOUD__INIT;
+    En__Region region = EN__REGION__INIT;
+    En__Region *regions[] = {&region};
+    char *auth[] = {"empty"};
+    cloud.name = "unreachable";
+    cloud.type = "sim";
+    cloud.endpoint = "/nonexistent/dir/cloud.db";
+    cloud.auth_types = auth;
+    cloud.n_auth_types = 1;
+    region.name = "r1";
+    cloud.regions = regions;
+    cloud.n_regions = 1;
+    req.cloud = &cloud;
+    en_err_t err;
+    void *res = s_call("AddCloud", NULL, &req, &en__add_cloud_result__descriptor, &err);
+    CHECK(res != NULL, "AddCloud: %s", err.message);
+    FREE(res);
+    En__Model *m = s_open("cheap", "unreachable", NULL, &err);
+    CHECK(m != NULL, "Open on an unreachable cloud: %s", err.message);
+    FREE(m);
+}
+
+//  5. SetConfig then Config returns the new config; an invalid config is
+//  refused and leaves the old one in place.
+static void
+s005_set_config_then_config(void)
+{
+    en_err_t err;
+    En__Model *m = s_open("cfg", "sim", NULL, &err);
+    CHECK(m != NULL, "Open: %s", err.message);
+    if (!m)
+        return;
+    En__SetConfigRequest req = EN__SET_CONFIG_REQUEST__INIT;
+    En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
+    req.config = &cfg;
+    cfg.json = "{\"default-series\":\"focal\"}";
+    void *res = s_call("SetConfig", m->uuid, &req, &en__set_config_result__descriptor, &err);
+    CHECK(res != NULL, "SetConfig: %s", err.message);
+    FREE(res);
+    cfg.json = "{\"default-series\":\"jammy\",\"development\":\"not-a-bool\"}";
+    res = s_call("SetConfig", m->uuid, &req, &en__set_config_result__descriptor, &err);
+    CHECK(!res && err.kind == EN_NOT_VALID, "invalid config refused");
+    FREE(res);
+    En__ConfigRequest creq = EN__CONFIG_REQUEST__INIT;
+    En__ConfigResult *got = s_call("Config", m->uuid, &creq, &en__config_result__descriptor, &err);
+    CHECK(got && strstr(got->config->json, "\"default-series\":\"focal\""),
+          "the valid change stands and the invalid one left no trace");
+    FREE(got);
+    FREE(m);
+}
+
+static En__PrepareConfigResult *
+s_prepare(const char *type, const char *name, const char *endpoint, const char *json,
+          en_err_t *err)
+{
+    En__PrepareConfigRequest req = EN__PREPARE_CONFIG_REQUEST__INIT;
+    En__CloudSpec spec = EN__CLOUD_SPEC__INIT;
+    En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
+    spec.type = (char *) type;
+    spec.name = (char *) name;
+    spec.endpoint = (char *) endpoint;
+    cfg.json = (char *) json;
+    req.cloud = &spec;
+    req.config = &cfg;
+    return s_call("PrepareConfig", NULL, &req, &en__prepare_config_result__descriptor, err);
+}
+
+#define BASE_CFG "{\"name\":\"m\",\"uuid\":\"0b1d5a54-2f43-4a6c-9d33-6c7f4e2e9f10\"}"
+
+//  6. CloudSpec validation errors.
+static void
+s006_cloud_spec_validate(void)
+{
+    en_err_t err;
+    En__PrepareConfigResult *res = s_prepare("", "sim", "", BASE_CFG, &err);
+    CHECK(!res, "empty type refused");
+    CHECK_ERR(err, EN_NOT_VALID, "validating cloud spec: empty Type not valid");
+    FREE(res);
+    res = s_prepare("sim", "bad/name", "", BASE_CFG, &err);
+    CHECK(!res, "bad cloud name refused");
+    CHECK_ERR(err, EN_NOT_VALID, "validating cloud spec: cloud name \"bad/name\" not valid");
+    FREE(res);
+}
+
+//  7. MakeCloudSpec: case-insensitive region lookup, region endpoints
+//  replace the cloud's, unknown region names the sorted choices.
+static void
+s007_make_cloud_spec_regions(void)
+{
+    En__AddCloudRequest add = EN__ADD_CLOUD_REQUEST__INIT;
+    En__Cloud cloud = EN__CLOUD__INIT;
+    En__Region ra = EN__REGION__INIT, rb = EN__REGION__INIT;
+    En__Region *regions[] = {&rb, &ra};
+    char *auth[] = {"empty"};
+    cloud.name = "two";
+    cloud.type = "sim";
+    cloud.endpoint = "/cloud/level.db";
+    cloud.auth_types = auth;
+    cloud.n_auth_types = 1;
+    rb.name = "b";
+    rb.endpoint = "/region/b.db";
+    ra.name = "a";
+    cloud.regions = regions;
+    cloud.n_regions = 2;
+    add.cloud = &cloud;
+    en_err_t err;
+    void *r = s_call("AddCloud", NULL, &add, &en__add_cloud_result__descriptor, &err);
+    CHECK(r != NULL, "AddCloud: %s", err.message);
+    FREE(r);
+    En__MakeCloudSpecRequest req = EN__MAKE_CLOUD_SPEC_REQUEST__INIT;
+    req.cloud_name = "two";
+    req.region_name = "B";
+    En__MakeCloudSpecResult *res =
+        s_call("MakeCloudSpec", NULL, &req, &en__make_cloud_spec_result__descriptor, &err);
+    CHECK(res && strcmp(res->cloud_spec->endpoint, "/region/b.db") == 0,
+          "region endpoint replaces the cloud's (%s)", err.message);
+    FREE(res);
+    req.region_name = "a";
+    res = s_call("MakeCloudSpec", NULL, &req, &en__make_cloud_spec_result__descriptor, &err);
+    CHECK(res && strcmp(res->cloud_spec->endpoint, "/cloud/level.db") == 0,
+          "a blank region endpoint inherits the cloud's");
+    FREE(res);
+    req.region_name = "c";
+    res = s_call("MakeCloudSpec", NULL, &req, &en__make_cloud_spec_result__descriptor, &err);
+    CHECK(!res, "unknown region refused");
+    CHECK_ERR(err, EN_NOT_FOUND,
+              "getting cloud region definition: region \"c\" not found (expected one of "
+              "[\"a\" \"b\"])");
+    FREE(res);
+}
+
+//  13. PrepareConfig is deterministic and validates the cloud spec.
+static void
+s013_prepare_config_deterministic_and_validating(void)
+{
+    en_err_t err;
+    En__PrepareConfigResult *a = s_prepare("sim", "sim", "", BASE_CFG, &err);
+    En__PrepareConfigResult *b = s_prepare("sim", "sim", "", BASE_CFG, &err);
+    CHECK(a && b && strcmp(a->config->json, b->config->json) == 0, "same input, same output");
+    FREE(a);
+    FREE(b);
+    En__PrepareConfigResult *c = s_prepare("lxd", "localhost", "1.2.3.4", BASE_CFG, &err);
+    CHECK(!c, "lxd with an endpoint refused");
+    CHECK_ERR(err, EN_NOT_VALID, "validating cloud spec: non-empty endpoint \"1.2.3.4\" not valid");
+    FREE(c);
+}
+
+static const struct {
+    const char *id;
+    void (*fn)(void);
+} s_statements[] = {
+    {"s001", s001_register_provider_rejects_duplicates},
+    {"s002", s002_provider_lookup_resolves_aliases},
+    {"s003", s003_registered_providers_excludes_aliases},
+    {"s004", s004_open_does_not_touch_the_cloud},
+    {"s005", s005_set_config_then_config},
+    {"s006", s006_cloud_spec_validate},
+    {"s007", s007_make_cloud_spec_regions},
+    {"s013", s013_prepare_config_deterministic_and_validating},
+};
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s sNNN\n", argv[0]);
+        return 2;
+    }
+    zsys_handler_set(NULL);
+    for (size_t i = 0; i < sizeof s_statements / sizeof s_statements[0]; i++) {
+        if (strcmp(argv[1], s_statements[i].id) != 0)
+            continue;
+        if (harness_init(&H))
+            return 1;
+        harness_start(&H, "gateway", 0);
+        harness_start(&H, "registry", 0);
+        if (harness_wait_service(&H, "registry", 20000) != 0) {
+            fprintf(stderr, "registry never came up\n");
+            harness_fini(&H);
+            return 1;
+        }
+        s_statements[i].fn();
+        harness_fini(&H);
+        printf("%s: %s\n", argv[1], s_failures ? "FAILED" : "passed");
+        return s_failures ? 1 : 0;
+    }
+    fprintf(stderr, "no statement %s\n", argv[1]);
+    return 2;
+}
