@@ -36,7 +36,9 @@ harness_init(harness_t *h)
     // three consecutive ports: the gateway and its two event endpoints
     unsigned seed = (unsigned) getpid() ^ (unsigned) en_mono_ms();
     for (int tries = 0; tries < 200; tries++) {
-        int port = 20000 + (int) (rand_r(&seed) % 20000);
+        // below the kernel's ephemeral range (32768+), so no outgoing
+        // connection can take the port between the probe and the bind
+        int port = 10000 + (int) (rand_r(&seed) % 20000);
         if (s_port_free(port) && s_port_free(port + 1) && s_port_free(port + 2)) {
             h->port = port;
             snprintf(h->endpoint, sizeof h->endpoint, "tcp://127.0.0.1:%d", port);
@@ -87,6 +89,19 @@ harness_start(harness_t *h, const char *name, int replica)
     return i;
 }
 
+//  Print every process's log, so a failed start explains itself.
+static void
+s_dump_logs(harness_t *h)
+{
+    for (int i = 0; i < h->count; i++) {
+        char cmd[600];
+        fprintf(stderr, "---- %s (pid %d) log:\n", h->names[i], (int) h->pids[i]);
+        snprintf(cmd, sizeof cmd, "tail -n 30 %s/%s-*.log 1>&2", h->home, h->names[i]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "(no log)\n");
+    }
+}
+
 int
 harness_wait_service(harness_t *h, const char *service, int timeout_ms)
 {
@@ -97,9 +112,24 @@ harness_wait_service(harness_t *h, const char *service, int timeout_ms)
             return -1;
     }
     int64_t until = en_mono_ms() + timeout_ms;
-    while (en_mono_ms() < until)
+    while (en_mono_ms() < until) {
         if (en_client_service_present(h->client, service, 500) == 0)
             return 0;
+        // a process that died will not come up: say so at once
+        for (int i = 0; i < h->count; i++) {
+            int status;
+            if (h->pids[i] > 0 && waitpid(h->pids[i], &status, WNOHANG) == h->pids[i]) {
+                fprintf(stderr, "harness: %s exited with status %d while waiting for %s\n",
+                        h->names[i], status, service);
+                h->pids[i] = 0;
+                s_dump_logs(h);
+                return -1;
+            }
+        }
+    }
+    fprintf(stderr, "harness: no worker for %s after %d ms on %s\n", service, timeout_ms,
+            h->endpoint);
+    s_dump_logs(h);
     return -1;
 }
 
