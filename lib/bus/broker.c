@@ -219,6 +219,7 @@ static void
 s_worker_free(void *data)
 {
     worker_t *worker = data;
+    s_request_destroy(&worker->inflight); // held when the broker stops
     zframe_destroy(&worker->identity);
     free(worker->key);
     free(worker);
@@ -289,6 +290,12 @@ s_on_worker(broker_t *self, zframe_t *sender, zmsg_t *msg)
             en_warn("broker: unexpected REPLY from %s; disconnecting", key);
             if (worker)
                 s_worker_delete(self, worker, true);
+            else {
+                // e.g. a worker we expired, replying late: 7/MDP says
+                // DISCONNECT so it registers again at once
+                worker_t tmp = {.identity = sender};
+                s_worker_send(self, &tmp, MDPW_DISCONNECT, NULL);
+            }
             goto done;
         }
         request_t *req = worker->inflight;
@@ -443,8 +450,12 @@ s_housekeeping(broker_t *self)
                 en_warn("broker: worker %s of %s expired", w->key, w->service->name);
                 s_worker_delete(self, w, false);
             }
-            else
-                s_worker_send(self, w, MDPW_HEARTBEAT, NULL);
+            else if (s_worker_send(self, w, MDPW_HEARTBEAT, NULL) != 0) {
+                // ROUTER_MANDATORY: its connection is gone (a reconnecting
+                // worker gets a new routing id), so do not wait for expiry
+                en_warn("broker: worker %s of %s unreachable", w->key, w->service->name);
+                s_worker_delete(self, w, false);
+            }
         }
         zlist_destroy(&keys);
         self->heartbeat_at = mono + self->heartbeat_ms;

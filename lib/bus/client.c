@@ -21,6 +21,10 @@
 
 #define EN_MAX_ENDPOINTS 16
 #define EN_PING_EVERY_MS 1000
+//  A gateway answers a request still queued at its deadline within half a
+//  second of it (UNAVAILABLE or TIMEOUT, with the reason); our own TIMEOUT
+//  is only the fallback for a silent gateway, so it waits this much longer.
+#define EN_DEADLINE_GRACE_MS 1000
 
 typedef struct {
     char request_id[33];
@@ -42,6 +46,7 @@ struct en_client {
     int safety_ms;
     int ping_timeout_ms;
     int64_t ping_sent_at; // monotonic, 0 = no ping outstanding
+    bool ping_unsent;     // that ping is still waiting for a connection
     int64_t ping_due;
     char epoch[64];
     char mmi_code[8]; // last mmi.service answer
@@ -186,6 +191,10 @@ en_client_start(en_client_t *self, const char *service, const char *method,
                 const char *model_uuid, const ProtobufCMessage *req, int64_t deadline_ms,
                 const char *reuse_id, void *user, char request_id[33], en_err_t *err)
 {
+    // the gateway answers a method-less envelope NOT_VALID without our
+    // request id, so such a call would never finish: refuse it here
+    if (!service || !*service || !method || !*method)
+        return en_err_set(err, EN_NOT_VALID, "a call needs a service and a method");
     call_t *call = calloc(1, sizeof *call);
     if (reuse_id)
         snprintf(call->request_id, sizeof call->request_id, "%s", reuse_id);
@@ -310,17 +319,24 @@ s_timers(en_client_t *self)
         self->epoch[0] = '\0'; // a new gateway: learn its epoch afresh
         s_failover(self, "gateway not answering");
     }
-    else if (!self->ping_sent_at && mono >= self->ping_due) {
-        if (s_send(self->sockets[self->current], "mmi.x-epoch", NULL) == 0)
+    else if (self->ping_sent_at && self->ping_unsent) {
+        // the connection may be up now (it takes a moment after connect);
+        // once it is, silence counts from the ping really leaving
+        if (s_send(self->sockets[self->current], "mmi.x-epoch", NULL) == 0) {
             self->ping_sent_at = mono;
-        else
-            self->ping_sent_at = mono; // not even connected: counts as silence
+            self->ping_unsent = false;
+        }
+    }
+    else if (!self->ping_sent_at && mono >= self->ping_due) {
+        // not even connected counts as silence, until it connects
+        self->ping_unsent = s_send(self->sockets[self->current], "mmi.x-epoch", NULL) != 0;
+        self->ping_sent_at = mono;
         self->ping_due = mono + EN_PING_EVERY_MS;
     }
     zlist_t *keys = zhash_keys(self->pending);
     for (char *k = zlist_first(keys); k; k = zlist_next(keys)) {
         call_t *c = zhash_lookup(self->pending, k);
-        if (c->deadline && now >= c->deadline) {
+        if (c->deadline && now >= c->deadline + EN_DEADLINE_GRACE_MS) {
             en_err_t err;
             en_err_set(&err, EN_TIMEOUT, "%s: no reply before the deadline", c->service);
             s_finish(self, c, &err, NULL, 0);
@@ -383,7 +399,7 @@ en_client_call(en_client_t *self, const char *service, const char *method,
     zlist_t *parked = zlist_new();
     int rc = -1;
     while (true) {
-        if (en_client_wait(self, timeout_ms + 1000, &r) != 0) {
+        if (en_client_wait(self, timeout_ms + EN_DEADLINE_GRACE_MS + 1000, &r) != 0) {
             en_err_set(err, EN_TIMEOUT, "%s: no reply", method);
             break;
         }
@@ -417,19 +433,24 @@ en_client_call(en_client_t *self, const char *service, const char *method,
 int
 en_client_service_present(en_client_t *self, const char *service, int timeout_ms)
 {
+    // With ZMQ_IMMEDIATE a send fails until the connection is up, which
+    // takes a moment after en_client_new: keep trying until the timeout.
     zframe_t *body = zframe_from(service);
-    int rc = s_send(self->sockets[self->current], "mmi.service", body);
-    zframe_destroy(&body);
-    if (rc)
-        return -1;
-    self->mmi_code[0] = '\0';
-    int64_t until = en_mono_ms() + timeout_ms;
     zsock_t *sock = self->sockets[self->current];
-    while (!self->mmi_code[0] && en_mono_ms() < until) {
+    self->mmi_code[0] = '\0';
+    bool sent = false;
+    int64_t until = en_mono_ms() + timeout_ms;
+    while (!self->mmi_code[0]) {
+        int64_t left = until - en_mono_ms();
+        if (left <= 0)
+            break; // never poll with a negative (infinite) timeout
+        if (!sent)
+            sent = s_send(sock, "mmi.service", body) == 0;
         zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, until - en_mono_ms()) > 0)
+        if (zmq_poll(&item, 1, sent ? left : (left < 10 ? left : 10)) > 0)
             while (zsock_events(sock) & ZMQ_POLLIN)
                 s_on_message(self, sock);
     }
+    zframe_destroy(&body);
     return strcmp(self->mmi_code, "200") == 0 ? 0 : -1;
 }

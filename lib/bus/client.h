@@ -48,7 +48,9 @@ int en_client_start(en_client_t *self, const char *service, const char *method,
                     const char *reuse_id, void *user, char request_id[33], en_err_t *err);
 
 //  Wait up to timeout_ms for one call to finish (a reply, or its deadline
-//  passing, which gives TIMEOUT). Returns 0 and fills *out, or -1 when
+//  passing with the gateway silent, which gives TIMEOUT after a short grace:
+//  the gateway answers at the deadline with the real reason, UNAVAILABLE
+//  when the service has no worker). Returns 0 and fills *out, or -1 when
 //  nothing finished in time.
 int en_client_wait(en_client_t *self, int timeout_ms, en_result_t *out);
 void en_result_clear(en_result_t *result);

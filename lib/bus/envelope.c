@@ -72,7 +72,9 @@ en_err_from_wire(en_err_t *err, const En__Error *wire)
         en_err_clear(err);
         return;
     }
-    en_kind_t kind = (int) wire->kind < EN_KIND_COUNT ? (en_kind_t) wire->kind : EN_INTERNAL;
+    // the kind is any int32 a peer chose: keep it inside our table
+    int wk = (int) wire->kind;
+    en_kind_t kind = wk > 0 && wk < EN_KIND_COUNT ? (en_kind_t) wk : EN_INTERNAL;
     en_err_set(err, kind, "%s", wire->message ? wire->message : "");
     err->retryable = wire->retryable;
 }

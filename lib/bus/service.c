@@ -137,7 +137,10 @@ en_dispatcher_handle(en_dispatcher_t *self, zframe_t *frame)
 fail:
     // the one place an error becomes a reply, so the one place it is logged
     en_log(err.kind == EN_INTERNAL ? EN_LOG_ERROR : EN_LOG_INFO, req->request_id, "%s.%s: %s %s",
-           self->def->name, req->method, en_kind_name(err.kind), err.message);
+           self->def->name, req->method, en_kind_name(err.kind),
+           slot && (slot->route->flags & EN_ROUTE_SECRETS) ? "(message withheld: may quote a "
+                                                             "credential)"
+                                                           : err.message);
     reply = en_reply_error_frame(req->request_id, &err);
 cleanup:
     if (in)
@@ -182,6 +185,31 @@ en_dispatcher_call(en_dispatcher_t *self, const char *method, const char *model_
     }
     if (reply)
         en__reply__free_unpacked(reply, NULL);
+    return rc;
+}
+
+int
+en_dispatcher_serve(en_dispatcher_t *self, zsock_t *pipe)
+{
+    zmsg_t *msg = zmsg_recv(pipe);
+    char *verb = msg ? zmsg_popstr(msg) : NULL;
+    if (verb && streq(verb, "REQ") && zmsg_size(msg) == 3) {
+        zframe_t *token = zmsg_pop(msg);
+        zframe_t *client = zmsg_pop(msg);
+        zframe_t *body = zmsg_pop(msg);
+        zframe_t *reply = en_dispatcher_handle(self, body);
+        zmsg_t *out = zmsg_new();
+        zmsg_addstr(out, "REP");
+        zmsg_append(out, &token);
+        zmsg_append(out, &client);
+        zmsg_append(out, &reply);
+        if (zmsg_send(&out, pipe))
+            zmsg_destroy(&out);
+        zframe_destroy(&body);
+    }
+    int rc = !verb || streq(verb, "DRAINED") ? -1 : 0;
+    free(verb);
+    zmsg_destroy(&msg);
     return rc;
 }
 
@@ -293,26 +321,7 @@ s_thread_main(void *arg_)
         }
         if (!zpoller_wait(poller, 100))
             continue;
-        zmsg_t *msg = zmsg_recv(pipe);
-        char *verb = msg ? zmsg_popstr(msg) : NULL;
-        if (verb && streq(verb, "REQ") && zmsg_size(msg) == 3) {
-            zframe_t *token = zmsg_pop(msg);
-            zframe_t *client = zmsg_pop(msg);
-            zframe_t *body = zmsg_pop(msg);
-            zframe_t *reply = en_dispatcher_handle(d, body);
-            zmsg_t *out = zmsg_new();
-            zmsg_addstr(out, "REP");
-            zmsg_append(out, &token);
-            zmsg_append(out, &client);
-            zmsg_append(out, &reply);
-            if (zmsg_send(&out, pipe))
-                zmsg_destroy(&out);
-            zframe_destroy(&body);
-        }
-        bool done = !verb || streq(verb, "DRAINED");
-        free(verb);
-        zmsg_destroy(&msg);
-        if (done)
+        if (en_dispatcher_serve(d, pipe) != 0)
             break;
     }
     zpoller_destroy(&poller);
@@ -327,6 +336,10 @@ en_service_run(const en_service_def_t *def, const en_service_opts_t *opts)
     char ident[64];
     snprintf(ident, sizeof ident, "%s/%d", def->name, opts->replica);
     en_log_set_ident(ident);
+    // czmq 4.2.1's zsys_init is not safe to race: it marks itself done and
+    // then asserts no socket exists yet, so threads that open their first
+    // sockets together can abort the process; initialise it here, alone
+    zsys_init();
     atomic_store(&s_draining, false);
     int n = opts->threads > 0 ? opts->threads : 4;
     thread_arg_t *args = calloc((size_t) n, sizeof *args);

@@ -42,10 +42,17 @@ typedef struct {
 typedef int(en_handler_fn)(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res,
                            en_err_t *err);
 
+//  Route flags.
+//  EN_ROUTE_SECRETS: the method carries credentials, and Juju's error
+//  wording may quote a value (`unknown key "k" (value "v")`): its errors
+//  are logged by kind only; the caller still gets the whole message.
+#define EN_ROUTE_SECRETS 0x1u
+
 typedef struct {
     const ProtobufCServiceDescriptor *api;
     const char *method;
     en_handler_fn *fn;
+    unsigned flags;
 } en_route_t;
 
 typedef struct {
@@ -64,6 +71,12 @@ en_dispatcher_t *en_dispatcher_new(const en_service_def_t *def, en_err_t *err);
 void en_dispatcher_destroy(en_dispatcher_t **self_p);
 //  Handle one packed en.Request; returns a packed en.Reply (never NULL).
 zframe_t *en_dispatcher_handle(en_dispatcher_t *self, zframe_t *request);
+
+//  Serve one message from a worker's pipe (en_worker_pipe; see worker.h):
+//  a request is dispatched and its reply handed back to the worker.
+//  Returns 0, or -1 when the worker said DRAINED or its actor is gone.
+//  Each en_service_run thread loops on this; so can a test's own thread.
+int en_dispatcher_serve(en_dispatcher_t *self, zsock_t *pipe);
 
 //  In-process call for service tests: packs req, dispatches, unpacks the
 //  result into *res (caller frees with protobuf_c_message_free_unpacked).

@@ -483,7 +483,7 @@ s_read_cloud(en_ydoc_t *doc, const en_ynode_t *body, const char *path, en_cloud_
     //  Juju would dereference nil for `name:` with no body; we refuse it.
     if (en_ydoc_check_map(doc, body, path, false))
         return -1;
-    for (size_t i = 0; i < body->count; i++, i++) {
+    for (size_t i = 0; i < body->count; i += 2) {
         const en_ynode_t *k = body->items[i], *v = body->items[i + 1];
         if (k->kind != EN_YNODE_SCALAR)
             continue; //  not a field name: ignored like any unknown key

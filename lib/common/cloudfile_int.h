@@ -43,7 +43,6 @@ struct en_ynode {
     size_t line; //  1-based
     en_ynode_t **items; //  SEQ: elements; MAP: key, value, key, value, ...
     size_t count;
-    size_t cap;
     en_ynode_t *next_alloc; //  every node of a document, for freeing
 };
 
@@ -56,6 +55,10 @@ typedef struct {
     const char *prefix; //  "cannot unmarshal yaml ..." for this file kind
     en_err_t *err;
 } en_ydoc_t;
+
+//  Containers nested deeper than this are refused (go-yaml refuses past
+//  10000; our files need about six levels and libyaml slows quadratically).
+#define EN_YAML_MAX_DEPTH 100
 
 //  Parse the first document of data. On a YAML error sets EN_NOT_VALID
 //  `<prefix>: yaml: line N: <problem>` and returns -1 (doc is freed).

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 //  Files bigger than this are not cloud files; refuse rather than slurp.
-#define S_MAX_FILE (64u * 1024 * 1024)
+#define S_MAX_FILE (8u * 1024 * 1024)
 
 //  ---------------------------------------------------------------------------
 //  Strings and arrays

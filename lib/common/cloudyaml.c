@@ -551,6 +551,13 @@ s_build_event(s_builder_t *b, yaml_event_t *ev, char *msg, size_t msg_n)
     }
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT: {
+        //  libyaml's scanner costs O(depth) per token, so deep nesting is
+        //  quadratic; no cloud file needs more than a handful of levels.
+        if (b->depth >= EN_YAML_MAX_DEPTH) {
+            snprintf(msg, msg_n, "line %zu: exceeded max depth of %d", ev->start_mark.line + 1,
+                     EN_YAML_MAX_DEPTH);
+            return -2;
+        }
         bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
         const yaml_char_t *tag = seq ? ev->data.sequence_start.tag : ev->data.mapping_start.tag;
         const yaml_char_t *anchor =

@@ -24,6 +24,22 @@ en_provider_builtin(const char *name)
     return NULL;
 }
 
+int
+en_detect_empty_credential(const char *cloud, const char *label, en_cloud_credentials_t **out,
+                           en_err_t *err)
+{
+    en_cloud_credentials_t *cc = en_cloud_credentials_new(cloud);
+    en_credential_t *cred = en_credential_new("default", "empty");
+    if (!cc || !cred || (label && en_cloudfile_set_string(&cred->label, label)) ||
+        en_cloud_credentials_add(cc, &cred, err)) {
+        en_cloud_credentials_destroy(&cc);
+        en_credential_destroy(&cred);
+        return en_err_set(err, EN_INTERNAL, "detecting credentials: out of memory");
+    }
+    *out = cc;
+    return 0;
+}
+
 static const char *const s_fw_modes[] = {"instance", "global", "none", NULL};
 static const char *const s_streams[] = {"released", "proposed", "devel", "testing", "daily",
                                         NULL};

@@ -43,6 +43,12 @@ const en_provider_t *const *en_providers_builtin(void);
 //  By name (not alias); NULL when unknown.
 const en_provider_t *en_provider_builtin(const char *name);
 
+//  Juju's NewEmptyCloudCredential: {"default": {auth-type: empty}}, the
+//  DetectCredentials answer of providers that need no secret. label may be
+//  NULL. Returns 0, or -1 (EN_INTERNAL) when out of memory.
+int en_detect_empty_credential(const char *cloud, const char *label, en_cloud_credentials_t **out,
+                               en_err_t *err);
+
 //  The schema every model config shares (Juju's environs/config), NULL-name
 //  terminated.
 const en_config_field_t *en_config_common_fields(void);

@@ -102,7 +102,7 @@ gateway_new(const gateway_opts_t *opts, en_err_t *err)
         const char *m = api->methods[i].name;
         if (gateway_owner(m))
             continue;
-        self->routes[n++] = (en_route_t){api, m, s_not_implemented};
+        self->routes[n++] = (en_route_t){api, m, s_not_implemented, 0};
     }
     self->composer = (en_service_def_t){
         .name = "environ.v1",

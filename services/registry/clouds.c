@@ -60,6 +60,39 @@ s_cloud_get(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res
     return 0;
 }
 
+//  Whether adding `fresh` would store what `stored` (read from clouds.yaml)
+//  already is. fresh goes through the file format first, so it gets what
+//  reading gives every cloud (a default description by name or type); the
+//  two are then compared as the API shows them, since the structs keep
+//  YAML key order and number text (`k: 2.0`) that a JSON round trip sorts
+//  and reformats.
+static bool
+s_cloud_same(en_arena_t *a, const en_cloud_t *stored, const en_cloud_t *fresh)
+{
+    en_clouds_t *one = en_clouds_new(), *back = NULL;
+    en_cloud_t *copy = en_cloud_dup(fresh);
+    char *text = NULL;
+    bool same = false;
+    if (one && copy && en_clouds_add(one, &copy, NULL) == 0 &&
+        (text = en_clouds_format(one, NULL)) &&
+        (back = en_clouds_parse(text, strlen(text), NULL)) && back->count == 1) {
+        const ProtobufCMessage *mx = &convert_cloud(a, stored)->base,
+                               *my = &convert_cloud(a, back->items[0])->base;
+        size_t n = protobuf_c_message_get_packed_size(mx);
+        if (n == protobuf_c_message_get_packed_size(my)) {
+            uint8_t *bx = en_arena_alloc(a, n + 1), *by = en_arena_alloc(a, n + 1);
+            protobuf_c_message_pack(mx, bx);
+            protobuf_c_message_pack(my, by);
+            same = memcmp(bx, by, n) == 0;
+        }
+    }
+    free(text);
+    en_clouds_destroy(&back);
+    en_clouds_destroy(&one);
+    en_cloud_destroy(&copy);
+    return same;
+}
+
 static int
 s_add_cloud(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res, en_err_t *err)
 {
@@ -82,7 +115,7 @@ s_add_cloud(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res
     if (!clouds)
         goto cleanup;
     en_cloud_t *existing = en_clouds_find(clouds, cloud->name);
-    if (existing && en_cloud_equal(existing, cloud))
+    if (existing && s_cloud_same(call->arena, existing, cloud))
         rc = 0; // already there, identically
     else if (existing && !req->replace)
         en_err_set(err, EN_ALREADY_EXISTS, "cloud \"%s\" already exists", cloud->name);
@@ -100,12 +133,27 @@ cleanup:
     return rc;
 }
 
+//  credentials.yaml, for any call. The parser quotes a value of the wrong
+//  shape in Go's %#v (`password: expected string, got int(40961234)`); that
+//  value may be a secret and the error becomes both a reply and a log line,
+//  so only its type is kept (`got int`).
+static en_credentials_t *
+s_credentials_load(registry_t *r, en_err_t *err)
+{
+    en_credentials_t *all = en_credentials_load(r->credentials_path, err);
+    char *got = !all && err ? strstr(err->message, ", got ") : NULL;
+    char *value = got ? strchr(got, '(') : NULL;
+    if (value)
+        *value = '\0';
+    return all;
+}
+
 //  The credential a cloud uses when none is named: the default, the only
 //  one, or the empty credential when the cloud accepts that auth type.
 en_credential_t *
 registry_credential_for(registry_t *r, const en_cloud_t *cloud, const char *name, en_err_t *err)
 {
-    en_credentials_t *all = en_credentials_load(r->credentials_path, err);
+    en_credentials_t *all = s_credentials_load(r, err);
     if (!all)
         return NULL;
     en_credential_t *out = NULL;
@@ -192,7 +240,7 @@ s_credentials(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *r
 {
     const En__CredentialsRequest *req = (const void *) req_;
     En__CredentialsResult *res = (void *) res_;
-    en_credentials_t *all = en_credentials_load(R(call)->credentials_path, err);
+    en_credentials_t *all = s_credentials_load(R(call), err);
     if (!all)
         return -1;
     en_arena_t *a = call->arena;
@@ -225,6 +273,22 @@ s_credentials(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *r
     }
     en_credentials_destroy(&all);
     return 0;
+}
+
+//  Same name, auth-type and attributes, in any order: a file Juju wrote
+//  has its keys sorted, a finalized credential has them in schema order.
+static bool
+s_credential_same(const en_credential_t *a, const en_credential_t *b)
+{
+    if (strcmp(a->name, b->name) != 0 || strcmp(a->auth_type, b->auth_type) != 0 ||
+        a->attrs.count != b->attrs.count)
+        return false;
+    for (size_t i = 0; i < a->attrs.count; i++) {
+        const char *v = en_credential_attr(b, a->attrs.items[i].key);
+        if (!v || strcmp(v, a->attrs.items[i].value) != 0)
+            return false;
+    }
+    return true;
 }
 
 static int
@@ -265,7 +329,7 @@ s_add_credential(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     fd = registry_files_lock(R(call), err);
     if (fd < 0)
         goto cleanup;
-    all = en_credentials_load(R(call)->credentials_path, err);
+    all = s_credentials_load(R(call), err);
     if (!all)
         goto cleanup;
     en_cloud_credentials_t *cc = en_credentials_find(all, cloud->name);
@@ -276,7 +340,7 @@ s_add_credential(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
         cc = en_credentials_find(all, cloud->name);
     }
     en_credential_t *existing = en_cloud_credentials_find(cc, name);
-    if (existing && en_credential_equal(existing, cred))
+    if (existing && s_credential_same(existing, cred))
         rc = 0;
     else if (existing && !req->replace)
         en_err_set(err, EN_ALREADY_EXISTS, "credential \"%s\" for cloud \"%s\" already exists",
@@ -346,14 +410,15 @@ s_controller_get(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     return 0;
 }
 
-#define ROUTE(m, fn) {&en__environ__descriptor, m, fn}
+#define ROUTE(m, fn) {&en__environ__descriptor, m, fn, 0}
+#define ROUTE_SECRETS(m, fn) {&en__environ__descriptor, m, fn, EN_ROUTE_SECRETS}
 const en_route_t registry_cloud_routes[] = {
     ROUTE("Clouds", s_clouds),
     ROUTE("Cloud", s_cloud_get),
     ROUTE("AddCloud", s_add_cloud),
-    ROUTE("MakeCloudSpec", s_make_cloud_spec),
+    ROUTE_SECRETS("MakeCloudSpec", s_make_cloud_spec),
     ROUTE("Credentials", s_credentials),
-    ROUTE("AddCredential", s_add_credential),
+    ROUTE_SECRETS("AddCredential", s_add_credential),
     ROUTE("Controllers", s_controllers),
     ROUTE("Controller", s_controller_get),
 };

@@ -20,8 +20,8 @@ s_str(en_arena_t *a, const char *s)
     return en_arena_strdup(a, s ? s : "");
 }
 
-static json_t *
-s_kv_json(const en_kvlist_t *kv)
+json_t *
+convert_kv_json(const en_kvlist_t *kv)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < kv->count; i++) {
@@ -76,12 +76,12 @@ convert_cloud(en_arena_t *a, const en_cloud_t *c)
         r->storage_endpoint = s_str(a, c->regions[i].storage_endpoint);
         m->regions[i] = r;
     }
-    m->config_json = c->config.count ? s_json_text(a, s_kv_json(&c->config)) : s_str(a, "");
+    m->config_json = c->config.count ? s_json_text(a, convert_kv_json(&c->config)) : s_str(a, "");
     if (c->region_config_count) {
         json_t *o = json_object();
         for (size_t i = 0; i < c->region_config_count; i++)
             json_object_set_new(o, c->region_config[i].region,
-                                s_kv_json(&c->region_config[i].attrs));
+                                convert_kv_json(&c->region_config[i].attrs));
         m->region_config_json = s_json_text(a, o);
     }
     else
@@ -104,7 +104,14 @@ s_json_kv_set(json_t *v, const char *key, int (*set)(void *, const char *, const
         return set(target, key, buf, EN_YAML_INT);
     }
     if (json_is_real(v)) {
-        snprintf(buf, sizeof buf, "%g", json_real_value(v));
+        // the shortest text that reads back as the same double (Go's
+        // strconv 'g', -1): "%g" alone would round 3.14159265 to 3.14159
+        double d = json_real_value(v);
+        for (int p = 1; p <= 17; p++) {
+            snprintf(buf, sizeof buf, "%.*g", p, d);
+            if (strtod(buf, NULL) == d)
+                break;
+        }
         return set(target, key, buf, EN_YAML_FLOAT);
     }
     return set(target, key, "null", EN_YAML_NULL);
@@ -114,6 +121,66 @@ static int
 s_set_cloud_config(void *cloud, const char *k, const char *v, en_yaml_type_t t)
 {
     return en_cloud_set_config(cloud, k, v, t);
+}
+
+typedef struct {
+    en_cloud_t *cloud;
+    const char *region;
+} region_target_t;
+
+static int
+s_set_region_config(void *target, const char *k, const char *v, en_yaml_type_t t)
+{
+    region_target_t *rt = target;
+    return en_cloud_set_region_config(rt->cloud, rt->region, k, v, t);
+}
+
+static json_t *
+s_json_object(const char *text, const char *cloud, const char *what, en_err_t *err)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        en_err_set(err, EN_NOT_VALID, "cloud \"%s\": %s is not a JSON object", cloud, what);
+        return NULL;
+    }
+    return o;
+}
+
+//  config_json and region_config_json ("" = none) into the cloud's lists.
+static int
+s_cloud_config_from(en_cloud_t *c, const char *config, const char *region_config, en_err_t *err)
+{
+    const char *k;
+    json_t *v;
+    if (config && *config) {
+        json_t *o = s_json_object(config, c->name, "config", err);
+        if (!o)
+            return -1;
+        json_object_foreach(o, k, v) s_json_kv_set(v, k, s_set_cloud_config, c);
+        json_decref(o);
+    }
+    if (region_config && *region_config) {
+        json_t *o = s_json_object(region_config, c->name, "region config", err);
+        if (!o)
+            return -1;
+        json_t *attrs;
+        json_object_foreach(o, k, attrs)
+        {
+            if (!json_is_object(attrs)) {
+                json_decref(o);
+                return en_err_set(err, EN_NOT_VALID,
+                                  "cloud \"%s\": region config of \"%s\" is not a JSON object",
+                                  c->name, k);
+            }
+            region_target_t rt = {c, k};
+            const char *ak;
+            json_t *av;
+            json_object_foreach(attrs, ak, av) s_json_kv_set(av, ak, s_set_region_config, &rt);
+        }
+        json_decref(o);
+    }
+    return 0;
 }
 
 en_cloud_t *
@@ -141,18 +208,9 @@ convert_cloud_from(const En__Cloud *m, en_err_t *err)
     for (size_t i = 0; i < m->n_regions; i++)
         en_cloud_add_region(c, m->regions[i]->name, m->regions[i]->endpoint,
                             m->regions[i]->identity_endpoint, m->regions[i]->storage_endpoint);
-    if (m->config_json && *m->config_json) {
-        json_t *o = json_loads(m->config_json, 0, NULL);
-        if (!json_is_object(o)) {
-            json_decref(o);
-            en_cloud_destroy(&c);
-            en_err_set(err, EN_NOT_VALID, "cloud \"%s\": config is not a JSON object", m->name);
-            return NULL;
-        }
-        const char *k;
-        json_t *v;
-        json_object_foreach(o, k, v) s_json_kv_set(v, k, s_set_cloud_config, c);
-        json_decref(o);
+    if (s_cloud_config_from(c, m->config_json, m->region_config_json, err)) {
+        en_cloud_destroy(&c);
+        return NULL;
     }
     en_cloud_denormalise(c);
     return c;

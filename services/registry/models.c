@@ -148,6 +148,12 @@ s_open(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, en
     en_cloud_spec_t spec = {0};
     bool in_tx = false;
 
+    // a resend of a committed Open gets its answer even if the cloud or
+    // credential it named has changed since (checked again in the
+    // transaction below, where it counts)
+    int found = registry_dedup_lookup(t, call, res_, err);
+    if (found)
+        return found < 0 ? -1 : 0;
     en_clouds_t *personal = en_clouds_load(R(call)->clouds_path, err);
     if (!personal)
         goto cleanup;
@@ -166,14 +172,15 @@ s_open(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, en
     cfg = convert_config_from(req->config, err);
     if (!cfg)
         goto cleanup;
-    // cloud-wide and region defaults first; the caller's values win
-    for (size_t i = 0; i < cloud->config.count; i++) {
-        const en_kv_t *kv = &cloud->config.items[i];
-        if (!json_object_get(cfg, kv->key))
-            json_object_set_new(cfg, kv->key,
-                                kv->type == EN_YAML_BOOL  ? json_boolean(!strcmp(kv->value, "true"))
-                                : kv->type == EN_YAML_INT ? json_integer(strtoll(kv->value, NULL, 10))
-                                                          : json_string(kv->value));
+    // the caller's values win over the region's defaults (region-config),
+    // which win over the cloud-wide ones (config)
+    const en_region_t *r = *region ? en_cloud_region_by_name(cloud, region, NULL) : NULL;
+    const en_kvlist_t *defaults[] = {r ? en_cloud_region_config(cloud, r->name) : NULL,
+                                     &cloud->config};
+    for (int i = 0; i < 2; i++) {
+        json_t *d = defaults[i] ? convert_kv_json(defaults[i]) : NULL;
+        json_object_update_missing(cfg, d);
+        json_decref(d);
     }
     json_object_set_new(cfg, "name", json_string(req->name));
     if (!json_object_get(cfg, "uuid")) {
@@ -184,7 +191,7 @@ s_open(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, en
     if (registry_begin(t, err))
         goto cleanup;
     in_tx = true;
-    int found = registry_dedup_lookup(t, call, res_, err);
+    found = registry_dedup_lookup(t, call, res_, err);
     if (found) {
         rc = found < 0 ? -1 : 0;
         goto cleanup;
@@ -223,7 +230,13 @@ s_open(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, en
     free(spec_text);
     free(cfg_text);
     if (step == SQLITE_CONSTRAINT) {
-        en_err_set(err, EN_ALREADY_EXISTS, "model \"%s/%s\" already exists", owner, req->name);
+        // two keys are unique: the name (per owner and controller) and the
+        // uuid, which a caller may choose in the config
+        const En__Model *same = s_model_by_uuid(call, uuid, NULL);
+        if (same && (strcmp(same->name, req->name) != 0 || strcmp(same->owner, owner) != 0))
+            en_err_set(err, EN_ALREADY_EXISTS, "model with uuid \"%s\" already exists", uuid);
+        else
+            en_err_set(err, EN_ALREADY_EXISTS, "model \"%s/%s\" already exists", owner, req->name);
         goto cleanup;
     }
     if (step != SQLITE_DONE) {
@@ -526,7 +539,7 @@ s_get_model_for_service(en_call_t *call, const ProtobufCMessage *req_, ProtobufC
     return 0;
 }
 
-#define ROUTE(m, fn) {&en__environ__descriptor, m, fn}
+#define ROUTE(m, fn) {&en__environ__descriptor, m, fn, 0}
 const en_route_t registry_model_routes[] = {
     ROUTE("PrepareConfig", s_prepare_config),
     ROUTE("Open", s_open),
@@ -538,7 +551,7 @@ const en_route_t registry_model_routes[] = {
     ROUTE("UpgradeConfig", s_upgrade_config),
     ROUTE("Schema", s_schema),
     ROUTE("NextMachineId", s_next_machine_id),
-    {&en__registry__descriptor, "GetModelForService", s_get_model_for_service},
+    {&en__registry__descriptor, "GetModelForService", s_get_model_for_service, 0},
 };
 const size_t registry_model_route_count =
     sizeof registry_model_routes / sizeof registry_model_routes[0];

@@ -43,6 +43,12 @@ s_register_provider(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMess
     }
     for (size_t i = 0; i < req->n_aliases; i++) {
         const char *alias = req->aliases[i];
+        // "" is how proto3 says "no provider": owning it would capture
+        // every call that names none
+        if (!*alias) {
+            en_err_set(err, EN_NOT_VALID, "empty provider alias not valid");
+            goto fail;
+        }
         bool repeated = strcmp(alias, req->name) == 0;
         for (size_t j = 0; j < i; j++)
             repeated |= strcmp(alias, req->aliases[j]) == 0;
@@ -281,14 +287,15 @@ s_detect_regions(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     return 0;
 }
 
-#define ROUTE(m, fn) {&en__environ__descriptor, m, fn}
+#define ROUTE(m, fn) {&en__environ__descriptor, m, fn, 0}
+#define ROUTE_SECRETS(m, fn) {&en__environ__descriptor, m, fn, EN_ROUTE_SECRETS}
 const en_route_t registry_provider_routes[] = {
     ROUTE("RegisterProvider", s_register_provider),
     ROUTE("RegisteredProviders", s_registered_providers),
     ROUTE("Provider", s_provider),
     ROUTE("CredentialSchemas", s_credential_schemas),
     ROUTE("DetectCredentials", s_detect_credentials),
-    ROUTE("FinalizeCredential", s_finalize_credential),
+    ROUTE_SECRETS("FinalizeCredential", s_finalize_credential),
     ROUTE("DetectRegions", s_detect_regions),
 };
 const size_t registry_provider_route_count =

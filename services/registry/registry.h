@@ -77,6 +77,9 @@ en_credential_t *convert_credential_from(const En__Credential *c);
 En__CloudSpec *convert_spec(en_arena_t *a, const en_cloud_spec_t *s, bool with_credential);
 en_cloud_spec_t *convert_spec_from(const En__CloudSpec *s);
 En__ConfigAttrs *convert_config(en_arena_t *a, const json_t *cfg);
+//  A cloud's typed YAML config as a new JSON object (bool, int, float, null
+//  keep their types).
+json_t *convert_kv_json(const en_kvlist_t *kv);
 json_t *convert_config_from(const En__ConfigAttrs *c, en_err_t *err);
 char **convert_strv(en_arena_t *a, char *const *v, size_t n);
 

@@ -10,6 +10,13 @@ static const en_cred_schema_t s_schemas[] = {
     {.auth_type = "empty", .attrs = NULL, .attr_count = 0},
 };
 
+//  LXD 2.0 needs no secret: NewEmptyCloudCredential (§8.1).
+static int
+s_detect_credentials(en_cloud_credentials_t **out, en_err_t *err)
+{
+    return en_detect_empty_credential("localhost", NULL, out, err);
+}
+
 static int
 s_detect_regions(en_region_t **regions, size_t *count, en_err_t *err)
 {
@@ -41,7 +48,7 @@ const en_provider_t en_lxd_provider = {
     .aliases = (const char *const[]){NULL},
     .schemas = s_schemas,
     .schema_count = 1,
-    .detect_credentials = NULL,
+    .detect_credentials = s_detect_credentials,
     .detect_regions = s_detect_regions,
     .prepare_config = s_prepare_config,
 };

@@ -21,14 +21,7 @@ static const en_cred_schema_t s_schemas[] = {
 static int
 s_detect_credentials(en_cloud_credentials_t **out, en_err_t *err)
 {
-    (void) err;
-    // Juju's NewEmptyCloudCredential: {"default": {auth-type: empty}}
-    en_cloud_credentials_t *cc = en_cloud_credentials_new("sim");
-    en_credential_t *cred = en_credential_new("default", "empty");
-    en_cloudfile_set_string(&cred->label, "sim credential \"default\"");
-    en_cloud_credentials_add(cc, &cred, NULL);
-    *out = cc;
-    return 0;
+    return en_detect_empty_credential("sim", "sim credential \"default\"", out, err);
 }
 
 static int
