@@ -2,7 +2,7 @@
 
     Each worker thread owns one dispatcher (routes + arena + per-thread
     state) and one en_worker_t (its sockets, in an I/O actor). The main
-    thread only waits for a signal, then raises `s_draining`; each worker
+    thread only waits for a signal, then raises `draining`; each worker
     thread notices within one poll interval, asks its actor to drain,
     keeps handling what is already in hand, and leaves on "DRAINED". */
 #include "bus/service.h"
@@ -288,45 +288,36 @@ en_signals_wait(void)
 //  --------------------------------------------------------------------------
 //  Worker threads
 
-static atomic_bool s_draining;
+typedef struct {
+    atomic_bool draining; // raised once by the main thread
+} run_t;
 
 typedef struct {
-    const en_service_def_t *def;
-    const en_service_opts_t *opts;
+    run_t *run;
+    en_dispatcher_t *dispatcher; // built by the main thread, handed off
+    en_worker_t *worker;
     pthread_t thread;
-    int index;
-    int status;
 } thread_arg_t;
 
 static void *
 s_thread_main(void *arg_)
 {
     thread_arg_t *arg = arg_;
-    en_err_t err;
-    en_dispatcher_t *d = en_dispatcher_new(arg->def, &err);
-    if (!d) {
-        en_error("%s: thread %d cannot start: %s", arg->def->name, arg->index, err.message);
-        arg->status = -1;
-        return NULL;
-    }
-    en_worker_t *worker = en_worker_new(arg->opts->gateways, arg->def->name, &err);
-    zsock_t *pipe = en_worker_pipe(worker);
+    zsock_t *pipe = en_worker_pipe(arg->worker);
     zpoller_t *poller = zpoller_new(pipe, NULL);
     zpoller_set_nonstop(poller, true);
     bool drain_sent = false;
     while (true) {
-        if (!drain_sent && atomic_load(&s_draining)) {
+        if (!drain_sent && atomic_load(&arg->run->draining)) {
             zstr_send(pipe, "DRAIN");
             drain_sent = true;
         }
         if (!zpoller_wait(poller, 100))
             continue;
-        if (en_dispatcher_serve(d, pipe) != 0)
+        if (en_dispatcher_serve(arg->dispatcher, pipe) != 0)
             break;
     }
     zpoller_destroy(&poller);
-    en_worker_destroy(&worker);
-    en_dispatcher_destroy(&d);
     return NULL;
 }
 
@@ -340,23 +331,47 @@ en_service_run(const en_service_def_t *def, const en_service_opts_t *opts)
     // then asserts no socket exists yet, so threads that open their first
     // sockets together can abort the process; initialise it here, alone
     zsys_init();
-    atomic_store(&s_draining, false);
+    run_t run;
+    atomic_init(&run.draining, false);
     int n = opts->threads > 0 ? opts->threads : 4;
     thread_arg_t *args = calloc((size_t) n, sizeof *args);
-    for (int i = 0; i < n; i++) {
-        args[i] = (thread_arg_t){.def = def, .opts = opts, .index = i};
-        pthread_create(&args[i].thread, NULL, s_thread_main, &args[i]);
+    // Build every thread's state here first, so a service that cannot
+    // start (a database it cannot open) exits at once with the reason
+    // instead of waiting for a signal with no one serving. Sockets and
+    // SQLite handles are handed off whole to their thread.
+    int rc = 0, started = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        en_err_t err;
+        args[i].run = &run;
+        args[i].dispatcher = en_dispatcher_new(def, &err);
+        if (args[i].dispatcher)
+            args[i].worker = en_worker_new(opts->gateways, def->name, &err);
+        if (!args[i].worker) {
+            en_error("%s cannot start: %s", def->name, err.message);
+            en_dispatcher_destroy(&args[i].dispatcher);
+            rc = -1;
+        }
     }
-    en_info("serving %s with %d threads via %s", def->name, n, opts->gateways);
-    int sig = en_signals_wait();
-    en_info("signal %d: draining", sig);
-    atomic_store(&s_draining, true);
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && rc == 0; i++, started++)
+        if (pthread_create(&args[i].thread, NULL, s_thread_main, &args[i]) != 0) {
+            en_error("%s: cannot create thread %d", def->name, i);
+            rc = -1;
+            break;
+        }
+    if (rc == 0) {
+        en_info("serving %s with %d threads via %s", def->name, n, opts->gateways);
+        int sig = en_signals_wait();
+        en_info("signal %d: draining", sig);
+    }
+    atomic_store(&run.draining, true);
+    for (int i = 0; i < started; i++)
         pthread_join(args[i].thread, NULL);
-        rc |= args[i].status;
+    for (int i = 0; i < n; i++) {
+        en_worker_destroy(&args[i].worker);
+        en_dispatcher_destroy(&args[i].dispatcher);
     }
     free(args);
-    en_info("drained; exiting");
+    if (rc == 0)
+        en_info("drained; exiting");
     return rc;
 }

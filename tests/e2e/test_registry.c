@@ -541,6 +541,20 @@ killed_replica_loses_no_call_and_duplicates_no_effect(void **state)
     FREE(c);
 }
 
+static void
+a_registry_that_cannot_open_its_state_exits_at_once(void **state)
+{
+    (void) state;
+    char *out, *err;
+    // no signal is needed to end it: it says why and exits non-zero
+    int rc = harness_run(&H, &out, &err, "timeout 20 %s --gateway %s --home /dev/null/x",
+                         harness_bin("services/registry/environs-registry"), H.endpoint);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "cannot create /dev/null/x"));
+    free(out);
+    free(err);
+}
+
 int
 main(void)
 {
@@ -558,6 +572,7 @@ main(void)
         cmocka_unit_test(methods_of_later_services_answer_not_implemented),
         cmocka_unit_test(malformed_input_gets_not_valid_and_everyone_keeps_serving),
         cmocka_unit_test(killed_replica_loses_no_call_and_duplicates_no_effect),
+        cmocka_unit_test(a_registry_that_cannot_open_its_state_exits_at_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
