@@ -365,13 +365,14 @@ s_on_client(broker_t *self, zframe_t *sender, zmsg_t *msg)
     }
     en_err_t err;
     En__Request *env = NULL;
+    char id[EN_REQUEST_ID_MAX] = "";
     if (zmsg_size(msg) != 2) {
         en_err_set(&err, EN_NOT_VALID, "expected exactly one body frame, got %zu",
                    zmsg_size(msg) - 1);
         goto invalid;
     }
     zframe_t *body = zmsg_next(msg);
-    env = en_request_unpack(body, &err);
+    env = en_request_unpack(body, id, &err);
     if (!env)
         goto invalid;
 
@@ -398,7 +399,7 @@ s_on_client(broker_t *self, zframe_t *sender, zmsg_t *msg)
 invalid:
     self->stats.malformed++;
     en_warn("broker: invalid request for %s: %s", service_name, err.message);
-    s_client_error(self, sender, service_name, env ? env->request_id : NULL, err.kind,
+    s_client_error(self, sender, service_name, id, err.kind,
                    err.message);
     if (env)
         en__request__free_unpacked(env, NULL);

@@ -21,8 +21,10 @@ en_frame_pack(const ProtobufCMessage *msg)
 }
 
 En__Request *
-en_request_unpack(zframe_t *frame, en_err_t *err)
+en_request_unpack(zframe_t *frame, char id[EN_REQUEST_ID_MAX], en_err_t *err)
 {
+    if (id)
+        id[0] = '\0';
     size_t size = zframe_size(frame);
     if (size > EN_MAX_BODY) {
         en_err_set(err, EN_NOT_VALID, "request body of %zu bytes exceeds the limit of %d bytes",
@@ -34,6 +36,8 @@ en_request_unpack(zframe_t *frame, en_err_t *err)
         en_err_set(err, EN_NOT_VALID, "request body is not a valid en.Request message");
         return NULL;
     }
+    if (id && req->request_id)
+        snprintf(id, EN_REQUEST_ID_MAX, "%s", req->request_id);
     if (!req->method || !*req->method) {
         en__request__free_unpacked(req, NULL);
         en_err_set(err, EN_NOT_VALID, "request names no method");

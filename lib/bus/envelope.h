@@ -13,8 +13,11 @@
 zframe_t *en_frame_pack(const ProtobufCMessage *msg);
 
 //  Unpack a Request from a frame; NULL with a NOT_VALID err when the frame
-//  is too big, not a Request, or lacks a method.
-En__Request *en_request_unpack(zframe_t *frame, en_err_t *err);
+//  is too big, not a Request, or lacks a method. When the envelope decodes
+//  but is refused, its request id still lands in `id` (if not NULL), so the
+//  error reply reaches the call that sent it.
+#define EN_REQUEST_ID_MAX 128
+En__Request *en_request_unpack(zframe_t *frame, char id[EN_REQUEST_ID_MAX], en_err_t *err);
 
 //  A Reply frame carrying an error (request_id may be NULL).
 zframe_t *en_reply_error_frame(const char *request_id, const en_err_t *err);

@@ -1,10 +1,11 @@
 /*  service.c — decode, route, encode; threads; drain (see service.h).
 
     Each worker thread owns one dispatcher (routes + arena + per-thread
-    state) and one en_worker_t (its sockets, in an I/O actor). The main
+    state) and one en_worker_t, which it drives itself (see worker.h: the
+    sockets, with a watchdog for heartbeats during long calls). The main
     thread only waits for a signal, then raises `draining`; each worker
-    thread notices within one poll interval, asks its actor to drain,
-    keeps handling what is already in hand, and leaves on "DRAINED". */
+    thread notices within one poll interval, asks its worker to drain,
+    keeps handling what is already in hand, and leaves once it has drained. */
 #include "bus/service.h"
 
 #include <errno.h>
@@ -84,10 +85,11 @@ en_dispatcher_handle(en_dispatcher_t *self, zframe_t *frame)
 {
     en_err_t err;
     en_err_clear(&err);
-    En__Request *req = en_request_unpack(frame, &err);
+    char id[EN_REQUEST_ID_MAX];
+    En__Request *req = en_request_unpack(frame, id, &err);
     if (!req) {
-        en_log(EN_LOG_WARN, NULL, "%s: %s", self->def->name, err.message);
-        return en_reply_error_frame(NULL, &err);
+        en_log(EN_LOG_WARN, id, "%s: %s", self->def->name, err.message);
+        return en_reply_error_frame(id, &err);
     }
     zframe_t *reply = NULL;
     ProtobufCMessage *in = NULL;
@@ -303,21 +305,20 @@ static void *
 s_thread_main(void *arg_)
 {
     thread_arg_t *arg = arg_;
-    zsock_t *pipe = en_worker_pipe(arg->worker);
-    zpoller_t *poller = zpoller_new(pipe, NULL);
-    zpoller_set_nonstop(poller, true);
+    // this thread drives its worker: no thread hop between socket and handler
     bool drain_sent = false;
-    while (true) {
+    while (!(drain_sent && en_worker_drained(arg->worker))) {
         if (!drain_sent && atomic_load(&arg->run->draining)) {
-            zstr_send(pipe, "DRAIN");
+            en_worker_drain(arg->worker);
             drain_sent = true;
         }
-        if (!zpoller_wait(poller, 100))
+        zframe_t *body = en_worker_recv(arg->worker, 100); // sees `draining` in time
+        if (!body)
             continue;
-        if (en_dispatcher_serve(arg->dispatcher, pipe) != 0)
-            break;
+        zframe_t *reply = en_dispatcher_handle(arg->dispatcher, body);
+        zframe_destroy(&body);
+        en_worker_reply(arg->worker, &reply);
     }
-    zpoller_destroy(&poller);
     return NULL;
 }
 

@@ -75,7 +75,8 @@ zframe_t *en_dispatcher_handle(en_dispatcher_t *self, zframe_t *request);
 //  Serve one message from a worker's pipe (en_worker_pipe; see worker.h):
 //  a request is dispatched and its reply handed back to the worker.
 //  Returns 0, or -1 when the worker said DRAINED or its actor is gone.
-//  Each en_service_run thread loops on this; so can a test's own thread.
+//  A thread that drives its worker through the pipe loops on this (a
+//  test's own thread; en_service_run's threads use en_worker_recv).
 int en_dispatcher_serve(en_dispatcher_t *self, zsock_t *pipe);
 
 //  In-process call for service tests: packs req, dispatches, unpacks the

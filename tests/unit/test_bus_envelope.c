@@ -34,7 +34,7 @@ request_round_trips_through_a_frame(void **state)
         s_request_frame("id-1", "RegisteredProviders", (const uint8_t *) "\x0a\x01x", 3);
     en_err_t err;
     en_err_clear(&err);
-    En__Request *req = en_request_unpack(frame, &err);
+    En__Request *req = en_request_unpack(frame, NULL, &err);
     assert_non_null(req);
     assert_int_equal(err.kind, EN_OK);
     assert_string_equal(req->request_id, "id-1");
@@ -73,7 +73,7 @@ request_at_the_size_limit_is_accepted(void **state)
     zframe_t *frame = s_request_of_packed_size(EN_MAX_BODY);
     assert_int_equal(zframe_size(frame), EN_MAX_BODY);
     en_err_t err;
-    En__Request *req = en_request_unpack(frame, &err);
+    En__Request *req = en_request_unpack(frame, NULL, &err);
     assert_non_null(req);
     assert_string_equal(req->method, "Provider");
     en__request__free_unpacked(req, NULL);
@@ -87,7 +87,7 @@ request_over_the_size_limit_is_not_valid(void **state)
     zframe_t *frame = s_request_of_packed_size(EN_MAX_BODY + 1);
     en_err_t err;
     en_err_clear(&err);
-    assert_null(en_request_unpack(frame, &err));
+    assert_null(en_request_unpack(frame, NULL, &err));
     assert_int_equal(err.kind, EN_NOT_VALID);
     assert_false(err.retryable);
     char want[128];
@@ -110,7 +110,7 @@ non_protobuf_bytes_are_not_valid(void **state)
         zframe_t *frame = zframe_new(garbage[i], strlen(garbage[i]));
         en_err_t err;
         en_err_clear(&err);
-        assert_null(en_request_unpack(frame, &err));
+        assert_null(en_request_unpack(frame, NULL, &err));
         assert_int_equal(err.kind, EN_NOT_VALID);
         assert_string_equal(err.message, "request body is not a valid en.Request message");
         zframe_destroy(&frame);
@@ -124,12 +124,16 @@ request_without_method_is_not_valid(void **state)
     zframe_t *frames[] = {s_request_frame("id-2", NULL, NULL, 0),
                           s_request_frame("id-3", "", (const uint8_t *) "x", 1),
                           zframe_new(NULL, 0)}; // empty: a valid, empty en.Request
+    const char *ids[] = {"id-2", "id-3", ""};
     for (size_t i = 0; i < 3; i++) {
         en_err_t err;
         en_err_clear(&err);
-        assert_null(en_request_unpack(frames[i], &err));
+        char id[EN_REQUEST_ID_MAX] = "junk";
+        assert_null(en_request_unpack(frames[i], id, &err));
         assert_int_equal(err.kind, EN_NOT_VALID);
         assert_string_equal(err.message, "request names no method");
+        // the refusal can still be matched to the call that sent it
+        assert_string_equal(id, ids[i]);
         zframe_destroy(&frames[i]);
     }
 }
