@@ -235,10 +235,12 @@ broker_drops_or_rejects_malformed_input_and_keeps_serving(void **state)
         "expected exactly one body frame, got 2",
         "expected exactly one body frame, got 0",
     };
+    // a body that decodes keeps its id in the refusal, so the call ends;
+    // one that does not decode has no id to give back
+    const char *ids[] = {"", "nm", "", "", ""};
     for (size_t i = 0; i < 5; i++) {
         En__Reply *reply = bx_client_recv_reply(bad, "registry", 5000);
-        // the broker cannot trust an id from a body it could not read
-        bx_assert_reply_error(reply, "", EN_NOT_VALID, want[i]);
+        bx_assert_reply_error(reply, ids[i], EN_NOT_VALID, want[i]);
         en__reply__free_unpacked(reply, NULL);
     }
     s_barrier(bad);
