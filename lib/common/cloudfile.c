@@ -34,8 +34,8 @@ en_cloud_new(const char *name, const char *type)
     self->endpoint = en_cf_strdup(NULL);
     self->identity_endpoint = en_cf_strdup(NULL);
     self->storage_endpoint = en_cf_strdup(NULL);
-    if (!self->name || !self->type || !self->description || !self->endpoint
-        || !self->identity_endpoint || !self->storage_endpoint)
+    if (!self->name || !self->type || !self->description || !self->endpoint ||
+        !self->identity_endpoint || !self->storage_endpoint)
         en_cloud_destroy(&self);
     return self;
 }
@@ -123,13 +123,12 @@ en_cloud_region_config(const en_cloud_t *self, const char *region)
 static en_kvlist_t *
 s_region_config_entry(en_cloud_t *self, const char *region)
 {
-    en_kvlist_t *attrs = (en_kvlist_t *) en_cloud_region_config(self, region);
+    en_kvlist_t *attrs = (en_kvlist_t *)en_cloud_region_config(self, region);
     if (attrs)
         return attrs;
     char *name = en_cf_strdup(region);
-    if (!name
-        || en_cf_grow(&self->region_config, self->region_config_count,
-                      sizeof *self->region_config)) {
+    if (!name ||
+        en_cf_grow(&self->region_config, self->region_config_count, sizeof *self->region_config)) {
         free(name);
         return NULL;
     }
@@ -139,8 +138,8 @@ s_region_config_entry(en_cloud_t *self, const char *region)
 }
 
 int
-en_cloud_set_region_config(en_cloud_t *self, const char *region, const char *key,
-                           const char *value, en_yaml_type_t type)
+en_cloud_set_region_config(en_cloud_t *self, const char *region, const char *key, const char *value,
+                           en_yaml_type_t type)
 {
     en_kvlist_t *attrs = s_region_config_entry(self, region);
     return attrs ? en_kvlist_set(attrs, key, value, type) : -1;
@@ -159,7 +158,7 @@ en_cloud_denormalise(en_cloud_t *self)
     };
     for (size_t i = 0; i < self->region_count; i++)
         for (size_t f = 0; f < 3; f++) {
-            char **field = (char **) ((char *) &self->regions[i] + fields[f].offset);
+            char **field = (char **)((char *)&self->regions[i] + fields[f].offset);
             //  Out of memory leaves the field blank, which is still valid.
             if (!**field && *fields[f].from)
                 en_cloudfile_set_string(field, fields[f].from);
@@ -174,13 +173,13 @@ en_cloud_dup(const en_cloud_t *self)
     en_cloud_t *copy = en_cloud_new(self->name, self->type);
     if (!copy)
         return NULL;
-    if (en_cloudfile_set_string(&copy->description, self->description)
-        || en_cloudfile_set_string(&copy->endpoint, self->endpoint)
-        || en_cloudfile_set_string(&copy->identity_endpoint, self->identity_endpoint)
-        || en_cloudfile_set_string(&copy->storage_endpoint, self->storage_endpoint)
-        || en_cf_strv_copy(&copy->auth_types, &copy->auth_type_count, self->auth_types,
-                           self->auth_type_count)
-        || en_kvlist_copy(&copy->config, &self->config))
+    if (en_cloudfile_set_string(&copy->description, self->description) ||
+        en_cloudfile_set_string(&copy->endpoint, self->endpoint) ||
+        en_cloudfile_set_string(&copy->identity_endpoint, self->identity_endpoint) ||
+        en_cloudfile_set_string(&copy->storage_endpoint, self->storage_endpoint) ||
+        en_cf_strv_copy(&copy->auth_types, &copy->auth_type_count, self->auth_types,
+                        self->auth_type_count) ||
+        en_kvlist_copy(&copy->config, &self->config))
         goto fail;
     for (size_t i = 0; i < self->region_count; i++) {
         const en_region_t *r = &self->regions[i];
@@ -204,25 +203,24 @@ en_cloud_equal(const en_cloud_t *a, const en_cloud_t *b)
 {
     if (!a || !b)
         return a == b;
-    if (!en_cf_streq(a->name, b->name) || !en_cf_streq(a->type, b->type)
-        || !en_cf_streq(a->description, b->description) || !en_cf_streq(a->endpoint, b->endpoint)
-        || !en_cf_streq(a->identity_endpoint, b->identity_endpoint)
-        || !en_cf_streq(a->storage_endpoint, b->storage_endpoint)
-        || !en_cf_strv_equal(a->auth_types, a->auth_type_count, b->auth_types,
-                             b->auth_type_count)
-        || a->region_count != b->region_count || !en_kvlist_equal(&a->config, &b->config)
-        || a->region_config_count != b->region_config_count)
+    if (!en_cf_streq(a->name, b->name) || !en_cf_streq(a->type, b->type) ||
+        !en_cf_streq(a->description, b->description) || !en_cf_streq(a->endpoint, b->endpoint) ||
+        !en_cf_streq(a->identity_endpoint, b->identity_endpoint) ||
+        !en_cf_streq(a->storage_endpoint, b->storage_endpoint) ||
+        !en_cf_strv_equal(a->auth_types, a->auth_type_count, b->auth_types, b->auth_type_count) ||
+        a->region_count != b->region_count || !en_kvlist_equal(&a->config, &b->config) ||
+        a->region_config_count != b->region_config_count)
         return false;
     for (size_t i = 0; i < a->region_count; i++) {
         const en_region_t *x = &a->regions[i], *y = &b->regions[i];
-        if (!en_cf_streq(x->name, y->name) || !en_cf_streq(x->endpoint, y->endpoint)
-            || !en_cf_streq(x->identity_endpoint, y->identity_endpoint)
-            || !en_cf_streq(x->storage_endpoint, y->storage_endpoint))
+        if (!en_cf_streq(x->name, y->name) || !en_cf_streq(x->endpoint, y->endpoint) ||
+            !en_cf_streq(x->identity_endpoint, y->identity_endpoint) ||
+            !en_cf_streq(x->storage_endpoint, y->storage_endpoint))
             return false;
     }
     for (size_t i = 0; i < a->region_config_count; i++)
-        if (!en_cf_streq(a->region_config[i].region, b->region_config[i].region)
-            || !en_kvlist_equal(&a->region_config[i].attrs, &b->region_config[i].attrs))
+        if (!en_cf_streq(a->region_config[i].region, b->region_config[i].region) ||
+            !en_kvlist_equal(&a->region_config[i].attrs, &b->region_config[i].attrs))
             return false;
     return true;
 }
@@ -323,18 +321,12 @@ en_clouds_equal(const en_clouds_t *a, const en_clouds_t *b)
 //  Default descriptions (cloud/clouds.go defaultCloudDescription)
 
 static const char *const s_descriptions[][2] = {
-    {"aws", "Amazon Web Services"},
-    {"aws-china", "Amazon China"},
-    {"aws-gov", "Amazon (USA Government)"},
-    {"google", "Google Cloud Platform"},
-    {"azure", "Microsoft Azure"},
-    {"azure-china", "Microsoft Azure China"},
-    {"rackspace", "Rackspace Cloud"},
-    {"cloudsigma", "CloudSigma Cloud"},
-    {"lxd", "LXD Container Hypervisor"},
-    {"maas", "Metal As A Service"},
-    {"openstack", "Openstack Cloud"},
-    {"oracle", "Oracle Compute Cloud Service"},
+    {"aws", "Amazon Web Services"},         {"aws-china", "Amazon China"},
+    {"aws-gov", "Amazon (USA Government)"}, {"google", "Google Cloud Platform"},
+    {"azure", "Microsoft Azure"},           {"azure-china", "Microsoft Azure China"},
+    {"rackspace", "Rackspace Cloud"},       {"cloudsigma", "CloudSigma Cloud"},
+    {"lxd", "LXD Container Hypervisor"},    {"maas", "Metal As A Service"},
+    {"openstack", "Openstack Cloud"},       {"oracle", "Oracle Compute Cloud Service"},
     {"kubernetes", "A Kubernetes Cluster"},
 };
 
@@ -512,8 +504,8 @@ s_read_cloud(en_ydoc_t *doc, const en_ynode_t *body, const char *path, en_cloud_
         if (rc)
             return -1;
     }
-    if (!*cloud->description
-        && en_cloudfile_set_string(&cloud->description, s_default_description(cloud)))
+    if (!*cloud->description &&
+        en_cloudfile_set_string(&cloud->description, s_default_description(cloud)))
         return en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", doc->prefix);
     en_cloud_denormalise(cloud);
     return 0;
@@ -543,8 +535,8 @@ s_read_clouds(en_ydoc_t *doc, en_clouds_t *clouds)
             free(name);
             if (!cloud)
                 return en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", doc->prefix);
-            if (s_read_cloud(doc, map->items[j + 1], path, cloud)
-                || en_clouds_add(clouds, &cloud, doc->err)) {
+            if (s_read_cloud(doc, map->items[j + 1], path, cloud) ||
+                en_clouds_add(clouds, &cloud, doc->err)) {
                 en_cloud_destroy(&cloud);
                 return -1;
             }
@@ -662,4 +654,3 @@ en_clouds_save(const en_clouds_t *self, const char *path, en_err_t *err)
     free(text);
     return rc;
 }
-

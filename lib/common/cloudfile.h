@@ -106,7 +106,7 @@ typedef struct {
     char *storage_endpoint;
     en_region_t *regions; //  YAML order; regions[0] is the default region
     size_t region_count;
-    en_kvlist_t config;   //  cloud-wide model config defaults
+    en_kvlist_t config; //  cloud-wide model config defaults
     en_region_config_t *region_config;
     size_t region_config_count;
 } en_cloud_t;
@@ -128,8 +128,7 @@ int en_cloud_add_auth_type(en_cloud_t *self, const char *auth_type);
 //  Endpoints may be NULL. Returns 0 or -1 (out of memory).
 int en_cloud_add_region(en_cloud_t *self, const char *name, const char *endpoint,
                         const char *identity_endpoint, const char *storage_endpoint);
-int en_cloud_set_config(en_cloud_t *self, const char *key, const char *value,
-                        en_yaml_type_t type);
+int en_cloud_set_config(en_cloud_t *self, const char *key, const char *value, en_yaml_type_t type);
 int en_cloud_set_region_config(en_cloud_t *self, const char *region, const char *key,
                                const char *value, en_yaml_type_t type);
 //  Borrowed region config of a region (exact name), or NULL.
@@ -141,8 +140,7 @@ void en_cloud_denormalise(en_cloud_t *self);
 //  Juju's cloud.RegionByName: case-insensitive. Unknown → EN_NOT_FOUND
 //  `region "r" not found (expected one of ["a" "b"])` (names sorted), or
 //  `region "r" not found (cloud has no regions)`. Returns a borrowed pointer.
-const en_region_t *en_cloud_region_by_name(const en_cloud_t *self, const char *name,
-                                           en_err_t *err);
+const en_region_t *en_cloud_region_by_name(const en_cloud_t *self, const char *name, en_err_t *err);
 
 en_clouds_t *en_clouds_new(void);
 void en_clouds_destroy(en_clouds_t **self_p);
@@ -209,14 +207,11 @@ int en_credential_set_attr(en_credential_t *self, const char *key, const char *v
 en_cloud_credentials_t *en_cloud_credentials_new(const char *cloud);
 void en_cloud_credentials_destroy(en_cloud_credentials_t **self_p);
 en_cloud_credentials_t *en_cloud_credentials_dup(const en_cloud_credentials_t *self);
-bool en_cloud_credentials_equal(const en_cloud_credentials_t *a,
-                                const en_cloud_credentials_t *b);
-en_credential_t *en_cloud_credentials_find(const en_cloud_credentials_t *self,
-                                           const char *name);
+bool en_cloud_credentials_equal(const en_cloud_credentials_t *a, const en_cloud_credentials_t *b);
+en_credential_t *en_cloud_credentials_find(const en_cloud_credentials_t *self, const char *name);
 //  Takes ownership of *cred_p. `default-credential` and `default-region` are
 //  reserved → EN_NOT_VALID.
-int en_cloud_credentials_add(en_cloud_credentials_t *self, en_credential_t **cred_p,
-                             en_err_t *err);
+int en_cloud_credentials_add(en_cloud_credentials_t *self, en_credential_t **cred_p, en_err_t *err);
 bool en_cloud_credentials_remove(en_cloud_credentials_t *self, const char *name);
 
 en_credentials_t *en_credentials_new(void);
@@ -276,8 +271,8 @@ int en_credential_finalize(const en_credential_t *cred, const en_cred_schema_t *
 //  Juju's cloud.RemoveSecrets: a copy without the schema's Hidden attributes
 //  (for listing). Unknown auth-type → EN_NOT_SUPPORTED.
 en_credential_t *en_credential_remove_secrets(const en_credential_t *cred,
-                                              const en_cred_schema_t *schemas,
-                                              size_t schema_count, en_err_t *err);
+                                              const en_cred_schema_t *schemas, size_t schema_count,
+                                              en_err_t *err);
 
 //  --------------------------------------------------------------------------
 //  Controllers (controllers.yaml)

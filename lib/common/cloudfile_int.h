@@ -36,11 +36,10 @@ typedef enum { EN_YNODE_SCALAR, EN_YNODE_SEQ, EN_YNODE_MAP } en_ynode_kind_t;
 typedef struct en_ynode en_ynode_t;
 struct en_ynode {
     en_ynode_kind_t kind;
-    char *tag;   //  explicit tag as written (expanded), NULL when implicit
-    char *value; //  scalar text, NUL-terminated ("" for containers)
-    size_t length;
-    bool plain; //  scalar written without quotes or block style
-    size_t line; //  1-based
+    char *tag;          //  explicit tag as written (expanded), NULL when implicit
+    char *value;        //  scalar text, NUL-terminated ("" for containers)
+    bool plain;         //  scalar written without quotes or block style
+    size_t line;        //  1-based
     en_ynode_t **items; //  SEQ: elements; MAP: key, value, key, value, ...
     size_t count;
     en_ynode_t *next_alloc; //  every node of a document, for freeing
@@ -62,11 +61,10 @@ typedef struct {
 
 //  Parse the first document of data. On a YAML error sets EN_NOT_VALID
 //  `<prefix>: yaml: line N: <problem>` and returns -1 (doc is freed).
-int en_ydoc_load(en_ydoc_t *doc, const char *data, size_t len, const char *prefix,
-                 en_err_t *err);
+int en_ydoc_load(en_ydoc_t *doc, const char *data, size_t len, const char *prefix, en_err_t *err);
 void en_ydoc_free(en_ydoc_t *doc);
 
-//  Charge one visit of node n; -1 with an error when the alias budget is spent.
+//  Charge one node visit; -1 with an error once the alias budget is spent.
 int en_ydoc_visit(en_ydoc_t *doc);
 
 #define EN_YAML_TAG_STR "tag:yaml.org,2002:str"

@@ -133,7 +133,7 @@ en_kvlist_set(en_kvlist_t *self, const char *key, const char *value, en_yaml_typ
     char *v = strdup(type == EN_YAML_NULL ? "null" : value ? value : "");
     if (!v)
         return -1;
-    en_kv_t *kv = (en_kv_t *) en_kvlist_find(self, key);
+    en_kv_t *kv = (en_kv_t *)en_kvlist_find(self, key);
     if (kv) {
         free(kv->value);
         kv->value = v;
@@ -156,7 +156,7 @@ en_kvlist_unset(en_kvlist_t *self, const char *key)
     const en_kv_t *kv = en_kvlist_find(self, key);
     if (!kv)
         return false;
-    size_t i = (size_t) (kv - self->items);
+    size_t i = (size_t)(kv - self->items);
     free(self->items[i].key);
     free(self->items[i].value);
     memmove(&self->items[i], &self->items[i + 1], (self->count - i - 1) * sizeof *self->items);
@@ -195,8 +195,8 @@ en_kvlist_equal(const en_kvlist_t *a, const en_kvlist_t *b)
     if (a->count != b->count)
         return false;
     for (size_t i = 0; i < a->count; i++)
-        if (strcmp(a->items[i].key, b->items[i].key) || strcmp(a->items[i].value, b->items[i].value)
-            || a->items[i].type != b->items[i].type)
+        if (strcmp(a->items[i].key, b->items[i].key) ||
+            strcmp(a->items[i].value, b->items[i].value) || a->items[i].type != b->items[i].type)
             return false;
     return true;
 }
@@ -300,18 +300,18 @@ s_base60(const char *s)
     const char *p = s;
     if (*p == '+' || *p == '-')
         p++;
-    if (!isdigit((unsigned char) *p))
+    if (!isdigit((unsigned char)*p))
         return false;
-    while (isdigit((unsigned char) *p) || *p == '_')
+    while (isdigit((unsigned char)*p) || *p == '_')
         p++;
     int groups = 0;
     while (*p == ':') {
         p++;
-        if (!isdigit((unsigned char) *p))
+        if (!isdigit((unsigned char)*p))
             return false;
-        if (*p <= '5' && isdigit((unsigned char) p[1]))
+        if (*p <= '5' && isdigit((unsigned char)p[1]))
             p += 2;
-        else if (isdigit((unsigned char) p[1]))
+        else if (isdigit((unsigned char)p[1]))
             return false;
         else
             p++;
@@ -320,7 +320,7 @@ s_base60(const char *s)
     if (!groups)
         return false;
     if (*p == '.')
-        for (p++; isdigit((unsigned char) *p) || *p == '_'; p++)
+        for (p++; isdigit((unsigned char)*p) || *p == '_'; p++)
             ;
     return *p == '\0';
 }
@@ -331,8 +331,8 @@ s_emit_scalar(en_yemit_t *e, const char *text, const char *tag, yaml_scalar_styl
     yaml_event_t ev;
     int implicit = tag ? 0 : 1;
     s_emit(e, &ev,
-           yaml_scalar_event_initialize(&ev, NULL, (const yaml_char_t *) tag,
-                                        (const yaml_char_t *) text, (int) strlen(text), implicit,
+           yaml_scalar_event_initialize(&ev, NULL, (const yaml_char_t *)tag,
+                                        (const yaml_char_t *)text, (int)strlen(text), implicit,
                                         implicit, style));
 }
 
@@ -352,10 +352,11 @@ void
 en_yemit_typed(en_yemit_t *e, const char *text, en_yaml_type_t type)
 {
     static const char *const tags[] = {
-        [EN_YAML_STR] = EN_YAML_TAG_STR,   [EN_YAML_NULL] = EN_YAML_TAG_NULL,  [EN_YAML_BOOL] = EN_YAML_TAG_BOOL,
-        [EN_YAML_INT] = EN_YAML_TAG_INT,   [EN_YAML_FLOAT] = EN_YAML_TAG_FLOAT,
+        [EN_YAML_STR] = EN_YAML_TAG_STR,     [EN_YAML_NULL] = EN_YAML_TAG_NULL,
+        [EN_YAML_BOOL] = EN_YAML_TAG_BOOL,   [EN_YAML_INT] = EN_YAML_TAG_INT,
+        [EN_YAML_FLOAT] = EN_YAML_TAG_FLOAT,
     };
-    if (type == EN_YAML_STR || (unsigned) type > EN_YAML_FLOAT) {
+    if (type == EN_YAML_STR || (unsigned)type > EN_YAML_FLOAT) {
         en_yemit_str(e, text);
         return;
     }
@@ -434,8 +435,8 @@ s_errstr(int errnum, char *buf, size_t n)
     const char *m = strerror_r(errnum, buf, n);
     if (m != buf)
         snprintf(buf, n, "%s", m);
-    if (buf[0] && isupper((unsigned char) buf[0]) && !isupper((unsigned char) buf[1]))
-        buf[0] = (char) tolower((unsigned char) buf[0]);
+    if (buf[0] && isupper((unsigned char)buf[0]) && !isupper((unsigned char)buf[1]))
+        buf[0] = (char)tolower((unsigned char)buf[0]);
     return buf;
 }
 
@@ -462,12 +463,12 @@ en_cf_read_file(const char *path, char **data, size_t *len, en_err_t *err)
         en_err_set(err, EN_NOT_VALID, "read %s: not a regular file", path);
         goto cleanup;
     }
-    if ((unsigned long long) st.st_size > S_MAX_FILE) {
+    if ((unsigned long long)st.st_size > S_MAX_FILE) {
         en_err_set(err, EN_NOT_VALID, "read %s: file too large (%lld bytes)", path,
-                   (long long) st.st_size);
+                   (long long)st.st_size);
         goto cleanup;
     }
-    size_t size = (size_t) st.st_size, got = 0;
+    size_t size = (size_t)st.st_size, got = 0;
     if (!(buf = malloc(size + 1))) {
         en_err_set(err, EN_INTERNAL, "read %s: out of memory", path);
         goto cleanup;
@@ -483,7 +484,7 @@ en_cf_read_file(const char *path, char **data, size_t *len, en_err_t *err)
         }
         if (r == 0)
             break;
-        got += (size_t) r;
+        got += (size_t)r;
     }
     buf[got] = '\0';
     *data = buf;
@@ -501,7 +502,7 @@ en_cf_write_file(const char *path, const char *data, size_t len, en_err_t *err)
 {
     char eb[128];
     const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t) (slash - path) : 0;
+    size_t dirlen = slash ? (size_t)(slash - path) : 0;
     const char *base = slash ? slash + 1 : path;
     if (!*base)
         return en_err_set(err, EN_NOT_VALID, "cannot write %s: not a file name", path);
@@ -511,7 +512,7 @@ en_cf_write_file(const char *path, const char *data, size_t len, en_err_t *err)
     if (!tmp)
         return en_err_set(err, EN_INTERNAL, "cannot write %s: out of memory", path);
     if (slash)
-        sprintf(tmp, "%.*s/.%s.XXXXXX", (int) (slash == path ? 0 : dirlen), path, base);
+        sprintf(tmp, "%.*s/.%s.XXXXXX", (int)(slash == path ? 0 : dirlen), path, base);
     else
         sprintf(tmp, ".%s.XXXXXX", base);
     int rc = -1;
@@ -529,7 +530,7 @@ en_cf_write_file(const char *path, const char *data, size_t len, en_err_t *err)
             continue;
         if (w < 0)
             goto fail;
-        done += (size_t) w;
+        done += (size_t)w;
     }
     if (fsync(fd) < 0)
         goto fail;
@@ -551,4 +552,3 @@ cleanup:
     free(tmp);
     return rc;
 }
-

@@ -18,7 +18,7 @@
 static int
 s_strptr_cmp(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *) a, *(const char *const *) b);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 const en_region_t *
@@ -84,10 +84,10 @@ en_builtin_clouds(void)
     static const char *const lxd_regions[] = {"localhost", NULL};
     en_clouds_t *clouds = en_clouds_new();
     en_cloud_t *sim = s_builtin("sim", "sim", "Simulated cloud (embedded)", sim_auth, sim_regions);
-    en_cloud_t *lxd = s_builtin("localhost", "lxd", "LXD Container Hypervisor", lxd_auth,
-                                lxd_regions);
-    if (!clouds || !sim || !lxd || en_clouds_add(clouds, &sim, NULL)
-        || en_clouds_add(clouds, &lxd, NULL))
+    en_cloud_t *lxd =
+        s_builtin("localhost", "lxd", "LXD Container Hypervisor", lxd_auth, lxd_regions);
+    if (!clouds || !sim || !lxd || en_clouds_add(clouds, &sim, NULL) ||
+        en_clouds_add(clouds, &lxd, NULL))
         en_clouds_destroy(&clouds);
     en_cloud_destroy(&sim);
     en_cloud_destroy(&lxd);
@@ -181,9 +181,8 @@ en_make_cloud_spec(const en_cloud_t *cloud, const char *cloud_name, const char *
     spec->storage_endpoint = en_cf_strdup(storage);
     if (credential)
         spec->credential = en_credential_dup(credential);
-    if (!spec->type || !spec->name || !spec->region || !spec->endpoint
-        || !spec->identity_endpoint || !spec->storage_endpoint
-        || (credential && !spec->credential)) {
+    if (!spec->type || !spec->name || !spec->region || !spec->endpoint ||
+        !spec->identity_endpoint || !spec->storage_endpoint || (credential && !spec->credential)) {
         en_cloud_spec_clear(spec);
         return en_err_set(err, EN_INTERNAL, "making cloud spec: out of memory");
     }

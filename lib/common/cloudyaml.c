@@ -24,8 +24,7 @@ typedef struct {
     size_t len;
 } s_out_t;
 
-static void
-s_put(s_out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_put(s_out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 s_put(s_out_t *o, const char *fmt, ...)
@@ -37,24 +36,42 @@ s_put(s_out_t *o, const char *fmt, ...)
     int w = vsnprintf(o->buf + o->len, o->n - o->len, fmt, ap);
     va_end(ap);
     if (w > 0)
-        o->len = o->len + (size_t) w < o->n ? o->len + (size_t) w : o->n - 1;
+        o->len = o->len + (size_t)w < o->n ? o->len + (size_t)w : o->n - 1;
 }
 
 static void
 s_put_quoted(s_out_t *o, const char *s)
 {
     s_put(o, "\"");
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': s_put(o, "\\\""); break;
-        case '\\': s_put(o, "\\\\"); break;
-        case '\a': s_put(o, "\\a"); break;
-        case '\b': s_put(o, "\\b"); break;
-        case '\f': s_put(o, "\\f"); break;
-        case '\n': s_put(o, "\\n"); break;
-        case '\r': s_put(o, "\\r"); break;
-        case '\t': s_put(o, "\\t"); break;
-        case '\v': s_put(o, "\\v"); break;
+        case '"':
+            s_put(o, "\\\"");
+            break;
+        case '\\':
+            s_put(o, "\\\\");
+            break;
+        case '\a':
+            s_put(o, "\\a");
+            break;
+        case '\b':
+            s_put(o, "\\b");
+            break;
+        case '\f':
+            s_put(o, "\\f");
+            break;
+        case '\n':
+            s_put(o, "\\n");
+            break;
+        case '\r':
+            s_put(o, "\\r");
+            break;
+        case '\t':
+            s_put(o, "\\t");
+            break;
+        case '\v':
+            s_put(o, "\\v");
+            break;
         default:
             if (*p < 0x20 || *p == 0x7f)
                 s_put(o, "\\x%02x", *p);
@@ -105,10 +122,10 @@ s_in(const char *s, const char *const *set)
 }
 
 static const char *const s_nulls[] = {"~", "null", "Null", "NULL", NULL};
-static const char *const s_trues[] = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
-                                      "true", "True", "TRUE", NULL};
-static const char *const s_falses[] = {"n", "N", "no", "No", "NO", "off", "Off", "OFF",
-                                       "false", "False", "FALSE", NULL};
+static const char *const s_trues[] = {"y",  "Y",  "yes",  "Yes",  "YES",  "on",
+                                      "On", "ON", "true", "True", "TRUE", NULL};
+static const char *const s_falses[] = {"n",   "N",   "no",    "No",    "NO",    "off",
+                                       "Off", "OFF", "false", "False", "FALSE", NULL};
 static const char *const s_pos_infs[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", NULL};
 static const char *const s_neg_infs[] = {"-.inf", "-.Inf", "-.INF", NULL};
 static const char *const s_nans[] = {".nan", ".NaN", ".NAN", NULL};
@@ -140,11 +157,11 @@ s_go_int(const char *s, long long *iv, unsigned long long *uv)
     for (; *p; p++) {
         unsigned d;
         if (*p >= '0' && *p <= '9')
-            d = (unsigned) (*p - '0');
+            d = (unsigned)(*p - '0');
         else if (*p >= 'a' && *p <= 'f')
-            d = (unsigned) (*p - 'a' + 10);
+            d = (unsigned)(*p - 'a' + 10);
         else if (*p >= 'A' && *p <= 'F')
-            d = (unsigned) (*p - 'A' + 10);
+            d = (unsigned)(*p - 'A' + 10);
         else
             return 0;
         if (d >= base || v > (ULLONG_MAX - d) / base)
@@ -152,13 +169,13 @@ s_go_int(const char *s, long long *iv, unsigned long long *uv)
         v = v * base + d;
     }
     if (neg) {
-        if (v > (unsigned long long) LLONG_MAX + 1)
+        if (v > (unsigned long long)LLONG_MAX + 1)
             return 0;
-        *iv = v == (unsigned long long) LLONG_MAX + 1 ? LLONG_MIN : -(long long) v;
+        *iv = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
         return 1;
     }
-    if (v <= (unsigned long long) LLONG_MAX) {
-        *iv = (long long) v;
+    if (v <= (unsigned long long)LLONG_MAX) {
+        *iv = (long long)v;
         return 1;
     }
     if (sign) //  ParseUint takes no sign
@@ -175,26 +192,26 @@ s_float_syntax(const char *p)
         p++;
     if (*p == '.') {
         p++;
-        if (!isdigit((unsigned char) *p))
+        if (!isdigit((unsigned char)*p))
             return false;
-        while (isdigit((unsigned char) *p))
+        while (isdigit((unsigned char)*p))
             p++;
     } else {
-        if (!isdigit((unsigned char) *p))
+        if (!isdigit((unsigned char)*p))
             return false;
-        while (isdigit((unsigned char) *p))
+        while (isdigit((unsigned char)*p))
             p++;
         if (*p == '.')
-            for (p++; isdigit((unsigned char) *p); p++)
+            for (p++; isdigit((unsigned char)*p); p++)
                 ;
     }
     if (*p == 'e' || *p == 'E') {
         p++;
         if (*p == '+' || *p == '-')
             p++;
-        if (!isdigit((unsigned char) *p))
+        if (!isdigit((unsigned char)*p))
             return false;
-        while (isdigit((unsigned char) *p))
+        while (isdigit((unsigned char)*p))
             p++;
     }
     return *p == '\0';
@@ -238,7 +255,7 @@ s_resolve(const char *s, long long *iv, unsigned long long *uv, int *intkind, do
     char c = s[0];
     if (c == '.')
         return s_strtod(s, fv) ? EN_YAML_FLOAT : EN_YAML_STR;
-    if (!(isdigit((unsigned char) c) || c == '+' || c == '-'))
+    if (!(isdigit((unsigned char)c) || c == '+' || c == '-'))
         return EN_YAML_STR;
     //  go-yaml drops underscores before trying numbers.
     size_t n = strlen(s);
@@ -271,7 +288,6 @@ en_yaml_resolve(const char *s)
     return s_resolve(s, &iv, &uv, &ik, &fv);
 }
 
-
 en_yaml_type_t
 en_ynode_type(const en_ynode_t *n)
 {
@@ -287,7 +303,8 @@ en_ynode_type(const en_ynode_t *n)
             return EN_YAML_BOOL;
         if (strcmp(n->tag, EN_YAML_TAG_INT) == 0 && plain == EN_YAML_INT)
             return EN_YAML_INT;
-        if (strcmp(n->tag, EN_YAML_TAG_FLOAT) == 0 && (plain == EN_YAML_FLOAT || plain == EN_YAML_INT))
+        if (strcmp(n->tag, EN_YAML_TAG_FLOAT) == 0 &&
+            (plain == EN_YAML_FLOAT || plain == EN_YAML_INT))
             return EN_YAML_FLOAT;
         return EN_YAML_STR;
     }
@@ -300,8 +317,8 @@ en_ynode_int(const en_ynode_t *n, long long *out)
     unsigned long long uv;
     int ik;
     double fv;
-    return n->kind == EN_YNODE_SCALAR && en_ynode_type(n) == EN_YAML_INT
-           && s_resolve(n->value, out, &uv, &ik, &fv) == EN_YAML_INT && ik == 1;
+    return n->kind == EN_YNODE_SCALAR && en_ynode_type(n) == EN_YAML_INT &&
+           s_resolve(n->value, out, &uv, &ik, &fv) == EN_YAML_INT && ik == 1;
 }
 
 bool
@@ -359,13 +376,17 @@ s_go_type(const en_ynode_t *n)
     int ik;
     double fv;
     switch (en_ynode_type(n)) {
-    case EN_YAML_NULL: return "interface {}";
-    case EN_YAML_BOOL: return "bool";
-    case EN_YAML_FLOAT: return "float64";
+    case EN_YAML_NULL:
+        return "interface {}";
+    case EN_YAML_BOOL:
+        return "bool";
+    case EN_YAML_FLOAT:
+        return "float64";
     case EN_YAML_INT:
         s_resolve(n->value, &iv, &uv, &ik, &fv);
         return ik == 2 ? "uint64" : "int";
-    default: return "string";
+    default:
+        return "string";
     }
 }
 
@@ -379,8 +400,12 @@ s_go_scalar(s_out_t *o, const en_ynode_t *n)
     en_yaml_type_t t = en_ynode_type(n);
     s_resolve(n->value, &iv, &uv, &ik, &fv);
     switch (t) {
-    case EN_YAML_NULL: s_put(o, "interface {}(nil)"); break;
-    case EN_YAML_BOOL: s_put(o, "%s", s_in(n->value, s_trues) ? "true" : "false"); break;
+    case EN_YAML_NULL:
+        s_put(o, "interface {}(nil)");
+        break;
+    case EN_YAML_BOOL:
+        s_put(o, "%s", s_in(n->value, s_trues) ? "true" : "false");
+        break;
     case EN_YAML_INT:
         if (ik == 2)
             s_put(o, "0x%llx", uv);
@@ -389,10 +414,11 @@ s_go_scalar(s_out_t *o, const en_ynode_t *n)
         break;
     case EN_YAML_FLOAT:
         if (ik == 1) //  `!!float 1`
-            fv = (double) iv;
+            fv = (double)iv;
         s_go_float(o, fv);
         break;
-    default: s_put_quoted(o, n->value);
+    default:
+        s_put_quoted(o, n->value);
     }
 }
 
@@ -445,11 +471,16 @@ en_ynode_describe(const en_ynode_t *n)
     if (n->kind == EN_YNODE_MAP)
         return "a mapping";
     switch (en_ynode_type(n)) {
-    case EN_YAML_NULL: return "null";
-    case EN_YAML_BOOL: return "a bool";
-    case EN_YAML_INT: return "an int";
-    case EN_YAML_FLOAT: return "a float";
-    default: return "a string";
+    case EN_YAML_NULL:
+        return "null";
+    case EN_YAML_BOOL:
+        return "a bool";
+    case EN_YAML_INT:
+        return "an int";
+    case EN_YAML_FLOAT:
+        return "a float";
+    default:
+        return "a string";
     }
 }
 
@@ -481,7 +512,7 @@ s_node_new(en_ydoc_t *doc, en_ynode_kind_t kind, const yaml_char_t *tag, const y
     n->next_alloc = doc->all;
     doc->all = n;
     doc->node_count++;
-    if (tag && !(n->tag = strdup((const char *) tag)))
+    if (tag && !(n->tag = strdup((const char *)tag)))
         return NULL;
     return n;
 }
@@ -532,20 +563,20 @@ s_build_event(s_builder_t *b, yaml_event_t *ev, char *msg, size_t msg_n)
     en_ynode_t *n;
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
-        if (strlen((const char *) ev->data.scalar.value) != ev->data.scalar.length) {
+        //  A "\0" escape would silently cut our C strings short.
+        if (strlen((const char *)ev->data.scalar.value) != ev->data.scalar.length) {
             snprintf(msg, msg_n, "line %zu: NUL character in a scalar is not supported",
                      ev->start_mark.line + 1);
             return -2;
         }
         n = s_node_new(doc, EN_YNODE_SCALAR, ev->data.scalar.tag, &ev->start_mark);
-        if (!n || !(n->value = strdup((const char *) ev->data.scalar.value)))
+        if (!n || !(n->value = strdup((const char *)ev->data.scalar.value)))
             return -1;
-        n->length = ev->data.scalar.length;
         n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
         if (s_attach(b, n))
             return -1;
         char *anchor = NULL;
-        if (ev->data.scalar.anchor && !(anchor = strdup((const char *) ev->data.scalar.anchor)))
+        if (ev->data.scalar.anchor && !(anchor = strdup((const char *)ev->data.scalar.anchor)))
             return -1;
         return s_register_anchor(b, anchor, n);
     }
@@ -565,11 +596,11 @@ s_build_event(s_builder_t *b, yaml_event_t *ev, char *msg, size_t msg_n)
         n = s_node_new(doc, seq ? EN_YNODE_SEQ : EN_YNODE_MAP, tag, &ev->start_mark);
         if (!n || !(n->value = strdup("")) || s_attach(b, n))
             return -1;
-        if (en_cf_grow(&b->stack, b->depth, sizeof *b->stack)
-            || en_cf_grow(&b->stack_anchor, b->depth, sizeof *b->stack_anchor))
+        if (en_cf_grow(&b->stack, b->depth, sizeof *b->stack) ||
+            en_cf_grow(&b->stack_anchor, b->depth, sizeof *b->stack_anchor))
             return -1;
         char *copy = NULL;
-        if (anchor && !(copy = strdup((const char *) anchor)))
+        if (anchor && !(copy = strdup((const char *)anchor)))
             return -1;
         b->stack[b->depth] = n;
         b->stack_anchor[b->depth++] = copy;
@@ -584,10 +615,10 @@ s_build_event(s_builder_t *b, yaml_event_t *ev, char *msg, size_t msg_n)
     case YAML_ALIAS_EVENT:
         //  Only complete nodes are registered, so an alias never points at
         //  one of its own ancestors: the tree stays acyclic.
-        n = s_find_anchor(b, (const char *) ev->data.alias.anchor);
+        n = s_find_anchor(b, (const char *)ev->data.alias.anchor);
         if (!n) {
             snprintf(msg, msg_n, "line %zu: unknown anchor '%s' referenced",
-                     ev->start_mark.line + 1, (const char *) ev->data.alias.anchor);
+                     ev->start_mark.line + 1, (const char *)ev->data.alias.anchor);
             return -2;
         }
         return s_attach(b, n);
@@ -623,7 +654,7 @@ en_ydoc_load(en_ydoc_t *doc, const char *data, size_t len, const char *prefix, e
         en_err_set(err, EN_INTERNAL, "%s: out of memory", prefix);
         return -1;
     }
-    yaml_parser_set_input_string(&parser, (const unsigned char *) (data ? data : ""),
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(data ? data : ""),
                                  data ? len : 0);
     for (bool done = false; !done;) {
         yaml_event_t ev;
@@ -761,8 +792,8 @@ en_ydoc_check_map(en_ydoc_t *doc, const en_ynode_t *n, const char *path, bool al
         char quoted[128];
         en_cf_go_quote(again->value, quoted, sizeof quoted);
         rc = en_err_set(doc->err, EN_NOT_VALID,
-                        "%s: line %zu: %s%smapping key %s already defined at line %zu",
-                        doc->prefix, again->line, path, *path ? ": " : "", quoted, first->line);
+                        "%s: line %zu: %s%smapping key %s already defined at line %zu", doc->prefix,
+                        again->line, path, *path ? ": " : "", quoted, first->line);
     }
     free(keys);
     return rc;
@@ -780,4 +811,3 @@ en_ydoc_string(en_ydoc_t *doc, const en_ynode_t *n, const char *path, char **out
         return en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", doc->prefix);
     return 0;
 }
-

@@ -62,9 +62,8 @@ en_credential_dup(const en_credential_t *self)
     if (!self)
         return NULL;
     en_credential_t *copy = en_credential_new(self->name, self->auth_type);
-    if (copy
-        && (en_cloudfile_set_string(&copy->label, self->label)
-            || en_kvlist_copy(&copy->attrs, &self->attrs)))
+    if (copy && (en_cloudfile_set_string(&copy->label, self->label) ||
+                 en_kvlist_copy(&copy->attrs, &self->attrs)))
         en_credential_destroy(&copy);
     return copy;
 }
@@ -74,8 +73,8 @@ en_credential_equal(const en_credential_t *a, const en_credential_t *b)
 {
     if (!a || !b)
         return a == b;
-    return en_cf_streq(a->name, b->name) && en_cf_streq(a->auth_type, b->auth_type)
-           && en_kvlist_equal(&a->attrs, &b->attrs);
+    return en_cf_streq(a->name, b->name) && en_cf_streq(a->auth_type, b->auth_type) &&
+           en_kvlist_equal(&a->attrs, &b->attrs);
 }
 
 const char *
@@ -180,8 +179,8 @@ en_cloud_credentials_dup(const en_cloud_credentials_t *self)
     if (!self)
         return NULL;
     en_cloud_credentials_t *copy = en_cloud_credentials_new(self->cloud);
-    if (!copy || en_cloudfile_set_string(&copy->default_credential, self->default_credential)
-        || en_cloudfile_set_string(&copy->default_region, self->default_region))
+    if (!copy || en_cloudfile_set_string(&copy->default_credential, self->default_credential) ||
+        en_cloudfile_set_string(&copy->default_region, self->default_region))
         goto fail;
     for (size_t i = 0; i < self->count; i++) {
         en_credential_t *c = en_credential_dup(self->credentials[i]);
@@ -201,9 +200,9 @@ en_cloud_credentials_equal(const en_cloud_credentials_t *a, const en_cloud_crede
 {
     if (!a || !b)
         return a == b;
-    if (!en_cf_streq(a->cloud, b->cloud)
-        || !en_cf_streq(a->default_credential, b->default_credential)
-        || !en_cf_streq(a->default_region, b->default_region) || a->count != b->count)
+    if (!en_cf_streq(a->cloud, b->cloud) ||
+        !en_cf_streq(a->default_credential, b->default_credential) ||
+        !en_cf_streq(a->default_region, b->default_region) || a->count != b->count)
         return false;
     for (size_t i = 0; i < a->count; i++)
         if (!en_credential_equal(a->credentials[i], b->credentials[i]))
@@ -368,8 +367,8 @@ s_read_credential(en_ydoc_t *doc, const en_ynode_t *body, const char *path, cons
         return en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", path);
     for (size_t i = 0; i < body->count; i += 2) {
         const char *key = body->items[i]->value;
-        if (strcmp(key, "auth-type") != 0
-            && en_credential_set_attr(cred, key, body->items[i + 1]->value)) {
+        if (strcmp(key, "auth-type") != 0 &&
+            en_credential_set_attr(cred, key, body->items[i + 1]->value)) {
             en_credential_destroy(&cred);
             return en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", path);
         }
@@ -391,8 +390,8 @@ s_read_cloud_credentials(en_ydoc_t *doc, const en_ynode_t *body, const char *pat
         if (s_reserved(key)) {
             if (!s_is_string(v))
                 return s_schema_error(doc, sub, "string", v);
-            char **field = strcmp(key, "default-region") == 0 ? &cc->default_region
-                                                              : &cc->default_credential;
+            char **field =
+                strcmp(key, "default-region") == 0 ? &cc->default_region : &cc->default_credential;
             if (en_cloudfile_set_string(field, v->value))
                 return en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", path);
         } else if (s_read_credential(doc, v, sub, key, cc)) {
@@ -427,8 +426,8 @@ s_read_credentials(en_ydoc_t *doc, en_credentials_t *creds)
             free(cloud);
             if (!cc)
                 return en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", doc->prefix);
-            if (s_read_cloud_credentials(doc, map->items[j + 1], path, cc)
-                || en_credentials_add(creds, &cc, doc->err)) {
+            if (s_read_cloud_credentials(doc, map->items[j + 1], path, cc) ||
+                en_credentials_add(creds, &cc, doc->err)) {
                 en_cloud_credentials_destroy(&cc);
                 return -1;
             }
@@ -528,8 +527,8 @@ static bool
 s_schema_has(const en_cred_schema_t *s, const char *key)
 {
     for (size_t i = 0; i < s->attr_count; i++)
-        if (strcmp(s->attrs[i].name, key) == 0
-            || (s->attrs[i].file_attr && strcmp(s->attrs[i].file_attr, key) == 0))
+        if (strcmp(s->attrs[i].name, key) == 0 ||
+            (s->attrs[i].file_attr && strcmp(s->attrs[i].file_attr, key) == 0))
             return true;
     return false;
 }
@@ -542,7 +541,7 @@ s_normalize_path(const char *path)
     char *expanded = NULL;
     if (path[0] == '~') {
         const char *rest = strchr(path, '/');
-        size_t ulen = rest ? (size_t) (rest - path - 1) : strlen(path) - 1;
+        size_t ulen = rest ? (size_t)(rest - path - 1) : strlen(path) - 1;
         const char *home = NULL;
         struct passwd pw, *found = NULL;
         char pwbuf[4096];
@@ -580,7 +579,7 @@ s_normalize_path(const char *path)
         if (strcmp(part, "..") == 0) {
             char *slash = len ? memrchr(out, '/', len) : NULL;
             if (slash && strcmp(slash + 1, "..") != 0) {
-                len = (size_t) (slash - out);
+                len = (size_t)(slash - out);
                 out[len] = '\0';
                 continue;
             }
@@ -666,8 +665,8 @@ s_coerce(const en_cred_schema_t *s, const en_credential_t *cred, en_err_t *err)
         if (!fa)
             continue;
         for (size_t j = 0; j < s->attr_count; j++)
-            if (strcmp(s->attrs[j].name, fa) == 0
-                || (j < i && s->attrs[j].file_attr && strcmp(s->attrs[j].file_attr, fa) == 0))
+            if (strcmp(s->attrs[j].name, fa) == 0 ||
+                (j < i && s->attrs[j].file_attr && strcmp(s->attrs[j].file_attr, fa) == 0))
                 return en_err_set(err, EN_NOT_VALID, "duplicate field \"%s\"", fa);
     }
     for (size_t i = 0; i < cred->attrs.count; i++) {
@@ -684,8 +683,7 @@ s_coerce(const en_cred_schema_t *s, const en_credential_t *cred, en_err_t *err)
         const char *value = en_credential_attr(cred, a->name);
         if (!value) {
             if (!a->file_attr && !a->optional)
-                return en_err_set(err, EN_NOT_VALID, "%s: expected string, got nothing",
-                                  a->name);
+                return en_err_set(err, EN_NOT_VALID, "%s: expected string, got nothing", a->name);
             continue;
         }
         if (a->option_count == 0)
@@ -723,6 +721,8 @@ s_finalize_attr(const en_cred_attr_t *a, const en_credential_t *cred, en_credent
         if (!value && s_read_attr_file(a->name, file, &owned, err))
             return -1;
     } else if (a->file_path && value && *value) {
+        //  The value stays a path (Juju's TestFinalizeCredentialFilePath
+        //  expects the path back); only FileAttr pairs read file contents.
         if (!(owned = s_validate_file_path(value, err)))
             return -1;
     }
@@ -740,8 +740,7 @@ en_credential_finalize(const en_credential_t *cred, const en_cred_schema_t *sche
     *out = NULL;
     const en_cred_schema_t *s = s_schema_for(schemas, schema_count, cred->auth_type);
     if (!s)
-        return en_err_set(err, EN_NOT_SUPPORTED, "auth-type \"%s\" not supported",
-                          cred->auth_type);
+        return en_err_set(err, EN_NOT_SUPPORTED, "auth-type \"%s\" not supported", cred->auth_type);
     if (s_coerce(s, cred, err))
         return -1;
     en_credential_t *result = en_credential_new(cred->name, cred->auth_type);

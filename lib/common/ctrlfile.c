@@ -23,7 +23,7 @@ en_controller_new(const char *name)
     if (!self)
         return NULL;
     self->machine_count = -1;
-    char **fields[] = {&self->name, &self->uuid, &self->ca_cert, &self->cloud,
+    char **fields[] = {&self->name,   &self->uuid, &self->ca_cert,      &self->cloud,
                        &self->region, &self->type, &self->agent_version};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (!(*fields[i] = en_cf_strdup(i == 0 ? name : NULL))) {
@@ -67,14 +67,14 @@ en_controller_dup(const en_controller_t *self)
         return NULL;
     copy->controller_machine_count = self->controller_machine_count;
     copy->machine_count = self->machine_count;
-    if (en_cloudfile_set_string(&copy->uuid, self->uuid)
-        || en_cloudfile_set_string(&copy->ca_cert, self->ca_cert)
-        || en_cloudfile_set_string(&copy->cloud, self->cloud)
-        || en_cloudfile_set_string(&copy->region, self->region)
-        || en_cloudfile_set_string(&copy->type, self->type)
-        || en_cloudfile_set_string(&copy->agent_version, self->agent_version)
-        || en_cf_strv_copy(&copy->api_endpoints, &copy->api_endpoint_count, self->api_endpoints,
-                           self->api_endpoint_count))
+    if (en_cloudfile_set_string(&copy->uuid, self->uuid) ||
+        en_cloudfile_set_string(&copy->ca_cert, self->ca_cert) ||
+        en_cloudfile_set_string(&copy->cloud, self->cloud) ||
+        en_cloudfile_set_string(&copy->region, self->region) ||
+        en_cloudfile_set_string(&copy->type, self->type) ||
+        en_cloudfile_set_string(&copy->agent_version, self->agent_version) ||
+        en_cf_strv_copy(&copy->api_endpoints, &copy->api_endpoint_count, self->api_endpoints,
+                        self->api_endpoint_count))
         en_controller_destroy(&copy);
     return copy;
 }
@@ -84,14 +84,14 @@ en_controller_equal(const en_controller_t *a, const en_controller_t *b)
 {
     if (!a || !b)
         return a == b;
-    return en_cf_streq(a->name, b->name) && en_cf_streq(a->uuid, b->uuid)
-           && en_cf_strv_equal(a->api_endpoints, a->api_endpoint_count, b->api_endpoints,
-                               b->api_endpoint_count)
-           && en_cf_streq(a->ca_cert, b->ca_cert) && en_cf_streq(a->cloud, b->cloud)
-           && en_cf_streq(a->region, b->region) && en_cf_streq(a->type, b->type)
-           && en_cf_streq(a->agent_version, b->agent_version)
-           && a->controller_machine_count == b->controller_machine_count
-           && a->machine_count == b->machine_count;
+    return en_cf_streq(a->name, b->name) && en_cf_streq(a->uuid, b->uuid) &&
+           en_cf_strv_equal(a->api_endpoints, a->api_endpoint_count, b->api_endpoints,
+                            b->api_endpoint_count) &&
+           en_cf_streq(a->ca_cert, b->ca_cert) && en_cf_streq(a->cloud, b->cloud) &&
+           en_cf_streq(a->region, b->region) && en_cf_streq(a->type, b->type) &&
+           en_cf_streq(a->agent_version, b->agent_version) &&
+           a->controller_machine_count == b->controller_machine_count &&
+           a->machine_count == b->machine_count;
 }
 
 en_controllers_t *
@@ -219,7 +219,7 @@ s_read_int(en_ydoc_t *doc, const en_ynode_t *n, const char *path, int *out)
     long long v;
     if (!en_ynode_int(n, &v) || v < INT_MIN || v > INT_MAX)
         return en_ydoc_expected(doc, n, path, "an int");
-    *out = (int) v;
+    *out = (int)v;
     return 0;
 }
 
@@ -273,7 +273,7 @@ s_read_controller(en_ydoc_t *doc, const en_ynode_t *body, const char *path, en_c
         while (f < sizeof strings / sizeof strings[0] && strcmp(k->value, strings[f].key) != 0)
             f++;
         if (f < sizeof strings / sizeof strings[0])
-            rc = en_ydoc_string(doc, v, sub, (char **) ((char *) c + strings[f].offset));
+            rc = en_ydoc_string(doc, v, sub, (char **)((char *)c + strings[f].offset));
         else if (strcmp(k->value, "api-endpoints") == 0)
             rc = s_read_endpoints(doc, v, sub, c);
         else if (strcmp(k->value, "controller-machine-count") == 0)
@@ -317,8 +317,8 @@ s_read_controllers(en_ydoc_t *doc, en_controllers_t *ctrls)
             free(name);
             if (!c)
                 return en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", doc->prefix);
-            if (s_read_controller(doc, v->items[j + 1], path, c)
-                || en_controllers_add(ctrls, &c, doc->err)) {
+            if (s_read_controller(doc, v->items[j + 1], path, c) ||
+                en_controllers_add(ctrls, &c, doc->err)) {
                 en_controller_destroy(&c);
                 return -1;
             }

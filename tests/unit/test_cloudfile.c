@@ -71,7 +71,7 @@ s_parse_fails(const char *yaml, size_t len, const char *message)
 static void
 clouds_example_parses_like_juju(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = s_parse(MYSTACK);
     assert_int_equal(clouds->count, 1);
     en_cloud_t *c = en_clouds_find(clouds, "mystack");
@@ -99,7 +99,7 @@ clouds_example_parses_like_juju(void **state)
 static void
 regions_keep_yaml_order_first_is_default(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = s_parse("clouds:\n  c:\n    type: ec2\n    regions:\n"
                                   "      zz-last-alphabetically: {}\n      aa: {}\n      mm: {}\n");
     en_cloud_t *c = clouds->items[0];
@@ -113,7 +113,7 @@ regions_keep_yaml_order_first_is_default(void **state)
 static void
 region_with_null_value_is_a_bare_region(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = s_parse("clouds:\n  c:\n    type: maas\n    regions:\n"
                                   "      one:\n      two: ~\n      three: {}\n");
     en_cloud_t *c = clouds->items[0];
@@ -127,7 +127,7 @@ region_with_null_value_is_a_bare_region(void **state)
 static void
 blank_region_endpoints_inherit_from_cloud(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = s_parse(MYSTACK);
     en_cloud_t *c = clouds->items[0];
     assert_int_equal(c->region_count, 2);
@@ -149,10 +149,11 @@ blank_region_endpoints_inherit_from_cloud(void **state)
 static void
 config_scalars_keep_their_yaml_types(void **state)
 {
-    (void) state;
-    en_clouds_t *clouds = s_parse("clouds:\n  c:\n    type: lxd\n    config:\n"
-                                  "      k1: 1\n      k2: 2.0\n      k3: yes\n      k4: \"123\"\n"
-                                  "      k5: ~\n      k6: 0x1F\n      k7: !!str 12\n      k8: text\n");
+    (void)state;
+    en_clouds_t *clouds =
+        s_parse("clouds:\n  c:\n    type: lxd\n    config:\n"
+                "      k1: 1\n      k2: 2.0\n      k3: yes\n      k4: \"123\"\n"
+                "      k5: ~\n      k6: 0x1F\n      k7: !!str 12\n      k8: text\n");
     const en_kvlist_t *cfg = &clouds->items[0]->config;
     struct {
         const char *key, *value;
@@ -174,7 +175,7 @@ config_scalars_keep_their_yaml_types(void **state)
 static void
 description_defaults_by_name_then_type(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = s_parse("clouds:\n  aws:\n    type: ec2\n  home:\n    type: maas\n"
                                   "  mine:\n    type: ec2\n    description: My own\n"
                                   "  odd:\n    type: unheard-of\n");
@@ -188,7 +189,7 @@ description_defaults_by_name_then_type(void **state)
 static void
 empty_documents_are_empty_cloud_lists(void **state)
 {
-    (void) state;
+    (void)state;
     const char *docs[] = {"", "---\n", "clouds:\n", "clouds: {}\n", "# nothing\n", "other: 1\n"};
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
         en_clouds_t *clouds = s_parse(docs[i]);
@@ -200,7 +201,7 @@ empty_documents_are_empty_cloud_lists(void **state)
 static void
 anchors_and_aliases_resolve(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = s_parse("clouds:\n  a:\n    type: ec2\n    config: &cfg {x: 1}\n"
                                   "    region-config:\n      r: *cfg\n");
     const en_kvlist_t *rc = en_cloud_region_config(clouds->items[0], "r");
@@ -215,7 +216,7 @@ anchors_and_aliases_resolve(void **state)
 static void
 yaml_syntax_error_is_prefixed_like_juju(void **state)
 {
-    (void) state;
+    (void)state;
     const char *truncated = "clouds:\n  mystack:\n    type: [openstack\n";
     s_parse_fails(truncated, strlen(truncated),
                   "cannot unmarshal yaml cloud metadata: yaml: line 4: "
@@ -237,7 +238,7 @@ yaml_syntax_error_is_prefixed_like_juju(void **state)
 static void
 truncated_input_at_every_length_never_crashes(void **state)
 {
-    (void) state;
+    (void)state;
     size_t n = strlen(MYSTACK);
     for (size_t len = 0; len <= n; len++) {
         en_err_t err = {0};
@@ -253,7 +254,7 @@ truncated_input_at_every_length_never_crashes(void **state)
 static void
 binary_junk_is_not_valid(void **state)
 {
-    (void) state;
+    (void)state;
     const char junk[] = "\x80\x81garbage";
     s_parse_fails(junk, sizeof junk - 1,
                   "cannot unmarshal yaml cloud metadata: yaml: invalid leading UTF-8 octet");
@@ -266,7 +267,7 @@ binary_junk_is_not_valid(void **state)
     for (int round = 0; round < 200; round++) {
         for (size_t i = 0; i < sizeof buf; i++) {
             seed = seed * 1103515245u + 12345u;
-            buf[i] = (char) (seed >> 16);
+            buf[i] = (char)(seed >> 16);
         }
         en_err_t err = {0};
         en_clouds_t *clouds = en_clouds_parse(buf, sizeof buf, &err);
@@ -283,7 +284,7 @@ binary_junk_is_not_valid(void **state)
 static void
 wrong_node_types_name_the_path(void **state)
 {
-    (void) state;
+    (void)state;
     struct {
         const char *yaml, *message;
     } cases[] = {
@@ -329,20 +330,39 @@ wrong_node_types_name_the_path(void **state)
 }
 
 static void
+deep_nesting_is_refused_early(void **state)
+{
+    (void)state;
+    //  libyaml alone would take minutes over 400,000 levels (its scanner is
+    //  quadratic in depth); we stop at level 100.
+    size_t depth = 400000, len = 0;
+    char *yaml = malloc(2 * depth + 16);
+    assert_non_null(yaml);
+    len += (size_t)sprintf(yaml, "clouds: ");
+    memset(yaml + len, '[', depth);
+    memset(yaml + len + depth, ']', depth);
+    len += 2 * depth;
+    s_parse_fails(yaml, len,
+                  "cannot unmarshal yaml cloud metadata: yaml: line 1: exceeded max "
+                  "depth of 100");
+    free(yaml);
+}
+
+static void
 alias_fan_out_is_bounded(void **state)
 {
-    (void) state;
+    (void)state;
     //  1,000 clouds sharing one 1,000-region map: a small file asking for a
     //  million region visits. Refused, quickly, instead of expanded.
     size_t cap = 64 * 1024;
     char *yaml = malloc(cap);
     assert_non_null(yaml);
-    size_t len = (size_t) snprintf(yaml, cap, "r: &r\n");
+    size_t len = (size_t)snprintf(yaml, cap, "r: &r\n");
     for (int i = 0; i < 1000; i++)
-        len += (size_t) snprintf(yaml + len, cap - len, "  r%d: {}\n", i);
-    len += (size_t) snprintf(yaml + len, cap - len, "clouds:\n");
+        len += (size_t)snprintf(yaml + len, cap - len, "  r%d: {}\n", i);
+    len += (size_t)snprintf(yaml + len, cap - len, "clouds:\n");
     for (int i = 0; i < 1000; i++)
-        len += (size_t) snprintf(yaml + len, cap - len, "  c%d: {regions: *r}\n", i);
+        len += (size_t)snprintf(yaml + len, cap - len, "  c%d: {regions: *r}\n", i);
     assert_true(len < cap);
     s_parse_fails(yaml, len,
                   "cannot unmarshal yaml cloud metadata: yaml: document contains excessive "
@@ -356,7 +376,7 @@ alias_fan_out_is_bounded(void **state)
 static void
 clouds_write_matches_juju_layout(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = s_parse(MYSTACK);
     en_err_t err = {0};
     char *text = en_clouds_format(clouds, &err);
@@ -369,7 +389,7 @@ clouds_write_matches_juju_layout(void **state)
 static void
 region_without_endpoints_is_written_as_empty_map(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = en_clouds_new();
     en_cloud_t *c = en_cloud_new("home", "maas");
     assert_int_equal(en_cloud_add_auth_type(c, "oauth1"), 0);
@@ -390,7 +410,7 @@ region_without_endpoints_is_written_as_empty_map(void **state)
 static void
 strings_that_look_like_other_types_are_quoted(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = en_clouds_new();
     en_cloud_t *c = en_cloud_new("123", "true");
     assert_int_equal(en_cloudfile_set_string(&c->description, "two\nlines\n"), 0);
@@ -423,7 +443,7 @@ strings_that_look_like_other_types_are_quoted(void **state)
 static void
 clouds_round_trip_parse_write_parse_is_equal(void **state)
 {
-    (void) state;
+    (void)state;
     const char *fixtures[] = {
         MYSTACK,
         "clouds:\n"
@@ -452,7 +472,7 @@ clouds_round_trip_parse_write_parse_is_equal(void **state)
 static void
 clouds_save_writes_0600_atomically(void **state)
 {
-    (void) state;
+    (void)state;
     char *dir = fx_tmpdir();
     char *path = fx_path(dir, "clouds.yaml");
     fx_write(path, "old contents\n", 0644);
@@ -478,7 +498,7 @@ clouds_save_writes_0600_atomically(void **state)
 static void
 load_missing_file_is_empty_and_bad_dir_fails(void **state)
 {
-    (void) state;
+    (void)state;
     char *dir = fx_tmpdir();
     char *path = fx_path(dir, "absent.yaml");
     en_err_t err = {0};
@@ -504,7 +524,7 @@ load_missing_file_is_empty_and_bad_dir_fails(void **state)
 static void
 clouds_add_replaces_same_name_in_place_and_remove(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = en_clouds_new();
     const char *names[] = {"a", "b", "c"};
     for (size_t i = 0; i < 3; i++) {
@@ -531,7 +551,7 @@ clouds_add_replaces_same_name_in_place_and_remove(void **state)
 static void
 region_by_name_is_case_insensitive(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = s_parse(MYSTACK);
     const en_region_t *r = en_cloud_region_by_name(clouds->items[0], "regiontwo", NULL);
     assert_non_null(r);
@@ -542,7 +562,7 @@ region_by_name_is_case_insensitive(void **state)
 static void
 region_by_name_unknown_lists_sorted_names(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = s_parse("clouds:\n  c:\n    type: x\n    regions: {b: {}, a: {}}\n");
     en_err_t err = {0};
     assert_null(en_cloud_region_by_name(clouds->items[0], "r", &err));
@@ -558,7 +578,7 @@ region_by_name_unknown_lists_sorted_names(void **state)
 static void
 make_cloud_spec_region_endpoints_replace_cloud_ones(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = s_parse("clouds:\n  az:\n    type: azure\n    endpoint: https://cloud\n"
                                   "    identity-endpoint: https://cloud-id\n    regions:\n"
                                   "      West:\n        endpoint: https://west\n"
@@ -594,7 +614,7 @@ make_cloud_spec_region_endpoints_replace_cloud_ones(void **state)
 static void
 make_cloud_spec_unknown_region_is_annotated(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *clouds = s_parse(MYSTACK);
     en_cloud_spec_t spec;
     en_err_t err = {0};
@@ -610,7 +630,7 @@ make_cloud_spec_unknown_region_is_annotated(void **state)
 static void
 cloud_spec_validate_type_then_name(void **state)
 {
-    (void) state;
+    (void)state;
     en_cloud_spec_t spec = {0};
     en_err_t err = {0};
     spec.type = "";
@@ -621,7 +641,7 @@ cloud_spec_validate_type_then_name(void **state)
     spec.type = "ec2";
     const char *bad[] = {"", "-aws", "a b", "a/b", ".x", "caf\xc3\xa9"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        spec.name = (char *) bad[i];
+        spec.name = (char *)bad[i];
         assert_int_equal(en_cloud_spec_validate(&spec, &err), -1);
         char want[128];
         snprintf(want, sizeof want, "cloud name \"%s\" not valid", bad[i]);
@@ -629,7 +649,7 @@ cloud_spec_validate_type_then_name(void **state)
     }
     const char *good[] = {"aws", "a.b_c-d", "9lives", "X"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        spec.name = (char *) good[i];
+        spec.name = (char *)good[i];
         assert_int_equal(en_cloud_spec_validate(&spec, &err), 0);
     }
     char longname[203];
@@ -646,7 +666,7 @@ cloud_spec_validate_type_then_name(void **state)
 static void
 builtin_clouds_are_sim_and_localhost(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *b = en_builtin_clouds();
     assert_non_null(b);
     en_cloud_t *sim = en_clouds_find(b, "sim");
@@ -673,7 +693,7 @@ builtin_clouds_are_sim_and_localhost(void **state)
 static void
 cloud_by_name_personal_beats_builtin(void **state)
 {
-    (void) state;
+    (void)state;
     en_clouds_t *personal = s_parse("clouds:\n  localhost:\n    type: lxd\n"
                                     "    endpoint: https://10.0.0.1:8443\n");
     en_err_t err = {0};
@@ -724,7 +744,7 @@ static const char *CONTROLLERS = "controllers:\n"
 static void
 controllers_parse_and_write_juju_layout(void **state)
 {
-    (void) state;
+    (void)state;
     en_err_t err = {0};
     en_controllers_t *ctrls = en_controllers_parse(CONTROLLERS, strlen(CONTROLLERS), &err);
     assert_non_null(ctrls);
@@ -750,7 +770,7 @@ controllers_parse_and_write_juju_layout(void **state)
 static void
 controllers_round_trip_through_a_0600_file(void **state)
 {
-    (void) state;
+    (void)state;
     char *dir = fx_tmpdir();
     char *path = fx_path(dir, "controllers.yaml");
     en_err_t err = {0};
@@ -773,7 +793,7 @@ controllers_round_trip_through_a_0600_file(void **state)
 static void
 controllers_current_follows_set_and_remove(void **state)
 {
-    (void) state;
+    (void)state;
     en_err_t err = {0};
     en_controllers_t *ctrls = en_controllers_parse(CONTROLLERS, strlen(CONTROLLERS), &err);
     assert_int_equal(en_controllers_set_current(ctrls, "nope", &err), -1);
@@ -791,7 +811,7 @@ controllers_current_follows_set_and_remove(void **state)
 static void
 controllers_bad_input_names_the_path(void **state)
 {
-    (void) state;
+    (void)state;
     struct {
         const char *yaml, *message;
     } cases[] = {
@@ -833,6 +853,7 @@ main(void)
         cmocka_unit_test(truncated_input_at_every_length_never_crashes),
         cmocka_unit_test(binary_junk_is_not_valid),
         cmocka_unit_test(wrong_node_types_name_the_path),
+        cmocka_unit_test(deep_nesting_is_refused_early),
         cmocka_unit_test(alias_fan_out_is_bounded),
         cmocka_unit_test(clouds_write_matches_juju_layout),
         cmocka_unit_test(region_without_endpoints_is_written_as_empty_map),

@@ -70,7 +70,7 @@ s_parse_fails(const char *yaml, const char *message)
 static void
 credentials_example_parses_with_defaults(void **state)
 {
-    (void) state;
+    (void)state;
     en_credentials_t *creds = s_parse(AWS_CREDS);
     assert_int_equal(creds->count, 1);
     en_cloud_credentials_t *aws = en_credentials_find(creds, "aws");
@@ -92,7 +92,7 @@ credentials_example_parses_with_defaults(void **state)
 static void
 credentials_write_matches_juju_marshal_output(void **state)
 {
-    (void) state;
+    (void)state;
     en_credentials_t *creds = en_credentials_new();
     en_cloud_credentials_t *aws = en_cloud_credentials_new("aws");
     en_cloudfile_set_string(&aws->default_credential, "default-cred");
@@ -112,7 +112,7 @@ credentials_write_matches_juju_marshal_output(void **state)
 static void
 credentials_juju_fixture_keeps_clouds_and_order(void **state)
 {
-    (void) state;
+    (void)state;
     en_credentials_t *creds = s_parse(MULTI_CREDS);
     assert_int_equal(creds->count, 3);
     en_cloud_credentials_t *china = en_credentials_find(creds, "aws-china");
@@ -134,11 +134,11 @@ credentials_juju_fixture_keeps_clouds_and_order(void **state)
 static void
 credentials_unknown_auth_type_is_kept_for_finalize(void **state)
 {
-    (void) state;
+    (void)state;
     en_credentials_t *creds = s_parse("credentials:\n  cloud-name:\n    credential-name:\n"
                                       "      auth-type: woop\n");
-    en_credential_t *c = en_cloud_credentials_find(en_credentials_find(creds, "cloud-name"),
-                                                   "credential-name");
+    en_credential_t *c =
+        en_cloud_credentials_find(en_credentials_find(creds, "cloud-name"), "credential-name");
     assert_non_null(c);
     assert_string_equal(c->auth_type, "woop");
     assert_int_equal(c->attrs.count, 0);
@@ -148,7 +148,7 @@ credentials_unknown_auth_type_is_kept_for_finalize(void **state)
 static void
 credentials_missing_auth_type_names_path(void **state)
 {
-    (void) state;
+    (void)state;
     s_parse_fails("credentials:\n  cloud-name:\n    credential-name:\n"
                   "      doesnt: really-matter\n",
                   "credentials.cloud-name.credential-name: missing auth-type");
@@ -159,7 +159,7 @@ credentials_missing_auth_type_names_path(void **state)
 static void
 credentials_non_string_values_are_named_like_go(void **state)
 {
-    (void) state;
+    (void)state;
     struct {
         const char *value, *got;
     } cases[] = {
@@ -200,7 +200,7 @@ credentials_non_string_values_are_named_like_go(void **state)
 static void
 credentials_quoted_and_tagged_numbers_are_strings(void **state)
 {
-    (void) state;
+    (void)state;
     en_credentials_t *creds = s_parse("credentials:\n  c:\n    cred:\n      auth-type: userpass\n"
                                       "      a: \"123\"\n      b: !!str 456\n      c: 'yes'\n"
                                       "      d: 2001-12-14\n");
@@ -222,7 +222,7 @@ credentials_quoted_and_tagged_numbers_are_strings(void **state)
 static void
 credentials_wrong_node_types_name_the_path(void **state)
 {
-    (void) state;
+    (void)state;
     struct {
         const char *yaml, *message;
     } cases[] = {
@@ -250,6 +250,9 @@ credentials_wrong_node_types_name_the_path(void **state)
          "\"auth-type\" already defined at line 4"},
         {"credentials:\n  aws: {peter: {auth-type: x}\n",
          "cannot unmarshal yaml credentials: yaml: line 3: did not find expected ',' or '}'"},
+        {"credentials:\n  aws:\n    p:\n      auth-type: \"a\\0b\"\n",
+         "cannot unmarshal yaml credentials: yaml: line 4: NUL character in a scalar is not "
+         "supported"},
         {"credentials:\n\taws: {}\n",
          "cannot unmarshal yaml credentials: yaml: line 2: found character that cannot start any "
          "token"},
@@ -261,7 +264,7 @@ credentials_wrong_node_types_name_the_path(void **state)
 static void
 credentials_reserved_keys_are_not_credential_names(void **state)
 {
-    (void) state;
+    (void)state;
     en_cloud_credentials_t *cc = en_cloud_credentials_new("aws");
     en_credential_t *c = en_credential_new("default-region", "empty");
     en_err_t err = {0};
@@ -276,7 +279,7 @@ credentials_reserved_keys_are_not_credential_names(void **state)
 static void
 credentials_containers_replace_find_remove_dup(void **state)
 {
-    (void) state;
+    (void)state;
     en_credentials_t *creds = s_parse(MULTI_CREDS);
     en_credentials_t *copy = en_credentials_dup(creds);
     assert_true(en_credentials_equal(creds, copy));
@@ -298,7 +301,7 @@ credentials_containers_replace_find_remove_dup(void **state)
 static void
 credentials_save_is_0600_and_round_trips(void **state)
 {
-    (void) state;
+    (void)state;
     char *dir = fx_tmpdir();
     char *path = fx_path(dir, "credentials.yaml");
     en_credentials_t *creds = s_parse(MULTI_CREDS);
@@ -359,7 +362,7 @@ s_finalize_fails(const char *auth_type, const char *schema_type, const en_cred_a
                  size_t n, const char *const *kv, en_kind_t kind, const char *message)
 {
     en_cred_schema_t schema = {schema_type, attrs, n};
-    en_credential_t *c = s_cred(auth_type, kv), *out = (en_credential_t *) 1;
+    en_credential_t *c = s_cred(auth_type, kv), *out = (en_credential_t *)1;
     en_err_t err = {0};
     assert_int_equal(en_credential_finalize(c, &schema, 1, &out, &err), -1);
     assert_null(out);
@@ -371,7 +374,7 @@ s_finalize_fails(const char *auth_type, const char *schema_type, const en_cred_a
 static void
 finalize_auth_type_without_schema_not_supported(void **state)
 {
-    (void) state;
+    (void)state;
     s_finalize_fails("oauth2", "userpass", USERPASS_ATTRS, 3, NULL, EN_NOT_SUPPORTED,
                      "auth-type \"oauth2\" not supported");
 }
@@ -379,8 +382,8 @@ finalize_auth_type_without_schema_not_supported(void **state)
 static void
 finalize_rejects_unknown_key(void **state)
 {
-    (void) state;
-    const char *const kv[] = {"username", "user",   "password",   "secret", "domain",
+    (void)state;
+    const char *const kv[] = {"username", "user",       "password",   "secret", "domain",
                               "domain",   "access-key", "access-key", NULL};
     s_finalize_fails("userpass", "userpass", USERPASS_ATTRS, 3, kv, EN_NOT_VALID,
                      "unknown key \"access-key\" (value \"access-key\")");
@@ -389,7 +392,7 @@ finalize_rejects_unknown_key(void **state)
 static void
 finalize_requires_mandatory_field(void **state)
 {
-    (void) state;
+    (void)state;
     const char *const kv[] = {"password", "secret", "domain", "domain", NULL};
     s_finalize_fails("userpass", "userpass", USERPASS_ATTRS, 3, kv, EN_NOT_VALID,
                      "username: expected string, got nothing");
@@ -398,12 +401,12 @@ finalize_requires_mandatory_field(void **state)
 static void
 finalize_enforces_options(void **state)
 {
-    (void) state;
+    (void)state;
     const char *const kv[] = {"username", "user", "password", "secret", "algorithm", "foo", NULL};
     s_finalize_fails("userpass", "userpass", CHOICE_ATTRS, 3, kv, EN_NOT_VALID,
                      "algorithm: expected one of [bar foobar], got \"foo\"");
-    const char *const ok[] = {"username", "user", "password", "secret", "algorithm", "foobar",
-                              NULL};
+    const char *const ok[] = {"username",  "user",   "password", "secret",
+                              "algorithm", "foobar", NULL};
     en_cred_schema_t schema = {"userpass", CHOICE_ATTRS, 3};
     en_credential_t *c = s_cred("userpass", ok), *out = NULL;
     assert_int_equal(en_credential_finalize(c, &schema, 1, &out, NULL), 0);
@@ -415,7 +418,7 @@ finalize_enforces_options(void **state)
 static void
 finalize_keeps_schema_fields_in_schema_order(void **state)
 {
-    (void) state;
+    (void)state;
     const char *const kv[] = {"domain", "d", "password", "secret", "username", "user", NULL};
     en_cred_schema_t schemas[] = {{"access-key", FILE_PATH_ATTRS, 1},
                                   {"userpass", USERPASS_ATTRS, 3}};
@@ -437,7 +440,7 @@ finalize_keeps_schema_fields_in_schema_order(void **state)
 static void
 finalize_file_attr_reads_file_and_drops_file_key(void **state)
 {
-    (void) state;
+    (void)state;
     char *dir = fx_tmpdir();
     char *path = fx_path(dir, "key.pem");
     fx_write(path, "file-value", 0600);
@@ -459,7 +462,7 @@ finalize_file_attr_reads_file_and_drops_file_key(void **state)
 static void
 finalize_file_attr_errors(void **state)
 {
-    (void) state;
+    (void)state;
     char *dir = fx_tmpdir();
     char *empty = fx_path(dir, "empty");
     fx_write(empty, "", 0600);
@@ -480,7 +483,8 @@ finalize_file_attr_errors(void **state)
     s_finalize_fails("userpass", "userpass", attrs, 1, missing, EN_NOT_VALID, want);
     //  A FileAttr that collides with another field is a schema bug.
     const en_cred_attr_t clash[] = {{.name = "key", .file_attr = "other"}, {.name = "other"}};
-    s_finalize_fails("userpass", "userpass", clash, 2, NULL, EN_NOT_VALID, "duplicate field \"other\"");
+    s_finalize_fails("userpass", "userpass", clash, 2, NULL, EN_NOT_VALID,
+                     "duplicate field \"other\"");
     free(empty);
     free(absent);
     fx_rmtree(dir);
@@ -489,7 +493,7 @@ finalize_file_attr_errors(void **state)
 static void
 finalize_mandatory_field_may_come_from_file(void **state)
 {
-    (void) state;
+    (void)state;
     char *dir = fx_tmpdir();
     char *path = fx_path(dir, "k");
     fx_write(path, "file-value", 0600);
@@ -509,7 +513,7 @@ finalize_mandatory_field_may_come_from_file(void **state)
 static void
 finalize_file_path_must_be_absolute_existing_file(void **state)
 {
-    (void) state;
+    (void)state;
     char *dir = fx_tmpdir();
     char *file = fx_path(dir, "filename");
     fx_write(file, "", 0600);
@@ -549,7 +553,7 @@ finalize_file_path_must_be_absolute_existing_file(void **state)
 static void
 finalize_file_path_expands_tilde_with_home(void **state)
 {
-    (void) state;
+    (void)state;
     char *dir = fx_tmpdir();
     char *file = fx_path(dir, "creds.json");
     fx_write(file, "{}", 0600);
@@ -576,7 +580,7 @@ finalize_file_path_expands_tilde_with_home(void **state)
 static void
 remove_secrets_drops_hidden_attributes(void **state)
 {
-    (void) state;
+    (void)state;
     const char *const kv[] = {"username", "user", "password", "secret", NULL};
     en_cred_schema_t schema = {"userpass", USERPASS_ATTRS, 3};
     en_credential_t *c = s_cred("userpass", kv);
