@@ -38,6 +38,27 @@ struct en_dispatcher {
     void *state;
 };
 
+static void *
+s_arena_alloc(void *arena, size_t size)
+{
+    return en_arena_alloc(arena, size);
+}
+
+static void
+s_arena_free(void *arena, void *p)
+{
+    (void) arena;
+    (void) p; // freed with the arena
+}
+
+ProtobufCMessage *
+en_call_unpack(en_call_t *call, const ProtobufCMessageDescriptor *desc, size_t size,
+               const uint8_t *data)
+{
+    ProtobufCAllocator alloc = {s_arena_alloc, s_arena_free, call->arena};
+    return protobuf_c_message_unpack(desc, &alloc, size, data);
+}
+
 en_dispatcher_t *
 en_dispatcher_new(const en_service_def_t *def, en_err_t *err)
 {

@@ -64,6 +64,12 @@ typedef struct {
     void (*thread_fini)(void *service, void *state);
 } en_service_def_t;
 
+//  Unpack a message into the call's arena: it lives until the call ends
+//  and needs no free (results built from another service's reply, stored
+//  replies). NULL when the bytes are not such a message.
+ProtobufCMessage *en_call_unpack(en_call_t *call, const ProtobufCMessageDescriptor *desc,
+                                 size_t size, const uint8_t *data);
+
 //  A dispatcher decodes, routes and encodes for one thread; no sockets.
 typedef struct en_dispatcher en_dispatcher_t;
 

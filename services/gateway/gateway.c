@@ -3,8 +3,15 @@
     The composer's routes are built at start-up from the generated
     ServiceDescriptor of environ.proto: every public method that the
     forward table does not send straight to a service gets a composer
-    route. Until a method's service lands, its route answers
-    NOT_IMPLEMENTED naming the method (Juju's NotImplementedf wording). */
+    route — a composition from s_compositions, or else NOT_IMPLEMENTED
+    naming the method (Juju's NotImplementedf wording) until its service
+    lands.
+
+    A composition runs in a composer thread: it resolves the model through
+    the registry (cached per thread, dropped on the registry's change
+    events), then calls the services the method needs, in order, over the
+    in-process endpoint. s_landed lists the services this build ships; a
+    step for a service not yet landed answers NOT_IMPLEMENTED. */
 #include "gateway.h"
 
 #include <czmq.h>
@@ -13,13 +20,16 @@
 #include <string.h>
 
 #include "bus/client.h"
+#include "bus/envelope.h"
 #include "bus/events.h"
+#include "bus/modelcache.h"
 #include "common/log.h"
 #include "environ.pb-c.h"
 
 #define EN_GATEWAY_INPROC "inproc://environs-gateway"
 
 struct gateway {
+    char *events_from; // gateway endpoint whose event proxy composers watch
     en_broker_t *broker;
     zactor_t *events; // zproxy: XSUB (registry publishes) -> XPUB (services)
     en_route_t *routes;
@@ -27,8 +37,84 @@ struct gateway {
 };
 
 typedef struct {
-    en_client_t *client; // MDP client of the internal services, via inproc
+    en_client_t *client;     // MDP client of the internal services, via inproc
+    en_modelcache_t *models; // models this composer has resolved
 } composer_state_t;
+
+//  Services this build ships. A composition step for any other service is
+//  a seam for a later issue and answers NOT_IMPLEMENTED.
+static const char *const s_landed[] = {"registry", NULL};
+
+static bool
+s_service_landed(const char *service)
+{
+    for (int i = 0; s_landed[i]; i++)
+        if (strcmp(s_landed[i], service) == 0)
+            return true;
+    return false;
+}
+
+//  One step of a composition: the same method, request and deadline sent
+//  on to `service`; its result (or error) becomes ours.
+static int
+s_step(en_call_t *call, const char *service, const ProtobufCMessage *req, ProtobufCMessage *res,
+       en_err_t *err)
+{
+    if (!s_service_landed(service))
+        return en_err_set(err, EN_NOT_IMPLEMENTED, "%s not implemented", call->method);
+    composer_state_t *state = call->state;
+    int64_t left = call->deadline_ms ? call->deadline_ms - en_now_ms() : 60000;
+    if (left <= 0)
+        return en_err_set(err, EN_TIMEOUT, "%s: deadline passed", call->method);
+    // the caller's request id goes on: a resent public call stays one call
+    // to every service it reaches
+    char id[33];
+    if (en_client_start(state->client, service, call->method, call->model_uuid, req,
+                        call->deadline_ms, call->request_id, NULL, id, err))
+        return -1;
+    en_result_t r;
+    // this thread's client carries one call at a time: the next result is ours
+    if (en_client_wait(state->client, (int) left + 2000, &r) != 0)
+        return en_err_set(err, EN_TIMEOUT, "%s: no reply from %s", call->method, service);
+    int rc = 0;
+    if (r.err.kind != EN_OK) {
+        *err = r.err;
+        rc = -1;
+    }
+    else {
+        ProtobufCMessage *out = en_call_unpack(call, res->descriptor, r.size, r.body);
+        if (out)
+            memcpy(res, out, res->descriptor->sizeof_message);
+        else
+            rc = en_err_set(err, EN_INTERNAL, "%s: %s's result does not decode", call->method,
+                            service);
+    }
+    en_result_clear(&r);
+    return rc;
+}
+
+//  StartInstance = registry (the model must exist; its spec and config are
+//  what every later step needs) → imagemeta (ImageMetadata for release,
+//  arch and region) → networking (subnets to zones for spaces) →
+//  firewaller (the machine's group in instance mode) → broker.
+static int
+s_start_instance(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res,
+                 en_err_t *err)
+{
+    composer_state_t *state = call->state;
+    if (!en_modelcache_get(state->models, call->model_uuid, err))
+        return -1;
+    // seams: the imagemeta, networking and firewaller issues add their
+    // steps here, each filling StartInstanceParams before the broker runs
+    return s_step(call, "broker", req, res, err);
+}
+
+static const struct {
+    const char *method;
+    en_handler_fn *fn;
+} s_compositions[] = {
+    {"StartInstance", s_start_instance},
+};
 
 static int
 s_not_implemented(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res,
@@ -42,10 +128,13 @@ s_not_implemented(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage
 static void *
 s_composer_init(void *service, en_err_t *err)
 {
-    (void) service;
+    gateway_t *gateway = service;
     composer_state_t *state = calloc(1, sizeof *state);
     state->client = en_client_new(EN_GATEWAY_INPROC, err);
-    if (!state->client) {
+    if (state->client)
+        state->models = en_modelcache_new(gateway->events_from, state->client, err);
+    if (!state->models) {
+        en_client_destroy(&state->client);
         free(state);
         return NULL;
     }
@@ -57,6 +146,7 @@ s_composer_fini(void *service, void *state_)
 {
     (void) service;
     composer_state_t *state = state_;
+    en_modelcache_destroy(&state->models);
     en_client_destroy(&state->client);
     free(state);
 }
@@ -85,6 +175,7 @@ gateway_new(const gateway_opts_t *opts, en_err_t *err)
     char *comma = strchr(first, ',');
     if (comma)
         *comma = '\0';
+    self->events_from = strdup(first);
     if (en_event_endpoints(first, in, sizeof in, out, sizeof out) != 0) {
         en_err_set(err, EN_NOT_VALID, "cannot derive event endpoints from %s", first);
         goto fail;
@@ -102,7 +193,11 @@ gateway_new(const gateway_opts_t *opts, en_err_t *err)
         const char *m = api->methods[i].name;
         if (gateway_owner(m))
             continue;
-        self->routes[n++] = (en_route_t){api, m, s_not_implemented, 0};
+        en_handler_fn *fn = s_not_implemented;
+        for (size_t c = 0; c < sizeof s_compositions / sizeof s_compositions[0]; c++)
+            if (strcmp(s_compositions[c].method, m) == 0)
+                fn = s_compositions[c].fn;
+        self->routes[n++] = (en_route_t){api, m, fn, 0};
     }
     self->composer = (en_service_def_t){
         .name = "environ.v1",
@@ -127,6 +222,7 @@ gateway_destroy(gateway_t **self_p)
     zactor_destroy(&self->events);
     en_broker_destroy(&self->broker);
     free(self->routes);
+    free(self->events_from);
     free(self);
     *self_p = NULL;
 }

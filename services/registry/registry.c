@@ -97,21 +97,6 @@ registry_rollback(registry_thread_t *t)
     sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-//  protobuf-c allocator over the call's arena, so a stored reply can be
-//  unpacked straight into the result the runtime will pack.
-static void *
-s_arena_alloc(void *data, size_t size)
-{
-    return en_arena_alloc(data, size);
-}
-
-static void
-s_arena_free(void *data, void *p)
-{
-    (void) data;
-    (void) p;
-}
-
 int
 registry_dedup_lookup(registry_thread_t *t, en_call_t *call, ProtobufCMessage *res,
                       en_err_t *err)
@@ -125,10 +110,9 @@ registry_dedup_lookup(registry_thread_t *t, en_call_t *call, ProtobufCMessage *r
     sqlite3_bind_text(st, 2, call->method, -1, SQLITE_STATIC);
     int found = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
-        ProtobufCAllocator alloc = {s_arena_alloc, s_arena_free, call->arena};
-        ProtobufCMessage *m = protobuf_c_message_unpack(
-            res->descriptor, &alloc, (size_t) sqlite3_column_bytes(st, 0),
-            sqlite3_column_blob(st, 0));
+        ProtobufCMessage *m = en_call_unpack(call, res->descriptor,
+                                             (size_t) sqlite3_column_bytes(st, 0),
+                                             sqlite3_column_blob(st, 0));
         if (!m)
             found = en_err_set(err, EN_INTERNAL, "stored reply for %s does not decode",
                                call->request_id);
