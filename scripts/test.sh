@@ -9,7 +9,7 @@ bash scripts/deps.sh || exit 1
 status=0
 echo "== sanitizer build (ASan + UBSan) =="
 if bash scripts/build.sh build-asan -DENVIRONS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; then
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest --output-on-failure -j2 -LE lxd) || status=1
 else

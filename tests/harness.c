@@ -143,23 +143,42 @@ harness_kill(harness_t *h, int i, int sig)
     h->pids[i] = 0;
 }
 
-void
+int
 harness_fini(harness_t *h)
 {
+    int rc = 0;
     en_client_destroy(&h->client);
     // services first, the gateway last, like the supervisor
     for (int i = h->count - 1; i >= 0; i--)
         if (h->pids[i] > 0)
             kill(h->pids[i], SIGTERM);
-    for (int i = 0; i < h->count; i++)
-        if (h->pids[i] > 0)
-            waitpid(h->pids[i], NULL, 0);
+    for (int i = 0; i < h->count; i++) {
+        int status = 0;
+        if (h->pids[i] > 0 && waitpid(h->pids[i], &status, 0) == h->pids[i] &&
+            !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            fprintf(stderr, "harness: %s did not drain cleanly on SIGTERM (status %d)\n",
+                    h->names[i], status);
+            rc = -1;
+        }
+    }
+    // a sanitizer report in any process's log fails the test
+    char cmd[600];
+    snprintf(cmd, sizeof cmd,
+             "grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' %s/*.log "
+             ">/dev/null 2>&1",
+             h->home);
+    if (system(cmd) == 0) {
+        fprintf(stderr, "harness: sanitizer report in a process log:\n");
+        s_dump_logs(h);
+        rc = -1;
+    }
     if (!getenv("EN_KEEP_HOME")) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->home);
         if (system(cmd) != 0)
             fprintf(stderr, "cannot remove %s\n", h->home);
     }
+    return rc;
 }
 
 static char *

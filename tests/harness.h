@@ -35,8 +35,10 @@ int harness_start(harness_t *h, const char *name, int replica);
 int harness_wait_service(harness_t *h, const char *service, int timeout_ms);
 //  Kill process i with sig and reap it.
 void harness_kill(harness_t *h, int i, int sig);
-//  SIGTERM everything, reap, remove the home directory.
-void harness_fini(harness_t *h);
+//  SIGTERM everything, reap, remove the home directory. Returns -1 when a
+//  process's log holds a sanitizer report (ASan, LSan, UBSan) or a process
+//  did not exit cleanly on SIGTERM, so the test fails with it.
+int harness_fini(harness_t *h);
 //  Run a command with ENVIRONS_GATEWAY/ENVIRONS_HOME set; capture stdout and
 //  stderr (malloc'd, caller frees); returns the exit status.
 int harness_run(harness_t *h, char **out, char **err, const char *fmt, ...)

@@ -331,7 +331,8 @@ main(int argc, char **argv)
             return 1;
         }
         s_statements[i].fn();
-        harness_fini(&H);
+        if (harness_fini(&H) != 0)
+            s_failures++;
         printf("%s: %s\n", argv[1], s_failures ? "FAILED" : "passed");
         return s_failures ? 1 : 0;
     }

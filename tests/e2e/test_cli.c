@@ -35,8 +35,7 @@ static int
 teardown(void **state)
 {
     (void) state;
-    harness_fini(&H);
-    return 0;
+    return harness_fini(&H);
 }
 
 static int
