@@ -27,45 +27,50 @@ s_port_free(int port)
 }
 
 int
+harness_free_port(harness_t *h)
+{
+    (void) h;
+    // three consecutive ports: the gateway and its two event endpoints
+    static __thread unsigned seed;
+    if (!seed)
+        seed = (unsigned) getpid() ^ (unsigned) en_mono_ms();
+    for (int tries = 0; tries < 200; tries++) {
+        // below the kernel's ephemeral range (32768+), so no outgoing
+        // connection can take the port between the probe and the bind
+        int port = 10000 + (int) (rand_r(&seed) % 20000);
+        if (port != h->port && s_port_free(port) && s_port_free(port + 1) &&
+            s_port_free(port + 2))
+            return port;
+    }
+    return 0;
+}
+
+int
 harness_init(harness_t *h)
 {
     memset(h, 0, sizeof *h);
     snprintf(h->home, sizeof h->home, "/tmp/environs-test-XXXXXX");
     if (!mkdtemp(h->home))
         return -1;
-    // three consecutive ports: the gateway and its two event endpoints
-    unsigned seed = (unsigned) getpid() ^ (unsigned) en_mono_ms();
-    for (int tries = 0; tries < 200; tries++) {
-        // below the kernel's ephemeral range (32768+), so no outgoing
-        // connection can take the port between the probe and the bind
-        int port = 10000 + (int) (rand_r(&seed) % 20000);
-        if (s_port_free(port) && s_port_free(port + 1) && s_port_free(port + 2)) {
-            h->port = port;
-            snprintf(h->endpoint, sizeof h->endpoint, "tcp://127.0.0.1:%d", port);
-            return 0;
-        }
-    }
-    return -1;
+    h->port = harness_free_port(h);
+    snprintf(h->endpoint, sizeof h->endpoint, "tcp://127.0.0.1:%d", h->port);
+    return h->port ? 0 : -1;
 }
 
 const char *
 harness_bin(const char *rel)
 {
-    static __thread char path[1024];
+    static __thread char path[1536];
     const char *build = getenv("EN_BUILD_DIR");
     snprintf(path, sizeof path, "%s/%s", build ? build : ".", rel);
     return path;
 }
 
 int
-harness_start(harness_t *h, const char *name, int replica)
+harness_spawn(harness_t *h, const char *name, int replica, char *const argv[])
 {
-    char bin[1024], log[512], threads[8], rep[8];
-    snprintf(bin, sizeof bin, "%s", harness_bin(""));
-    snprintf(bin + strlen(bin), sizeof bin - strlen(bin), "services/%s/environs-%s", name, name);
+    char log[512];
     snprintf(log, sizeof log, "%s/%s-%d.log", h->home, name, replica);
-    snprintf(threads, sizeof threads, "2");
-    snprintf(rep, sizeof rep, "%d", replica);
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -76,17 +81,29 @@ harness_start(harness_t *h, const char *name, int replica)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        if (strcmp(name, "gateway") == 0)
-            execl(bin, bin, "--bind", h->endpoint, "--home", h->home, (char *) NULL);
-        else
-            execl(bin, bin, "--gateway", h->endpoint, "--home", h->home, "--threads", threads,
-                  "--replica", rep, (char *) NULL);
+        execv(argv[0], argv);
         _exit(127);
     }
     int i = h->count++;
     h->pids[i] = pid;
     snprintf(h->names[i], sizeof h->names[i], "%s", name);
     return i;
+}
+
+int
+harness_start(harness_t *h, const char *name, int replica)
+{
+    char rel[256], bin[1536], rep[8];
+    snprintf(rel, sizeof rel, "services/%s/environs-%s", name, name);
+    snprintf(bin, sizeof bin, "%s", harness_bin(rel));
+    snprintf(rep, sizeof rep, "%d", replica);
+    if (strcmp(name, "gateway") == 0) {
+        char *argv[] = {bin, "--bind", h->endpoint, "--home", h->home, NULL};
+        return harness_spawn(h, name, replica, argv);
+    }
+    char *argv[] = {bin,     "--gateway", h->endpoint, "--home", h->home, "--threads", "2",
+                    "--replica", rep, NULL};
+    return harness_spawn(h, name, replica, argv);
 }
 
 //  Print every process's log, so a failed start explains itself.

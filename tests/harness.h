@@ -31,6 +31,11 @@ int harness_init(harness_t *h);
 //  (gateway: --bind; others: --gateway --home --threads 2 --replica i).
 //  Returns the index of the process.
 int harness_start(harness_t *h, const char *name, int replica);
+//  Another free port triple (for a second gateway); 0 when none found.
+int harness_free_port(harness_t *h);
+//  Start any program with argv (argv[0] is the path), logging to
+//  <home>/<name>-<replica>.log. Returns the index of the process.
+int harness_spawn(harness_t *h, const char *name, int replica, char *const argv[]);
 //  Wait until the gateway reports a worker for service (deadline ms).
 int harness_wait_service(harness_t *h, const char *service, int timeout_ms);
 //  Kill process i with sig and reap it.
