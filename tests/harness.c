@@ -179,11 +179,11 @@ harness_fini(harness_t *h)
         }
     }
     // a sanitizer report in any process's log fails the test
-    char cmd[600];
+    char cmd[1200];
     snprintf(cmd, sizeof cmd,
              "grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' %s/*.log "
-             ">/dev/null 2>&1",
-             h->home);
+             "%s/log/*.log >/dev/null 2>&1",
+             h->home, h->home);
     if (system(cmd) == 0) {
         fprintf(stderr, "harness: sanitizer report in a process log:\n");
         s_dump_logs(h);
