@@ -83,22 +83,6 @@ en_err_from_wire(en_err_t *err, const En__Error *wire)
     err->retryable = wire->retryable;
 }
 
-int64_t
-en_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-en_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 en_request_id_new(char out[33])
 {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "bus.pb-c.h"
+#include "common/clock.h"
 #include "common/err.h"
 
 //  Pack any protobuf-c message into a new frame.
@@ -27,10 +28,6 @@ zframe_t *en_reply_ok_frame(const char *request_id, const uint8_t *body, size_t 
 //  Copy a wire Error into en_err_t (NULL or OK → kind OK).
 void en_err_from_wire(en_err_t *err, const En__Error *wire);
 
-//  Wall-clock milliseconds since the Unix epoch (deadlines are absolute).
-int64_t en_now_ms(void);
-//  Monotonic milliseconds (timers).
-int64_t en_mono_ms(void);
 
 //  A fresh request id: 32 hex chars from /dev/urandom (falls back to time).
 void en_request_id_new(char out[33]);

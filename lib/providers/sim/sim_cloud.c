@@ -23,6 +23,8 @@
     the busy results it reports without waiting, our own jittered retry. */
 #include "providers/sim/sim_private.h"
 
+#include "common/clock.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,9 +161,7 @@ static const struct {
 int64_t
 sim_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return en_now_ms(); // the cloud's timestamps are wall clock, shared by processes
 }
 
 void
