@@ -90,12 +90,15 @@ int en_dispatcher_serve(en_dispatcher_t *self, zsock_t *pipe);
 int en_dispatcher_call(en_dispatcher_t *self, const char *method, const char *model_uuid,
                        const ProtobufCMessage *req, ProtobufCMessage **res, en_err_t *err);
 
+#define EN_DEFAULT_LANES 4
+
 //  Options common to every service executable.
 typedef struct {
     const char *gateways; // comma-separated gateway endpoints
     const char *home;     // state directory
     int threads;          // worker threads (default 4)
     int replica;          // replica index, for logs
+    int lanes;            // worker connections per thread per gateway (0: default)
     char home_buf[4096];  // storage for a derived home
 } en_service_opts_t;
 

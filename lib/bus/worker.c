@@ -28,10 +28,10 @@
 #include "bus/mdp.h"
 #include "common/log.h"
 
-#define EN_MAX_GATEWAYS 16
+#define EN_MAX_GATEWAYS 64 // connections: gateways x lanes
 //  The watchdog wakes this often and steps in for calls older than this:
-//  a broker then hears from us at least every 2.5 + 1.25 s, well inside
-//  its 7.5 s expiry.
+//  during a long call a broker hears from us within ~5 s of the last
+//  heartbeat, and every 3.75 s after, inside its 7.5 s expiry.
 #define EN_WATCH_MS (EN_HEARTBEAT_MS / 2)
 
 typedef struct {
