@@ -501,7 +501,8 @@ bx_child_main(int argc, char **argv)
     h.go_fd = atoi(argv[5]);
     h.stuck = streq(argv[2], "stuck");
     en_service_def_t def = bx_def("registry", &h);
-    en_service_opts_t opts = {.gateways = argv[3], .threads = 1};
+    // one thread, one connection: the tests count workers at the broker
+    en_service_opts_t opts = {.gateways = argv[3], .threads = 1, .lanes = 1};
     int rc = en_service_run(&def, &opts);
     bx_harness_fini(&h);
     return rc == 0 ? 0 : 1;
