@@ -1,11 +1,13 @@
-/*  cloudfile.c — clouds.yaml, region lookup, CloudSpec and built-in clouds.
+/*  cloudfile.c — clouds.yaml: clouds, the cloud list, reading and writing.
 
     The reader walks the node tree from cloudyaml.c with the shape of Juju's
     `cloudSet` (cloud/clouds.go): unknown keys are ignored as go-yaml ignores
     them, any scalar is accepted for a string field by its text, and a node of
     the wrong kind is an error naming its path. After reading, a cloud gets
     Juju's defaults: a description by name, else by type, and region
-    endpoints left blank inherit the cloud's (denormaliseMetadata).
+    endpoints left blank inherit the cloud's (denormaliseMetadata). The
+    top level (`clouds:` and its names) and the list operations are
+    cloudfile_list.c's; this file supplies one cloud's fields.
 
     The writer emits Juju's field order. A description equal to the default
     is not written, so reading a file and writing it back adds nothing the
@@ -16,8 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define S_PREFIX "cannot unmarshal yaml cloud metadata"
 
 //  ---------------------------------------------------------------------------
 //  Cloud
@@ -226,7 +226,36 @@ en_cloud_equal(const en_cloud_t *a, const en_cloud_t *b)
 }
 
 //  ---------------------------------------------------------------------------
-//  Cloud list
+//  Cloud list (en_cf_list_t does the work)
+
+static void
+s_cloud_destroy(void *cloud_p)
+{
+    en_cloud_destroy(cloud_p);
+}
+
+static void *
+s_cloud_dup(const void *cloud)
+{
+    return en_cloud_dup(cloud);
+}
+
+static bool
+s_cloud_equal(const void *a, const void *b)
+{
+    return en_cloud_equal(a, b);
+}
+
+static const en_cf_list_t s_clouds = {
+    .items_offset = offsetof(en_clouds_t, items),
+    .count_offset = offsetof(en_clouds_t, count),
+    .key_offset = offsetof(en_cloud_t, name),
+    .nil_error = "nil cloud not valid",
+    .oom_error = "adding cloud: out of memory",
+    .destroy = s_cloud_destroy,
+    .dup = s_cloud_dup,
+    .equal = s_cloud_equal,
+};
 
 en_clouds_t *
 en_clouds_new(void)
@@ -239,82 +268,42 @@ en_clouds_destroy(en_clouds_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    en_clouds_t *self = *self_p;
-    for (size_t i = 0; i < self->count; i++)
-        en_cloud_destroy(&self->items[i]);
-    free(self->items);
-    free(self);
+    en_cf_list_clear(&s_clouds, *self_p);
+    free(*self_p);
     *self_p = NULL;
 }
 
 en_cloud_t *
 en_clouds_find(const en_clouds_t *self, const char *name)
 {
-    for (size_t i = 0; self && name && i < self->count; i++)
-        if (strcmp(self->items[i]->name, name) == 0)
-            return self->items[i];
-    return NULL;
+    return en_cf_list_find(&s_clouds, self, name);
 }
 
 int
 en_clouds_add(en_clouds_t *self, en_cloud_t **cloud_p, en_err_t *err)
 {
-    if (!cloud_p || !*cloud_p)
-        return en_err_set(err, EN_NOT_VALID, "nil cloud not valid");
-    en_cloud_t *cloud = *cloud_p;
-    for (size_t i = 0; i < self->count; i++)
-        if (strcmp(self->items[i]->name, cloud->name) == 0) {
-            en_cloud_destroy(&self->items[i]);
-            self->items[i] = cloud;
-            *cloud_p = NULL;
-            return 0;
-        }
-    if (en_cf_grow(&self->items, self->count, sizeof *self->items))
-        return en_err_set(err, EN_INTERNAL, "adding cloud: out of memory");
-    self->items[self->count++] = cloud;
-    *cloud_p = NULL;
-    return 0;
+    return en_cf_list_add(&s_clouds, self, cloud_p, err);
 }
 
 bool
 en_clouds_remove(en_clouds_t *self, const char *name)
 {
-    for (size_t i = 0; self && name && i < self->count; i++)
-        if (strcmp(self->items[i]->name, name) == 0) {
-            en_cloud_destroy(&self->items[i]);
-            memmove(&self->items[i], &self->items[i + 1],
-                    (self->count - i - 1) * sizeof *self->items);
-            self->count--;
-            return true;
-        }
-    return false;
+    return en_cf_list_remove(&s_clouds, self, name);
 }
 
 en_clouds_t *
 en_clouds_dup(const en_clouds_t *self)
 {
     en_clouds_t *copy = en_clouds_new();
-    for (size_t i = 0; copy && self && i < self->count; i++) {
-        en_cloud_t *c = en_cloud_dup(self->items[i]);
-        if (!c || en_clouds_add(copy, &c, NULL)) {
-            en_cloud_destroy(&c);
-            en_clouds_destroy(&copy);
-        }
-    }
+    if (copy && en_cf_list_copy(&s_clouds, copy, self))
+        en_clouds_destroy(&copy);
     return copy;
 }
 
 bool
 en_clouds_equal(const en_clouds_t *a, const en_clouds_t *b)
 {
-    if (!a || !b)
-        return a == b;
-    if (a->count != b->count)
-        return false;
-    for (size_t i = 0; i < a->count; i++)
-        if (!en_cloud_equal(a->items[i], b->items[i]))
-            return false;
-    return true;
+    return en_cf_list_equal(&s_clouds, a, b);
 }
 
 //  ---------------------------------------------------------------------------
@@ -447,31 +436,9 @@ s_read_region_config(en_ydoc_t *doc, const en_ynode_t *map, const char *path, en
 }
 
 static int
-s_read_auth_types(en_ydoc_t *doc, const en_ynode_t *seq, const char *path, en_cloud_t *cloud)
+s_read_cloud(en_ydoc_t *doc, const en_ynode_t *body, const char *path, void *item)
 {
-    if (en_ydoc_visit(doc))
-        return -1;
-    if (en_ynode_is_null(seq))
-        return 0;
-    if (seq->kind != EN_YNODE_SEQ)
-        return en_ydoc_expected(doc, seq, path, "a sequence");
-    for (size_t i = 0; i < seq->count; i++) {
-        char sub[EN_YPATH_MAX];
-        en_ypath_index(sub, path, i);
-        char *t = NULL;
-        int rc = en_ydoc_string(doc, seq->items[i], sub, &t);
-        if (rc == 0 && en_cloud_add_auth_type(cloud, t))
-            rc = en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", doc->prefix);
-        free(t);
-        if (rc)
-            return -1;
-    }
-    return 0;
-}
-
-static int
-s_read_cloud(en_ydoc_t *doc, const en_ynode_t *body, const char *path, en_cloud_t *cloud)
-{
+    en_cloud_t *cloud = item;
     //  Juju would dereference nil for `name:` with no body; we refuse it.
     if (en_ydoc_check_map(doc, body, path, false))
         return -1;
@@ -494,7 +461,7 @@ s_read_cloud(en_ydoc_t *doc, const en_ynode_t *body, const char *path, en_cloud_
         else if (strcmp(key, "storage-endpoint") == 0)
             rc = en_ydoc_string(doc, v, sub, &cloud->storage_endpoint);
         else if (strcmp(key, "auth-types") == 0)
-            rc = s_read_auth_types(doc, v, sub, cloud);
+            rc = en_ydoc_strv(doc, v, sub, &cloud->auth_types, &cloud->auth_type_count);
         else if (strcmp(key, "regions") == 0)
             rc = s_read_regions(doc, v, sub, cloud);
         else if (strcmp(key, "config") == 0)
@@ -511,83 +478,20 @@ s_read_cloud(en_ydoc_t *doc, const en_ynode_t *body, const char *path, en_cloud_
     return 0;
 }
 
-static int
-s_read_clouds(en_ydoc_t *doc, en_clouds_t *clouds)
-{
-    const en_ynode_t *root = doc->root;
-    if (!root)
-        return 0;
-    if (en_ydoc_check_map(doc, root, "", true))
-        return -1;
-    for (size_t i = 0; root->kind == EN_YNODE_MAP && i < root->count; i += 2) {
-        const en_ynode_t *k = root->items[i], *map = root->items[i + 1];
-        if (k->kind != EN_YNODE_SCALAR || strcmp(k->value, "clouds") != 0)
-            continue;
-        if (en_ydoc_check_map(doc, map, "clouds", true))
-            return -1;
-        for (size_t j = 0; map->kind == EN_YNODE_MAP && j < map->count; j += 2) {
-            char *name = NULL;
-            if (en_ydoc_string(doc, map->items[j], "clouds", &name))
-                return -1;
-            char path[EN_YPATH_MAX];
-            en_ypath(path, "clouds", name);
-            en_cloud_t *cloud = en_cloud_new(name, NULL);
-            free(name);
-            if (!cloud)
-                return en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", doc->prefix);
-            if (s_read_cloud(doc, map->items[j + 1], path, cloud) ||
-                en_clouds_add(clouds, &cloud, doc->err)) {
-                en_cloud_destroy(&cloud);
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
-
-en_clouds_t *
-en_clouds_parse(const char *data, size_t len, en_err_t *err)
-{
-    en_ydoc_t doc;
-    if (en_ydoc_load(&doc, data, len, S_PREFIX, err))
-        return NULL;
-    en_clouds_t *clouds = en_clouds_new();
-    if (!clouds)
-        en_err_set(err, EN_INTERNAL, "%s: out of memory", S_PREFIX);
-    else if (s_read_clouds(&doc, clouds))
-        en_clouds_destroy(&clouds);
-    en_ydoc_free(&doc);
-    return clouds;
-}
-
-en_clouds_t *
-en_clouds_load(const char *path, en_err_t *err)
-{
-    char *data;
-    size_t len;
-    if (en_cf_read_file(path, &data, &len, err))
-        return NULL;
-    en_clouds_t *clouds = data ? en_clouds_parse(data, len, err) : en_clouds_new();
-    free(data);
-    return clouds;
-}
-
 //  ---------------------------------------------------------------------------
 //  Writing clouds.yaml
 
 static void
-s_write_cloud(en_yemit_t *e, const en_cloud_t *c)
+s_write_cloud(en_yemit_t *e, const void *item)
 {
+    const en_cloud_t *c = item;
     en_yemit_map_start(e, false);
     en_yemit_kv(e, "type", c->type); //  not omitempty in Juju
     if (strcmp(c->description, s_default_description(c)) != 0)
         en_yemit_kv_opt(e, "description", c->description);
     if (c->auth_type_count) {
         en_yemit_str(e, "auth-types");
-        en_yemit_seq_start(e, true);
-        for (size_t i = 0; i < c->auth_type_count; i++)
-            en_yemit_str(e, c->auth_types[i]);
-        en_yemit_seq_end(e);
+        en_yemit_strv(e, c->auth_types, c->auth_type_count);
     }
     en_yemit_kv_opt(e, "endpoint", c->endpoint);
     en_yemit_kv_opt(e, "identity-endpoint", c->identity_endpoint);
@@ -624,33 +528,51 @@ s_write_cloud(en_yemit_t *e, const en_cloud_t *c)
     en_yemit_map_end(e);
 }
 
+//  ---------------------------------------------------------------------------
+//  The file
+
+static void *
+s_cloud_create(const char *name)
+{
+    return en_cloud_new(name, NULL);
+}
+
+static const en_cf_file_t s_clouds_yaml = {
+    .section = "clouds",
+    .prefix = "cannot unmarshal yaml cloud metadata",
+    .marshal = "cannot marshal cloud metadata",
+    .list = &s_clouds,
+    .create = s_cloud_create,
+    .read = s_read_cloud,
+    .write = s_write_cloud,
+};
+
+en_clouds_t *
+en_clouds_parse(const char *data, size_t len, en_err_t *err)
+{
+    en_clouds_t *clouds = en_clouds_new();
+    if (en_cf_parse(&s_clouds_yaml, data, len, clouds, err))
+        en_clouds_destroy(&clouds);
+    return clouds;
+}
+
+en_clouds_t *
+en_clouds_load(const char *path, en_err_t *err)
+{
+    en_clouds_t *clouds = en_clouds_new();
+    if (en_cf_load(&s_clouds_yaml, path, clouds, err))
+        en_clouds_destroy(&clouds);
+    return clouds;
+}
+
 char *
 en_clouds_format(const en_clouds_t *self, en_err_t *err)
 {
-    en_yemit_t e;
-    if (en_yemit_begin(&e)) {
-        en_err_set(err, EN_INTERNAL, "cannot marshal cloud metadata: out of memory");
-        return NULL;
-    }
-    en_yemit_map_start(&e, false);
-    en_yemit_str(&e, "clouds");
-    en_yemit_map_start(&e, false);
-    for (size_t i = 0; self && i < self->count; i++) {
-        en_yemit_str(&e, self->items[i]->name);
-        s_write_cloud(&e, self->items[i]);
-    }
-    en_yemit_map_end(&e);
-    en_yemit_map_end(&e);
-    return en_yemit_end(&e, err);
+    return en_cf_format(&s_clouds_yaml, self, err);
 }
 
 int
 en_clouds_save(const en_clouds_t *self, const char *path, en_err_t *err)
 {
-    char *text = en_clouds_format(self, err);
-    if (!text)
-        return -1;
-    int rc = en_cf_write_file(path, text, strlen(text), err);
-    free(text);
-    return rc;
+    return en_cf_save(&s_clouds_yaml, self, path, err);
 }

@@ -30,9 +30,11 @@
     Implementation is split by topic: cloudfile.c (clouds.yaml), cloudspec.c
     (region lookup, built-in clouds, CloudByName, CloudSpec), credfile.c
     (credentials.yaml, finalize, secrets), ctrlfile.c (controllers.yaml),
-    cloudyaml.c (libyaml node tree, scalar resolution, Go-style rendering)
-    and cloudio.c (emitter, atomic file I/O, lists); the last two are shared
-    through cloudfile_int.h. */
+    cloudyaml.c (libyaml node tree, scalar resolution, Go-style rendering),
+    cloudio.c (emitter, atomic file I/O, key/value lists and string arrays)
+    and cloudfile_list.c (the named lists above and the read/write skeleton
+    the three files share); the last three are shared through
+    cloudfile_int.h. */
 #ifndef EN_CLOUDFILE_H
 #define EN_CLOUDFILE_H
 

@@ -1,7 +1,7 @@
 /*  cloudfile_int.h — machinery shared by the cloud file readers and writers.
 
     Not for callers outside cloudfile.c, cloudspec.c, credfile.c, ctrlfile.c,
-    cloudyaml.c and cloudio.c.
+    cloudyaml.c, cloudio.c and cloudfile_list.c.
 
     Reading: libyaml's event parser builds a small node tree (en_ynode_t) of
     the first document. We build it ourselves rather than use libyaml's
@@ -19,7 +19,16 @@
 
     Writing: a thin wrapper over libyaml's emitter with a sticky failure flag,
     quoting strings exactly when go-yaml would (when the plain text would
-    resolve to something other than a string). */
+    resolve to something other than a string).
+
+    Named lists: clouds, a cloud's credentials, credentials by cloud and
+    controllers are all arrays of owned pointers to structs keyed by a string
+    field. One descriptor per list says where the array, its count and the
+    key are (offsets, as the readers' field tables do) and how to free, copy
+    and compare an item; find/add/remove/copy/equal are written once against
+    it. A cloud file descriptor adds the top-level key the list lives under
+    and how one entry reads and writes, so that the three files share one
+    reader, writer, loader and saver. */
 #ifndef EN_CLOUDFILE_INT_H
 #define EN_CLOUDFILE_INT_H
 
@@ -132,6 +141,8 @@ void en_yemit_kv(en_yemit_t *e, const char *key, const char *value);
 //  Omitted when value is NULL or "" (Go's omitempty).
 void en_yemit_kv_opt(en_yemit_t *e, const char *key, const char *value);
 void en_yemit_kvlist(en_yemit_t *e, const en_kvlist_t *list);
+//  A string array as a flow sequence: [a, b].
+void en_yemit_strv(en_yemit_t *e, char *const *v, size_t count);
 //  Ends the stream; returns the text (caller frees) or NULL with EN_INTERNAL.
 char *en_yemit_end(en_yemit_t *e, en_err_t *err);
 //  Frees an emitter after an early exit; safe after en_yemit_end.
@@ -158,5 +169,78 @@ int en_cf_grow(void *items_p, size_t count, size_t elem);
 void en_cf_go_quote(const char *s, char *buf, size_t n);
 //  Go's %v (or %q when quote) of a []string: [a b] or ["a" "b"].
 void en_cf_go_list(const char *const *items, size_t count, bool quote, char *buf, size_t n);
+
+//  ---- named lists (cloudfile_list.c) ---------------------------------------
+
+//  A container holding `T **<items>; size_t <count>;` of items that own a
+//  `char *<key>`. The functions below take the container (self) and reach
+//  the array through the offsets. Item functions take void pointers so one
+//  descriptor serves every T; each list wraps its typed functions in them.
+typedef struct {
+    size_t items_offset;           //  offsetof(container, the T ** array)
+    size_t count_offset;           //  offsetof(container, its size_t count)
+    size_t key_offset;             //  offsetof(T, its char * key)
+    const char *nil_error;         //  add(NULL): e.g. "nil cloud not valid"
+    const char *oom_error;         //  add out of memory: e.g. "adding cloud: out of memory"
+    void (*destroy)(void *item_p); //  T_destroy(T **): frees and NULLs
+    void *(*dup)(const void *item);
+    bool (*equal)(const void *a, const void *b);
+} en_cf_list_t;
+
+//  Borrowed item whose key is key, or NULL (also for a NULL self or key).
+void *en_cf_list_find(const en_cf_list_t *d, const void *self, const char *key);
+//  Takes ownership of *item_p (item_p is the address of a T *) and NULLs
+//  it; an item with the same key is destroyed and replaced in place,
+//  otherwise the item is appended. EN_NOT_VALID for a NULL item.
+int en_cf_list_add(const en_cf_list_t *d, void *self, void *item_p, en_err_t *err);
+//  Returns true when an item with that key was destroyed and removed.
+bool en_cf_list_remove(const en_cf_list_t *d, void *self, const char *key);
+//  Adds a copy of each of src's items to dst (src may be NULL). On failure
+//  returns -1 with dst holding the copies made so far.
+int en_cf_list_copy(const en_cf_list_t *d, void *dst, const void *src);
+//  Same items, in the same order; NULL equals only NULL.
+bool en_cf_list_equal(const en_cf_list_t *d, const void *a, const void *b);
+//  Destroys every item and frees the array; self stays usable (empty).
+void en_cf_list_clear(const en_cf_list_t *d, void *self);
+
+//  A sequence of scalars (each as en_ydoc_string reads it, named path[i] in
+//  errors) appended to a string array; null adds nothing.
+int en_ydoc_strv(en_ydoc_t *doc, const en_ynode_t *seq, const char *path, char ***v, size_t *count);
+
+//  Reads one item from the YAML node at path, or writes one (as a mapping).
+typedef int(en_cf_read_fn)(en_ydoc_t *doc, const en_ynode_t *node, const char *path, void *obj);
+typedef void(en_cf_write_fn)(en_yemit_t *e, const void *obj);
+
+//  Each item of a list as `key: <write(item)>`, into the mapping being
+//  written. self may be NULL (nothing is written).
+void en_cf_list_emit(en_yemit_t *e, const en_cf_list_t *d, const void *self, en_cf_write_fn *write);
+
+//  One cloud file: a top-level mapping whose key `section` maps names to the
+//  items of list. Other top-level keys are ignored, as go-yaml ignores
+//  unknown keys, unless read_other takes them.
+typedef struct {
+    const char *section; //  "clouds", "credentials", "controllers"
+    const char *prefix;  //  of parse errors: "cannot unmarshal yaml ..."
+    const char *marshal; //  of format errors: "cannot marshal ..."
+    const en_cf_list_t *list;
+    void *(*create)(const char *name); //  a new, empty item
+    en_cf_read_fn *read;               //  an entry's body into its item
+    en_cf_write_fn *write;             //  an item as its entry's body
+    //  Another top-level key (path is the key) into the container; may be NULL.
+    en_cf_read_fn *read_other;
+    //  Top-level keys written after the list; may be NULL.
+    en_cf_write_fn *write_other;
+} en_cf_file_t;
+
+//  Fill self, an empty container, from YAML text (NULL data reads as an
+//  empty document). A NULL self is reported as out of memory, so callers can
+//  pass their _new() straight in. 0, or -1 with err set.
+int en_cf_parse(const en_cf_file_t *f, const char *data, size_t len, void *self, en_err_t *err);
+//  en_cf_parse of a file's contents; a missing file leaves self empty.
+int en_cf_load(const en_cf_file_t *f, const char *path, void *self, en_err_t *err);
+//  The file's text (caller frees); self may be NULL for an empty list.
+char *en_cf_format(const en_cf_file_t *f, const void *self, en_err_t *err);
+//  en_cf_format, written atomically (en_cf_write_file).
+int en_cf_save(const en_cf_file_t *f, const void *self, const char *path, en_err_t *err);
 
 #endif

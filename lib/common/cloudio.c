@@ -384,6 +384,15 @@ en_yemit_kv_opt(en_yemit_t *e, const char *key, const char *value)
 }
 
 void
+en_yemit_strv(en_yemit_t *e, char *const *v, size_t count)
+{
+    en_yemit_seq_start(e, true);
+    for (size_t i = 0; i < count; i++)
+        en_yemit_str(e, v[i]);
+    en_yemit_seq_end(e);
+}
+
+void
 en_yemit_kvlist(en_yemit_t *e, const en_kvlist_t *list)
 {
     en_yemit_map_start(e, false);

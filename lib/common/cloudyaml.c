@@ -24,6 +24,15 @@ typedef struct {
     size_t len;
 } s_out_t;
 
+//  An empty appender over buf (n bytes).
+static s_out_t
+s_out(char *buf, size_t n)
+{
+    if (n)
+        buf[0] = '\0';
+    return (s_out_t){buf, n, 0};
+}
+
 static void s_put(s_out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
@@ -42,42 +51,17 @@ s_put(s_out_t *o, const char *fmt, ...)
 static void
 s_put_quoted(s_out_t *o, const char *s)
 {
+    //  Go's %q escapes for quotes and ASCII controls; other bytes pass as-is.
+    static const char plain[] = "\"\\\a\b\f\n\r\t\v", escaped[] = "\"\\abfnrtv";
     s_put(o, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            s_put(o, "\\\"");
-            break;
-        case '\\':
-            s_put(o, "\\\\");
-            break;
-        case '\a':
-            s_put(o, "\\a");
-            break;
-        case '\b':
-            s_put(o, "\\b");
-            break;
-        case '\f':
-            s_put(o, "\\f");
-            break;
-        case '\n':
-            s_put(o, "\\n");
-            break;
-        case '\r':
-            s_put(o, "\\r");
-            break;
-        case '\t':
-            s_put(o, "\\t");
-            break;
-        case '\v':
-            s_put(o, "\\v");
-            break;
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                s_put(o, "\\x%02x", *p);
-            else
-                s_put(o, "%c", *p);
-        }
+        const char *c = strchr(plain, *p);
+        if (c)
+            s_put(o, "\\%c", escaped[c - plain]);
+        else if (*p < 0x20 || *p == 0x7f)
+            s_put(o, "\\x%02x", *p);
+        else
+            s_put(o, "%c", *p);
     }
     s_put(o, "\"");
 }
@@ -85,18 +69,14 @@ s_put_quoted(s_out_t *o, const char *s)
 void
 en_cf_go_quote(const char *s, char *buf, size_t n)
 {
-    s_out_t o = {buf, n, 0};
-    if (n)
-        buf[0] = '\0';
+    s_out_t o = s_out(buf, n);
     s_put_quoted(&o, s);
 }
 
 void
 en_cf_go_list(const char *const *items, size_t count, bool quote, char *buf, size_t n)
 {
-    s_out_t o = {buf, n, 0};
-    if (n)
-        buf[0] = '\0';
+    s_out_t o = s_out(buf, n);
     s_put(&o, "[");
     for (size_t i = 0; i < count; i++) {
         if (i)
@@ -452,9 +432,7 @@ s_go_sharpv(s_out_t *o, const en_ynode_t *n, int depth)
 void
 en_ynode_go_value(const en_ynode_t *node, char *buf, size_t n)
 {
-    s_out_t o = {buf, n, 0};
-    if (n)
-        buf[0] = '\0';
+    s_out_t o = s_out(buf, n);
     s_put(&o, "%s(", s_go_type(node));
     if (node->kind == EN_YNODE_SCALAR && en_ynode_type(node) == EN_YAML_NULL)
         s_put(&o, "nil");
@@ -720,16 +698,14 @@ en_ydoc_visit(en_ydoc_t *doc)
 void
 en_ypath(char *buf, const char *parent, const char *key)
 {
-    s_out_t o = {buf, EN_YPATH_MAX, 0};
-    buf[0] = '\0';
+    s_out_t o = s_out(buf, EN_YPATH_MAX);
     s_put(&o, "%s%s%s", parent, *parent ? "." : "", key);
 }
 
 void
 en_ypath_index(char *buf, const char *parent, size_t index)
 {
-    s_out_t o = {buf, EN_YPATH_MAX, 0};
-    buf[0] = '\0';
+    s_out_t o = s_out(buf, EN_YPATH_MAX);
     s_put(&o, "%s[%zu]", parent, index);
 }
 

@@ -5,9 +5,11 @@
     first step carry the `cannot unmarshal yaml credentials` prefix; errors
     from the second are the checkers' own words, e.g.
     `credentials.aws.peter.key: expected string, got int(123)`. We keep both
-    voices: the walker below checks exactly what those checkers check, in the
-    same order (all values are strings first, then auth-type is present), and
-    renders offending values the way Go's `%T(%#v)` does.
+    voices: the top level (`credentials:` and the cloud names) is read by
+    cloudfile_list.c in go-yaml's; from each cloud down, the walker below
+    checks exactly what those checkers check, in the same order (all values
+    are strings first, then auth-type is present), and renders offending
+    values the way Go's `%T(%#v)` does.
 
     FinalizeCredential mirrors cloud.CredentialSchema.Finalize: a strict
     field map (unknown keys, mandatory fields, enumerated options), then file
@@ -22,8 +24,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define S_PREFIX "cannot unmarshal yaml credentials"
 
 //  ---------------------------------------------------------------------------
 //  Credential
@@ -90,7 +90,36 @@ en_credential_set_attr(en_credential_t *self, const char *key, const char *value
 }
 
 //  ---------------------------------------------------------------------------
-//  Credentials of one cloud
+//  Credentials of one cloud (en_cf_list_t does the list work)
+
+static void
+s_credential_destroy(void *cred_p)
+{
+    en_credential_destroy(cred_p);
+}
+
+static void *
+s_credential_dup(const void *cred)
+{
+    return en_credential_dup(cred);
+}
+
+static bool
+s_credential_equal(const void *a, const void *b)
+{
+    return en_credential_equal(a, b);
+}
+
+static const en_cf_list_t s_credentials = {
+    .items_offset = offsetof(en_cloud_credentials_t, credentials),
+    .count_offset = offsetof(en_cloud_credentials_t, count),
+    .key_offset = offsetof(en_credential_t, name),
+    .nil_error = "nil credential not valid",
+    .oom_error = "adding credential: out of memory",
+    .destroy = s_credential_destroy,
+    .dup = s_credential_dup,
+    .equal = s_credential_equal,
+};
 
 en_cloud_credentials_t *
 en_cloud_credentials_new(const char *cloud)
@@ -115,9 +144,7 @@ en_cloud_credentials_destroy(en_cloud_credentials_t **self_p)
     free(self->cloud);
     free(self->default_credential);
     free(self->default_region);
-    for (size_t i = 0; i < self->count; i++)
-        en_credential_destroy(&self->credentials[i]);
-    free(self->credentials);
+    en_cf_list_clear(&s_credentials, self);
     free(self);
     *self_p = NULL;
 }
@@ -125,10 +152,7 @@ en_cloud_credentials_destroy(en_cloud_credentials_t **self_p)
 en_credential_t *
 en_cloud_credentials_find(const en_cloud_credentials_t *self, const char *name)
 {
-    for (size_t i = 0; self && name && i < self->count; i++)
-        if (strcmp(self->credentials[i]->name, name) == 0)
-            return self->credentials[i];
-    return NULL;
+    return en_cf_list_find(&s_credentials, self, name);
 }
 
 static bool
@@ -140,37 +164,15 @@ s_reserved(const char *name)
 int
 en_cloud_credentials_add(en_cloud_credentials_t *self, en_credential_t **cred_p, en_err_t *err)
 {
-    if (!cred_p || !*cred_p)
-        return en_err_set(err, EN_NOT_VALID, "nil credential not valid");
-    en_credential_t *cred = *cred_p;
-    if (s_reserved(cred->name))
-        return en_err_set(err, EN_NOT_VALID, "credential name \"%s\" not valid", cred->name);
-    for (size_t i = 0; i < self->count; i++)
-        if (strcmp(self->credentials[i]->name, cred->name) == 0) {
-            en_credential_destroy(&self->credentials[i]);
-            self->credentials[i] = cred;
-            *cred_p = NULL;
-            return 0;
-        }
-    if (en_cf_grow(&self->credentials, self->count, sizeof *self->credentials))
-        return en_err_set(err, EN_INTERNAL, "adding credential: out of memory");
-    self->credentials[self->count++] = cred;
-    *cred_p = NULL;
-    return 0;
+    if (cred_p && *cred_p && s_reserved((*cred_p)->name))
+        return en_err_set(err, EN_NOT_VALID, "credential name \"%s\" not valid", (*cred_p)->name);
+    return en_cf_list_add(&s_credentials, self, cred_p, err);
 }
 
 bool
 en_cloud_credentials_remove(en_cloud_credentials_t *self, const char *name)
 {
-    for (size_t i = 0; self && name && i < self->count; i++)
-        if (strcmp(self->credentials[i]->name, name) == 0) {
-            en_credential_destroy(&self->credentials[i]);
-            memmove(&self->credentials[i], &self->credentials[i + 1],
-                    (self->count - i - 1) * sizeof *self->credentials);
-            self->count--;
-            return true;
-        }
-    return false;
+    return en_cf_list_remove(&s_credentials, self, name);
 }
 
 en_cloud_credentials_t *
@@ -179,20 +181,11 @@ en_cloud_credentials_dup(const en_cloud_credentials_t *self)
     if (!self)
         return NULL;
     en_cloud_credentials_t *copy = en_cloud_credentials_new(self->cloud);
-    if (!copy || en_cloudfile_set_string(&copy->default_credential, self->default_credential) ||
-        en_cloudfile_set_string(&copy->default_region, self->default_region))
-        goto fail;
-    for (size_t i = 0; i < self->count; i++) {
-        en_credential_t *c = en_credential_dup(self->credentials[i]);
-        if (!c || en_cloud_credentials_add(copy, &c, NULL)) {
-            en_credential_destroy(&c);
-            goto fail;
-        }
-    }
+    if (copy && (en_cloudfile_set_string(&copy->default_credential, self->default_credential) ||
+                 en_cloudfile_set_string(&copy->default_region, self->default_region) ||
+                 en_cf_list_copy(&s_credentials, copy, self)))
+        en_cloud_credentials_destroy(&copy);
     return copy;
-fail:
-    en_cloud_credentials_destroy(&copy);
-    return NULL;
 }
 
 bool
@@ -200,18 +193,43 @@ en_cloud_credentials_equal(const en_cloud_credentials_t *a, const en_cloud_crede
 {
     if (!a || !b)
         return a == b;
-    if (!en_cf_streq(a->cloud, b->cloud) ||
-        !en_cf_streq(a->default_credential, b->default_credential) ||
-        !en_cf_streq(a->default_region, b->default_region) || a->count != b->count)
-        return false;
-    for (size_t i = 0; i < a->count; i++)
-        if (!en_credential_equal(a->credentials[i], b->credentials[i]))
-            return false;
-    return true;
+    return en_cf_streq(a->cloud, b->cloud) &&
+           en_cf_streq(a->default_credential, b->default_credential) &&
+           en_cf_streq(a->default_region, b->default_region) &&
+           en_cf_list_equal(&s_credentials, a, b);
 }
 
 //  ---------------------------------------------------------------------------
-//  All credentials
+//  All credentials (a list of the above, keyed by cloud)
+
+static void
+s_cloud_credentials_destroy(void *cc_p)
+{
+    en_cloud_credentials_destroy(cc_p);
+}
+
+static void *
+s_cloud_credentials_dup(const void *cc)
+{
+    return en_cloud_credentials_dup(cc);
+}
+
+static bool
+s_cloud_credentials_equal(const void *a, const void *b)
+{
+    return en_cloud_credentials_equal(a, b);
+}
+
+static const en_cf_list_t s_clouds = {
+    .items_offset = offsetof(en_credentials_t, items),
+    .count_offset = offsetof(en_credentials_t, count),
+    .key_offset = offsetof(en_cloud_credentials_t, cloud),
+    .nil_error = "nil cloud credentials not valid",
+    .oom_error = "adding credentials: out of memory",
+    .destroy = s_cloud_credentials_destroy,
+    .dup = s_cloud_credentials_dup,
+    .equal = s_cloud_credentials_equal,
+};
 
 en_credentials_t *
 en_credentials_new(void)
@@ -224,82 +242,42 @@ en_credentials_destroy(en_credentials_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    en_credentials_t *self = *self_p;
-    for (size_t i = 0; i < self->count; i++)
-        en_cloud_credentials_destroy(&self->items[i]);
-    free(self->items);
-    free(self);
+    en_cf_list_clear(&s_clouds, *self_p);
+    free(*self_p);
     *self_p = NULL;
 }
 
 en_cloud_credentials_t *
 en_credentials_find(const en_credentials_t *self, const char *cloud)
 {
-    for (size_t i = 0; self && cloud && i < self->count; i++)
-        if (strcmp(self->items[i]->cloud, cloud) == 0)
-            return self->items[i];
-    return NULL;
+    return en_cf_list_find(&s_clouds, self, cloud);
 }
 
 int
 en_credentials_add(en_credentials_t *self, en_cloud_credentials_t **cc_p, en_err_t *err)
 {
-    if (!cc_p || !*cc_p)
-        return en_err_set(err, EN_NOT_VALID, "nil cloud credentials not valid");
-    en_cloud_credentials_t *cc = *cc_p;
-    for (size_t i = 0; i < self->count; i++)
-        if (strcmp(self->items[i]->cloud, cc->cloud) == 0) {
-            en_cloud_credentials_destroy(&self->items[i]);
-            self->items[i] = cc;
-            *cc_p = NULL;
-            return 0;
-        }
-    if (en_cf_grow(&self->items, self->count, sizeof *self->items))
-        return en_err_set(err, EN_INTERNAL, "adding credentials: out of memory");
-    self->items[self->count++] = cc;
-    *cc_p = NULL;
-    return 0;
+    return en_cf_list_add(&s_clouds, self, cc_p, err);
 }
 
 bool
 en_credentials_remove(en_credentials_t *self, const char *cloud)
 {
-    for (size_t i = 0; self && cloud && i < self->count; i++)
-        if (strcmp(self->items[i]->cloud, cloud) == 0) {
-            en_cloud_credentials_destroy(&self->items[i]);
-            memmove(&self->items[i], &self->items[i + 1],
-                    (self->count - i - 1) * sizeof *self->items);
-            self->count--;
-            return true;
-        }
-    return false;
+    return en_cf_list_remove(&s_clouds, self, cloud);
 }
 
 en_credentials_t *
 en_credentials_dup(const en_credentials_t *self)
 {
     en_credentials_t *copy = en_credentials_new();
-    for (size_t i = 0; copy && self && i < self->count; i++) {
-        en_cloud_credentials_t *cc = en_cloud_credentials_dup(self->items[i]);
-        if (!cc || en_credentials_add(copy, &cc, NULL)) {
-            en_cloud_credentials_destroy(&cc);
-            en_credentials_destroy(&copy);
-        }
-    }
+    if (copy && en_cf_list_copy(&s_clouds, copy, self))
+        en_credentials_destroy(&copy);
     return copy;
 }
 
 bool
 en_credentials_equal(const en_credentials_t *a, const en_credentials_t *b)
 {
-    if (!a || !b)
-        return a == b;
-    if (a->count != b->count)
-        return false;
-    for (size_t i = 0; i < a->count; i++)
-        if (!en_cloud_credentials_equal(a->items[i], b->items[i]))
-            return false;
-    return true;
+    return en_cf_list_equal(&s_clouds, a, b);
 }
 
 //  ---------------------------------------------------------------------------
@@ -377,9 +355,9 @@ s_read_credential(en_ydoc_t *doc, const en_ynode_t *body, const char *path, cons
 }
 
 static int
-s_read_cloud_credentials(en_ydoc_t *doc, const en_ynode_t *body, const char *path,
-                         en_cloud_credentials_t *cc)
+s_read_cloud_credentials(en_ydoc_t *doc, const en_ynode_t *body, const char *path, void *item)
 {
+    en_cloud_credentials_t *cc = item;
     if (s_string_map(doc, body, path))
         return -1;
     for (size_t i = 0; i < body->count; i += 2) {
@@ -401,113 +379,78 @@ s_read_cloud_credentials(en_ydoc_t *doc, const en_ynode_t *body, const char *pat
     return 0;
 }
 
-static int
-s_read_credentials(en_ydoc_t *doc, en_credentials_t *creds)
+//  ---------------------------------------------------------------------------
+//  Writing credentials.yaml
+
+static void
+s_write_credential(en_yemit_t *e, const void *item)
 {
-    const en_ynode_t *root = doc->root;
-    if (!root)
-        return 0;
-    if (en_ydoc_check_map(doc, root, "", true))
-        return -1;
-    for (size_t i = 0; root->kind == EN_YNODE_MAP && i < root->count; i += 2) {
-        const en_ynode_t *k = root->items[i], *map = root->items[i + 1];
-        if (k->kind != EN_YNODE_SCALAR || strcmp(k->value, "credentials") != 0)
-            continue;
-        //  This level is go-yaml's (map[string]interface{}), hence the prefix.
-        if (en_ydoc_check_map(doc, map, "credentials", true))
-            return -1;
-        for (size_t j = 0; map->kind == EN_YNODE_MAP && j < map->count; j += 2) {
-            char *cloud = NULL;
-            if (en_ydoc_string(doc, map->items[j], "credentials", &cloud))
-                return -1;
-            char path[EN_YPATH_MAX];
-            en_ypath(path, "credentials", cloud);
-            en_cloud_credentials_t *cc = en_cloud_credentials_new(cloud);
-            free(cloud);
-            if (!cc)
-                return en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", doc->prefix);
-            if (s_read_cloud_credentials(doc, map->items[j + 1], path, cc) ||
-                en_credentials_add(creds, &cc, doc->err)) {
-                en_cloud_credentials_destroy(&cc);
-                return -1;
-            }
-        }
-    }
-    return 0;
+    const en_credential_t *cred = item;
+    en_yemit_map_start(e, false);
+    en_yemit_kv(e, "auth-type", cred->auth_type);
+    for (size_t k = 0; k < cred->attrs.count; k++)
+        en_yemit_kv(e, cred->attrs.items[k].key, cred->attrs.items[k].value);
+    en_yemit_map_end(e);
 }
+
+static void
+s_write_cloud_credentials(en_yemit_t *e, const void *item)
+{
+    const en_cloud_credentials_t *cc = item;
+    en_yemit_map_start(e, false);
+    en_yemit_kv_opt(e, "default-credential", cc->default_credential);
+    en_yemit_kv_opt(e, "default-region", cc->default_region);
+    en_cf_list_emit(e, &s_credentials, cc, s_write_credential);
+    en_yemit_map_end(e);
+}
+
+//  ---------------------------------------------------------------------------
+//  The file
+
+static void *
+s_cloud_credentials_create(const char *cloud)
+{
+    return en_cloud_credentials_new(cloud);
+}
+
+static const en_cf_file_t s_credentials_yaml = {
+    .section = "credentials",
+    .prefix = "cannot unmarshal yaml credentials",
+    .marshal = "cannot marshal credentials",
+    .list = &s_clouds,
+    .create = s_cloud_credentials_create,
+    .read = s_read_cloud_credentials,
+    .write = s_write_cloud_credentials,
+};
 
 en_credentials_t *
 en_credentials_parse(const char *data, size_t len, en_err_t *err)
 {
-    en_ydoc_t doc;
-    if (en_ydoc_load(&doc, data, len, S_PREFIX, err))
-        return NULL;
     en_credentials_t *creds = en_credentials_new();
-    if (!creds)
-        en_err_set(err, EN_INTERNAL, "%s: out of memory", S_PREFIX);
-    else if (s_read_credentials(&doc, creds))
+    if (en_cf_parse(&s_credentials_yaml, data, len, creds, err))
         en_credentials_destroy(&creds);
-    en_ydoc_free(&doc);
     return creds;
 }
 
 en_credentials_t *
 en_credentials_load(const char *path, en_err_t *err)
 {
-    char *data;
-    size_t len;
-    if (en_cf_read_file(path, &data, &len, err))
-        return NULL;
-    en_credentials_t *creds = data ? en_credentials_parse(data, len, err) : en_credentials_new();
-    free(data);
+    en_credentials_t *creds = en_credentials_new();
+    if (en_cf_load(&s_credentials_yaml, path, creds, err))
+        en_credentials_destroy(&creds);
     return creds;
 }
-
-//  ---------------------------------------------------------------------------
-//  Writing credentials.yaml
 
 char *
 en_credentials_format(const en_credentials_t *self, en_err_t *err)
 {
-    en_yemit_t e;
-    if (en_yemit_begin(&e)) {
-        en_err_set(err, EN_INTERNAL, "cannot marshal credentials: out of memory");
-        return NULL;
-    }
-    en_yemit_map_start(&e, false);
-    en_yemit_str(&e, "credentials");
-    en_yemit_map_start(&e, false);
-    for (size_t i = 0; self && i < self->count; i++) {
-        const en_cloud_credentials_t *cc = self->items[i];
-        en_yemit_str(&e, cc->cloud);
-        en_yemit_map_start(&e, false);
-        en_yemit_kv_opt(&e, "default-credential", cc->default_credential);
-        en_yemit_kv_opt(&e, "default-region", cc->default_region);
-        for (size_t j = 0; j < cc->count; j++) {
-            const en_credential_t *cred = cc->credentials[j];
-            en_yemit_str(&e, cred->name);
-            en_yemit_map_start(&e, false);
-            en_yemit_kv(&e, "auth-type", cred->auth_type);
-            for (size_t k = 0; k < cred->attrs.count; k++)
-                en_yemit_kv(&e, cred->attrs.items[k].key, cred->attrs.items[k].value);
-            en_yemit_map_end(&e);
-        }
-        en_yemit_map_end(&e);
-    }
-    en_yemit_map_end(&e);
-    en_yemit_map_end(&e);
-    return en_yemit_end(&e, err);
+    return en_cf_format(&s_credentials_yaml, self, err);
 }
 
 int
 en_credentials_save(const en_credentials_t *self, const char *path, en_err_t *err)
 {
-    char *text = en_credentials_format(self, err);
-    if (!text)
-        return -1;
-    int rc = en_cf_write_file(path, text, strlen(text), err);
-    free(text);
-    return rc;
+    return en_cf_save(&s_credentials_yaml, self, path, err);
 }
 
 //  ---------------------------------------------------------------------------

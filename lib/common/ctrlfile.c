@@ -6,15 +6,15 @@
     top. Fields Juju has and we do not model (dns-cache, public-hostname,
     active-controller-machine-count, proxy-config) are ignored on reading, as
     go-yaml ignores unknown keys. A multi-line ca-cert is written as a
-    literal block, as go-yaml does. */
+    literal block, as go-yaml does. cloudfile_list.c reads and writes the
+    top level; current-controller, the one other top-level key, is handed
+    back here through the file descriptor. */
 #include "common/cloudfile_int.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define S_PREFIX "cannot unmarshal yaml controllers metadata"
 
 en_controller_t *
 en_controller_new(const char *name)
@@ -94,6 +94,38 @@ en_controller_equal(const en_controller_t *a, const en_controller_t *b)
            a->machine_count == b->machine_count;
 }
 
+//  ---------------------------------------------------------------------------
+//  Controller list (en_cf_list_t does the work)
+
+static void
+s_controller_destroy(void *ctrl_p)
+{
+    en_controller_destroy(ctrl_p);
+}
+
+static void *
+s_controller_dup(const void *ctrl)
+{
+    return en_controller_dup(ctrl);
+}
+
+static bool
+s_controller_equal(const void *a, const void *b)
+{
+    return en_controller_equal(a, b);
+}
+
+static const en_cf_list_t s_controllers = {
+    .items_offset = offsetof(en_controllers_t, items),
+    .count_offset = offsetof(en_controllers_t, count),
+    .key_offset = offsetof(en_controller_t, name),
+    .nil_error = "nil controller not valid",
+    .oom_error = "adding controller: out of memory",
+    .destroy = s_controller_destroy,
+    .dup = s_controller_dup,
+    .equal = s_controller_equal,
+};
+
 en_controllers_t *
 en_controllers_new(void)
 {
@@ -110,58 +142,32 @@ en_controllers_destroy(en_controllers_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    en_controllers_t *self = *self_p;
-    for (size_t i = 0; i < self->count; i++)
-        en_controller_destroy(&self->items[i]);
-    free(self->items);
-    free(self->current_controller);
-    free(self);
+    en_cf_list_clear(&s_controllers, *self_p);
+    free((*self_p)->current_controller);
+    free(*self_p);
     *self_p = NULL;
 }
 
 en_controller_t *
 en_controllers_find(const en_controllers_t *self, const char *name)
 {
-    for (size_t i = 0; self && name && i < self->count; i++)
-        if (strcmp(self->items[i]->name, name) == 0)
-            return self->items[i];
-    return NULL;
+    return en_cf_list_find(&s_controllers, self, name);
 }
 
 int
 en_controllers_add(en_controllers_t *self, en_controller_t **ctrl_p, en_err_t *err)
 {
-    if (!ctrl_p || !*ctrl_p)
-        return en_err_set(err, EN_NOT_VALID, "nil controller not valid");
-    en_controller_t *ctrl = *ctrl_p;
-    for (size_t i = 0; i < self->count; i++)
-        if (strcmp(self->items[i]->name, ctrl->name) == 0) {
-            en_controller_destroy(&self->items[i]);
-            self->items[i] = ctrl;
-            *ctrl_p = NULL;
-            return 0;
-        }
-    if (en_cf_grow(&self->items, self->count, sizeof *self->items))
-        return en_err_set(err, EN_INTERNAL, "adding controller: out of memory");
-    self->items[self->count++] = ctrl;
-    *ctrl_p = NULL;
-    return 0;
+    return en_cf_list_add(&s_controllers, self, ctrl_p, err);
 }
 
 bool
 en_controllers_remove(en_controllers_t *self, const char *name)
 {
-    for (size_t i = 0; self && name && i < self->count; i++)
-        if (strcmp(self->items[i]->name, name) == 0) {
-            en_controller_destroy(&self->items[i]);
-            memmove(&self->items[i], &self->items[i + 1],
-                    (self->count - i - 1) * sizeof *self->items);
-            self->count--;
-            if (strcmp(self->current_controller, name) == 0)
-                self->current_controller[0] = '\0';
-            return true;
-        }
-    return false;
+    if (!en_cf_list_remove(&s_controllers, self, name))
+        return false;
+    if (strcmp(self->current_controller, name) == 0)
+        self->current_controller[0] = '\0';
+    return true;
 }
 
 int
@@ -178,17 +184,10 @@ en_controllers_t *
 en_controllers_dup(const en_controllers_t *self)
 {
     en_controllers_t *copy = en_controllers_new();
-    if (!copy || !self)
-        return copy;
-    if (en_cloudfile_set_string(&copy->current_controller, self->current_controller))
+    if (copy && self &&
+        (en_cloudfile_set_string(&copy->current_controller, self->current_controller) ||
+         en_cf_list_copy(&s_controllers, copy, self)))
         en_controllers_destroy(&copy);
-    for (size_t i = 0; copy && i < self->count; i++) {
-        en_controller_t *c = en_controller_dup(self->items[i]);
-        if (!c || en_controllers_add(copy, &c, NULL)) {
-            en_controller_destroy(&c);
-            en_controllers_destroy(&copy);
-        }
-    }
     return copy;
 }
 
@@ -197,12 +196,8 @@ en_controllers_equal(const en_controllers_t *a, const en_controllers_t *b)
 {
     if (!a || !b)
         return a == b;
-    if (a->count != b->count || !en_cf_streq(a->current_controller, b->current_controller))
-        return false;
-    for (size_t i = 0; i < a->count; i++)
-        if (!en_controller_equal(a->items[i], b->items[i]))
-            return false;
-    return true;
+    return en_cf_streq(a->current_controller, b->current_controller) &&
+           en_cf_list_equal(&s_controllers, a, b);
 }
 
 //  ---------------------------------------------------------------------------
@@ -224,31 +219,9 @@ s_read_int(en_ydoc_t *doc, const en_ynode_t *n, const char *path, int *out)
 }
 
 static int
-s_read_endpoints(en_ydoc_t *doc, const en_ynode_t *seq, const char *path, en_controller_t *c)
+s_read_controller(en_ydoc_t *doc, const en_ynode_t *body, const char *path, void *item)
 {
-    if (en_ydoc_visit(doc))
-        return -1;
-    if (en_ynode_is_null(seq))
-        return 0;
-    if (seq->kind != EN_YNODE_SEQ)
-        return en_ydoc_expected(doc, seq, path, "a sequence");
-    for (size_t i = 0; i < seq->count; i++) {
-        char sub[EN_YPATH_MAX];
-        en_ypath_index(sub, path, i);
-        char *ep = NULL;
-        int rc = en_ydoc_string(doc, seq->items[i], sub, &ep);
-        if (rc == 0 && en_controller_add_api_endpoint(c, ep))
-            rc = en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", doc->prefix);
-        free(ep);
-        if (rc)
-            return -1;
-    }
-    return 0;
-}
-
-static int
-s_read_controller(en_ydoc_t *doc, const en_ynode_t *body, const char *path, en_controller_t *c)
-{
+    en_controller_t *c = item;
     if (en_ydoc_check_map(doc, body, path, false))
         return -1;
     for (size_t i = 0; i < body->count; i += 2) {
@@ -275,7 +248,7 @@ s_read_controller(en_ydoc_t *doc, const en_ynode_t *body, const char *path, en_c
         if (f < sizeof strings / sizeof strings[0])
             rc = en_ydoc_string(doc, v, sub, (char **)((char *)c + strings[f].offset));
         else if (strcmp(k->value, "api-endpoints") == 0)
-            rc = s_read_endpoints(doc, v, sub, c);
+            rc = en_ydoc_strv(doc, v, sub, &c->api_endpoints, &c->api_endpoint_count);
         else if (strcmp(k->value, "controller-machine-count") == 0)
             rc = s_read_int(doc, v, sub, &c->controller_machine_count);
         else if (strcmp(k->value, "machine-count") == 0)
@@ -286,128 +259,99 @@ s_read_controller(en_ydoc_t *doc, const en_ynode_t *body, const char *path, en_c
     return 0;
 }
 
+//  Top-level keys besides `controllers`: current-controller is the only one
+//  we model.
 static int
-s_read_controllers(en_ydoc_t *doc, en_controllers_t *ctrls)
+s_read_current(en_ydoc_t *doc, const en_ynode_t *value, const char *key, void *self)
 {
-    const en_ynode_t *root = doc->root;
-    if (!root)
+    en_controllers_t *ctrls = self;
+    if (strcmp(key, "current-controller") != 0)
         return 0;
-    if (en_ydoc_check_map(doc, root, "", true))
-        return -1;
-    for (size_t i = 0; root->kind == EN_YNODE_MAP && i < root->count; i += 2) {
-        const en_ynode_t *k = root->items[i], *v = root->items[i + 1];
-        if (k->kind != EN_YNODE_SCALAR)
-            continue;
-        if (strcmp(k->value, "current-controller") == 0) {
-            if (en_ydoc_string(doc, v, "current-controller", &ctrls->current_controller))
-                return -1;
-            continue;
-        }
-        if (strcmp(k->value, "controllers") != 0)
-            continue;
-        if (en_ydoc_check_map(doc, v, "controllers", true))
-            return -1;
-        for (size_t j = 0; v->kind == EN_YNODE_MAP && j < v->count; j += 2) {
-            char *name = NULL;
-            if (en_ydoc_string(doc, v->items[j], "controllers", &name))
-                return -1;
-            char path[EN_YPATH_MAX];
-            en_ypath(path, "controllers", name);
-            en_controller_t *c = en_controller_new(name);
-            free(name);
-            if (!c)
-                return en_err_set(doc->err, EN_INTERNAL, "%s: out of memory", doc->prefix);
-            if (s_read_controller(doc, v->items[j + 1], path, c) ||
-                en_controllers_add(ctrls, &c, doc->err)) {
-                en_controller_destroy(&c);
-                return -1;
-            }
-        }
-    }
-    return 0;
+    return en_ydoc_string(doc, value, key, &ctrls->current_controller);
 }
+
+//  ---------------------------------------------------------------------------
+//  Writing
+
+static void
+s_write_controller(en_yemit_t *e, const void *item)
+{
+    const en_controller_t *c = item;
+    char num[32];
+    en_yemit_map_start(e, false);
+    en_yemit_kv(e, "uuid", c->uuid);
+    en_yemit_str(e, "api-endpoints");
+    en_yemit_strv(e, c->api_endpoints, c->api_endpoint_count);
+    en_yemit_kv(e, "ca-cert", c->ca_cert);
+    en_yemit_kv(e, "cloud", c->cloud);
+    en_yemit_kv_opt(e, "region", c->region);
+    en_yemit_kv_opt(e, "type", c->type);
+    en_yemit_kv_opt(e, "agent-version", c->agent_version);
+    en_yemit_str(e, "controller-machine-count");
+    snprintf(num, sizeof num, "%d", c->controller_machine_count);
+    en_yemit_typed(e, num, EN_YAML_INT);
+    if (c->machine_count >= 0) {
+        en_yemit_str(e, "machine-count");
+        snprintf(num, sizeof num, "%d", c->machine_count);
+        en_yemit_typed(e, num, EN_YAML_INT);
+    }
+    en_yemit_map_end(e);
+}
+
+static void
+s_write_current(en_yemit_t *e, const void *self)
+{
+    const en_controllers_t *ctrls = self;
+    en_yemit_kv_opt(e, "current-controller", ctrls->current_controller);
+}
+
+//  ---------------------------------------------------------------------------
+//  The file
+
+static void *
+s_controller_create(const char *name)
+{
+    return en_controller_new(name);
+}
+
+static const en_cf_file_t s_controllers_yaml = {
+    .section = "controllers",
+    .prefix = "cannot unmarshal yaml controllers metadata",
+    .marshal = "cannot marshal controllers",
+    .list = &s_controllers,
+    .create = s_controller_create,
+    .read = s_read_controller,
+    .write = s_write_controller,
+    .read_other = s_read_current,
+    .write_other = s_write_current,
+};
 
 en_controllers_t *
 en_controllers_parse(const char *data, size_t len, en_err_t *err)
 {
-    en_ydoc_t doc;
-    if (en_ydoc_load(&doc, data, len, S_PREFIX, err))
-        return NULL;
     en_controllers_t *ctrls = en_controllers_new();
-    if (!ctrls)
-        en_err_set(err, EN_INTERNAL, "%s: out of memory", S_PREFIX);
-    else if (s_read_controllers(&doc, ctrls))
+    if (en_cf_parse(&s_controllers_yaml, data, len, ctrls, err))
         en_controllers_destroy(&ctrls);
-    en_ydoc_free(&doc);
     return ctrls;
 }
 
 en_controllers_t *
 en_controllers_load(const char *path, en_err_t *err)
 {
-    char *data;
-    size_t len;
-    if (en_cf_read_file(path, &data, &len, err))
-        return NULL;
-    en_controllers_t *ctrls = data ? en_controllers_parse(data, len, err) : en_controllers_new();
-    free(data);
+    en_controllers_t *ctrls = en_controllers_new();
+    if (en_cf_load(&s_controllers_yaml, path, ctrls, err))
+        en_controllers_destroy(&ctrls);
     return ctrls;
 }
-
-//  ---------------------------------------------------------------------------
-//  Writing
 
 char *
 en_controllers_format(const en_controllers_t *self, en_err_t *err)
 {
-    en_yemit_t e;
-    if (en_yemit_begin(&e)) {
-        en_err_set(err, EN_INTERNAL, "cannot marshal controllers: out of memory");
-        return NULL;
-    }
-    en_yemit_map_start(&e, false);
-    en_yemit_str(&e, "controllers");
-    en_yemit_map_start(&e, false);
-    for (size_t i = 0; self && i < self->count; i++) {
-        const en_controller_t *c = self->items[i];
-        char num[32];
-        en_yemit_str(&e, c->name);
-        en_yemit_map_start(&e, false);
-        en_yemit_kv(&e, "uuid", c->uuid);
-        en_yemit_str(&e, "api-endpoints");
-        en_yemit_seq_start(&e, true);
-        for (size_t j = 0; j < c->api_endpoint_count; j++)
-            en_yemit_str(&e, c->api_endpoints[j]);
-        en_yemit_seq_end(&e);
-        en_yemit_kv(&e, "ca-cert", c->ca_cert);
-        en_yemit_kv(&e, "cloud", c->cloud);
-        en_yemit_kv_opt(&e, "region", c->region);
-        en_yemit_kv_opt(&e, "type", c->type);
-        en_yemit_kv_opt(&e, "agent-version", c->agent_version);
-        en_yemit_str(&e, "controller-machine-count");
-        snprintf(num, sizeof num, "%d", c->controller_machine_count);
-        en_yemit_typed(&e, num, EN_YAML_INT);
-        if (c->machine_count >= 0) {
-            en_yemit_str(&e, "machine-count");
-            snprintf(num, sizeof num, "%d", c->machine_count);
-            en_yemit_typed(&e, num, EN_YAML_INT);
-        }
-        en_yemit_map_end(&e);
-    }
-    en_yemit_map_end(&e);
-    if (self)
-        en_yemit_kv_opt(&e, "current-controller", self->current_controller);
-    en_yemit_map_end(&e);
-    return en_yemit_end(&e, err);
+    return en_cf_format(&s_controllers_yaml, self, err);
 }
 
 int
 en_controllers_save(const en_controllers_t *self, const char *path, en_err_t *err)
 {
-    char *text = en_controllers_format(self, err);
-    if (!text)
-        return -1;
-    int rc = en_cf_write_file(path, text, strlen(text), err);
-    free(text);
-    return rc;
+    return en_cf_save(&s_controllers_yaml, self, path, err);
 }
