@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,9 @@ harness_spawn(harness_t *h, const char *name, int replica, char *const argv[])
     snprintf(log, sizeof log, "%s/%s-%d.log", h->home, name, replica);
     pid_t pid = fork();
     if (pid == 0) {
+        // a test that dies (a timeout, a crash) must not leave its children
+        // serving: a stray worker would join the next test's broker
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0) {
             dup2(fd, 1);

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,7 +443,10 @@ bx_child_start(const char *mode, const char *gateway)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        // only async-signal-safe calls until exec; no ZeroMQ here
+        // only async-signal-safe calls until exec; no ZeroMQ here. A test
+        // that dies (a timeout, a crash) must not leave this child serving:
+        // a stray worker would join the next test's broker.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         fcntl(notify[1], F_SETFD, 0);
         fcntl(go[0], F_SETFD, 0);
         execv(exe, args);
