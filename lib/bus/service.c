@@ -246,9 +246,11 @@ en_service_opts_parse(en_service_opts_t *opts, int argc, char **argv, en_err_t *
     opts->home = getenv("ENVIRONS_HOME");
     opts->threads = 4;
     opts->replica = 0;
+    opts->lanes = 0;
     static const struct option longopts[] = {
         {"gateway", required_argument, NULL, 'g'}, {"home", required_argument, NULL, 'h'},
         {"threads", required_argument, NULL, 't'}, {"replica", required_argument, NULL, 'r'},
+        {"lanes", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -269,10 +271,15 @@ en_service_opts_parse(en_service_opts_t *opts, int argc, char **argv, en_err_t *
         case 'r':
             opts->replica = atoi(optarg);
             break;
+        case 'l':
+            opts->lanes = atoi(optarg);
+            if (opts->lanes < 1 || opts->lanes > 16)
+                return en_err_set(err, EN_NOT_VALID, "--lanes must be 1..16, got %s", optarg);
+            break;
         default:
             return en_err_set(err, EN_NOT_VALID,
                               "usage: %s --gateway EP[,EP] [--home DIR] [--threads N] "
-                              "[--replica I]",
+                              "[--replica I] [--lanes L]",
                               argv[0]);
         }
     }
@@ -366,6 +373,14 @@ en_service_run(const en_service_def_t *def, const en_service_opts_t *opts)
     // the RFC says; with several, the broker can hand a thread a burst of
     // requests that it answers in one wake-up instead of one wake-up each.
     int nl = opts->lanes > 0 ? opts->lanes : EN_DEFAULT_LANES;
+    int ngw = 1;
+    for (const char *c = opts->gateways; *c; c++)
+        ngw += *c == ',';
+    if (ngw * nl > EN_WORKER_MAX_LINKS) {
+        // every gateway must get at least one connection: fewer lanes
+        nl = EN_WORKER_MAX_LINKS / ngw > 0 ? EN_WORKER_MAX_LINKS / ngw : 1;
+        en_warn("%d gateways: %d lane(s) per gateway", ngw, nl);
+    }
     size_t cap = (strlen(opts->gateways) + 1) * (size_t) nl + 1;
     char *lanes = calloc(1, cap);
     for (int l = 0; l < nl; l++)

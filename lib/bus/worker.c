@@ -28,7 +28,7 @@
 #include "bus/mdp.h"
 #include "common/log.h"
 
-#define EN_MAX_GATEWAYS 64 // connections: gateways x lanes
+#define EN_MAX_GATEWAYS EN_WORKER_MAX_LINKS
 //  The watchdog wakes this often and steps in for calls older than this:
 //  during a long call a broker hears from us within ~5 s of the last
 //  heartbeat, and every 3.75 s after, inside its 7.5 s expiry.
@@ -384,6 +384,14 @@ en_worker_new(const char *gateways, const char *service, en_err_t *err)
 {
     if (!gateways || !*gateways || !service || !*service) {
         en_err_set(err, EN_NOT_VALID, "a worker needs a gateway endpoint and a service name");
+        return NULL;
+    }
+    int endpoints = 1;
+    for (const char *c = gateways; *c; c++)
+        endpoints += *c == ',';
+    if (endpoints > EN_MAX_GATEWAYS) {
+        en_err_set(err, EN_NOT_VALID, "%d gateway connections for one worker; at most %d",
+                   endpoints, EN_MAX_GATEWAYS);
         return NULL;
     }
     en_worker_t *self = calloc(1, sizeof *self);

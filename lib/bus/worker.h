@@ -41,6 +41,10 @@
 
 typedef struct en_worker en_worker_t;
 
+//  Most connections one worker holds (gateways x lanes); endpoints past it
+//  are refused.
+#define EN_WORKER_MAX_LINKS 64
+
 //  gateways: comma-separated endpoints; service: MDP service name.
 en_worker_t *en_worker_new(const char *gateways, const char *service, en_err_t *err);
 //  Says DISCONNECT to every gateway; a reply not yet given is dropped.
