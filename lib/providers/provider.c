@@ -2,6 +2,7 @@
     every provider shares (after Juju's environs/config). */
 #include "providers/provider.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 extern const en_provider_t en_sim_provider;
@@ -167,6 +168,26 @@ s_uuid_valid(const char *s)
     return true;
 }
 
+//  Juju's resourceTags: "k=v k2=v2", keys not under the reserved prefix.
+static int
+s_check_resource_tags(const char *tags, en_err_t *err)
+{
+    char *copy = strdup(tags ? tags : ""), *save = NULL;
+    int rc = 0;
+    for (char *kv = strtok_r(copy, " ", &save); kv && rc == 0; kv = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            rc = en_err_set(err, EN_NOT_VALID, "expected \"key=value\", got \"%s\"", kv);
+            break;
+        }
+        *eq = '\0';
+        if (strncmp(kv, "juju-", 5) == 0)
+            rc = en_err_set(err, EN_NOT_VALID, "tag \"%s\" uses reserved prefix \"juju-\"", kv);
+    }
+    free(copy);
+    return rc;
+}
+
 int
 en_config_validate(const en_provider_t *provider, json_t *cfg, const json_t *old, en_err_t *err)
 {
@@ -179,6 +200,8 @@ en_config_validate(const en_provider_t *provider, json_t *cfg, const json_t *old
         for (const en_config_field_t *f = provider->config_fields; f->name; f++)
             if (s_check_field(f, cfg, old, err))
                 return -1;
+    if (s_check_resource_tags(json_string_value(json_object_get(cfg, "resource-tags")), err))
+        return -1;
     const char *uuid = json_string_value(json_object_get(cfg, "uuid"));
     if (!s_uuid_valid(uuid))
         return en_err_set(err, EN_NOT_VALID, "uuid: expected uuid, got string(\"%s\")", uuid);
@@ -208,4 +231,45 @@ en_config_upgrade(json_t *cfg, en_err_t *err)
         json_object_del(cfg, renames[i][0]);
     }
     return 0;
+}
+
+void
+en_instance_clear(en_instance_t *instance)
+{
+    if (!instance)
+        return;
+    free(instance->id);
+    free(instance->name);
+    free(instance->status);
+    free(instance->status_message);
+    for (size_t i = 0; i < instance->address_count; i++)
+        free(instance->addresses[i]);
+    free(instance->addresses);
+    free(instance->arch);
+    free(instance->zone);
+    free(instance->instance_type);
+    en_kvlist_clear(&instance->tags);
+    memset(instance, 0, sizeof *instance);
+}
+
+void
+en_instances_free(en_instance_t **instances_p, size_t count)
+{
+    if (!instances_p || !*instances_p)
+        return;
+    for (size_t i = 0; i < count; i++)
+        en_instance_clear(&(*instances_p)[i]);
+    free(*instances_p);
+    *instances_p = NULL;
+}
+
+void
+en_zones_free(en_zone_t **zones_p, size_t count)
+{
+    if (!zones_p || !*zones_p)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free((*zones_p)[i].name);
+    free(*zones_p);
+    *zones_p = NULL;
 }

@@ -12,6 +12,7 @@
 
 #include "common/cloudfile.h"
 #include "common/err.h"
+#include "common/instancetype.h"
 
 typedef struct {
     const char *name;
@@ -21,6 +22,78 @@ typedef struct {
     bool immutable;
     const char *const *options; // allowed string values, NULL-terminated, or NULL
 } en_config_field_t;
+
+//  --------------------------------------------------------------------------
+//  Compute: instances, zones and the instance-type catalogue.
+
+//  A tag, or a tag filter (value NULL matches any instance with the key).
+//  As input the strings are borrowed.
+typedef struct {
+    const char *key;
+    const char *value;
+} en_tag_t;
+
+//  An instance as the cloud reports it; every pointer is owned (release
+//  with en_instance_clear / en_instances_free). `live` is false once the
+//  instance is shutting down or terminated.
+typedef struct {
+    char *id;
+    char *name;
+    char *status;         // Juju's instance status: "allocating", "running", ""
+    char *status_message; // the cloud's raw state
+    bool live;
+    char **addresses;
+    size_t address_count;
+    char *arch;
+    uint64_t mem;       // MiB
+    uint64_t root_disk; // MiB
+    uint64_t cpu_cores;
+    uint64_t cpu_power;
+    char *zone;
+    char *instance_type;
+    en_kvlist_t tags; // every value an EN_YAML_STR, in the cloud's order
+} en_instance_t;
+
+typedef struct {
+    char *name;
+    bool available;
+} en_zone_t;
+
+//  A cheap connection to one cloud region (one per thread: not
+//  thread-safe).
+typedef struct en_compute en_compute_t;
+
+typedef struct {
+    //  Open a connection for spec; home is the state directory (NULL:
+    //  en_home()). Never talks to the cloud's API.
+    en_compute_t *(*open)(const en_cloud_spec_t *spec, const char *home, en_err_t *err);
+    void (*close)(en_compute_t **self_p);
+    //  Zones of the region; *zones malloc'd, free with en_zones_free.
+    int (*zones)(en_compute_t *self, en_zone_t **zones, size_t *count, en_err_t *err);
+    //  The region's catalogue, borrowed from the connection (fetched once).
+    int (*instance_types)(en_compute_t *self, const en_instance_type_t **types, size_t *count,
+                          en_err_t *err);
+    //  Create an instance with its tags in one call. zone NULL: the cloud
+    //  picks. ALREADY_EXISTS when a live instance has that name.
+    int (*create)(en_compute_t *self, const char *name, const char *zone, const char *type,
+                  const en_tag_t *tags, size_t tag_count, en_instance_t *out, en_err_t *err);
+    //  Instances among ids (each once, in the order of ids; unknown ids
+    //  left out; terminated ones reported not live).
+    int (*describe)(en_compute_t *self, const char *const *ids, size_t id_count,
+                    en_instance_t **out, size_t *count, en_err_t *err);
+    //  Live instances carrying every filter tag, oldest first.
+    int (*list)(en_compute_t *self, const en_tag_t *filters, size_t filter_count,
+                en_instance_t **out, size_t *count, en_err_t *err);
+    //  Unknown or terminated ids are ignored.
+    int (*terminate)(en_compute_t *self, const char *const *ids, size_t id_count, en_err_t *err);
+    //  Replace the named tags, keep the others. NOT_FOUND for an unknown id.
+    int (*set_tags)(en_compute_t *self, const char *id, const en_tag_t *tags, size_t tag_count,
+                    en_err_t *err);
+} en_compute_ops_t;
+
+void en_instance_clear(en_instance_t *instance);
+void en_instances_free(en_instance_t **instances_p, size_t count);
+void en_zones_free(en_zone_t **zones_p, size_t count);
 
 typedef struct en_provider {
     const char *name;
@@ -36,6 +109,8 @@ typedef struct en_provider {
     const en_config_field_t *config_fields; // provider-specific, NULL-terminated by name
     //  Check the cloud spec and add deterministic provider values to cfg.
     int (*prepare_config)(const en_cloud_spec_t *spec, json_t *cfg, en_err_t *err);
+    // compute; NULL = NOT_SUPPORTED
+    const en_compute_ops_t *compute;
 } en_provider_t;
 
 //  Providers compiled into this build, NULL-terminated.

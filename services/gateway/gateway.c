@@ -43,7 +43,7 @@ typedef struct {
 
 //  Services this build ships. A composition step for any other service is
 //  a seam for a later issue and answers NOT_IMPLEMENTED.
-static const char *const s_landed[] = {"registry", NULL};
+static const char *const s_landed[] = {"registry", "broker", NULL};
 
 static bool
 s_service_landed(const char *service)

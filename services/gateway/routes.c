@@ -38,6 +38,18 @@ static const en_forward_t s_forwards[] = {
     {"UpgradeConfig", "registry"},
     {"Schema", "registry"},
     {"NextMachineId", "registry"},
+    // InstanceBroker, InstanceTagger, constraints and precheck
+    // (StartInstance is a composition: registry, then the broker)
+    {"StopInstances", "broker"},
+    {"AllInstances", "broker"},
+    {"Instances", "broker"},
+    {"ControllerInstances", "broker"},
+    {"MaintainInstance", "broker"},
+    {"TagInstance", "broker"},
+    {"ConstraintsValidator", "broker"},
+    {"ValidateConstraints", "broker"},
+    {"MergeConstraints", "broker"},
+    {"PrecheckInstance", "broker"},
 };
 
 const en_forward_t *

@@ -1,8 +1,9 @@
 /*  conformance.c — the numbered statements of docs/juju-environs.md §1,
     each run as its own CTest test against a freshly started gateway and
-    registry (real processes, loopback). `conformance sNNN` runs one
-    statement; the table at the bottom is the list of statements covered.
-    Later issues add their statements to the table. */
+    registry and broker (real processes, loopback). `conformance sNNN` runs
+    one statement; the table at the bottom is the list of statements
+    covered. Later issues add their statements to the table; the broker's
+    (§1 C, D, I) live in conformance_broker.c. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,42 +14,21 @@
 
 #include "bus/envelope.h"
 #include "bus/mdp.h"
+#include "conformance.h"
 #include "environ.pb-c.h"
-#include "harness.h"
 
-static harness_t H;
-static int s_failures;
+harness_t H;
+int conf_failures;
 
-#define CHECK(cond, ...)                                                                         \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                 \
-            fprintf(stderr, __VA_ARGS__);                                                        \
-            fprintf(stderr, "\n");                                                               \
-            s_failures++;                                                                        \
-        }                                                                                        \
-    } while (0)
-
-#define CHECK_ERR(err, k, msg)                                                                   \
-    CHECK((err).kind == (k) && strcmp((err).message, (msg)) == 0,                                \
-          "want %s \"%s\", got %s \"%s\"", en_kind_name(k), msg, en_kind_name((err).kind),       \
-          (err).message)
-
-static void *
-s_call(const char *method, const char *model, const void *req,
-       const ProtobufCMessageDescriptor *rd, en_err_t *err)
+void *
+conf_call(const char *method, const char *model, const void *req,
+          const ProtobufCMessageDescriptor *rd, en_err_t *err)
 {
     ProtobufCMessage *res = NULL;
     en_err_clear(err);
     en_client_call(H.client, EN_PUBLIC_SERVICE, method, model, req, rd, &res, 15000, err);
     return res;
 }
-
-#define FREE(m)                                                                                  \
-    do {                                                                                         \
-        if (m)                                                                                   \
-            protobuf_c_message_free_unpacked((ProtobufCMessage *) (m), NULL);                    \
-    } while (0)
 
 static en_err_t s_register(const char *name, char **aliases, size_t n)
 {
@@ -57,8 +37,8 @@ static en_err_t s_register(const char *name, char **aliases, size_t n)
     req.aliases = aliases;
     req.n_aliases = n;
     en_err_t err;
-    void *res = s_call("RegisterProvider", NULL, &req, &en__register_provider_result__descriptor,
-                       &err);
+    void *res =
+        conf_call("RegisterProvider", NULL, &req, &en__register_provider_result__descriptor, &err);
     FREE(res);
     return err;
 }
@@ -94,11 +74,12 @@ s002_provider_lookup_resolves_aliases(void)
     En__ProviderRequest req = EN__PROVIDER_REQUEST__INIT;
     req.type = "alias-x";
     en_err_t err;
-    En__ProviderResult *res = s_call("Provider", NULL, &req, &en__provider_result__descriptor, &err);
+    En__ProviderResult *res =
+        conf_call("Provider", NULL, &req, &en__provider_result__descriptor, &err);
     CHECK(res && strcmp(res->provider->name, "px") == 0, "alias resolves to px");
     FREE(res);
     req.type = "unknown-type";
-    res = s_call("Provider", NULL, &req, &en__provider_result__descriptor, &err);
+    res = conf_call("Provider", NULL, &req, &en__provider_result__descriptor, &err);
     CHECK(!res, "unknown type has no provider");
     CHECK_ERR(err, EN_NOT_FOUND, "no registered provider for \"unknown-type\"");
 }
@@ -111,9 +92,8 @@ s003_registered_providers_excludes_aliases(void)
     s_register("named", a, 1);
     En__RegisteredProvidersRequest req = EN__REGISTERED_PROVIDERS_REQUEST__INIT;
     en_err_t err;
-    En__RegisteredProvidersResult *res =
-        s_call("RegisteredProviders", NULL, &req, &en__registered_providers_result__descriptor,
-               &err);
+    En__RegisteredProvidersResult *res = conf_call(
+        "RegisteredProviders", NULL, &req, &en__registered_providers_result__descriptor, &err);
     CHECK(res != NULL, "RegisteredProviders: %s", err.message);
     bool named = false, alias = false, sim = false;
     for (size_t i = 0; res && i < res->n_names; i++) {
@@ -125,8 +105,8 @@ s003_registered_providers_excludes_aliases(void)
     FREE(res);
 }
 
-static En__Model *
-s_open(const char *name, const char *cloud, const char *json, en_err_t *err)
+En__Model *
+conf_open(const char *name, const char *cloud, const char *json, en_err_t *err)
 {
     En__OpenRequest req = EN__OPEN_REQUEST__INIT;
     En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
@@ -134,7 +114,7 @@ s_open(const char *name, const char *cloud, const char *json, en_err_t *err)
     req.name = (char *) name;
     req.cloud_name = (char *) cloud;
     req.config = &cfg;
-    En__OpenResult *res = s_call("Open", NULL, &req, &en__open_result__descriptor, err);
+    En__OpenResult *res = conf_call("Open", NULL, &req, &en__open_result__descriptor, err);
     if (!res)
         return NULL;
     En__Model *m = res->model;
@@ -163,10 +143,10 @@ s004_open_does_not_touch_the_cloud(void)
     cloud.n_regions = 1;
     req.cloud = &cloud;
     en_err_t err;
-    void *res = s_call("AddCloud", NULL, &req, &en__add_cloud_result__descriptor, &err);
+    void *res = conf_call("AddCloud", NULL, &req, &en__add_cloud_result__descriptor, &err);
     CHECK(res != NULL, "AddCloud: %s", err.message);
     FREE(res);
-    En__Model *m = s_open("cheap", "unreachable", NULL, &err);
+    En__Model *m = conf_open("cheap", "unreachable", NULL, &err);
     CHECK(m != NULL, "Open on an unreachable cloud: %s", err.message);
     FREE(m);
 }
@@ -177,7 +157,7 @@ static void
 s005_set_config_then_config(void)
 {
     en_err_t err;
-    En__Model *m = s_open("cfg", "sim", NULL, &err);
+    En__Model *m = conf_open("cfg", "sim", NULL, &err);
     CHECK(m != NULL, "Open: %s", err.message);
     if (!m)
         return;
@@ -185,15 +165,16 @@ s005_set_config_then_config(void)
     En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
     req.config = &cfg;
     cfg.json = "{\"default-series\":\"focal\"}";
-    void *res = s_call("SetConfig", m->uuid, &req, &en__set_config_result__descriptor, &err);
+    void *res = conf_call("SetConfig", m->uuid, &req, &en__set_config_result__descriptor, &err);
     CHECK(res != NULL, "SetConfig: %s", err.message);
     FREE(res);
     cfg.json = "{\"default-series\":\"jammy\",\"development\":\"not-a-bool\"}";
-    res = s_call("SetConfig", m->uuid, &req, &en__set_config_result__descriptor, &err);
+    res = conf_call("SetConfig", m->uuid, &req, &en__set_config_result__descriptor, &err);
     CHECK(!res && err.kind == EN_NOT_VALID, "invalid config refused");
     FREE(res);
     En__ConfigRequest creq = EN__CONFIG_REQUEST__INIT;
-    En__ConfigResult *got = s_call("Config", m->uuid, &creq, &en__config_result__descriptor, &err);
+    En__ConfigResult *got =
+        conf_call("Config", m->uuid, &creq, &en__config_result__descriptor, &err);
     CHECK(got && strstr(got->config->json, "\"default-series\":\"focal\""),
           "the valid change stands and the invalid one left no trace");
     FREE(got);
@@ -213,7 +194,7 @@ s_prepare(const char *type, const char *name, const char *endpoint, const char *
     cfg.json = (char *) json;
     req.cloud = &spec;
     req.config = &cfg;
-    return s_call("PrepareConfig", NULL, &req, &en__prepare_config_result__descriptor, err);
+    return conf_call("PrepareConfig", NULL, &req, &en__prepare_config_result__descriptor, err);
 }
 
 #define BASE_CFG "{\"name\":\"m\",\"uuid\":\"0b1d5a54-2f43-4a6c-9d33-6c7f4e2e9f10\"}"
@@ -255,24 +236,24 @@ s007_make_cloud_spec_regions(void)
     cloud.n_regions = 2;
     add.cloud = &cloud;
     en_err_t err;
-    void *r = s_call("AddCloud", NULL, &add, &en__add_cloud_result__descriptor, &err);
+    void *r = conf_call("AddCloud", NULL, &add, &en__add_cloud_result__descriptor, &err);
     CHECK(r != NULL, "AddCloud: %s", err.message);
     FREE(r);
     En__MakeCloudSpecRequest req = EN__MAKE_CLOUD_SPEC_REQUEST__INIT;
     req.cloud_name = "two";
     req.region_name = "B";
     En__MakeCloudSpecResult *res =
-        s_call("MakeCloudSpec", NULL, &req, &en__make_cloud_spec_result__descriptor, &err);
+        conf_call("MakeCloudSpec", NULL, &req, &en__make_cloud_spec_result__descriptor, &err);
     CHECK(res && strcmp(res->cloud_spec->endpoint, "/region/b.db") == 0,
           "region endpoint replaces the cloud's (%s)", err.message);
     FREE(res);
     req.region_name = "a";
-    res = s_call("MakeCloudSpec", NULL, &req, &en__make_cloud_spec_result__descriptor, &err);
+    res = conf_call("MakeCloudSpec", NULL, &req, &en__make_cloud_spec_result__descriptor, &err);
     CHECK(res && strcmp(res->cloud_spec->endpoint, "/cloud/level.db") == 0,
           "a blank region endpoint inherits the cloud's");
     FREE(res);
     req.region_name = "c";
-    res = s_call("MakeCloudSpec", NULL, &req, &en__make_cloud_spec_result__descriptor, &err);
+    res = conf_call("MakeCloudSpec", NULL, &req, &en__make_cloud_spec_result__descriptor, &err);
     CHECK(!res, "unknown region refused");
     CHECK_ERR(err, EN_NOT_FOUND,
               "getting cloud region definition: region \"c\" not found (expected one of "
@@ -308,6 +289,33 @@ static const struct {
     {"s006", s006_cloud_spec_validate},
     {"s007", s007_make_cloud_spec_regions},
     {"s013", s013_prepare_config_deterministic_and_validating},
+    {"s014", s014_instances_empty_ids},
+    {"s015", s015_start_instance_gives_id_and_hardware},
+    {"s016", s016_instances_order_and_length},
+    {"s017", s017_instances_duplicates},
+    {"s018", s018_instances_partial},
+    {"s019", s019_instances_none_found},
+    {"s020", s020_all_instances_only_this_model},
+    {"s021", s021_stopped_instances_disappear},
+    {"s022", s022_stop_ignores_unknown_and_foreign},
+    {"s023", s023_stop_nothing},
+    {"s024", s024_missing_nonce},
+    {"s026", s026_missing_controller_uuid},
+    {"s027", s027_instance_tags},
+    {"s028", s028_reserved_tag_prefix},
+    {"s029", s029_addresses_appear},
+    {"s030", s030_status},
+    {"s031", s031_failed_start_removes_instance},
+    {"s032", s032_hardware_is_the_instance_types},
+    {"s033", s033_maintain_instance_noop},
+    {"s035", s035_controller_instances_not_bootstrapped},
+    {"s036", s036_controller_instances_only_matching},
+    {"s037", s037_controller_instances_stateless},
+    {"s088", s088_empty_constraints_pass_precheck},
+    {"s089", s089_placement_directives},
+    {"s090", s090_instance_type_precheck},
+    {"s091", s091_validator},
+    {"s092", s092_merge},
 };
 
 int
@@ -318,6 +326,8 @@ main(int argc, char **argv)
         return 2;
     }
     zsys_handler_set(NULL);
+    // the broker's eventual-consistency retries, shortened for tests
+    setenv("ENVIRONS_RETRY_SCALE", "0.05", 1);
     for (size_t i = 0; i < sizeof s_statements / sizeof s_statements[0]; i++) {
         if (strcmp(argv[1], s_statements[i].id) != 0)
             continue;
@@ -325,16 +335,18 @@ main(int argc, char **argv)
             return 1;
         harness_start(&H, "gateway", 0);
         harness_start(&H, "registry", 0);
-        if (harness_wait_service(&H, "registry", 20000) != 0) {
-            fprintf(stderr, "registry never came up\n");
+        harness_start(&H, "broker", 0);
+        if (harness_wait_service(&H, "registry", 20000) != 0 ||
+            harness_wait_service(&H, "broker", 20000) != 0) {
+            fprintf(stderr, "registry or broker never came up\n");
             harness_fini(&H);
             return 1;
         }
         s_statements[i].fn();
         if (harness_fini(&H) != 0)
-            s_failures++;
-        printf("%s: %s\n", argv[1], s_failures ? "FAILED" : "passed");
-        return s_failures ? 1 : 0;
+            conf_failures++;
+        printf("%s: %s\n", argv[1], conf_failures ? "FAILED" : "passed");
+        return conf_failures ? 1 : 0;
     }
     fprintf(stderr, "no statement %s\n", argv[1]);
     return 2;

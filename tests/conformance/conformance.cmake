@@ -1,8 +1,9 @@
 # One CTest test per numbered statement of docs/juju-environs.md §1.
-add_executable(conformance ${CMAKE_CURRENT_LIST_DIR}/conformance.c ${PROJECT_SOURCE_DIR}/tests/harness.c)
+add_executable(conformance ${CMAKE_CURRENT_LIST_DIR}/conformance.c
+  ${CMAKE_CURRENT_LIST_DIR}/conformance_broker.c ${PROJECT_SOURCE_DIR}/tests/harness.c)
 target_include_directories(conformance PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR})
-target_link_libraries(conformance PRIVATE en_bus)
-add_dependencies(conformance environs-gateway environs-registry)
+target_link_libraries(conformance PRIVATE en_bus en_providers)
+add_dependencies(conformance environs-gateway environs-registry environs-broker)
 foreach(s
     s001_register_provider_rejects_duplicates
     s002_provider_lookup_resolves_aliases
@@ -11,7 +12,34 @@ foreach(s
     s005_set_config_then_config
     s006_cloud_spec_validate
     s007_make_cloud_spec_regions
-    s013_prepare_config_deterministic_and_validating)
+    s013_prepare_config_deterministic_and_validating
+    s014_instances_empty_ids
+    s015_start_instance_gives_id_and_hardware
+    s016_instances_order_and_length
+    s017_instances_duplicates
+    s018_instances_partial
+    s019_instances_none_found
+    s020_all_instances_only_this_model
+    s021_stopped_instances_disappear
+    s022_stop_ignores_unknown_and_foreign
+    s023_stop_nothing
+    s024_missing_nonce
+    s026_missing_controller_uuid
+    s027_instance_tags
+    s028_reserved_tag_prefix
+    s029_addresses_appear
+    s030_status
+    s031_failed_start_removes_instance
+    s032_hardware_is_the_instance_types
+    s033_maintain_instance_noop
+    s035_controller_instances_not_bootstrapped
+    s036_controller_instances_only_matching
+    s037_controller_instances_stateless
+    s088_empty_constraints_pass_precheck
+    s089_placement_directives
+    s090_instance_type_precheck
+    s091_validator
+    s092_merge)
   string(SUBSTRING ${s} 0 4 id)
   add_test(NAME conformance.${s} COMMAND conformance ${id})
   set_tests_properties(conformance.${s} PROPERTIES LABELS conformance TIMEOUT 60

@@ -387,8 +387,8 @@ methods_of_later_services_answer_not_implemented(void **state)
     En__StartInstanceRequest req = EN__START_INSTANCE_REQUEST__INIT;
     assert_null(s_call("StartInstance", s_model_uuid, &req.base,
                        &en__start_instance_result__descriptor, &err));
-    assert_int_equal(err.kind, EN_NOT_IMPLEMENTED);
-    assert_string_equal(err.message, "StartInstance not implemented");
+    // the broker has landed but this test runs none: no worker for it
+    assert_int_equal(err.kind, EN_UNAVAILABLE);
     // StartInstance is composed: the registry step runs first, so a model
     // that does not exist is reported as such before any broker is asked
     assert_null(s_call("StartInstance", "0b1d5a54-2f43-4a6c-9d33-000000000000", &req.base,

@@ -1,5 +1,5 @@
 /*  sim_provider.c — the `sim` provider's credential, region and config
-    concerns (its compute side is sim_cloud.c). The sim cloud needs no
+    concerns (its compute driver is sim_compute.c, on sim_cloud.c). The sim cloud needs no
     secret, but accepts userpass so the schema machinery is exercised the
     way a real cloud's is. */
 #include <stdlib.h>
@@ -47,6 +47,8 @@ s_prepare_config(const en_cloud_spec_t *spec, json_t *cfg, en_err_t *err)
     return 0;
 }
 
+extern const en_compute_ops_t en_sim_compute;
+
 const en_provider_t en_sim_provider = {
     .name = "sim",
     .aliases = (const char *const[]){NULL},
@@ -55,4 +57,5 @@ const en_provider_t en_sim_provider = {
     .detect_credentials = s_detect_credentials,
     .detect_regions = s_detect_regions,
     .prepare_config = s_prepare_config,
+    .compute = &en_sim_compute,
 };

@@ -1,0 +1,249 @@
+/*  sim_compute.c — the sim provider's compute driver (en_compute_ops_t).
+
+    A connection is a sim cloud handle plus the spec's region. The cloud's
+    database is the spec's endpoint when set, else
+    $ENVIRONS_HOME/sim/<cloud-name>.db, so every service process that
+    opens a model of one sim cloud sees the same instances. Opening never
+    makes an API call (the handle is the operator's console until a call is
+    made); the catalogue is read once per connection and kept, because a
+    cloud's instance types do not change under a running service. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/paths.h"
+#include "providers/provider.h"
+#include "providers/sim/sim_cloud.h"
+
+struct en_compute {
+    en_sim_cloud_t *cloud;
+    char *region;
+    en_sim_instance_type_t *rows; // the catalogue as the cloud gave it
+    en_instance_type_t *types;    // the same, borrowing rows' strings
+    const char **arches;          // one per type: types[i].arches = &arches[i]
+    size_t type_count;
+};
+
+static en_compute_t *
+s_open(const en_cloud_spec_t *spec, const char *home, en_err_t *err)
+{
+    char path[8192], dir[4200], home_buf[4096];
+    if (spec->endpoint && *spec->endpoint)
+        snprintf(path, sizeof path, "%s", spec->endpoint);
+    else {
+        if ((!home || !*home) && en_home(home_buf, sizeof home_buf) == 0)
+            home = home_buf;
+        if (!home || !*home) {
+            en_err_set(err, EN_NOT_VALID, "no state directory for the sim cloud");
+            return NULL;
+        }
+        if (strlen(home) >= sizeof home_buf) {
+            en_err_set(err, EN_NOT_VALID, "state directory path too long");
+            return NULL;
+        }
+        snprintf(dir, sizeof dir, "%.4096s/sim", home);
+        if (en_mkdirs(dir, 0700) != 0) {
+            en_err_set(err, EN_INTERNAL, "cannot create %s", dir);
+            return NULL;
+        }
+        snprintf(path, sizeof path, "%s/%.3000s.db", dir, spec->name ? spec->name : "sim");
+    }
+    en_sim_cloud_t *cloud = en_sim_cloud_open(path, err);
+    if (!cloud)
+        return NULL;
+    en_compute_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        en_sim_cloud_close(&cloud);
+        en_err_set(err, EN_INTERNAL, "out of memory");
+        return NULL;
+    }
+    self->cloud = cloud;
+    self->region = strdup(spec->region ? spec->region : "");
+    return self;
+}
+
+static void
+s_close(en_compute_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    en_compute_t *self = *self_p;
+    en_sim_cloud_close(&self->cloud);
+    free(self->region);
+    free(self->rows);
+    free(self->types);
+    free(self->arches);
+    free(self);
+    *self_p = NULL;
+}
+
+static int
+s_zones(en_compute_t *self, en_zone_t **zones, size_t *count, en_err_t *err)
+{
+    en_sim_zone_t *rows = NULL;
+    size_t n = 0;
+    if (en_sim_cloud_zones(self->cloud, self->region, &rows, &n, err))
+        return -1;
+    *zones = calloc(n ? n : 1, sizeof(en_zone_t));
+    for (size_t i = 0; i < n; i++) {
+        (*zones)[i].name = strdup(rows[i].name);
+        (*zones)[i].available = rows[i].available;
+    }
+    *count = n;
+    free(rows);
+    return 0;
+}
+
+static int
+s_instance_types(en_compute_t *self, const en_instance_type_t **types, size_t *count, en_err_t *err)
+{
+    if (!self->types) {
+        size_t n = 0;
+        if (en_sim_cloud_instance_types(self->cloud, self->region, &self->rows, &n, err))
+            return -1;
+        self->types = calloc(n ? n : 1, sizeof(en_instance_type_t));
+        self->arches = calloc(n ? n : 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+            en_sim_instance_type_t *r = &self->rows[i];
+            self->arches[i] = r->arch;
+            self->types[i] = (en_instance_type_t){
+                .id = r->name,
+                .name = r->name,
+                .arches = &self->arches[i],
+                .arch_count = 1,
+                .cpu_cores = r->cores,
+                .mem = r->mem_mib,
+                .root_disk = r->root_disk_mib,
+                .cost = r->cost,
+                .has_cpu_power = r->cpu_power > 0,
+                .cpu_power = r->cpu_power,
+                .virt_type = r->virt_type[0] ? r->virt_type : NULL,
+                .deprecated = r->deprecated,
+            };
+        }
+        self->type_count = n;
+    }
+    *types = self->types;
+    *count = self->type_count;
+    return 0;
+}
+
+//  The sim's states as Juju instance statuses (EC2's mapping): pending is
+//  allocating, running is running, anything else has no status; the
+//  message is always the raw state.
+static void
+s_convert(en_instance_t *dst, const en_sim_instance_t *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->id = strdup(src->id);
+    dst->name = strdup(src->name ? src->name : "");
+    dst->status = strdup(src->state == EN_SIM_PENDING   ? "allocating"
+                         : src->state == EN_SIM_RUNNING ? "running"
+                                                        : "");
+    dst->status_message = strdup(en_sim_state_name(src->state));
+    dst->live = src->state == EN_SIM_PENDING || src->state == EN_SIM_RUNNING;
+    dst->addresses = calloc(src->address_count ? src->address_count : 1, sizeof(char *));
+    for (size_t i = 0; i < src->address_count; i++)
+        dst->addresses[i] = strdup(src->addresses[i]);
+    dst->address_count = src->address_count;
+    dst->arch = strdup(src->arch ? src->arch : "");
+    dst->mem = src->mem_mib;
+    dst->root_disk = src->root_disk_mib;
+    dst->cpu_cores = src->cores;
+    dst->cpu_power = src->cpu_power;
+    dst->zone = strdup(src->zone ? src->zone : "");
+    dst->instance_type = strdup(src->instance_type ? src->instance_type : "");
+    for (size_t i = 0; i < src->tag_count; i++)
+        en_kvlist_set(&dst->tags, src->tags[i].key, src->tags[i].value, EN_YAML_STR);
+}
+
+static int
+s_convert_all(en_sim_instance_t *rows, size_t n, en_instance_t **out, size_t *count)
+{
+    *out = calloc(n ? n : 1, sizeof(en_instance_t));
+    for (size_t i = 0; i < n; i++)
+        s_convert(&(*out)[i], &rows[i]);
+    *count = n;
+    en_sim_instances_free(&rows, n);
+    return 0;
+}
+
+//  en_tag_t and en_sim_tag_t have the same shape; keep them apart anyway
+//  so the driver table does not depend on the sim's header.
+static en_sim_tag_t *
+s_tags(const en_tag_t *tags, size_t n)
+{
+    en_sim_tag_t *t = calloc(n ? n : 1, sizeof *t);
+    for (size_t i = 0; i < n; i++)
+        t[i] = (en_sim_tag_t){tags[i].key, tags[i].value};
+    return t;
+}
+
+static int
+s_create(en_compute_t *self, const char *name, const char *zone, const char *type,
+         const en_tag_t *tags, size_t tag_count, en_instance_t *out, en_err_t *err)
+{
+    en_sim_tag_t *t = s_tags(tags, tag_count);
+    en_sim_instance_t inst = {0};
+    int rc =
+        en_sim_cloud_create(self->cloud, self->region, zone, type, name, t, tag_count, &inst, err);
+    free(t);
+    if (rc == 0) {
+        s_convert(out, &inst);
+        en_sim_instance_clear(&inst);
+    }
+    return rc;
+}
+
+static int
+s_describe(en_compute_t *self, const char *const *ids, size_t id_count, en_instance_t **out,
+           size_t *count, en_err_t *err)
+{
+    en_sim_instance_t *rows = NULL;
+    size_t n = 0;
+    if (en_sim_cloud_describe(self->cloud, self->region, ids, id_count, &rows, &n, err))
+        return -1;
+    return s_convert_all(rows, n, out, count);
+}
+
+static int
+s_list(en_compute_t *self, const en_tag_t *filters, size_t filter_count, en_instance_t **out,
+       size_t *count, en_err_t *err)
+{
+    en_sim_tag_t *f = s_tags(filters, filter_count);
+    en_sim_instance_t *rows = NULL;
+    size_t n = 0;
+    int rc = en_sim_cloud_list(self->cloud, self->region, f, filter_count, false, &rows, &n, err);
+    free(f);
+    if (rc)
+        return -1;
+    return s_convert_all(rows, n, out, count);
+}
+
+static int
+s_terminate(en_compute_t *self, const char *const *ids, size_t id_count, en_err_t *err)
+{
+    return en_sim_cloud_terminate(self->cloud, self->region, ids, id_count, err);
+}
+
+static int
+s_set_tags(en_compute_t *self, const char *id, const en_tag_t *tags, size_t tag_count,
+           en_err_t *err)
+{
+    en_sim_tag_t *t = s_tags(tags, tag_count);
+    int rc = en_sim_cloud_set_tags(self->cloud, self->region, id, t, tag_count, err);
+    free(t);
+    return rc;
+}
+
+const en_compute_ops_t en_sim_compute = {
+    .open = s_open,
+    .close = s_close,
+    .zones = s_zones,
+    .instance_types = s_instance_types,
+    .create = s_create,
+    .describe = s_describe,
+    .list = s_list,
+    .terminate = s_terminate,
+    .set_tags = s_set_tags,
+};

@@ -1,0 +1,383 @@
+/*  start.c — StartInstance.
+
+    In order: the required parameters (statements 24, 26); the tags, user
+    resource tags first and then the ownership tags, all written by the
+    create call itself (27, 28); constraints, the model's merged with the
+    machine's through the validator, plus the controller default (§3.4);
+    the cheapest matching instance type with Juju's arch preference (§3.3,
+    one image per catalogue arch); the zone order (placement, else the
+    least-populated available zones first, §1 J); then create.
+
+    Idempotency: the name is deterministic (juju-<model uuid[0:6]>-<machine
+    id>), so a resent call finds the instance its first attempt made. If
+    one with the same nonce is live it is adopted, whether found before
+    creating or after the cloud said ALREADY_EXISTS (the first attempt's
+    instance may still be invisible to listings).
+
+    An instance this call created is terminated if the call then fails
+    (statement 31): today the only failure after creation is the call's
+    deadline passing, when the caller has already been told TIMEOUT and a
+    kept instance would be a leak nobody knows about. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "broker.h"
+#include "common/clock.h"
+#include "common/instancetype.h"
+#include "common/log.h"
+
+typedef struct {
+    en_tag_t *items;
+    size_t count;
+    size_t cap;
+} s_tags_t;
+
+static int
+s_tag_add(en_arena_t *a, s_tags_t *tags, const char *key, const char *value, bool user,
+          en_err_t *err)
+{
+    if (user && strncmp(key, "juju-", 5) == 0)
+        return en_err_set(err, EN_NOT_VALID, "tag \"%s\" uses reserved prefix \"juju-\"", key);
+    for (size_t i = 0; i < tags->count; i++)
+        if (strcmp(tags->items[i].key, key) == 0) {
+            tags->items[i].value = en_arena_strdup(a, value);
+            return 0;
+        }
+    if (tags->count == tags->cap) {
+        size_t cap = tags->cap ? tags->cap * 2 : 16;
+        en_tag_t *bigger = en_arena_array(a, cap, sizeof(en_tag_t));
+        if (tags->count)
+            memcpy(bigger, tags->items, tags->count * sizeof(en_tag_t));
+        tags->items = bigger;
+        tags->cap = cap;
+    }
+    tags->items[tags->count++] = (en_tag_t){en_arena_strdup(a, key), en_arena_strdup(a, value)};
+    return 0;
+}
+
+//  Model config `resource-tags`: Juju accepts "k1=v1 k2=v2" or a map.
+static int
+s_config_tags(en_arena_t *a, json_t *cfg, s_tags_t *tags, en_err_t *err)
+{
+    json_t *rt = json_object_get(cfg, "resource-tags");
+    if (json_is_object(rt)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(rt, k, v)
+        {
+            if (s_tag_add(a, tags, k, json_is_string(v) ? json_string_value(v) : "", true, err))
+                return -1;
+        }
+        return 0;
+    }
+    if (!json_is_string(rt))
+        return 0;
+    char *s = en_arena_strdup(a, json_string_value(rt)), *save = NULL;
+    for (char *kv = strtok_r(s, " ", &save); kv; kv = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq)
+            return en_err_set(err, EN_NOT_VALID, "expected \"key=value\", got %s", kv);
+        *eq = '\0';
+        if (s_tag_add(a, tags, kv, eq + 1, true, err))
+            return -1;
+    }
+    return 0;
+}
+
+static int
+s_tags_build(en_call_t *call, const broker_model_t *m, const En__StartInstanceParams *p,
+             json_t *cfg, s_tags_t *tags, en_err_t *err)
+{
+    en_arena_t *a = call->arena;
+    if (s_config_tags(a, cfg, tags, err))
+        return -1;
+    for (size_t i = 0; i < p->n_resource_tags; i++)
+        if (s_tag_add(a, tags, p->resource_tags[i]->key, p->resource_tags[i]->value, true, err))
+            return -1;
+    s_tag_add(a, tags, "juju-model-uuid", m->uuid, false, err);
+    s_tag_add(a, tags, "juju-controller-uuid", p->controller_uuid, false, err);
+    if (p->is_controller)
+        s_tag_add(a, tags, "juju-is-controller", "true", false, err);
+    s_tag_add(a, tags, "juju-machine-id", p->machine_id ? p->machine_id : "", false, err);
+    s_tag_add(a, tags, "juju-machine-nonce", p->machine_nonce, false, err);
+    return 0;
+}
+
+//  The constraints to select with: model (config key `constraints`, until
+//  Bootstrap stores them with the model) merged under the machine's.
+static int
+s_constraints(broker_model_t *m, const En__StartInstanceParams *p, json_t *cfg,
+              en_constraints_t *out, en_err_t *err)
+{
+    en_cons_validator_t *v = broker_validator(m, err);
+    if (!v)
+        return -1;
+    en_constraints_t model, machine;
+    en_constraints_init(&model);
+    en_constraints_init(&machine);
+    int rc = 0;
+    json_t *mc = json_object_get(cfg, "constraints");
+    if (json_is_string(mc))
+        rc = en_constraints_parse(&model, json_string_value(mc), err);
+    if (rc == 0)
+        rc = broker_cons_from(p->constraints, &machine, err);
+    if (rc == 0)
+        rc = en_cons_validator_merge(v, &model, &machine, out, err);
+    if (rc == 0 && p->is_controller)
+        en_controller_default_constraints(out);
+    en_constraints_reset(&model);
+    en_constraints_reset(&machine);
+    en_cons_validator_destroy(&v);
+    return rc;
+}
+
+//  FindInstanceSpec over the catalogue with one image per arch, so the
+//  cheapest type wins and Juju's arch preference (64-bit, then name)
+//  breaks ties between arches.
+static int
+s_spec(broker_model_t *m, const en_constraints_t *cons, const char *series,
+       en_instance_spec_t *spec, en_image_t *images, size_t cap, en_err_t *err)
+{
+    const en_instance_type_t *types = NULL;
+    size_t n = 0;
+    if (m->ops->instance_types(m->conn, &types, &n, err))
+        return -1;
+    size_t n_images = 0;
+    const char *arches[16];
+    for (size_t i = 0; i < n; i++)
+        for (size_t a = 0; a < types[i].arch_count; a++) {
+            bool seen = false;
+            for (size_t k = 0; k < n_images && !seen; k++)
+                seen = strcmp(images[k].arch, types[i].arches[a]) == 0;
+            if (!seen && n_images < cap) {
+                images[n_images] =
+                    (en_image_t){.id = types[i].arches[a], .arch = types[i].arches[a]};
+                arches[n_images] = types[i].arches[a];
+                n_images++;
+            }
+        }
+    en_instance_constraint_t ic = {
+        .region = m->region,
+        .series = series && *series ? series : "jammy",
+        .arches = arches,
+        .arch_count = n_images,
+        .cons = cons,
+    };
+    return en_find_instance_spec(images, n_images, &ic, types, n, spec, err);
+}
+
+typedef struct {
+    const char *name;
+    size_t population;
+} s_alloc_t;
+
+static int
+s_cmp_population(const void *a_, const void *b_)
+{
+    const s_alloc_t *a = a_, *b = b_;
+    if (a->population != b->population)
+        return a->population < b->population ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+//  The zones to try, in order (§1 J, statement 97): the placement's zone,
+//  or the available zones sorted by how many of the group's (or, without
+//  a group, the model's) live instances they hold, then by name.
+static int
+s_zone_order(en_call_t *call, broker_model_t *m, const En__StartInstanceParams *p,
+             const char ***order, size_t *count, en_err_t *err)
+{
+    en_zone_t *zones = NULL;
+    size_t nz = 0;
+    if (m->ops->zones(m->conn, &zones, &nz, err))
+        return -1;
+    int rc = 0;
+    const char *placement = p->placement ? p->placement : "";
+    *order = en_arena_array(call->arena, nz + 1, sizeof(char *));
+    *count = 0;
+    if (*placement) {
+        if (strncmp(placement, "zone=", 5) != 0) {
+            rc = en_err_set(err, EN_NOT_VALID, "unknown placement directive: %s", placement);
+            goto cleanup;
+        }
+        const char *z = placement + 5;
+        const en_zone_t *found = NULL;
+        for (size_t i = 0; i < nz && !found; i++)
+            if (strcmp(zones[i].name, z) == 0)
+                found = &zones[i];
+        if (!found)
+            rc = en_err_set(err, EN_NOT_VALID, "invalid availability zone \"%s\"", z);
+        else if (!found->available)
+            rc = en_err_set(err, EN_UNAVAILABLE, "availability zone \"%s\" is unavailable", z);
+        else
+            (*order)[(*count)++] = en_arena_strdup(call->arena, z);
+        goto cleanup;
+    }
+    en_instance_t *group = NULL;
+    size_t ng = 0;
+    if (p->n_distribution_group)
+        rc = broker_describe(m, (const char *const *)p->distribution_group, p->n_distribution_group,
+                             false, &group, &ng, err);
+    else {
+        en_tag_t filter = {"juju-model-uuid", m->uuid};
+        rc = m->ops->list(m->conn, &filter, 1, &group, &ng, err);
+    }
+    if (rc)
+        goto cleanup;
+    s_alloc_t *alloc = en_arena_array(call->arena, nz + 1, sizeof(s_alloc_t));
+    size_t na = 0;
+    for (size_t i = 0; i < nz; i++) {
+        if (!zones[i].available)
+            continue; // only available zones are tallied
+        alloc[na] = (s_alloc_t){en_arena_strdup(call->arena, zones[i].name), 0};
+        for (size_t g = 0; g < ng; g++)
+            if (group[g].live && group[g].zone && strcmp(group[g].zone, zones[i].name) == 0)
+                alloc[na].population++;
+        na++;
+    }
+    en_instances_free(&group, ng);
+    qsort(alloc, na, sizeof(s_alloc_t), s_cmp_population);
+    for (size_t i = 0; i < na; i++)
+        (*order)[(*count)++] = alloc[i].name;
+    if (na == 0)
+        rc = en_err_set(err, EN_UNAVAILABLE, "failed to determine availability zones");
+cleanup:
+    en_zones_free(&zones, nz);
+    return rc;
+}
+
+//  A live instance of this model named `name`: 1 and *out filled when its
+//  nonce is ours, 0 when there is none, -1 with ALREADY_EXISTS when it
+//  belongs to another start of the same machine.
+static int
+s_existing(broker_model_t *m, const char *name, const char *machine_id, const char *nonce,
+           en_instance_t *out, en_err_t *err)
+{
+    en_tag_t filters[] = {{"juju-model-uuid", m->uuid}, {"juju-machine-id", machine_id}};
+    en_instance_t *found = NULL;
+    size_t count = 0;
+    if (m->ops->list(m->conn, filters, 2, &found, &count, err))
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        if (!found[i].live || strcmp(found[i].name, name) != 0)
+            continue;
+        if (broker_has_tag(&found[i], "juju-machine-nonce", nonce)) {
+            *out = found[i];
+            memset(&found[i], 0, sizeof found[i]);
+            rc = 1;
+        } else
+            rc = en_err_set(err, EN_ALREADY_EXISTS, "instance \"%s\" already exists", name);
+    }
+    en_instances_free(&found, count);
+    return rc;
+}
+
+static bool
+s_zone_constrained(const en_err_t *err)
+{
+    // the sim's zone errors; EC2's capacity errors map to the same
+    return err->kind == EN_UNAVAILABLE && strncmp(err->message, "zone \"", 6) == 0 &&
+           strstr(err->message, "is unavailable") != NULL;
+}
+
+static int
+s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_,
+                 en_err_t *err)
+{
+    const En__StartInstanceRequest *req = (const En__StartInstanceRequest *)req_;
+    En__StartInstanceResult *res = (En__StartInstanceResult *)res_;
+    const En__StartInstanceParams *p = req->params;
+    if (!p || !p->machine_nonce || !*p->machine_nonce)
+        return en_err_set(err, EN_NOT_VALID, "cannot start instance: missing machine nonce");
+    if (!p->controller_uuid || !*p->controller_uuid)
+        return en_err_set(err, EN_NOT_VALID, "missing controller UUID");
+    broker_model_t m;
+    if (broker_model(call, &m, err))
+        return -1;
+    const char *machine_id = p->machine_id && *p->machine_id ? p->machine_id : "0";
+    json_t *cfg = json_loads(m.config_json, 0, NULL);
+    s_tags_t tags = {0};
+    en_constraints_t cons;
+    en_constraints_init(&cons);
+    en_instance_t inst = {0};
+    int rc = -1;
+    if (s_tags_build(call, &m, p, cfg, &tags, err) || s_constraints(&m, p, cfg, &cons, err))
+        goto cleanup;
+    en_image_t images[16];
+    en_instance_spec_t spec;
+    if (s_spec(&m, &cons, p->series, &spec, images, 16, err))
+        goto cleanup;
+    // deterministic name: machine ids of containers contain '/'
+    char *name = en_arena_printf(call->arena, "juju-%.6s-%s", m.uuid, machine_id);
+    for (char *c = name; *c; c++)
+        if (*c == '/')
+            *c = '-';
+    int found = s_existing(&m, name, machine_id, p->machine_nonce, &inst, err);
+    if (found < 0)
+        goto cleanup;
+    bool created = false;
+    if (!found) {
+        const char **zones = NULL;
+        size_t nz = 0;
+        if (s_zone_order(call, &m, p, &zones, &nz, err))
+            goto cleanup;
+        int cr = -1;
+        for (size_t i = 0; i < nz; i++) {
+            cr = m.ops->create(m.conn, name, zones[i], spec.itype.type->name, tags.items,
+                               tags.count, &inst, err);
+            if (cr == 0 || !s_zone_constrained(err))
+                break;
+            en_log(EN_LOG_INFO, call->request_id, "StartInstance: %s; trying the next zone",
+                   err->message);
+        }
+        if (cr != 0 && err->kind == EN_ALREADY_EXISTS) {
+            // our earlier attempt's instance, not yet listed: wait for it
+            en_err_t first = *err;
+            for (size_t attempt = 0; found == 0; attempt++) {
+                found = s_existing(&m, name, machine_id, p->machine_nonce, &inst, err);
+                if (found == 0 && !broker_retry_wait(attempt)) {
+                    *err = first;
+                    found = -1;
+                }
+            }
+            if (found < 0)
+                goto cleanup;
+        } else if (cr != 0) {
+            if (!s_zone_constrained(err))
+                en_err_annotate(err, "cannot run instances");
+            goto cleanup;
+        } else
+            created = true;
+    }
+    if (created && call->deadline_ms && en_now_ms() > call->deadline_ms) {
+        // the caller has been told TIMEOUT: keeping it would leak it
+        const char *id = inst.id;
+        en_err_t ignored;
+        if (m.ops->terminate(m.conn, &id, 1, &ignored))
+            en_log(EN_LOG_WARN, call->request_id, "cannot remove instance %s: %s", id,
+                   ignored.message);
+        en_err_set(err, EN_TIMEOUT, "cannot start instance: deadline passed");
+        goto cleanup;
+    }
+    res->instance = broker_instance_to(call->arena, &inst);
+    res->hardware = broker_hardware_to(call->arena, &inst);
+    rc = 0;
+cleanup:
+    en_instance_clear(&inst);
+    en_constraints_reset(&cons);
+    json_decref(cfg);
+    return rc;
+}
+
+#define S_ROUTE(method, fn)                                                                        \
+    {                                                                                              \
+        &en__environ__descriptor, method, fn, 0                                                    \
+    }
+
+const en_route_t broker_start_routes[] = {
+    S_ROUTE("StartInstance", s_start_instance),
+};
+const size_t broker_start_route_count = sizeof broker_start_routes / sizeof broker_start_routes[0];

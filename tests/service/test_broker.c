@@ -1,0 +1,423 @@
+/*  test_broker.c — the broker's handlers in process, on the sim cloud.
+
+    The broker needs the registry for its models, so each test starts a
+    real gateway and registry (harness) and runs the broker itself in
+    process: one dispatcher, i.e. one worker thread, whose calls go through
+    en_dispatcher_call (real decoding, routing, error replies, encoding).
+    The sim cloud's database is <home>/sim/sim.db; tests turn its knobs
+    (eventual consistency, zone availability) through the operator's
+    console. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "broker.h"
+#include "bus/envelope.h"
+#include "bus/mdp.h"
+#include "common/paths.h"
+#include "harness.h"
+#include "providers/sim/sim_cloud.h"
+
+#define CTRL_UUID "c0ffee00-0000-4000-8000-000000000001"
+
+typedef struct {
+    harness_t h;
+    broker_t *broker;
+    en_dispatcher_t *d;
+    en_sim_cloud_t *sim;
+    char *model;
+} fx_t;
+
+#define FREE(m)                                                                                    \
+    do {                                                                                           \
+        if (m)                                                                                     \
+            protobuf_c_message_free_unpacked((ProtobufCMessage *)(m), NULL);                       \
+    } while (0)
+
+static char *
+s_open(fx_t *fx, const char *name, const char *json)
+{
+    En__OpenRequest req = EN__OPEN_REQUEST__INIT;
+    En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
+    cfg.json = (char *)(json ? json : "{}");
+    req.name = (char *)name;
+    req.cloud_name = "sim";
+    req.config = &cfg;
+    ProtobufCMessage *res = NULL;
+    en_err_t err;
+    en_client_call(fx->h.client, EN_PUBLIC_SERVICE, "Open", NULL, &req.base,
+                   &en__open_result__descriptor, &res, 15000, &err);
+    if (!res)
+        fail_msg("Open %s: %s", name, err.message);
+    char *uuid = strdup(((En__OpenResult *)res)->model->uuid);
+    FREE(res);
+    return uuid;
+}
+
+static int
+s_setup(void **state)
+{
+    setenv("ENVIRONS_RETRY_SCALE", "0.05", 1);
+    fx_t *fx = calloc(1, sizeof *fx);
+    assert_int_equal(harness_init(&fx->h), 0);
+    harness_start(&fx->h, "gateway", 0);
+    harness_start(&fx->h, "registry", 0);
+    assert_int_equal(harness_wait_service(&fx->h, "registry", 20000), 0);
+    en_err_t err;
+    fx->broker = broker_new(fx->h.home, fx->h.endpoint, &err);
+    assert_non_null(fx->broker);
+    fx->d = en_dispatcher_new(broker_service(fx->broker), &err);
+    assert_non_null(fx->d);
+    char path[512];
+    snprintf(path, sizeof path, "%s/sim", fx->h.home);
+    en_mkdirs(path, 0700);
+    snprintf(path, sizeof path, "%s/sim/sim.db", fx->h.home);
+    fx->sim = en_sim_cloud_open(path, &err);
+    assert_non_null(fx->sim);
+    fx->model = s_open(fx, "m", NULL);
+    *state = fx;
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    fx_t *fx = *state;
+    en_sim_cloud_close(&fx->sim);
+    en_dispatcher_destroy(&fx->d);
+    broker_destroy(&fx->broker);
+    free(fx->model);
+    int rc = harness_fini(&fx->h);
+    free(fx);
+    return rc;
+}
+
+static void *
+s_call(fx_t *fx, const char *method, const char *model, const void *req, en_err_t *err)
+{
+    ProtobufCMessage *res = NULL;
+    en_err_clear(err);
+    en_dispatcher_call(fx->d, method, model, req, &res, err);
+    return res;
+}
+
+static En__StartInstanceResult *
+s_start(fx_t *fx, const char *model, const char *machine, const char *nonce, bool controller,
+        En__Constraints *cons, en_err_t *err)
+{
+    En__StartInstanceRequest req = EN__START_INSTANCE_REQUEST__INIT;
+    En__StartInstanceParams p = EN__START_INSTANCE_PARAMS__INIT;
+    p.machine_id = (char *)machine;
+    p.machine_nonce = (char *)nonce;
+    p.controller_uuid = CTRL_UUID;
+    p.is_controller = controller;
+    p.constraints = cons;
+    req.params = &p;
+    return s_call(fx, "StartInstance", model, &req, err);
+}
+
+static const char *
+s_tag(const En__Instance *inst, const char *key)
+{
+    for (size_t i = 0; inst && i < inst->n_tags; i++)
+        if (strcmp(inst->tags[i]->key, key) == 0)
+            return inst->tags[i]->value;
+    return NULL;
+}
+
+//  Name and tags are set by the create call; a resend adopts, another
+//  nonce for the same machine is refused.
+static void
+start_is_idempotent_by_name_and_nonce(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    En__StartInstanceResult *a = s_start(fx, fx->model, "3", "n3", false, NULL, &err);
+    assert_non_null(a);
+    char want_name[32];
+    snprintf(want_name, sizeof want_name, "juju-%.6s-3", fx->model);
+    assert_string_equal(s_tag(a->instance, "juju-machine-id"), "3");
+    assert_string_equal(s_tag(a->instance, "juju-machine-nonce"), "n3");
+    En__StartInstanceResult *b = s_start(fx, fx->model, "3", "n3", false, NULL, &err);
+    assert_non_null(b);
+    assert_string_equal(a->instance->id, b->instance->id);
+    En__StartInstanceResult *c = s_start(fx, fx->model, "3", "other", false, NULL, &err);
+    assert_null(c);
+    assert_int_equal(err.kind, EN_ALREADY_EXISTS);
+    // exactly one instance in the cloud, with the deterministic name
+    en_sim_tag_t f = {"juju-model-uuid", fx->model};
+    en_sim_instance_t *insts = NULL;
+    size_t n = 0;
+    assert_int_equal(en_sim_cloud_list(fx->sim, "sim-east", &f, 1, false, &insts, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(insts[0].name, want_name);
+    en_sim_instances_free(&insts, n);
+    FREE(a);
+    FREE(b);
+}
+
+//  A resend whose first attempt's instance is not yet listed (eventual
+//  consistency) hits ALREADY_EXISTS and adopts it once it shows.
+static void
+start_adopts_an_instance_not_yet_visible(void **state)
+{
+    fx_t *fx = *state;
+    setenv("ENVIRONS_RETRY_SCALE", "1", 1);
+    en_err_t err;
+    assert_int_equal(en_sim_cloud_knob_set(fx->sim, "consistency_delay_ms", "600", &err), 0);
+    En__StartInstanceResult *a = s_start(fx, fx->model, "4", "n4", false, NULL, &err);
+    assert_non_null(a);
+    En__StartInstanceResult *b = s_start(fx, fx->model, "4", "n4", false, NULL, &err);
+    if (!b)
+        fail_msg("resend: %s", err.message);
+    assert_string_equal(a->instance->id, b->instance->id);
+    // Instances retries too: a just-created id is found
+    En__StartInstanceResult *c = s_start(fx, fx->model, "5", "n5", false, NULL, &err);
+    assert_non_null(c);
+    En__InstancesRequest req = EN__INSTANCES_REQUEST__INIT;
+    req.ids = &c->instance->id;
+    req.n_ids = 1;
+    En__InstancesResult *r = s_call(fx, "Instances", fx->model, &req, &err);
+    if (!r)
+        fail_msg("Instances of a new id: %s", err.message);
+    assert_true(r->slots[0]->found);
+    FREE(r);
+    FREE(a);
+    FREE(b);
+    FREE(c);
+    setenv("ENVIRONS_RETRY_SCALE", "0.05", 1);
+}
+
+static En__Constraints *
+s_cons(En__Constraints *c, const char *arch, uint64_t cores)
+{
+    en__constraints__init(c);
+    if (arch) {
+        c->_arch_case = EN__CONSTRAINTS___ARCH_ARCH;
+        c->arch = (char *)arch;
+    }
+    if (cores) {
+        c->_cpu_cores_case = EN__CONSTRAINTS___CPU_CORES_CPU_CORES;
+        c->cpu_cores = cores;
+    }
+    return c;
+}
+
+static const char *
+s_type_of(fx_t *fx, const char *id)
+{
+    static char type[64];
+    en_err_t err;
+    en_sim_instance_t *insts = NULL;
+    size_t n = 0;
+    type[0] = '\0';
+    if (en_sim_cloud_describe(fx->sim, "sim-east", &id, 1, &insts, &n, &err) == 0 && n == 1)
+        snprintf(type, sizeof type, "%s", insts[0].instance_type);
+    en_sim_instances_free(&insts, n);
+    return type;
+}
+
+//  The cheapest matching type, amd64 before arm64 (Juju's image arch
+//  preference), 1024 MiB heuristic, controller default, model constraints.
+static void
+start_picks_the_cheapest_matching_type(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    En__Constraints c;
+    struct {
+        const char *machine, *arch;
+        uint64_t cores;
+        bool controller;
+        const char *want;
+    } cases[] = {
+        {"10", NULL, 0, false, "s1.small"}, // a1.small is cheaper but arm64
+        {"11", "arm64", 0, false, "a1.small"},
+        {"12", NULL, 4, false, "c1.large"}, // cost 70 beats s1.large's 80
+        {"13", NULL, 0, true, "s1.medium"}, // 3584 MiB for controllers
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        En__StartInstanceResult *r =
+            s_start(fx, fx->model, cases[i].machine, "n", cases[i].controller,
+                    s_cons(&c, cases[i].arch, cases[i].cores), &err);
+        if (!r)
+            fail_msg("case %zu: %s", i, err.message);
+        assert_string_equal(s_type_of(fx, r->instance->id), cases[i].want);
+        FREE(r);
+    }
+    char *big = s_open(fx, "big", "{\"constraints\":\"mem=8G\"}");
+    En__StartInstanceResult *r = s_start(fx, big, "0", "n", false, NULL, &err);
+    if (!r)
+        fail_msg("model constraints: %s", err.message);
+    assert_string_equal(s_type_of(fx, r->instance->id), "s1.large");
+    FREE(r);
+    free(big);
+}
+
+//  Without placement, instances go to the least-populated available zone.
+static void
+start_spreads_across_available_zones(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    assert_int_equal(en_sim_cloud_set_zone_available(fx->sim, "sim-east-a", false, &err), 0);
+    char *zones[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        char machine[8];
+        snprintf(machine, sizeof machine, "%d", 20 + i);
+        En__StartInstanceResult *r = s_start(fx, fx->model, machine, "n", false, NULL, &err);
+        if (!r)
+            fail_msg("start %d: %s", i, err.message);
+        zones[i] = strdup(r->hardware->availability_zone);
+        FREE(r);
+    }
+    assert_string_equal(zones[0], "sim-east-b"); // ties break by name
+    assert_string_equal(zones[1], "sim-east-c");
+    assert_string_equal(zones[2], "sim-east-b");
+    assert_string_equal(zones[3], "sim-east-c");
+    for (int i = 0; i < 4; i++)
+        free(zones[i]);
+}
+
+static En__StartInstanceResult *
+s_start_in_group(fx_t *fx, const char *machine, char **group, size_t n, en_err_t *err)
+{
+    En__StartInstanceRequest req = EN__START_INSTANCE_REQUEST__INIT;
+    En__StartInstanceParams p = EN__START_INSTANCE_PARAMS__INIT;
+    p.machine_id = (char *)machine;
+    p.machine_nonce = "n";
+    p.controller_uuid = CTRL_UUID;
+    p.distribution_group = group;
+    p.n_distribution_group = n;
+    req.params = &p;
+    return s_call(fx, "StartInstance", fx->model, &req, err);
+}
+
+//  A distribution group is spread over: the new instance goes to the zone
+//  where the group has fewest live instances (§1 J), whatever the rest of
+//  the model holds.
+static void
+start_spreads_a_distribution_group(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    // the model has one instance per zone; the group is the one in a
+    En__StartInstanceResult *a = s_start(fx, fx->model, "40", "n", false, NULL, &err);
+    En__StartInstanceResult *b = s_start(fx, fx->model, "41", "n", false, NULL, &err);
+    En__StartInstanceResult *c = s_start(fx, fx->model, "42", "n", false, NULL, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    assert_string_equal(a->hardware->availability_zone, "sim-east-a");
+    char *group[] = {a->instance->id};
+    En__StartInstanceResult *r = s_start_in_group(fx, "43", group, 1, &err);
+    if (!r)
+        fail_msg("start in group: %s", err.message);
+    // counting the whole model would tie and pick a; the group says b
+    assert_string_equal(r->hardware->availability_zone, "sim-east-b");
+    FREE(r);
+    FREE(a);
+    FREE(b);
+    FREE(c);
+}
+
+//  A zone-constrained failure moves on to the next zone; any other
+//  failure aborts with `cannot run instances: ...` and leaves nothing.
+static void
+start_moves_zones_only_on_zone_errors(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    assert_int_equal(en_sim_cloud_knob_set(fx->sim, "fail.create",
+                                           "UNAVAILABLE count 1 zone \"sim-east-a\" is unavailable",
+                                           &err),
+                     0);
+    En__StartInstanceResult *r = s_start(fx, fx->model, "50", "n", false, NULL, &err);
+    if (!r)
+        fail_msg("start after a zone error: %s", err.message);
+    assert_string_equal(r->hardware->availability_zone, "sim-east-b");
+    FREE(r);
+    assert_int_equal(en_sim_cloud_knob_set(fx->sim, "fail.create", "INTERNAL count 1 boom", &err),
+                     0);
+    r = s_start(fx, fx->model, "51", "n", false, NULL, &err);
+    assert_null(r);
+    assert_int_equal(err.kind, EN_INTERNAL);
+    assert_string_equal(err.message, "cannot run instances: boom");
+    en_sim_tag_t f[] = {{"juju-model-uuid", fx->model}, {"juju-machine-id", "51"}};
+    en_sim_instance_t *insts = NULL;
+    size_t n = 0;
+    assert_int_equal(en_sim_cloud_list(fx->sim, "sim-east", f, 2, true, &insts, &n, &err), 0);
+    assert_int_equal(n, 0);
+    en_sim_instances_free(&insts, n);
+}
+
+//  TagInstance replaces the named tags and keeps the others; another
+//  model's instance is not found.
+static void
+tag_instance_replaces_named_tags(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    En__StartInstanceResult *a = s_start(fx, fx->model, "30", "n", false, NULL, &err);
+    assert_non_null(a);
+    En__TagInstanceRequest req = EN__TAG_INSTANCE_REQUEST__INIT;
+    En__TagInstanceRequest__TagsEntry e1 = EN__TAG_INSTANCE_REQUEST__TAGS_ENTRY__INIT;
+    En__TagInstanceRequest__TagsEntry *entries[] = {&e1};
+    e1.key = "juju-machine-nonce";
+    e1.value = "replaced";
+    req.id = a->instance->id;
+    req.tags = entries;
+    req.n_tags = 1;
+    void *r = s_call(fx, "TagInstance", fx->model, &req, &err);
+    if (!r)
+        fail_msg("TagInstance: %s", err.message);
+    FREE(r);
+    En__InstancesRequest ireq = EN__INSTANCES_REQUEST__INIT;
+    ireq.ids = &a->instance->id;
+    ireq.n_ids = 1;
+    En__InstancesResult *ir = s_call(fx, "Instances", fx->model, &ireq, &err);
+    assert_non_null(ir);
+    assert_string_equal(s_tag(ir->slots[0]->instance, "juju-machine-nonce"), "replaced");
+    assert_string_equal(s_tag(ir->slots[0]->instance, "juju-machine-id"), "30");
+    FREE(ir);
+    char *other = s_open(fx, "other", NULL);
+    r = s_call(fx, "TagInstance", other, &req, &err);
+    assert_null(r);
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    free(other);
+    FREE(a);
+}
+
+//  A call without a model is NOT_VALID.
+static void
+calls_without_a_model_are_refused(void **state)
+{
+    fx_t *fx = *state;
+    En__AllInstancesRequest req = EN__ALL_INSTANCES_REQUEST__INIT;
+    en_err_t err;
+    void *r = s_call(fx, "AllInstances", NULL, &req, &err);
+    assert_null(r);
+    assert_int_equal(err.kind, EN_NOT_VALID);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(start_is_idempotent_by_name_and_nonce, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(start_adopts_an_instance_not_yet_visible, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(start_picks_the_cheapest_matching_type, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(start_spreads_across_available_zones, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(start_spreads_a_distribution_group, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(start_moves_zones_only_on_zone_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(tag_instance_replaces_named_tags, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(calls_without_a_model_are_refused, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
