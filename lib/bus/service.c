@@ -59,6 +59,22 @@ en_call_unpack(en_call_t *call, const ProtobufCMessageDescriptor *desc, size_t s
     return protobuf_c_message_unpack(desc, &alloc, size, data);
 }
 
+en_route_t *
+en_routes_join(const en_route_group_t *groups, size_t group_count, size_t *count)
+{
+    size_t n = 0;
+    for (size_t g = 0; g < group_count; g++)
+        n += groups[g].count;
+    en_route_t *routes = calloc(n ? n : 1, sizeof(en_route_t));
+    size_t at = 0;
+    for (size_t g = 0; g < group_count; g++) {
+        memcpy(routes + at, groups[g].routes, groups[g].count * sizeof(en_route_t));
+        at += groups[g].count;
+    }
+    *count = n;
+    return routes;
+}
+
 en_dispatcher_t *
 en_dispatcher_new(const en_service_def_t *def, en_err_t *err)
 {

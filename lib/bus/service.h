@@ -70,6 +70,15 @@ typedef struct {
 ProtobufCMessage *en_call_unpack(en_call_t *call, const ProtobufCMessageDescriptor *desc,
                                  size_t size, const uint8_t *data);
 
+//  One route table out of a service's groups (one group per handler file),
+//  in order; *count receives the total. The caller frees the table.
+typedef struct {
+    const en_route_t *routes;
+    size_t count;
+} en_route_group_t;
+
+en_route_t *en_routes_join(const en_route_group_t *groups, size_t group_count, size_t *count);
+
 //  A dispatcher decodes, routes and encodes for one thread; no sockets.
 typedef struct en_dispatcher en_dispatcher_t;
 

@@ -394,13 +394,13 @@ broker_new(const char *home, const char *gateways, en_err_t *err)
     broker_t *self = calloc(1, sizeof *self);
     self->home = strdup(home);
     self->gateways = strdup(gateways ? gateways : "");
-    size_t n = broker_instance_route_count + broker_start_route_count + broker_policy_route_count;
-    self->routes = calloc(n, sizeof(en_route_t));
-    memcpy(self->routes, broker_instance_routes, broker_instance_route_count * sizeof(en_route_t));
-    memcpy(self->routes + broker_instance_route_count, broker_start_routes,
-           broker_start_route_count * sizeof(en_route_t));
-    memcpy(self->routes + broker_instance_route_count + broker_start_route_count,
-           broker_policy_routes, broker_policy_route_count * sizeof(en_route_t));
+    const en_route_group_t groups[] = {
+        {broker_instance_routes, broker_instance_route_count},
+        {broker_start_routes, broker_start_route_count},
+        {broker_policy_routes, broker_policy_route_count},
+    };
+    size_t n;
+    self->routes = en_routes_join(groups, sizeof groups / sizeof groups[0], &n);
     self->def = (en_service_def_t){
         .name = "broker",
         .routes = self->routes,

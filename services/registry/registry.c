@@ -276,16 +276,13 @@ registry_new(const char *home, const char *gateways, en_err_t *err)
         return NULL;
     }
     sqlite3_close(db);
-    // one route table out of the three groups
-    size_t n = registry_provider_route_count + registry_cloud_route_count +
-               registry_model_route_count;
-    self->routes = calloc(n, sizeof(en_route_t));
-    memcpy(self->routes, registry_provider_routes,
-           registry_provider_route_count * sizeof(en_route_t));
-    memcpy(self->routes + registry_provider_route_count, registry_cloud_routes,
-           registry_cloud_route_count * sizeof(en_route_t));
-    memcpy(self->routes + registry_provider_route_count + registry_cloud_route_count,
-           registry_model_routes, registry_model_route_count * sizeof(en_route_t));
+    const en_route_group_t groups[] = {
+        {registry_provider_routes, registry_provider_route_count},
+        {registry_cloud_routes, registry_cloud_route_count},
+        {registry_model_routes, registry_model_route_count},
+    };
+    size_t n;
+    self->routes = en_routes_join(groups, sizeof groups / sizeof groups[0], &n);
     self->def = (en_service_def_t){
         .name = "registry",
         .routes = self->routes,
