@@ -36,17 +36,12 @@ struct gateway {
     en_service_def_t composer;
 };
 
-typedef struct {
-    en_client_t *client;     // MDP client of the internal services, via inproc
-    en_modelcache_t *models; // models this composer has resolved
-} composer_state_t;
-
 //  Services this build ships. A composition step for any other service is
 //  a seam for a later issue and answers NOT_IMPLEMENTED.
 static const char *const s_landed[] = {"registry", "broker", NULL};
 
-static bool
-s_service_landed(const char *service)
+bool
+gateway_service_landed(const char *service)
 {
     for (int i = 0; s_landed[i]; i++)
         if (strcmp(s_landed[i], service) == 0)
@@ -54,28 +49,35 @@ s_service_landed(const char *service)
     return false;
 }
 
-//  One step of a composition: the same method, request and deadline sent
-//  on to `service`; its result (or error) becomes ours.
-static int
-s_step(en_call_t *call, const char *service, const ProtobufCMessage *req, ProtobufCMessage *res,
-       en_err_t *err)
+int
+gateway_step(en_call_t *call, const char *service, const ProtobufCMessage *req,
+             ProtobufCMessage *res, en_err_t *err)
 {
-    if (!s_service_landed(service))
+    return gateway_call(call, service, call->method, call->model_uuid, call->request_id, req, res,
+                        err);
+}
+
+int
+gateway_call(en_call_t *call, const char *service, const char *method, const char *model_uuid,
+             const char *request_id, const ProtobufCMessage *req, ProtobufCMessage *res,
+             en_err_t *err)
+{
+    if (!gateway_service_landed(service))
         return en_err_set(err, EN_NOT_IMPLEMENTED, "%s not implemented", call->method);
-    composer_state_t *state = call->state;
+    gateway_composer_state_t *state = call->state;
     int64_t left = call->deadline_ms ? call->deadline_ms - en_now_ms() : 60000;
     if (left <= 0)
         return en_err_set(err, EN_TIMEOUT, "%s: deadline passed", call->method);
     // the caller's request id goes on: a resent public call stays one call
     // to every service it reaches
     char id[33];
-    if (en_client_start(state->client, service, call->method, call->model_uuid, req,
-                        call->deadline_ms, call->request_id, NULL, id, err))
+    if (en_client_start(state->client, service, method, model_uuid, req, call->deadline_ms,
+                        request_id, NULL, id, err))
         return -1;
     en_result_t r;
     // this thread's client carries one call at a time: the next result is ours
     if (en_client_wait(state->client, (int) left + 2000, &r) != 0)
-        return en_err_set(err, EN_TIMEOUT, "%s: no reply from %s", call->method, service);
+        return en_err_set(err, EN_TIMEOUT, "%s: no reply from %s", method, service);
     int rc = 0;
     if (r.err.kind != EN_OK) {
         *err = r.err;
@@ -86,8 +88,7 @@ s_step(en_call_t *call, const char *service, const ProtobufCMessage *req, Protob
         if (out)
             memcpy(res, out, res->descriptor->sizeof_message);
         else
-            rc = en_err_set(err, EN_INTERNAL, "%s: %s's result does not decode", call->method,
-                            service);
+            rc = en_err_set(err, EN_INTERNAL, "%s: %s's result does not decode", method, service);
     }
     en_result_clear(&r);
     return rc;
@@ -101,20 +102,37 @@ static int
 s_start_instance(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res,
                  en_err_t *err)
 {
-    composer_state_t *state = call->state;
+    gateway_composer_state_t *state = call->state;
     if (!en_modelcache_get(state->models, call->model_uuid, err))
         return -1;
     // seams: the imagemeta, networking and firewaller issues add their
     // steps here, each filling StartInstanceParams before the broker runs
-    return s_step(call, "broker", req, res, err);
+    return gateway_step(call, "broker", req, res, err);
 }
 
-static const struct {
-    const char *method;
-    en_handler_fn *fn;
-} s_compositions[] = {
+static const gateway_composition_t s_compositions[] = {
     {"StartInstance", s_start_instance},
 };
+static const size_t s_composition_count = sizeof s_compositions / sizeof s_compositions[0];
+
+//  Every composition table of the gateway; one per file.
+static const struct {
+    const gateway_composition_t *items;
+    const size_t *count;
+} s_tables[] = {
+    {s_compositions, &s_composition_count},
+};
+
+static en_handler_fn *
+s_composition(const char *method)
+{
+    for (size_t t = 0; t < sizeof s_tables / sizeof s_tables[0]; t++) {
+        for (size_t i = 0; i < *s_tables[t].count; i++)
+            if (strcmp(s_tables[t].items[i].method, method) == 0)
+                return s_tables[t].items[i].fn;
+    }
+    return NULL;
+}
 
 static int
 s_not_implemented(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res,
@@ -129,7 +147,7 @@ static void *
 s_composer_init(void *service, en_err_t *err)
 {
     gateway_t *gateway = service;
-    composer_state_t *state = calloc(1, sizeof *state);
+    gateway_composer_state_t *state = calloc(1, sizeof *state);
     state->client = en_client_new(EN_GATEWAY_INPROC, err);
     if (state->client)
         state->models = en_modelcache_new(gateway->events_from, state->client, err);
@@ -145,7 +163,7 @@ static void
 s_composer_fini(void *service, void *state_)
 {
     (void) service;
-    composer_state_t *state = state_;
+    gateway_composer_state_t *state = state_;
     en_modelcache_destroy(&state->models);
     en_client_destroy(&state->client);
     free(state);
@@ -193,10 +211,9 @@ gateway_new(const gateway_opts_t *opts, en_err_t *err)
         const char *m = api->methods[i].name;
         if (gateway_owner(m))
             continue;
-        en_handler_fn *fn = s_not_implemented;
-        for (size_t c = 0; c < sizeof s_compositions / sizeof s_compositions[0]; c++)
-            if (strcmp(s_compositions[c].method, m) == 0)
-                fn = s_compositions[c].fn;
+        en_handler_fn *fn = s_composition(m);
+        if (!fn)
+            fn = s_not_implemented;
         self->routes[n++] = (en_route_t){api, m, fn, 0};
     }
     self->composer = (en_service_def_t){

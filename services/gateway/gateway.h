@@ -5,6 +5,8 @@
 #define EN_GATEWAY_H
 
 #include "bus/broker.h"
+#include "bus/client.h"
+#include "bus/modelcache.h"
 #include "bus/service.h"
 
 typedef struct gateway gateway_t;
@@ -28,5 +30,32 @@ void gateway_destroy(gateway_t **self_p);
 const en_service_def_t *gateway_composer(gateway_t *self);
 //  In-process endpoint the composers connect to.
 const char *gateway_inproc(gateway_t *self);
+
+//  --------------------------------------------------------------------------
+//  Compositions (run in composer threads; call->state is this)
+
+typedef struct {
+    en_client_t *client;     // MDP client of the internal services, via inproc
+    en_modelcache_t *models; // models this composer has resolved
+} gateway_composer_state_t;
+
+//  A public method served by a composition instead of a forward.
+typedef struct {
+    const char *method;
+    en_handler_fn *fn;
+} gateway_composition_t;
+
+//  Whether this build ships `service`; a step for any other answers
+//  NOT_IMPLEMENTED.
+bool gateway_service_landed(const char *service);
+//  One step of a composition: the same method, request, model, request id
+//  and deadline sent on to `service`; its result (or error) becomes ours.
+int gateway_step(en_call_t *call, const char *service, const ProtobufCMessage *req,
+                 ProtobufCMessage *res, en_err_t *err);
+//  Any call on the composer's client within the public call's deadline:
+//  one call at a time, the result decoded into the call's arena.
+int gateway_call(en_call_t *call, const char *service, const char *method,
+                 const char *model_uuid, const char *request_id, const ProtobufCMessage *req,
+                 ProtobufCMessage *res, en_err_t *err);
 
 #endif
