@@ -360,56 +360,6 @@ cleanup:
     return rc;
 }
 
-static En__ControllerDetails *
-s_controller(en_arena_t *a, const en_controller_t *c)
-{
-    En__ControllerDetails *m = en_arena_alloc(a, sizeof *m);
-    en__controller_details__init(m);
-    m->name = en_arena_strdup(a, c->name);
-    m->uuid = en_arena_strdup(a, c->uuid ? c->uuid : "");
-    m->cloud = en_arena_strdup(a, c->cloud ? c->cloud : "");
-    m->region = en_arena_strdup(a, c->region ? c->region : "");
-    m->ca_cert = en_arena_strdup(a, c->ca_cert ? c->ca_cert : "");
-    m->n_api_endpoints = c->api_endpoint_count;
-    m->api_endpoints = convert_strv(a, c->api_endpoints, c->api_endpoint_count);
-    m->model_uuid = en_arena_strdup(a, "");
-    return m;
-}
-
-static int
-s_controllers(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res_,
-              en_err_t *err)
-{
-    (void) req;
-    En__ControllersResult *res = (void *) res_;
-    en_controllers_t *all = en_controllers_load(R(call)->controllers_path, err);
-    if (!all)
-        return -1;
-    res->controllers = en_arena_array(call->arena, all->count + 1, sizeof(void *));
-    for (size_t i = 0; i < all->count; i++)
-        res->controllers[res->n_controllers++] = s_controller(call->arena, all->items[i]);
-    en_controllers_destroy(&all);
-    return 0;
-}
-
-static int
-s_controller_get(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_,
-                 en_err_t *err)
-{
-    const En__ControllerRequest *req = (const void *) req_;
-    En__ControllerResult *res = (void *) res_;
-    en_controllers_t *all = en_controllers_load(R(call)->controllers_path, err);
-    if (!all)
-        return -1;
-    for (size_t i = 0; i < all->count; i++)
-        if (strcmp(all->items[i]->name, req->name) == 0)
-            res->controller = s_controller(call->arena, all->items[i]);
-    en_controllers_destroy(&all);
-    if (!res->controller)
-        return en_err_set(err, EN_NOT_FOUND, "controller %s not found", req->name);
-    return 0;
-}
-
 #define ROUTE(m, fn) {&en__environ__descriptor, m, fn, 0}
 #define ROUTE_SECRETS(m, fn) {&en__environ__descriptor, m, fn, EN_ROUTE_SECRETS}
 const en_route_t registry_cloud_routes[] = {
@@ -419,8 +369,6 @@ const en_route_t registry_cloud_routes[] = {
     ROUTE_SECRETS("MakeCloudSpec", s_make_cloud_spec),
     ROUTE("Credentials", s_credentials),
     ROUTE_SECRETS("AddCredential", s_add_credential),
-    ROUTE("Controllers", s_controllers),
-    ROUTE("Controller", s_controller_get),
 };
 const size_t registry_cloud_route_count =
     sizeof registry_cloud_routes / sizeof registry_cloud_routes[0];

@@ -15,8 +15,8 @@
 #define T(call) ((registry_thread_t *) (call)->state)
 #define R(call) (T(call)->registry)
 
-static void
-s_uuid_new(char out[37])
+void
+registry_uuid_new(char out[37])
 {
     unsigned char b[16];
     if (getrandom(b, sizeof b, 0) != (ssize_t) sizeof b)
@@ -112,8 +112,8 @@ s_row_model(en_arena_t *a, sqlite3_stmt *st)
     return m;
 }
 
-static En__Model *
-s_model_by_uuid(en_call_t *call, const char *uuid, en_err_t *err)
+En__Model *
+registry_model_by_uuid(en_call_t *call, const char *uuid, en_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(T(call)->db, "SELECT " MODEL_COLUMNS " FROM models WHERE uuid = ?", -1,
@@ -130,12 +130,11 @@ s_model_by_uuid(en_call_t *call, const char *uuid, en_err_t *err)
 
 //  --------------------------------------------------------------------------
 
-static int
-s_open(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, en_err_t *err)
+int
+registry_model_create(en_call_t *call, const En__OpenRequest *req, En__Model **out, en_err_t *err)
 {
-    const En__OpenRequest *req = (const void *) req_;
-    En__OpenResult *res = (void *) res_;
     registry_thread_t *t = T(call);
+    *out = NULL;
     if (!req->name || !*req->name)
         return en_err_set(err, EN_NOT_VALID, "empty model name not valid");
     if (!req->cloud_name || !*req->cloud_name)
@@ -146,14 +145,7 @@ s_open(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, en
     en_cloud_t *cloud = NULL;
     en_credential_t *cred = NULL;
     en_cloud_spec_t spec = {0};
-    bool in_tx = false;
 
-    // a resend of a committed Open gets its answer even if the cloud or
-    // credential it named has changed since (checked again in the
-    // transaction below, where it counts)
-    int found = registry_dedup_lookup(t, call, res_, err);
-    if (found)
-        return found < 0 ? -1 : 0;
     en_clouds_t *personal = en_clouds_load(R(call)->clouds_path, err);
     if (!personal)
         goto cleanup;
@@ -185,16 +177,8 @@ s_open(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, en
     json_object_set_new(cfg, "name", json_string(req->name));
     if (!json_object_get(cfg, "uuid")) {
         char uuid[37];
-        s_uuid_new(uuid);
+        registry_uuid_new(uuid);
         json_object_set_new(cfg, "uuid", json_string(uuid));
-    }
-    if (registry_begin(t, err))
-        goto cleanup;
-    in_tx = true;
-    found = registry_dedup_lookup(t, call, res_, err);
-    if (found) {
-        rc = found < 0 ? -1 : 0;
-        goto cleanup;
     }
     if (s_prepare(t, &spec, cfg, err))
         goto cleanup;
@@ -232,7 +216,7 @@ s_open(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, en
     if (step == SQLITE_CONSTRAINT) {
         // two keys are unique: the name (per owner and controller) and the
         // uuid, which a caller may choose in the config
-        const En__Model *same = s_model_by_uuid(call, uuid, NULL);
+        const En__Model *same = registry_model_by_uuid(call, uuid, NULL);
         if (same && (strcmp(same->name, req->name) != 0 || strcmp(same->owner, owner) != 0))
             en_err_set(err, EN_ALREADY_EXISTS, "model with uuid \"%s\" already exists", uuid);
         else
@@ -243,20 +227,41 @@ s_open(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, en
         en_err_set(err, EN_INTERNAL, "cannot store model: %s", sqlite3_errmsg(t->db));
         goto cleanup;
     }
-    res->model = s_model_by_uuid(call, uuid, err);
-    if (!res->model || registry_dedup_store(t, call, res_, err) || registry_commit(t, err))
-        goto cleanup;
-    in_tx = false;
-    registry_publish(t, uuid, EN__MODEL_CHANGED__KIND__CREATED, 1);
-    rc = 0;
+    *out = registry_model_by_uuid(call, uuid, err);
+    rc = *out ? 0 : -1;
 cleanup:
-    if (in_tx)
-        registry_rollback(t);
     en_cloud_spec_clear(&spec);
     json_decref(cfg);
     en_credential_destroy(&cred);
     en_cloud_destroy(&cloud);
     return rc;
+}
+
+static int
+s_open(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, en_err_t *err)
+{
+    const En__OpenRequest *req = (const void *) req_;
+    En__OpenResult *res = (void *) res_;
+    registry_thread_t *t = T(call);
+    // a resend of a committed Open gets its answer even if the cloud or
+    // credential it named has changed since
+    int found = registry_dedup_lookup(t, call, res_, err);
+    if (found)
+        return found < 0 ? -1 : 0;
+    if (registry_begin(t, err))
+        return -1;
+    found = registry_dedup_lookup(t, call, res_, err);
+    if (found) {
+        registry_rollback(t);
+        return found < 0 ? -1 : 0;
+    }
+    if (registry_model_create(call, req, &res->model, err) ||
+        registry_dedup_store(t, call, res_, err) || registry_commit(t, err)) {
+        registry_rollback(t);
+        return -1;
+    }
+    registry_publish(t, res->model->uuid, EN__MODEL_CHANGED__KIND__CREATED, 1);
+    return 0;
 }
 
 static int
@@ -288,7 +293,7 @@ s_model(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, e
     const En__ModelRequest *req = (const void *) req_;
     En__ModelResult *res = (void *) res_;
     if (req->key_case == EN__MODEL_REQUEST__KEY_UUID) {
-        res->model = s_model_by_uuid(call, req->uuid, err);
+        res->model = registry_model_by_uuid(call, req->uuid, err);
         return res->model ? 0 : -1;
     }
     if (req->key_case != EN__MODEL_REQUEST__KEY_NAME || !req->name || !*req->name)
@@ -361,7 +366,7 @@ s_set_config(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *re
         rc = found < 0 ? -1 : 0;
         goto cleanup;
     }
-    En__Model *m = s_model_by_uuid(call, call->model_uuid, err);
+    En__Model *m = registry_model_by_uuid(call, call->model_uuid, err);
     if (!m)
         goto cleanup;
     old = json_loads(m->config->json, 0, NULL);
@@ -414,7 +419,7 @@ s_config(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res_, e
 {
     (void) req;
     En__ConfigResult *res = (void *) res_;
-    En__Model *m = s_model_by_uuid(call, call->model_uuid, err);
+    En__Model *m = registry_model_by_uuid(call, call->model_uuid, err);
     if (!m)
         return -1;
     res->config = m->config;
@@ -484,7 +489,7 @@ s_next_machine_id(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage
         registry_rollback(t);
         return found < 0 ? -1 : 0;
     }
-    if (!s_model_by_uuid(call, call->model_uuid, err))
+    if (!registry_model_by_uuid(call, call->model_uuid, err))
         goto fail;
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(t->db,
@@ -514,7 +519,7 @@ s_get_model_for_service(en_call_t *call, const ProtobufCMessage *req_, ProtobufC
 {
     const En__GetModelForServiceRequest *req = (const void *) req_;
     En__GetModelForServiceResult *res = (void *) res_;
-    En__Model *m = s_model_by_uuid(call, req->uuid, err);
+    En__Model *m = registry_model_by_uuid(call, req->uuid, err);
     if (!m)
         return -1;
     res->model = m;

@@ -27,6 +27,10 @@ static const char *s_schema =
     "  UNIQUE (controller_uuid, owner, name));"
     "CREATE TABLE IF NOT EXISTS machine_seq ("
     "  model_uuid TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS controllers ("
+    "  name TEXT PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, model_uuid TEXT NOT NULL,"
+    "  cloud TEXT NOT NULL, region TEXT NOT NULL, credential TEXT NOT NULL,"
+    "  ca_cert TEXT NOT NULL, ca_key TEXT NOT NULL, created_ms INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS requests ("
     "  request_id TEXT PRIMARY KEY, method TEXT NOT NULL, reply BLOB NOT NULL,"
     "  at_ms INTEGER NOT NULL);";
@@ -280,6 +284,7 @@ registry_new(const char *home, const char *gateways, en_err_t *err)
         {registry_provider_routes, registry_provider_route_count},
         {registry_cloud_routes, registry_cloud_route_count},
         {registry_model_routes, registry_model_route_count},
+        {registry_controller_routes, registry_controller_route_count},
     };
     size_t n;
     self->routes = en_routes_join(groups, sizeof groups / sizeof groups[0], &n);

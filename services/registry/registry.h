@@ -69,6 +69,16 @@ int registry_provider(registry_thread_t *t, const char *type, char **name,
 en_credential_t *registry_credential_for(registry_t *r, const en_cloud_t *cloud,
                                          const char *name, en_err_t *err);
 
+//  Models (models.c). A new random (version 4) uuid.
+void registry_uuid_new(char out[37]);
+//  The stored model, in the call's arena; NOT_FOUND `model "<uuid>" not found`.
+En__Model *registry_model_by_uuid(en_call_t *call, const char *uuid, en_err_t *err);
+//  Open's work inside the caller's transaction: resolve the cloud, region
+//  and credential, prepare and validate the config, insert the row. The
+//  caller commits and publishes.
+int registry_model_create(en_call_t *call, const En__OpenRequest *req, En__Model **out,
+                          en_err_t *err);
+
 //  Conversions (convert.c); results live in the call's arena.
 En__Cloud *convert_cloud(en_arena_t *a, const en_cloud_t *c);
 en_cloud_t *convert_cloud_from(const En__Cloud *c, en_err_t *err);
@@ -88,6 +98,8 @@ extern const en_route_t registry_provider_routes[];
 extern const size_t registry_provider_route_count;
 extern const en_route_t registry_cloud_routes[];
 extern const size_t registry_cloud_route_count;
+extern const en_route_t registry_controller_routes[];
+extern const size_t registry_controller_route_count;
 extern const en_route_t registry_model_routes[];
 extern const size_t registry_model_route_count;
 
