@@ -2,36 +2,52 @@
 
     Design. One actor thread owns one ROUTER and three tables: services by
     name, workers by routing id (hex), and the public forward table. Every
-    received message is validated frame by frame before anything is popped
-    (czmq asserts on misuse; a peer must never be able to trigger one). A
-    request is a small struct holding the client's routing id, the service
-    name the client used (so the reply names it), and the envelope frame.
-    Each worker holds at most one request (`inflight`). The loop wakes at
-    least every heartbeat interval to send heartbeats, expire silent
-    workers (requeueing what they held) and expire queued requests.
+    received message is validated frame by frame before anything is used
+    (a peer must never be able to trigger an assert). A request is a small
+    struct holding the client's routing id, the service name the client
+    used (so the reply names it), and the envelope frame. Each worker holds
+    at most one request (`inflight`). The loop wakes at least every
+    heartbeat interval to send heartbeats, expire silent workers
+    (requeueing what they held) and expire queued requests.
 
     Sends go through s_send(): ROUTER_MANDATORY is on, so an unroutable peer
     is an error we log, and DONTWAIT keeps a slow peer from stalling the
-    loop. The broker never parses a method's body, only the envelope. */
+    loop. The broker never parses a method's body, only the envelope.
+
+    Cost per message. This loop carries every call twice (client → worker,
+    worker → client), so it avoids work per message: a message is read
+    part by part into a fixed array (frames.h) and its parts are moved on
+    to the outgoing message, not copied into zframes; the envelope decodes
+    into a stack buffer; the worker table is keyed by the routing id in hex
+    built on the stack; the clocks are read once per wake; a burst is read
+    until the socket says EAGAIN (no ZMQ_EVENTS call, which costs a system
+    call, per message); and queued requests are scanned for their deadline
+    only when the earliest of them is due. */
 #include "bus/broker.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <string.h>
 
 #include "bus/envelope.h"
+#include "bus/frames.h"
 #include "bus/mdp.h"
 #include "common/log.h"
 
 typedef struct service service_t;
 typedef struct worker worker_t;
 
+//  A routing id is 1..255 bytes; as hex with its terminator:
+#define EN_KEY_MAX (2 * 255 + 1)
+
 typedef struct {
-    zframe_t *client;     // client routing id
-    char *client_service; // service name the client asked for
-    zframe_t *body;       // packed en.Request
-    char *request_id;
+    zmq_msg_t client;     // client routing id
+    zmq_msg_t body;       // packed en.Request
     int64_t deadline;     // wall-clock ms; 0 = EN_QUEUE_TIMEOUT_MS from queueing
     int64_t queued_at;
+    char *client_service; // service name the client asked for (in text)
+    char *request_id;     // (in text)
+    char text[];
 } request_t;
 
 struct service {
@@ -42,8 +58,9 @@ struct service {
 };
 
 struct worker {
-    char *key;          // routing id as hex
-    zframe_t *identity; // routing id
+    char key[EN_KEY_MAX];  // routing id as hex
+    uint8_t identity[255]; // routing id
+    size_t identity_size;
     service_t *service;
     int64_t expiry;     // monotonic ms
     request_t *inflight;
@@ -52,12 +69,16 @@ struct worker {
 typedef struct {
     zsock_t *pipe;
     zsock_t *router;
+    void *handle;      // the router's libzmq socket
     zhash_t *services; // name -> service_t
     zhash_t *workers;  // key -> worker_t
     zhash_t *forwards; // public method -> owning service name (strdup'd)
     int heartbeat_ms;
     int64_t heartbeat_at;
-    char epoch[33]; // random per broker start
+    int64_t mono, now; // the clocks, read once per wake
+    bool dirty;        // sent on, or left unread, since the router said EAGAIN
+    int64_t expire_at; // wall clock when the earliest queued request expires
+    char epoch[33];    // random per broker start
     en_broker_stats_t stats;
 } broker_t;
 
@@ -81,12 +102,28 @@ s_request_destroy(request_t **self_p)
     if (!*self_p)
         return;
     request_t *self = *self_p;
-    zframe_destroy(&self->client);
-    zframe_destroy(&self->body);
-    free(self->client_service);
-    free(self->request_id);
+    zmq_msg_close(&self->client);
+    zmq_msg_close(&self->body);
     free(self);
     *self_p = NULL;
+}
+
+static int64_t
+s_request_limit(const request_t *req)
+{
+    return req->deadline ? req->deadline : req->queued_at + EN_QUEUE_TIMEOUT_MS;
+}
+
+//  Queue a request at the back (or, given back to us, the front).
+static void
+s_request_queue(broker_t *self, service_t *service, request_t *req, bool front)
+{
+    if (front)
+        zlist_push(service->requests, req);
+    else
+        zlist_append(service->requests, req);
+    if (s_request_limit(req) < self->expire_at)
+        self->expire_at = s_request_limit(req);
 }
 
 static void
@@ -117,57 +154,69 @@ s_service_require(broker_t *self, const char *name)
     return service;
 }
 
-//  Send and consume a message without blocking; log unroutable peers.
-static int
-s_send(broker_t *self, zmsg_t **msg_p)
+//  The routing id in hex, as zframe_strhex writes it, into key.
+static void
+s_key(const uint8_t *id, size_t size, char key[EN_KEY_MAX])
 {
-    zmsg_t *msg = *msg_p;
-    size_t n = zmsg_size(msg), i = 0;
-    int rc = 0;
-    for (zframe_t *f = zmsg_first(msg); f; f = zmsg_next(msg)) {
-        int flags = ZFRAME_REUSE | ZFRAME_DONTWAIT | (++i < n ? ZFRAME_MORE : 0);
-        if (zframe_send(&f, self->router, flags)) {
-            rc = -1;
-            break;
-        }
+    static const char hex[] = "0123456789ABCDEF";
+    if (size > 255)
+        size = 255; // ZeroMQ routing ids are at most 255 bytes
+    for (size_t i = 0; i < size; i++) {
+        key[2 * i] = hex[id[i] >> 4];
+        key[2 * i + 1] = hex[id[i] & 15];
     }
-    if (rc)
-        en_warn("broker: send failed (%s); peer gone or full", zmq_strerror(zmq_errno()));
-    zmsg_destroy(msg_p);
-    return rc;
+    key[2 * size] = '\0';
 }
 
+//  Send one message without blocking; log an unroutable peer.
 static int
-s_worker_send(broker_t *self, worker_t *worker, int command, zmsg_t *tail)
+s_send(broker_t *self, en_part_t *parts, int n)
 {
-    zmsg_t *msg = tail ? tail : zmsg_new();
-    zmsg_pushmem(msg, &(char){(char) command}, 1);
-    zmsg_pushstr(msg, MDPW_WORKER);
-    zmsg_pushmem(msg, "", 0);
-    zmsg_prepend(msg, &(zframe_t *){zframe_dup(worker->identity)});
-    return s_send(self, &msg);
+    self->dirty = true; // see en_frames_poll
+    if (en_frames_send(self->handle, parts, n, ZMQ_DONTWAIT) == 0)
+        return 0;
+    en_warn("broker: send failed (%s); peer gone or full", zmq_strerror(zmq_errno()));
+    return -1;
+}
+
+//  [id][""]["MDPW01"][command][tail...]
+static int
+s_worker_send(broker_t *self, const uint8_t *id, size_t id_size, int command,
+              const en_part_t *tail, int tail_n)
+{
+    char cmd = (char) command;
+    en_part_t parts[8] = {{id, id_size, NULL},
+                          {"", 0, NULL},
+                          {MDPW_WORKER, strlen(MDPW_WORKER), NULL},
+                          {&cmd, 1, NULL}};
+    for (int i = 0; i < tail_n && i < 4; i++)
+        parts[4 + i] = tail[i];
+    return s_send(self, parts, 4 + tail_n);
+}
+
+//  [client][""]["MDPC01"][service][body]; the body part is consumed.
+static void
+s_client_reply(broker_t *self, const void *client, size_t client_size, const char *service,
+               en_part_t body)
+{
+    en_part_t parts[] = {{client, client_size, NULL},
+                         {"", 0, NULL},
+                         {MDPC_CLIENT, strlen(MDPC_CLIENT), NULL},
+                         {service, strlen(service), NULL},
+                         body};
+    s_send(self, parts, 5);
 }
 
 static void
-s_client_reply(broker_t *self, zframe_t *client, const char *service, zframe_t **body_p)
-{
-    zmsg_t *msg = zmsg_new();
-    zmsg_append(msg, &(zframe_t *){zframe_dup(client)});
-    zmsg_addmem(msg, "", 0);
-    zmsg_addstr(msg, MDPC_CLIENT);
-    zmsg_addstr(msg, service);
-    zmsg_append(msg, body_p);
-    s_send(self, &msg);
-}
-
-static void
-s_client_error(broker_t *self, zframe_t *client, const char *service, const char *request_id,
-               en_kind_t kind, const char *message)
+s_client_error(broker_t *self, const void *client, size_t client_size, const char *service,
+               const char *request_id, en_kind_t kind, const char *message)
 {
     en_err_t err;
     en_err_set(&err, kind, "%s", message);
     zframe_t *body = en_reply_error_frame(request_id, &err);
-    s_client_reply(self, client, service, &body);
+    s_client_reply(self, client, client_size, service,
+                   (en_part_t){zframe_data(body), zframe_size(body), NULL});
+    zframe_destroy(&body);
 }
 
 static void s_worker_delete(broker_t *self, worker_t *worker, bool disconnect);
@@ -181,11 +230,18 @@ s_dispatch(broker_t *self, service_t *service)
         worker_t *worker = zlist_pop(service->waiting);
         request_t *req = zlist_pop(service->requests);
         worker->inflight = req;
-        zmsg_t *msg = zmsg_new();
-        zmsg_append(msg, &(zframe_t *){zframe_dup(req->client)});
-        zmsg_addmem(msg, "", 0);
-        zmsg_append(msg, &(zframe_t *){zframe_dup(req->body)});
-        if (s_worker_send(self, worker, MDPW_REQUEST, msg) != 0) {
+        // the request keeps its parts for a requeue: send shared copies
+        zmq_msg_t client, body;
+        zmq_msg_init(&client);
+        zmq_msg_init(&body);
+        zmq_msg_copy(&client, &req->client);
+        zmq_msg_copy(&body, &req->body);
+        en_part_t tail[] = {{NULL, 0, &client}, {"", 0, NULL}, {NULL, 0, &body}};
+        int rc = s_worker_send(self, worker->identity, worker->identity_size, MDPW_REQUEST, tail,
+                               3);
+        zmq_msg_close(&client);
+        zmq_msg_close(&body);
+        if (rc != 0) {
             // the worker is unreachable: forget it; its request goes back
             s_worker_delete(self, worker, false);
             return; // s_worker_delete dispatched again
@@ -197,7 +253,7 @@ static void
 s_worker_delete(broker_t *self, worker_t *worker, bool disconnect)
 {
     if (disconnect)
-        s_worker_send(self, worker, MDPW_DISCONNECT, NULL);
+        s_worker_send(self, worker->identity, worker->identity_size, MDPW_DISCONNECT, NULL, 0);
     if (worker->service) {
         zlist_remove(worker->service->waiting, worker);
         worker->service->workers--;
@@ -205,7 +261,7 @@ s_worker_delete(broker_t *self, worker_t *worker, bool disconnect)
             // the worker died holding a request: give it to another worker
             en_warn("broker: worker %s of %s gone holding request %s; requeued", worker->key,
                     worker->service->name, worker->inflight->request_id);
-            zlist_push(worker->service->requests, worker->inflight);
+            s_request_queue(self, worker->service, worker->inflight, true);
             worker->inflight = NULL;
             self->stats.requeued++;
             s_dispatch(self, worker->service);
@@ -220,8 +276,6 @@ s_worker_free(void *data)
 {
     worker_t *worker = data;
     s_request_destroy(&worker->inflight); // held when the broker stops
-    zframe_destroy(&worker->identity);
-    free(worker->key);
     free(worker);
 }
 
@@ -229,48 +283,56 @@ static void
 s_worker_waiting(broker_t *self, worker_t *worker)
 {
     zlist_append(worker->service->waiting, worker);
-    worker->expiry = en_mono_ms() + (int64_t) self->heartbeat_ms * EN_HEARTBEAT_LIVENESS;
+    worker->expiry = self->mono + (int64_t) self->heartbeat_ms * EN_HEARTBEAT_LIVENESS;
     s_dispatch(self, worker->service);
 }
 
+//  DISCONNECT to a peer that is not (or no longer) a worker of ours.
+static void
+s_disconnect_stranger(broker_t *self, en_frames_t *msg)
+{
+    s_worker_send(self, en_frames_data(msg, 0), en_frames_len(msg, 0), MDPW_DISCONNECT, NULL, 0);
+}
+
 //  --------------------------------------------------------------------------
-//  Messages from workers: msg is [command][...] after header frames.
+//  Messages from workers: [sender][""]["MDPW01"][command][...]
 
 static void
-s_on_worker(broker_t *self, zframe_t *sender, zmsg_t *msg)
+s_on_worker(broker_t *self, en_frames_t *msg)
 {
-    zframe_t *cmd = zmsg_first(msg);
-    char *key = zframe_strhex(sender);
+    char key[EN_KEY_MAX];
+    s_key(en_frames_data(msg, 0), en_frames_len(msg, 0), key);
     worker_t *worker = zhash_lookup(self->workers, key);
-    if (!cmd || zframe_size(cmd) != 1) {
+    int parts = en_frames_size(msg) - 3; // command and what follows it
+    if (parts < 1 || en_frames_len(msg, 3) != 1) {
         self->stats.malformed++;
         en_warn("broker: worker %s sent a malformed command frame; dropped", key);
-        goto done;
+        return;
     }
-    int command = zframe_data(cmd)[0];
+    int command = en_frames_data(msg, 3)[0];
     if (worker)
-        worker->expiry = en_mono_ms() + (int64_t) self->heartbeat_ms * EN_HEARTBEAT_LIVENESS;
+        worker->expiry = self->mono + (int64_t) self->heartbeat_ms * EN_HEARTBEAT_LIVENESS;
 
     if (command == MDPW_READY) {
-        zframe_t *service_frame = zmsg_next(msg);
-        char *name = service_frame ? zframe_strdup(service_frame) : NULL;
-        if (worker || !name || !*name || zmsg_size(msg) != 2 || strncmp(name, "mmi.", 4) == 0) {
+        char *name = parts >= 2 ? strndup((const char *) en_frames_data(msg, 4),
+                                          en_frames_len(msg, 4))
+                                : NULL;
+        if (worker || !name || !*name || parts != 2 || strncmp(name, "mmi.", 4) == 0) {
             // a second READY, a reserved name or a bad frame: unexpected
             self->stats.malformed++;
             en_warn("broker: unexpected READY from %s (%s); disconnecting", key,
                     name ? name : "no service");
             if (worker)
                 s_worker_delete(self, worker, true);
-            else {
-                worker_t tmp = {.identity = sender};
-                s_worker_send(self, &tmp, MDPW_DISCONNECT, NULL);
-            }
+            else
+                s_disconnect_stranger(self, msg);
             free(name);
-            goto done;
+            return;
         }
         worker = calloc(1, sizeof *worker);
-        worker->key = strdup(key);
-        worker->identity = zframe_dup(sender);
+        memcpy(worker->key, key, sizeof key);
+        worker->identity_size = en_frames_len(msg, 0);
+        memcpy(worker->identity, en_frames_data(msg, 0), worker->identity_size);
         worker->service = s_service_require(self, name);
         worker->service->workers++;
         zhash_insert(self->workers, key, worker);
@@ -281,35 +343,31 @@ s_on_worker(broker_t *self, zframe_t *sender, zmsg_t *msg)
     }
     else if (command == MDPW_REPLY) {
         // [REPLY][client][""][body]
-        zframe_t *client = zmsg_next(msg);
-        zframe_t *empty = zmsg_next(msg);
-        zframe_t *body = zmsg_next(msg);
-        if (!worker || !worker->inflight || zmsg_size(msg) != 4 || !client || !empty ||
-            zframe_size(empty) != 0 || !zframe_eq(client, worker->inflight->client)) {
+        request_t *req = worker ? worker->inflight : NULL;
+        if (!req || parts != 4 || en_frames_len(msg, 5) != 0 ||
+            en_frames_len(msg, 4) != zmq_msg_size(&req->client) ||
+            memcmp(en_frames_data(msg, 4), zmq_msg_data(&req->client),
+                   en_frames_len(msg, 4)) != 0) {
             self->stats.malformed++;
             en_warn("broker: unexpected REPLY from %s; disconnecting", key);
             if (worker)
                 s_worker_delete(self, worker, true);
-            else {
+            else
                 // e.g. a worker we expired, replying late: 7/MDP says
                 // DISCONNECT so it registers again at once
-                worker_t tmp = {.identity = sender};
-                s_worker_send(self, &tmp, MDPW_DISCONNECT, NULL);
-            }
-            goto done;
+                s_disconnect_stranger(self, msg);
+            return;
         }
-        request_t *req = worker->inflight;
         worker->inflight = NULL;
-        zframe_t *reply = zframe_dup(body);
-        s_client_reply(self, req->client, req->client_service, &reply);
+        // the worker's body goes on to the client as it came
+        s_client_reply(self, zmq_msg_data(&req->client), zmq_msg_size(&req->client),
+                       req->client_service, (en_part_t){NULL, 0, &msg->part[6]});
         s_request_destroy(&req);
         s_worker_waiting(self, worker);
     }
     else if (command == MDPW_HEARTBEAT) {
-        if (!worker) {
-            worker_t tmp = {.identity = sender};
-            s_worker_send(self, &tmp, MDPW_DISCONNECT, NULL);
-        }
+        if (!worker)
+            s_disconnect_stranger(self, msg);
     }
     else if (command == MDPW_DISCONNECT) {
         if (worker)
@@ -321,58 +379,60 @@ s_on_worker(broker_t *self, zframe_t *sender, zmsg_t *msg)
         if (worker)
             s_worker_delete(self, worker, true);
     }
-done:
-    free(key);
 }
 
 //  --------------------------------------------------------------------------
 //  8/MMI, answered by the broker itself.
 
 static void
-s_on_mmi(broker_t *self, zframe_t *sender, const char *service, zmsg_t *msg)
+s_on_mmi(broker_t *self, en_frames_t *msg, const char *service)
 {
     const char *code = "501";
     char *name = NULL;
     if (strcmp(service, "mmi.x-epoch") == 0)
         code = self->epoch; // lets a client notice a restarted broker
-    else if (strcmp(service, "mmi.service") == 0 && zmsg_size(msg) == 1) {
-        name = zframe_strdup(zmsg_first(msg));
+    else if (strcmp(service, "mmi.service") == 0 && en_frames_size(msg) == 5) {
+        name = strndup((const char *) en_frames_data(msg, 4), en_frames_len(msg, 4));
         service_t *s = zhash_lookup(self->services, name);
         code = s && s->workers > 0 ? "200" : "404";
     }
-    zframe_t *body = zframe_from(code);
-    s_client_reply(self, sender, service, &body);
+    s_client_reply(self, en_frames_data(msg, 0), en_frames_len(msg, 0), service,
+                   (en_part_t){code, strlen(code), NULL});
     free(name);
 }
 
-//  Messages from clients: msg is [service][body] after header frames.
+//  Messages from clients: [sender][""]["MDPC01"][service][body]
 static void
-s_on_client(broker_t *self, zframe_t *sender, zmsg_t *msg)
+s_on_client(broker_t *self, en_frames_t *msg)
 {
-    zframe_t *service_frame = zmsg_first(msg);
-    if (!service_frame || zframe_size(service_frame) == 0 || zframe_size(service_frame) > 255) {
+    size_t name_size = en_frames_size(msg) > 3 ? en_frames_len(msg, 3) : 0;
+    if (name_size == 0 || name_size > 255) {
         self->stats.malformed++;
         en_warn("broker: client request without a service name; dropped");
         return;
     }
-    char *service_name = zframe_strdup(service_frame);
+    char service_name[256];
+    memcpy(service_name, en_frames_data(msg, 3), name_size);
+    service_name[name_size] = '\0'; // like zframe_strdup: up to a NUL inside
+    const void *sender = en_frames_data(msg, 0);
+    size_t sender_size = en_frames_len(msg, 0);
     if (strncmp(service_name, "mmi.", 4) == 0) {
-        zmsg_remove(msg, service_frame);
-        zframe_destroy(&service_frame);
-        s_on_mmi(self, sender, service_name, msg);
-        free(service_name);
+        s_on_mmi(self, msg, service_name);
         return;
     }
     en_err_t err;
     En__Request *env = NULL;
     char id[EN_REQUEST_ID_MAX] = "";
-    if (zmsg_size(msg) != 2) {
-        en_err_set(&err, EN_NOT_VALID, "expected exactly one body frame, got %zu",
-                   zmsg_size(msg) - 1);
+    uint8_t buf[1024]; // a typical envelope decodes without malloc
+    en_scratch_t scratch;
+    en_scratch_init(&scratch, buf, sizeof buf);
+    if (en_frames_size(msg) != 5) {
+        en_err_set(&err, EN_NOT_VALID, "expected exactly one body frame, got %d",
+                   en_frames_size(msg) - 4);
         goto invalid;
     }
-    zframe_t *body = zmsg_next(msg);
-    env = en_request_unpack(body, id, &err);
+    env = en_request_decode(en_frames_data(msg, 4), en_frames_len(msg, 4), &scratch.alloc, id,
+                            &err);
     if (!env)
         goto invalid;
 
@@ -382,65 +442,77 @@ s_on_client(broker_t *self, zframe_t *sender, zmsg_t *msg)
         if (owner)
             target = owner;
     }
-    request_t *req = calloc(1, sizeof *req);
-    req->client = zframe_dup(sender);
-    req->client_service = service_name;
-    zmsg_remove(msg, body);
-    req->body = body;
-    req->request_id = strdup(env->request_id ? env->request_id : "");
+    const char *request_id = env->request_id ? env->request_id : "";
+    size_t id_size = strlen(request_id) + 1;
+    request_t *req = malloc(sizeof *req + name_size + 1 + id_size);
+    req->client_service = req->text;
+    memcpy(req->client_service, service_name, name_size + 1);
+    req->request_id = req->text + name_size + 1;
+    memcpy(req->request_id, request_id, id_size);
+    zmq_msg_init(&req->client);
+    zmq_msg_init(&req->body);
+    zmq_msg_move(&req->client, &msg->part[0]);
+    zmq_msg_move(&req->body, &msg->part[4]);
     req->deadline = (int64_t) env->deadline_ms;
-    req->queued_at = en_now_ms();
+    req->queued_at = self->now;
+    en__request__free_unpacked(env, &scratch.alloc);
     service_t *service = s_service_require(self, target);
-    zlist_append(service->requests, req);
-    en__request__free_unpacked(env, NULL);
+    s_request_queue(self, service, req, false);
     s_dispatch(self, service);
     return;
 
 invalid:
     self->stats.malformed++;
     en_warn("broker: invalid request for %s: %s", service_name, err.message);
-    s_client_error(self, sender, service_name, id, err.kind,
-                   err.message);
+    s_client_error(self, sender, sender_size, service_name, id, err.kind, err.message);
     if (env)
-        en__request__free_unpacked(env, NULL);
-    free(service_name);
+        en__request__free_unpacked(env, &scratch.alloc);
 }
 
 //  --------------------------------------------------------------------------
 
-static void
+//  Read and handle one message; -1 when none waits.
+static int
 s_on_router(broker_t *self)
 {
-    zmsg_t *msg = zmsg_recv(self->router);
-    if (!msg)
-        return;
-    // Validate the header before popping anything.
-    zframe_t *sender = zmsg_pop(msg);
-    zframe_t *empty = zmsg_pop(msg);
-    zframe_t *header = zmsg_pop(msg);
-    if (!sender || !empty || !header || zframe_size(empty) != 0) {
+    en_frames_t msg;
+    if (en_frames_recv(&msg, self->handle, ZMQ_DONTWAIT) != 0)
+        return -1;
+    // Validate the header before using anything.
+    if (en_frames_size(&msg) < 3 || en_frames_len(&msg, 1) != 0) {
         self->stats.malformed++;
-        en_warn("broker: short or unframed message (%zu frames); dropped", zmsg_size(msg) + 3);
+        en_warn("broker: short or unframed message (%d frames); dropped", en_frames_size(&msg));
     }
-    else if (zframe_streq(header, MDPC_CLIENT))
-        s_on_client(self, sender, msg);
-    else if (zframe_streq(header, MDPW_WORKER))
-        s_on_worker(self, sender, msg);
+    else if (en_frames_streq(&msg, 2, MDPC_CLIENT))
+        s_on_client(self, &msg);
+    else if (en_frames_streq(&msg, 2, MDPW_WORKER))
+        s_on_worker(self, &msg);
     else {
         self->stats.malformed++;
-        en_warn("broker: unknown protocol header (%zu bytes); dropped", zframe_size(header));
+        en_warn("broker: unknown protocol header (%zu bytes); dropped", en_frames_len(&msg, 2));
     }
-    zframe_destroy(&sender);
-    zframe_destroy(&empty);
-    zframe_destroy(&header);
-    zmsg_destroy(&msg);
+    en_frames_close(&msg);
+    return 0;
+}
+
+//  Read a burst (up to a bound, so housekeeping still runs under a flood)
+//  until the router says EAGAIN, which re-arms its ZMQ_FD.
+static void
+s_drain(broker_t *self)
+{
+    for (int i = 0; i < 1000; i++)
+        if (s_on_router(self) != 0) {
+            self->dirty = false;
+            return;
+        }
+    self->dirty = true; // more may wait
 }
 
 //  Heartbeat every worker, delete the silent ones, time out old requests.
 static void
 s_housekeeping(broker_t *self)
 {
-    int64_t mono = en_mono_ms();
+    int64_t mono = self->mono;
     if (mono >= self->heartbeat_at) {
         zlist_t *keys = zhash_keys(self->workers);
         for (char *k = zlist_first(keys); k; k = zlist_next(keys)) {
@@ -451,7 +523,8 @@ s_housekeeping(broker_t *self)
                 en_warn("broker: worker %s of %s expired", w->key, w->service->name);
                 s_worker_delete(self, w, false);
             }
-            else if (s_worker_send(self, w, MDPW_HEARTBEAT, NULL) != 0) {
+            else if (s_worker_send(self, w->identity, w->identity_size, MDPW_HEARTBEAT, NULL,
+                                   0) != 0) {
                 // ROUTER_MANDATORY: its connection is gone (a reconnecting
                 // worker gets a new routing id), so do not wait for expiry
                 en_warn("broker: worker %s of %s unreachable", w->key, w->service->name);
@@ -461,12 +534,15 @@ s_housekeeping(broker_t *self)
         zlist_destroy(&keys);
         self->heartbeat_at = mono + self->heartbeat_ms;
     }
-    int64_t now = en_now_ms();
+    int64_t now = self->now;
+    if (now < self->expire_at)
+        return; // no queued request is due yet
+    self->expire_at = INT64_MAX;
     for (service_t *s = zhash_first(self->services); s; s = zhash_next(self->services)) {
         request_t *req = zlist_first(s->requests);
         while (req) {
             request_t *next = zlist_next(s->requests);
-            int64_t limit = req->deadline ? req->deadline : req->queued_at + EN_QUEUE_TIMEOUT_MS;
+            int64_t limit = s_request_limit(req);
             if (now >= limit) {
                 zlist_remove(s->requests, req);
                 self->stats.expired++;
@@ -477,10 +553,13 @@ s_housekeeping(broker_t *self)
                 else
                     snprintf(msg, sizeof msg, "service \"%s\" busy past the request deadline",
                              s->name);
-                s_client_error(self, req->client, req->client_service, req->request_id,
+                s_client_error(self, zmq_msg_data(&req->client), zmq_msg_size(&req->client),
+                               req->client_service, req->request_id,
                                s->workers == 0 ? EN_UNAVAILABLE : EN_TIMEOUT, msg);
                 s_request_destroy(&req);
             }
+            else if (limit < self->expire_at)
+                self->expire_at = limit;
             req = next;
         }
     }
@@ -500,51 +579,63 @@ s_stats_reply(broker_t *self)
     zframe_send(&f, self->pipe, 0);
 }
 
+//  One command from the owner; true when it says stop.
+static bool
+s_on_pipe(broker_t *self)
+{
+    zmsg_t *cmd = zmsg_recv(self->pipe);
+    char *verb = cmd ? zmsg_popstr(cmd) : NULL;
+    bool term = !verb || streq(verb, "$TERM");
+    if (verb && streq(verb, "STATS"))
+        s_stats_reply(self);
+    free(verb);
+    zmsg_destroy(&cmd);
+    return term;
+}
+
 static void
 s_broker_actor(zsock_t *pipe, void *args_)
 {
     broker_args_t *args = args_;
     broker_t self = {.pipe = pipe, .heartbeat_ms = args->heartbeat_ms};
     self.router = args->router; // bound by en_broker_new, handed off to us
+    self.handle = zsock_resolve(self.router);
     args->router = NULL;
     self.services = zhash_new();
     self.workers = zhash_new();
     self.forwards = args->forwards;
     self.heartbeat_at = en_mono_ms() + self.heartbeat_ms;
+    self.expire_at = INT64_MAX;
     en_request_id_new(self.epoch);
     zsock_signal(pipe, 0);
 
-    zpoller_t *poller = zpoller_new(pipe, self.router, NULL);
-    zpoller_set_nonstop(poller, true); // the owner decides when we stop
-    while (true) {
+    // The owner decides when we stop: only $TERM on the pipe ends the
+    // loop. Each socket is read until it has nothing before we sleep on
+    // its ZMQ_FD (en_frames_poll): the pipe by ZMQ_EVENTS, the router by
+    // s_drain, again after any send (`dirty`).
+    void *sockets[] = {zsock_resolve(pipe), self.handle};
+    bool ready[] = {true, true}; // look at both before the first sleep
+    bool term = false;
+    while (!term) {
+        self.mono = en_mono_ms();
+        self.now = en_now_ms();
+        if (ready[0])
+            while (!term && (zsock_events(pipe) & ZMQ_POLLIN))
+                term = s_on_pipe(&self);
+        if (ready[1] || self.dirty)
+            s_drain(&self); // a burst before housekeeping
+        s_housekeeping(&self);
         int64_t wait = self.heartbeat_at - en_mono_ms();
-        if (wait < 0)
+        if (wait < 0 || self.dirty)
             wait = 0;
         if (wait > 500)
             wait = 500; // queue deadlines are checked at least twice a second
-        void *which = zpoller_wait(poller, (int) wait);
-        if (which == pipe) {
-            zmsg_t *cmd = zmsg_recv(pipe);
-            char *verb = cmd ? zmsg_popstr(cmd) : NULL;
-            bool term = !verb || streq(verb, "$TERM");
-            if (verb && streq(verb, "STATS"))
-                s_stats_reply(&self);
-            free(verb);
-            zmsg_destroy(&cmd);
-            if (term)
-                break;
-        }
-        else if (which == self.router) {
-            // drain a burst before housekeeping
-            for (int i = 0; i < 1000 && (zsock_events(self.router) & ZMQ_POLLIN); i++)
-                s_on_router(&self);
-        }
-        s_housekeeping(&self);
+        if (!term && en_frames_poll(sockets, 2, ready, (long) wait) < 0)
+            ready[0] = ready[1] = true; // EINTR: look again
     }
     // Tell connected workers we are going so they reconnect promptly.
     for (worker_t *w = zhash_first(self.workers); w; w = zhash_next(self.workers))
-        s_worker_send(&self, w, MDPW_DISCONNECT, NULL);
-    zpoller_destroy(&poller);
+        s_worker_send(&self, w->identity, w->identity_size, MDPW_DISCONNECT, NULL, 0);
     zhash_destroy(&self.workers);
     zhash_destroy(&self.services);
     zsock_destroy(&self.router);

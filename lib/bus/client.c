@@ -8,7 +8,13 @@
     with ZMQ_IMMEDIATE a gateway that is down has no pipe, the send fails
     with EAGAIN, and the call simply stays pending until a gateway is up.
     Results finished by a reply or a deadline wait in `done` until
-    en_client_wait hands them out. */
+    en_client_wait hands them out.
+
+    Cost per call. Replies are read part by part into a fixed array (no
+    zmsg) and their envelope is decoded into a stack buffer; the timers
+    look at the pending calls only when one of them is due (`due_mono`,
+    `due_wall` hold the earliest resend and deadline), not on every wake,
+    so a wake costs the same with 1 or 1000 calls in flight. */
 #include "bus/client.h"
 
 #include <czmq.h>
@@ -16,6 +22,7 @@
 
 #include "bus.pb-c.h"
 #include "bus/envelope.h"
+#include "bus/frames.h"
 #include "bus/mdp.h"
 #include "common/log.h"
 
@@ -38,6 +45,7 @@ typedef struct {
 
 struct en_client {
     zsock_t *sockets[EN_MAX_ENDPOINTS];
+    bool dirty[EN_MAX_ENDPOINTS]; // sent on, or left unread, since it said EAGAIN
     char *endpoints[EN_MAX_ENDPOINTS];
     int count;
     int current;
@@ -48,6 +56,8 @@ struct en_client {
     int64_t ping_sent_at; // monotonic, 0 = no ping outstanding
     bool ping_unsent;     // that ping is still waiting for a connection
     int64_t ping_due;
+    int64_t due_mono; // earliest resend_at of a pending call (0: at once)
+    int64_t due_wall; // earliest deadline + grace of a pending call
     char epoch[64];
     char mmi_code[8]; // last mmi.service answer
 };
@@ -100,6 +110,7 @@ en_client_new(const char *endpoints, en_err_t *err)
             return NULL;
         }
         self->endpoints[self->count] = strdup(ep);
+        self->dirty[self->count] = true;
         self->sockets[self->count++] = s;
     }
     free(eps);
@@ -107,6 +118,7 @@ en_client_new(const char *endpoints, en_err_t *err)
     self->done = zlist_new();
     self->safety_ms = 60000;
     self->ping_timeout_ms = 3000;
+    self->due_mono = self->due_wall = INT64_MAX;
     return self;
 }
 
@@ -151,25 +163,27 @@ en_client_pending(en_client_t *self)
     return zhash_size(self->pending);
 }
 
-//  [""]["MDPC01"][service][body] without blocking.
+//  [""]["MDPC01"][service][body] to gateway i without blocking.
 static int
-s_send(zsock_t *sock, const char *service, zframe_t *body)
+s_send(en_client_t *self, int i, const char *service, zframe_t *body)
 {
-    void *h = zsock_resolve(sock);
-    if (zmq_send(h, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return -1;
-    // after the first frame the rest of the message always goes through
-    zmq_send(h, MDPC_CLIENT, strlen(MDPC_CLIENT), ZMQ_SNDMORE);
-    zmq_send(h, service, strlen(service), ZMQ_SNDMORE);
-    zmq_send(h, body ? zframe_data(body) : NULL, body ? zframe_size(body) : 0, 0);
-    return 0;
+    en_part_t parts[] = {{"", 0, NULL},
+                         {MDPC_CLIENT, strlen(MDPC_CLIENT), NULL},
+                         {service, strlen(service), NULL},
+                         {body ? zframe_data(body) : NULL, body ? zframe_size(body) : 0, NULL}};
+    self->dirty[i] = true; // see en_frames_poll
+    return en_frames_send(zsock_resolve(self->sockets[i]), parts, 4, ZMQ_DONTWAIT);
 }
 
 static void
 s_call_send(en_client_t *self, call_t *call)
 {
-    call->sent = s_send(self->sockets[self->current], call->service, call->envelope) == 0;
+    call->sent = s_send(self, self->current, call->service, call->envelope) == 0;
     call->resend_at = en_mono_ms() + self->safety_ms;
+    // an unsent call is due again at the next wake
+    int64_t due = call->sent ? call->resend_at : 0;
+    if (due < self->due_mono)
+        self->due_mono = due;
 }
 
 //  The gateway may have lost our calls: move on and send them all again.
@@ -215,16 +229,20 @@ en_client_start(en_client_t *self, const char *service, const char *method,
         return en_err_set(err, EN_NOT_VALID, "request of %zu bytes exceeds the limit of %d bytes",
                           size, EN_MAX_BODY);
     }
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t small[512]; // a typical body packs on the stack
+    uint8_t *buf = size <= sizeof small ? small : malloc(size);
     if (req)
         protobuf_c_message_pack(req, buf);
     env.body.data = buf;
     env.body.len = size;
     call->envelope = en_frame_pack(&env.base);
-    free(buf);
+    if (buf != small)
+        free(buf);
     call->service = strdup(service);
     call->deadline = deadline_ms;
     call->user = user;
+    if (deadline_ms > 0 && deadline_ms + EN_DEADLINE_GRACE_MS < self->due_wall)
+        self->due_wall = deadline_ms + EN_DEADLINE_GRACE_MS;
     zhash_insert(self->pending, call->request_id, call);
     zhash_freefn(self->pending, call->request_id, s_call_free);
     if (request_id)
@@ -252,28 +270,30 @@ s_finish(en_client_t *self, call_t *call, const en_err_t *err, const uint8_t *bo
     zhash_delete(self->pending, call->request_id);
 }
 
+//  A short text body (an 8/MMI answer) as a string.
 static void
-s_on_message(en_client_t *self, zsock_t *sock)
+s_body_str(en_frames_t *msg, char *out, size_t cap)
 {
-    zmsg_t *msg = zmsg_recv(sock);
-    if (!msg)
-        return;
-    zframe_t *empty = zmsg_pop(msg);
-    zframe_t *header = zmsg_pop(msg);
-    zframe_t *service = zmsg_pop(msg);
-    zframe_t *body = zmsg_pop(msg);
-    if (!empty || !header || !service || !body || !zframe_streq(header, MDPC_CLIENT)) {
+    size_t n = en_frames_len(msg, 3) < cap ? en_frames_len(msg, 3) : cap - 1;
+    memcpy(out, en_frames_data(msg, 3), n);
+    out[n] = '\0';
+}
+
+//  One message from a gateway: [""]["MDPC01"][service][body].
+static void
+s_on_message(en_client_t *self, zsock_t *sock, en_frames_t *msg)
+{
+    if (en_frames_size(msg) < 4 || !en_frames_streq(msg, 1, MDPC_CLIENT)) {
         en_warn("client: malformed reply from gateway; dropped");
-        goto done;
+        return;
     }
-    if (zframe_streq(service, "mmi.service")) {
-        char *code = zframe_strdup(body);
-        snprintf(self->mmi_code, sizeof self->mmi_code, "%s", code);
-        free(code);
-        goto done;
+    if (en_frames_streq(msg, 2, "mmi.service")) {
+        s_body_str(msg, self->mmi_code, sizeof self->mmi_code);
+        return;
     }
-    if (zframe_streq(service, "mmi.x-epoch")) {
-        char *epoch = zframe_strdup(body);
+    if (en_frames_streq(msg, 2, "mmi.x-epoch")) {
+        char epoch[sizeof self->epoch];
+        s_body_str(msg, epoch, sizeof epoch);
         if (sock == self->sockets[self->current]) {
             self->ping_sent_at = 0;
             if (self->epoch[0] && strcmp(self->epoch, epoch) != 0) {
@@ -282,13 +302,16 @@ s_on_message(en_client_t *self, zsock_t *sock)
             }
             snprintf(self->epoch, sizeof self->epoch, "%s", epoch);
         }
-        free(epoch);
-        goto done;
+        return;
     }
-    En__Reply *reply = en__reply__unpack(NULL, zframe_size(body), zframe_data(body));
+    uint8_t buf[1024]; // a typical reply decodes without malloc
+    en_scratch_t scratch;
+    en_scratch_init(&scratch, buf, sizeof buf);
+    En__Reply *reply =
+        en__reply__unpack(&scratch.alloc, en_frames_len(msg, 3), en_frames_data(msg, 3));
     if (!reply) {
         en_warn("client: reply is not an en.Reply; dropped");
-        goto done;
+        return;
     }
     call_t *call = zhash_lookup(self->pending, reply->request_id ? reply->request_id : "");
     if (call) {
@@ -298,13 +321,26 @@ s_on_message(en_client_t *self, zsock_t *sock)
     }
     // else: a duplicate reply to a resent call, or a reply to a call that
     // timed out; either way nobody waits for it
-    en__reply__free_unpacked(reply, NULL);
-done:
-    zframe_destroy(&empty);
-    zframe_destroy(&header);
-    zframe_destroy(&service);
-    zframe_destroy(&body);
-    zmsg_destroy(&msg);
+    en__reply__free_unpacked(reply, &scratch.alloc);
+}
+
+//  Read everything that waits on gateway i (up to a bound, so timers
+//  still run under a flood) until it says EAGAIN, which re-arms its ZMQ_FD.
+static void
+s_drain(en_client_t *self, int i)
+{
+    zsock_t *sock = self->sockets[i];
+    void *handle = zsock_resolve(sock);
+    en_frames_t msg;
+    for (int k = 0; k < 10000; k++) {
+        if (en_frames_recv(&msg, handle, ZMQ_DONTWAIT) != 0) {
+            if (zmq_errno() == EAGAIN)
+                self->dirty[i] = false;
+            return;
+        }
+        s_on_message(self, sock, &msg);
+        en_frames_close(&msg);
+    }
 }
 
 static void
@@ -322,17 +358,21 @@ s_timers(en_client_t *self)
     else if (self->ping_sent_at && self->ping_unsent) {
         // the connection may be up now (it takes a moment after connect);
         // once it is, silence counts from the ping really leaving
-        if (s_send(self->sockets[self->current], "mmi.x-epoch", NULL) == 0) {
+        if (s_send(self, self->current, "mmi.x-epoch", NULL) == 0) {
             self->ping_sent_at = mono;
             self->ping_unsent = false;
         }
     }
     else if (!self->ping_sent_at && mono >= self->ping_due) {
         // not even connected counts as silence, until it connects
-        self->ping_unsent = s_send(self->sockets[self->current], "mmi.x-epoch", NULL) != 0;
+        self->ping_unsent = s_send(self, self->current, "mmi.x-epoch", NULL) != 0;
         self->ping_sent_at = mono;
         self->ping_due = mono + EN_PING_EVERY_MS;
     }
+    if (mono < self->due_mono && now < self->due_wall)
+        return; // no call is due: nothing to scan
+    // scan, and find the next due times among the calls left
+    self->due_mono = self->due_wall = INT64_MAX;
     zlist_t *keys = zhash_keys(self->pending);
     for (char *k = zlist_first(keys); k; k = zlist_next(keys)) {
         call_t *c = zhash_lookup(self->pending, k);
@@ -340,9 +380,14 @@ s_timers(en_client_t *self)
             en_err_t err;
             en_err_set(&err, EN_TIMEOUT, "%s: no reply before the deadline", c->service);
             s_finish(self, c, &err, NULL, 0);
+            continue;
         }
-        else if (!c->sent || mono >= c->resend_at)
-            s_call_send(self, c);
+        if (!c->sent || mono >= c->resend_at)
+            s_call_send(self, c); // sets due_mono for it
+        else if (c->resend_at < self->due_mono)
+            self->due_mono = c->resend_at;
+        if (c->deadline && c->deadline + EN_DEADLINE_GRACE_MS < self->due_wall)
+            self->due_wall = c->deadline + EN_DEADLINE_GRACE_MS;
     }
     zlist_destroy(&keys);
 }
@@ -361,16 +406,24 @@ en_client_wait(en_client_t *self, int timeout_ms, en_result_t *out)
         int64_t left = until - en_mono_ms();
         if (left < 0 || zhash_size(self->pending) == 0)
             return -1;
-        zmq_pollitem_t items[EN_MAX_ENDPOINTS];
+        // read what may have come first; sleep only once every gateway
+        // socket has said EAGAIN since it was last sent on
+        bool dirty = false;
         for (int i = 0; i < self->count; i++)
-            items[i] = (zmq_pollitem_t){zsock_resolve(self->sockets[i]), 0, ZMQ_POLLIN, 0};
-        // wake at least every 100 ms for pings, resends and deadlines
-        int rc = zmq_poll(items, self->count, left < 100 ? left : 100);
-        if (rc > 0)
+            dirty = dirty || self->dirty[i];
+        if (!dirty) {
+            void *sockets[EN_MAX_ENDPOINTS];
+            bool ready[EN_MAX_ENDPOINTS];
             for (int i = 0; i < self->count; i++)
-                if (items[i].revents & ZMQ_POLLIN)
-                    while (zsock_events(self->sockets[i]) & ZMQ_POLLIN)
-                        s_on_message(self, self->sockets[i]);
+                sockets[i] = zsock_resolve(self->sockets[i]);
+            // wake at least every 100 ms for pings, resends and deadlines
+            if (en_frames_poll(sockets, self->count, ready, left < 100 ? left : 100) > 0)
+                for (int i = 0; i < self->count; i++)
+                    self->dirty[i] = ready[i];
+        }
+        for (int i = 0; i < self->count; i++)
+            if (self->dirty[i])
+                s_drain(self, i);
         s_timers(self);
     }
 }
@@ -436,7 +489,8 @@ en_client_service_present(en_client_t *self, const char *service, int timeout_ms
     // With ZMQ_IMMEDIATE a send fails until the connection is up, which
     // takes a moment after en_client_new: keep trying until the timeout.
     zframe_t *body = zframe_from(service);
-    zsock_t *sock = self->sockets[self->current];
+    int current = self->current;
+    zsock_t *sock = self->sockets[current];
     self->mmi_code[0] = '\0';
     bool sent = false;
     int64_t until = en_mono_ms() + timeout_ms;
@@ -445,11 +499,10 @@ en_client_service_present(en_client_t *self, const char *service, int timeout_ms
         if (left <= 0)
             break; // never poll with a negative (infinite) timeout
         if (!sent)
-            sent = s_send(sock, "mmi.service", body) == 0;
+            sent = s_send(self, current, "mmi.service", body) == 0;
         zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&item, 1, sent ? left : (left < 10 ? left : 10)) > 0)
-            while (zsock_events(sock) & ZMQ_POLLIN)
-                s_on_message(self, sock);
+            s_drain(self, current);
     }
     zframe_destroy(&body);
     return strcmp(self->mmi_code, "200") == 0 ? 0 : -1;

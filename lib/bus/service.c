@@ -117,18 +117,22 @@ en_dispatcher_destroy(en_dispatcher_t **self_p)
     *self_p = NULL;
 }
 
-zframe_t *
-en_dispatcher_handle(en_dispatcher_t *self, zframe_t *frame)
+void
+en_dispatcher_handle_msg(en_dispatcher_t *self, const uint8_t *data, size_t size, zmq_msg_t *reply)
 {
+    // the envelope, the request and the result all live in the arena, so
+    // a call makes no malloc of its own once the arena has grown to size
+    en_arena_reset(self->arena);
+    ProtobufCAllocator alloc = {s_arena_alloc, s_arena_free, self->arena};
     en_err_t err;
     en_err_clear(&err);
     char id[EN_REQUEST_ID_MAX];
-    En__Request *req = en_request_unpack(frame, id, &err);
+    En__Request *req = en_request_decode(data, size, &alloc, id, &err);
     if (!req) {
         en_log(EN_LOG_WARN, id, "%s: %s", self->def->name, err.message);
-        return en_reply_error_frame(id, &err);
+        en_reply_error_msg(reply, id, &err);
+        return;
     }
-    zframe_t *reply = NULL;
     ProtobufCMessage *in = NULL;
     slot_t *slot = zhash_lookup(self->slots, req->method);
     if (!slot) {
@@ -140,13 +144,12 @@ en_dispatcher_handle(en_dispatcher_t *self, zframe_t *frame)
         en_err_set(&err, EN_TIMEOUT, "%s: deadline passed before the call started", req->method);
         goto fail;
     }
-    in = protobuf_c_message_unpack(slot->method->input, NULL, req->body.len, req->body.data);
+    in = protobuf_c_message_unpack(slot->method->input, &alloc, req->body.len, req->body.data);
     if (!in) {
         en_err_set(&err, EN_NOT_VALID, "%s: request body is not a valid %s message", req->method,
                    slot->method->input->name);
         goto fail;
     }
-    en_arena_reset(self->arena);
     const ProtobufCMessageDescriptor *od = slot->method->output;
     ProtobufCMessage *out = en_arena_alloc(self->arena, od->sizeof_message);
     od->message_init(out);
@@ -165,13 +168,13 @@ en_dispatcher_handle(en_dispatcher_t *self, zframe_t *frame)
             en_err_set(&err, EN_INTERNAL, "%s failed without saying why", req->method);
         goto fail;
     }
-    size_t size = protobuf_c_message_get_packed_size(out);
-    uint8_t *buf = size ? en_arena_alloc(self->arena, size) : NULL;
-    if (size)
+    size_t out_size = protobuf_c_message_get_packed_size(out);
+    uint8_t *buf = out_size ? en_arena_alloc(self->arena, out_size) : NULL;
+    if (out_size)
         protobuf_c_message_pack(out, buf);
-    reply = en_reply_ok_frame(req->request_id, buf, size);
+    en_reply_ok_msg(reply, req->request_id, buf, out_size);
     en_log(EN_LOG_DEBUG, req->request_id, "%s.%s ok", self->def->name, req->method);
-    goto cleanup;
+    return;
 
 fail:
     // the one place an error becomes a reply, so the one place it is logged
@@ -180,12 +183,17 @@ fail:
            slot && (slot->route->flags & EN_ROUTE_SECRETS) ? "(message withheld: may quote a "
                                                              "credential)"
                                                            : err.message);
-    reply = en_reply_error_frame(req->request_id, &err);
-cleanup:
-    if (in)
-        protobuf_c_message_free_unpacked(in, NULL);
-    en__request__free_unpacked(req, NULL);
-    return reply;
+    en_reply_error_msg(reply, req->request_id, &err);
+}
+
+zframe_t *
+en_dispatcher_handle(en_dispatcher_t *self, zframe_t *frame)
+{
+    zmq_msg_t reply;
+    en_dispatcher_handle_msg(self, zframe_data(frame), zframe_size(frame), &reply);
+    zframe_t *out = zframe_new(zmq_msg_data(&reply), zmq_msg_size(&reply));
+    zmq_msg_close(&reply);
+    return out;
 }
 
 int
@@ -356,11 +364,12 @@ s_thread_main(void *arg_)
             en_worker_drain(arg->worker);
             drain_sent = true;
         }
-        zframe_t *body = en_worker_recv(arg->worker, 100); // sees `draining` in time
+        size_t size;
+        const uint8_t *body = en_worker_recv(arg->worker, 100, &size); // sees `draining` in time
         if (!body)
             continue;
-        zframe_t *reply = en_dispatcher_handle(arg->dispatcher, body);
-        zframe_destroy(&body);
+        zmq_msg_t reply;
+        en_dispatcher_handle_msg(arg->dispatcher, body, size, &reply);
         en_worker_reply(arg->worker, &reply);
     }
     return NULL;

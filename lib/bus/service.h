@@ -86,6 +86,10 @@ en_dispatcher_t *en_dispatcher_new(const en_service_def_t *def, en_err_t *err);
 void en_dispatcher_destroy(en_dispatcher_t **self_p);
 //  Handle one packed en.Request; returns a packed en.Reply (never NULL).
 zframe_t *en_dispatcher_handle(en_dispatcher_t *self, zframe_t *request);
+//  The same on bytes, the reply packed into *reply (initialised here):
+//  what a worker thread sends, with no frame copied on the way.
+void en_dispatcher_handle_msg(en_dispatcher_t *self, const uint8_t *request, size_t size,
+                              zmq_msg_t *reply);
 
 //  Serve one message from a worker's pipe (en_worker_pipe; see worker.h):
 //  a request is dispatched and its reply handed back to the worker.

@@ -6,8 +6,18 @@
     connection is rebuilt on a fresh socket followed by READY (7/MDP: "MUST
     close its socket, and reconnect ... on a new socket"). DISCONNECT from
     the broker does the same at once. Requests queue in arrival order as
-    [token][client][body] and go to the handler one at a time; `call` keeps
-    [token][client] of the one in hand until its reply.
+    jobs (token, client, body) in a ring and go to the handler one at a
+    time; `call` holds the one in hand until its reply.
+
+    Waiting. A handler thread wakes once per request, so what a wake costs
+    is what a call costs. zmq_poll asks every socket for ZMQ_EVENTS twice
+    per wake, each a system call or two; instead each link remembers
+    whether it may hold a message (`dirty`: just connected, just sent on,
+    or its ZMQ_FD fired). Dirty links are read until they say EAGAIN, which
+    is what re-arms a ZeroMQ socket's ZMQ_FD, and only then does the thread
+    sleep in poll(2) on the links' ZMQ_FDs. A link that yields a request
+    stays dirty (the reply will make it so anyway) and is re-armed after
+    the reply, so a request costs one re-arm, not two.
 
     Locking. `lock` guards every field but the watchdog's own. The thread
     that drives the worker (the handler thread, or the adapter actor) holds
@@ -25,6 +35,7 @@
 #include <time.h>
 
 #include "bus/envelope.h"
+#include "bus/frames.h"
 #include "bus/mdp.h"
 #include "common/log.h"
 
@@ -37,10 +48,12 @@
 typedef struct {
     char *endpoint;
     zsock_t *dealer;
+    void *handle; // the dealer's libzmq socket
     uint32_t generation;
     int liveness;
     bool outstanding; // a request from this gateway is queued or in hand
     bool disconnected;
+    bool dirty; // may hold a message its ZMQ_FD will not signal (see top)
 } link_t;
 
 typedef struct {
@@ -48,13 +61,21 @@ typedef struct {
     uint32_t generation;
 } token_t;
 
+typedef struct {
+    token_t token;
+    zmq_msg_t client;
+    zmq_msg_t body;
+} job_t;
+
 struct en_worker {
     pthread_mutex_t lock;
     char *service;
     link_t links[EN_MAX_GATEWAYS];
     int link_count;
-    zlist_t *queue; // zmsg_t* [token][client][body] waiting for the handler
-    zmsg_t *call;   // [token][client] of the request in hand, or NULL
+    job_t *jobs; // ring of requests waiting for the handler
+    size_t jobs_cap, jobs_head, jobs_count;
+    job_t call; // the request in hand, when in_call
+    bool in_call;
     bool draining;
     int64_t heartbeat_at;
     _Atomic int64_t call_since; // monotonic ms the call in hand began; 0 = none
@@ -71,15 +92,18 @@ struct en_worker {
 //  --------------------------------------------------------------------------
 //  Links (the caller holds the lock)
 
+//  [""]["MDPW01"][command][tail...]; `msg` parts of the tail are consumed.
 static void
-s_link_send(link_t *link, int command, zmsg_t *tail)
+s_link_send(link_t *link, int command, en_part_t *tail, int tail_n)
 {
-    zmsg_t *msg = tail ? tail : zmsg_new();
-    zmsg_pushmem(msg, &(char){(char) command}, 1);
-    zmsg_pushstr(msg, MDPW_WORKER);
-    zmsg_pushmem(msg, "", 0);
-    if (zmsg_send(&msg, link->dealer))
-        zmsg_destroy(&msg);
+    char cmd = (char) command;
+    en_part_t parts[8] = {{"", 0, NULL}, {MDPW_WORKER, strlen(MDPW_WORKER), NULL}, {&cmd, 1, NULL}};
+    for (int i = 0; i < tail_n && i < 5; i++)
+        parts[3 + i] = tail[i];
+    en_frames_send(link->handle, parts, 3 + tail_n, 0);
+    // a send may have taken in the socket's pending commands (a message
+    // arriving among them) without our ZMQ_FD ever signalling it
+    link->dirty = true;
 }
 
 static void
@@ -95,55 +119,105 @@ s_link_connect(en_worker_t *self, link_t *link)
     zsock_set_sndhwm(link->dealer, 10000);
     if (zsock_connect(link->dealer, "%s", link->endpoint) < 0)
         en_error("worker: cannot connect to %s", link->endpoint);
+    link->handle = zsock_resolve(link->dealer);
     link->generation++;
     link->liveness = EN_HEARTBEAT_LIVENESS;
     link->outstanding = false;
     link->disconnected = false;
-    zmsg_t *ready = zmsg_new();
-    zmsg_addstr(ready, self->service);
-    s_link_send(link, MDPW_READY, ready);
+    en_part_t service = {self->service, strlen(self->service), NULL};
+    s_link_send(link, MDPW_READY, &service, 1);
+}
+
+//  The job queue: a ring that grows when a broker sends more than one
+//  request per link (7/MDP says it will not; a reconnect can overlap).
+static void
+s_jobs_push(en_worker_t *self, job_t *job)
+{
+    if (self->jobs_count == self->jobs_cap) {
+        size_t cap = self->jobs_cap ? self->jobs_cap * 2 : 16;
+        job_t *jobs = calloc(cap, sizeof *jobs);
+        for (size_t i = 0; i < self->jobs_count; i++) {
+            job_t *from = &self->jobs[(self->jobs_head + i) % self->jobs_cap];
+            jobs[i].token = from->token;
+            zmq_msg_init(&jobs[i].client);
+            zmq_msg_init(&jobs[i].body);
+            zmq_msg_move(&jobs[i].client, &from->client);
+            zmq_msg_move(&jobs[i].body, &from->body);
+            zmq_msg_close(&from->client);
+            zmq_msg_close(&from->body);
+        }
+        free(self->jobs);
+        self->jobs = jobs;
+        self->jobs_cap = cap;
+        self->jobs_head = 0;
+    }
+    job_t *slot = &self->jobs[(self->jobs_head + self->jobs_count++) % self->jobs_cap];
+    slot->token = job->token;
+    zmq_msg_init(&slot->client);
+    zmq_msg_init(&slot->body);
+    zmq_msg_move(&slot->client, &job->client);
+    zmq_msg_move(&slot->body, &job->body);
+}
+
+//  Move the oldest job into *job; false when there is none.
+static bool
+s_jobs_pop(en_worker_t *self, job_t *job)
+{
+    if (self->jobs_count == 0)
+        return false;
+    job_t *slot = &self->jobs[self->jobs_head];
+    self->jobs_head = (self->jobs_head + 1) % self->jobs_cap;
+    self->jobs_count--;
+    job->token = slot->token;
+    zmq_msg_init(&job->client);
+    zmq_msg_init(&job->body);
+    zmq_msg_move(&job->client, &slot->client);
+    zmq_msg_move(&job->body, &slot->body);
+    zmq_msg_close(&slot->client);
+    zmq_msg_close(&slot->body);
+    return true;
 }
 
 static void
-s_on_link(en_worker_t *self, int index)
+s_job_close(job_t *job)
+{
+    zmq_msg_close(&job->client);
+    zmq_msg_close(&job->body);
+}
+
+//  One message from a broker: [""]["MDPW01"][command][...]. True when it
+//  queued a request.
+static bool
+s_on_link(en_worker_t *self, int index, en_frames_t *msg)
 {
     link_t *link = &self->links[index];
-    zmsg_t *msg = zmsg_recv(link->dealer);
-    if (!msg)
-        return;
     link->liveness = EN_HEARTBEAT_LIVENESS;
-    zframe_t *empty = zmsg_pop(msg);
-    zframe_t *header = zmsg_pop(msg);
-    zframe_t *command = zmsg_pop(msg);
-    if (!empty || !header || !command || zframe_size(empty) != 0 ||
-        !zframe_streq(header, MDPW_WORKER) || zframe_size(command) != 1) {
+    if (en_frames_size(msg) < 3 || en_frames_len(msg, 0) != 0 ||
+        !en_frames_streq(msg, 1, MDPW_WORKER) || en_frames_len(msg, 2) != 1) {
         en_warn("worker: malformed message from %s; dropped", link->endpoint);
-        goto done;
+        return false;
     }
-    int cmd = zframe_data(command)[0];
+    int cmd = en_frames_data(msg, 2)[0];
     if (cmd == MDPW_REQUEST) {
         // [client][""][body]
-        zframe_t *client = zmsg_pop(msg);
-        zframe_t *delim = zmsg_pop(msg);
-        zframe_t *body = zmsg_pop(msg);
-        if (!client || !delim || !body || zframe_size(delim) != 0 || zmsg_size(msg) != 0) {
+        if (en_frames_size(msg) != 6 || en_frames_len(msg, 4) != 0) {
             en_warn("worker: malformed REQUEST from %s; dropped", link->endpoint);
         }
         else if (link->disconnected) {
             // we said DISCONNECT: the broker requeues what it sent us
         }
         else {
-            token_t token = {(uint32_t) index, link->generation};
-            zmsg_t *job = zmsg_new();
-            zmsg_addmem(job, &token, sizeof token);
-            zmsg_append(job, &client);
-            zmsg_append(job, &body);
-            zlist_append(self->queue, job);
+            job_t job;
+            job.token = (token_t){(uint32_t) index, link->generation};
+            zmq_msg_init(&job.client);
+            zmq_msg_init(&job.body);
+            zmq_msg_move(&job.client, &msg->part[3]);
+            zmq_msg_move(&job.body, &msg->part[5]);
+            s_jobs_push(self, &job);
+            s_job_close(&job);
             link->outstanding = true;
+            return true;
         }
-        zframe_destroy(&client);
-        zframe_destroy(&delim);
-        zframe_destroy(&body);
     }
     else if (cmd == MDPW_DISCONNECT) {
         en_info("worker: %s asked us to reconnect", link->endpoint);
@@ -151,11 +225,28 @@ s_on_link(en_worker_t *self, int index)
             s_link_connect(self, link);
     }
     // HEARTBEAT: liveness already reset
-done:
-    zframe_destroy(&empty);
-    zframe_destroy(&header);
-    zframe_destroy(&command);
-    zmsg_destroy(&msg);
+    return false;
+}
+
+//  Read a dirty link until it says EAGAIN (re-arming its ZMQ_FD) or gives
+//  a request (it then stays dirty: the reply re-arms it).
+static void
+s_drain_link(en_worker_t *self, int index)
+{
+    link_t *link = &self->links[index];
+    en_frames_t msg;
+    for (int k = 0; k < 100; k++) {
+        // s_on_link may reconnect: read the link's socket afresh each time
+        if (en_frames_recv(&msg, link->handle, ZMQ_DONTWAIT) != 0) {
+            if (zmq_errno() == EAGAIN)
+                link->dirty = false;
+            return;
+        }
+        bool request = s_on_link(self, index, &msg);
+        en_frames_close(&msg);
+        if (request)
+            return;
+    }
 }
 
 static void
@@ -176,89 +267,101 @@ s_heartbeat(en_worker_t *self)
             s_link_connect(self, link);
         }
         else
-            s_link_send(link, MDPW_HEARTBEAT, NULL);
+            s_link_send(link, MDPW_HEARTBEAT, NULL, 0);
     }
 }
 
-//  Wait up to timeout_ms for the links (and `also`), read everything that
-//  came, send the heartbeats due. True when `also` is readable.
+//  Read the links that may hold messages; then wait up to timeout_ms (-1:
+//  no limit; no wait once a request or `also` is ready) for the links and
+//  `also`, and read the links that woke us; send the heartbeats due. With
+//  timeout_ms 0 every link is read. True when `also` is readable.
 static bool
 s_poll(en_worker_t *self, long timeout_ms, zsock_t *also)
 {
-    zmq_pollitem_t items[EN_MAX_GATEWAYS + 1];
-    int n = self->link_count;
-    for (int i = 0; i < n; i++)
-        items[i] = (zmq_pollitem_t){zsock_resolve(self->links[i].dealer), 0, ZMQ_POLLIN, 0};
-    if (also)
-        items[n++] = (zmq_pollitem_t){zsock_resolve(also), 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(items, n, timeout_ms) < 0 && zmq_errno() != EINTR)
-        zclock_sleep(timeout_ms < 0 || timeout_ms > 100 ? 100 : (int) timeout_ms); // no spin
     for (int i = 0; i < self->link_count; i++)
-        if (items[i].revents & ZMQ_POLLIN)
-            // several messages may wait after a long call; a reconnect
-            // swaps the socket, which then has nothing to read
-            for (int k = 0; k < 100 && (zsock_events(self->links[i].dealer) & ZMQ_POLLIN); k++)
-                s_on_link(self, i);
+        if (self->links[i].dirty)
+            s_drain_link(self, i);
+    // ZMQ_EVENTS also re-arms `also`'s ZMQ_FD when nothing waits there
+    bool also_ready = also && (zsock_events(also) & ZMQ_POLLIN);
+    // a caller that would sleep but already has what it waits for does
+    // not need the other links now; a look (timeout 0) reads them all
+    long wait = self->jobs_count || also_ready ? 0 : timeout_ms;
+    if (timeout_ms == 0 || wait != 0) {
+        void *sockets[EN_MAX_GATEWAYS + 1];
+        bool ready[EN_MAX_GATEWAYS + 1];
+        int n = self->link_count;
+        for (int i = 0; i < n; i++)
+            sockets[i] = self->links[i].handle;
+        if (also)
+            sockets[n++] = zsock_resolve(also);
+        int rc = en_frames_poll(sockets, n, ready, wait);
+        if (rc < 0 && errno != EINTR)
+            zclock_sleep(wait < 0 || wait > 100 ? 100 : (int) wait); // no spin
+        for (int i = 0; rc > 0 && i < self->link_count; i++)
+            if (ready[i]) {
+                // several messages may wait after a long call; a reconnect
+                // swaps the socket, which then has nothing to read
+                self->links[i].dirty = true;
+                s_drain_link(self, i);
+            }
+        if (rc > 0 && also && ready[n - 1])
+            also_ready = zsock_events(also) & ZMQ_POLLIN;
+    }
     s_heartbeat(self);
-    return also && (items[n - 1].revents & ZMQ_POLLIN);
+    return also_ready;
 }
 
 //  --------------------------------------------------------------------------
 //  Calls (the caller holds the lock)
 
-//  Make the next queued request the call in hand and return its body;
-//  NULL when none came within timeout_ms (-1: no limit) or `also` woke us.
-static zframe_t *
+//  Make the next queued request the call in hand; false when none came
+//  within timeout_ms (-1: no limit) or `also` woke us.
+static bool
 s_next(en_worker_t *self, int timeout_ms, zsock_t *also)
 {
-    assert(!self->call); // one call at a time: a programming error
-    int64_t until = timeout_ms < 0 ? INT64_MAX : en_mono_ms() + timeout_ms;
-    if (en_mono_ms() >= self->heartbeat_at)
+    assert(!self->in_call); // one call at a time: a programming error
+    int64_t now = en_mono_ms();
+    int64_t until = timeout_ms < 0 ? INT64_MAX : now + timeout_ms;
+    if (now >= self->heartbeat_at)
         s_poll(self, 0, NULL); // a busy queue must not starve heartbeats
-    while (zlist_size(self->queue) == 0) {
-        int64_t now = en_mono_ms();
+    while (self->jobs_count == 0) {
         int64_t wait = self->heartbeat_at - now;
         if (until - now < wait)
             wait = until - now;
-        if (s_poll(self, wait < 0 ? 0 : (long) wait, also) || en_mono_ms() >= until)
+        bool woken = s_poll(self, wait < 0 ? 0 : (long) wait, also);
+        now = en_mono_ms();
+        if (woken || now >= until)
             break;
     }
-    zmsg_t *job = zlist_pop(self->queue);
-    if (!job)
-        return NULL;
-    zframe_t *body = zmsg_last(job);
-    zmsg_remove(job, body);
-    self->call = job;
-    atomic_store(&self->call_since, en_mono_ms());
-    return body;
+    if (!s_jobs_pop(self, &self->call))
+        return false;
+    self->in_call = true;
+    atomic_store(&self->call_since, now);
+    return true;
 }
 
+//  Answer the call in hand; the reply is consumed.
 static void
-s_reply(en_worker_t *self, zframe_t **reply_p)
+s_reply(en_worker_t *self, zmq_msg_t *reply)
 {
-    zmsg_t *call = self->call;
-    self->call = NULL;
+    self->in_call = false;
     atomic_store(&self->call_since, 0);
-    token_t token;
-    memcpy(&token, zframe_data(zmsg_first(call)), sizeof token);
-    zframe_t *client = zmsg_next(call);
+    token_t token = self->call.token;
     link_t *link = &self->links[token.link];
     if (token.generation == link->generation && !link->disconnected) {
-        zmsg_t *reply = zmsg_new();
-        zmsg_append(reply, &(zframe_t *){zframe_dup(client)});
-        zmsg_addmem(reply, "", 0);
-        zmsg_append(reply, reply_p);
-        s_link_send(link, MDPW_REPLY, reply);
+        // [REPLY][client][""][body]
+        en_part_t tail[] = {{NULL, 0, &self->call.client}, {"", 0, NULL}, {NULL, 0, reply}};
+        s_link_send(link, MDPW_REPLY, tail, 3);
         link->outstanding = false;
         if (self->draining) {
-            s_link_send(link, MDPW_DISCONNECT, NULL);
+            s_link_send(link, MDPW_DISCONNECT, NULL, 0);
             link->disconnected = true;
         }
     }
     else if (token.generation == link->generation)
         link->outstanding = false;
-    zframe_destroy(reply_p);
-    zmsg_destroy(&call);
+    zmq_msg_close(reply);
+    s_job_close(&self->call);
 }
 
 static void
@@ -268,7 +371,7 @@ s_drain(en_worker_t *self)
     for (int i = 0; i < self->link_count; i++) {
         link_t *link = &self->links[i];
         if (!link->outstanding && !link->disconnected) {
-            s_link_send(link, MDPW_DISCONNECT, NULL);
+            s_link_send(link, MDPW_DISCONNECT, NULL, 0);
             link->disconnected = true;
         }
     }
@@ -277,7 +380,7 @@ s_drain(en_worker_t *self)
 static bool
 s_drained(en_worker_t *self)
 {
-    if (!self->draining || self->call || zlist_size(self->queue))
+    if (!self->draining || self->in_call || self->jobs_count)
         return false;
     for (int i = 0; i < self->link_count; i++)
         if (self->links[i].outstanding)
@@ -307,7 +410,7 @@ s_watchdog(void *arg)
         // it now the long call has just ended, and heartbeats are its job
         if (pthread_mutex_trylock(&self->lock) != 0)
             continue;
-        if (self->call)
+        if (self->in_call)
             s_poll(self, 0, NULL);
         pthread_mutex_unlock(&self->lock);
     }
@@ -324,15 +427,18 @@ s_adapter_command(en_worker_t *self, zmsg_t *msg, bool *stop)
     char *verb = msg ? zmsg_popstr(msg) : NULL;
     if (!verb || streq(verb, "$TERM"))
         *stop = true;
-    else if (streq(verb, "REP") && self->call) {
-        zframe_t *reply = zmsg_size(msg) == 3 ? zmsg_last(msg) : NULL;
-        if (reply)
-            zmsg_remove(msg, reply);
+    else if (streq(verb, "REP") && self->in_call) {
+        zframe_t *frame = zmsg_size(msg) == 3 ? zmsg_last(msg) : NULL;
+        zmq_msg_t reply;
+        if (frame) {
+            zmq_msg_init_size(&reply, zframe_size(frame));
+            memcpy(zmq_msg_data(&reply), zframe_data(frame), zframe_size(frame));
+        }
         else {
             en_err_t err;
             en_err_set(&err, EN_INTERNAL, "malformed reply from the handler thread");
             en_error("worker: %s", err.message);
-            reply = en_reply_error_frame(NULL, &err);
+            en_reply_error_msg(&reply, NULL, &err);
         }
         s_reply(self, &reply);
     }
@@ -351,16 +457,16 @@ s_adapter(zsock_t *pipe, void *arg)
     bool stop = false, said_drained = false;
     while (!stop) {
         zmsg_t *msg;
-        zframe_t *body = self->call ? NULL : s_next(self, -1, pipe);
-        if (body) {
+        if (!self->in_call && s_next(self, -1, pipe)) {
+            job_t *call = &self->call;
             zmsg_t *req = zmsg_new();
             zmsg_addstr(req, "REQ");
-            zmsg_append(req, &(zframe_t *){zframe_dup(zmsg_first(self->call))});
-            zmsg_append(req, &(zframe_t *){zframe_dup(zmsg_last(self->call))});
-            zmsg_append(req, &body);
+            zmsg_addmem(req, &call->token, sizeof call->token);
+            zmsg_addmem(req, zmq_msg_data(&call->client), zmq_msg_size(&call->client));
+            zmsg_addmem(req, zmq_msg_data(&call->body), zmq_msg_size(&call->body));
             zmsg_send(&req, pipe);
         }
-        if (self->call) {
+        if (self->in_call) {
             // the handler has the call: the watchdog may step in meanwhile
             pthread_mutex_unlock(&self->lock);
             msg = zmsg_recv(pipe);
@@ -403,7 +509,6 @@ en_worker_new(const char *gateways, const char *service, en_err_t *err)
     pthread_cond_init(&self->watch_wake, &attr);
     pthread_condattr_destroy(&attr);
     self->service = strdup(service);
-    self->queue = zlist_new();
 
     pthread_mutex_lock(&self->lock);
     char *eps = strdup(gateways), *save = NULL;
@@ -442,15 +547,16 @@ en_worker_destroy(en_worker_t **self_p)
     pthread_mutex_lock(&self->lock);
     for (int i = 0; i < self->link_count; i++) {
         if (!self->links[i].disconnected)
-            s_link_send(&self->links[i], MDPW_DISCONNECT, NULL);
+            s_link_send(&self->links[i], MDPW_DISCONNECT, NULL, 0);
         zsock_destroy(&self->links[i].dealer);
         free(self->links[i].endpoint);
     }
-    zmsg_t *job;
-    while ((job = zlist_pop(self->queue)))
-        zmsg_destroy(&job);
-    zlist_destroy(&self->queue);
-    zmsg_destroy(&self->call);
+    job_t job;
+    while (s_jobs_pop(self, &job))
+        s_job_close(&job);
+    free(self->jobs);
+    if (self->in_call)
+        s_job_close(&self->call);
     pthread_mutex_unlock(&self->lock);
     pthread_cond_destroy(&self->watch_wake);
     pthread_mutex_destroy(&self->watch_lock);
@@ -460,21 +566,25 @@ en_worker_destroy(en_worker_t **self_p)
     *self_p = NULL;
 }
 
-zframe_t *
-en_worker_recv(en_worker_t *self, int timeout_ms)
+const uint8_t *
+en_worker_recv(en_worker_t *self, int timeout_ms, size_t *size)
 {
     pthread_mutex_lock(&self->lock);
-    zframe_t *body = s_next(self, timeout_ms, NULL);
+    const uint8_t *body = NULL;
+    if (s_next(self, timeout_ms, NULL)) {
+        body = zmq_msg_data(&self->call.body);
+        *size = zmq_msg_size(&self->call.body);
+    }
     pthread_mutex_unlock(&self->lock);
     return body;
 }
 
 void
-en_worker_reply(en_worker_t *self, zframe_t **reply_p)
+en_worker_reply(en_worker_t *self, zmq_msg_t *reply)
 {
     pthread_mutex_lock(&self->lock);
-    assert(self->call); // a reply needs a request in hand
-    s_reply(self, reply_p);
+    assert(self->in_call); // a reply needs a request in hand
+    s_reply(self, reply);
     pthread_mutex_unlock(&self->lock);
 }
 

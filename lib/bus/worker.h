@@ -50,12 +50,13 @@ en_worker_t *en_worker_new(const char *gateways, const char *service, en_err_t *
 //  Says DISCONNECT to every gateway; a reply not yet given is dropped.
 void en_worker_destroy(en_worker_t **self_p);
 
-//  The body of the next request (caller owns it), waiting at most
-//  timeout_ms (-1: no limit); NULL when none came. Answer it with
-//  en_worker_reply before asking for the next.
-zframe_t *en_worker_recv(en_worker_t *self, int timeout_ms);
-//  The reply (a packed en.Reply) to the request in hand; takes ownership.
-void en_worker_reply(en_worker_t *self, zframe_t **reply_p);
+//  The body of the next request and its size, waiting at most timeout_ms
+//  (-1: no limit); NULL when none came. The body is the worker's, valid
+//  until en_worker_reply, which must answer it before the next is asked.
+const uint8_t *en_worker_recv(en_worker_t *self, int timeout_ms, size_t *size);
+//  The reply (a packed en.Reply) to the request in hand; the message is
+//  consumed (sent without a copy).
+void en_worker_reply(en_worker_t *self, zmq_msg_t *reply);
 
 //  Stop taking work: say DISCONNECT to each gateway once nothing of its
 //  is in hand. en_worker_drained() is then true when nothing is left.

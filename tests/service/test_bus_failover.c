@@ -108,46 +108,103 @@ request_held_by_a_silent_worker_goes_to_another_worker_after_expiry(void **state
 }
 
 //  --------------------------------------------------------------------------
+//  A call held by a "slow" child worker
+
+typedef struct {
+    en_broker_t *broker;
+    bx_child_t child;
+    en_client_t *client;
+} slow_call_t;
+
+//  A broker, a slow child worker of it, and a client's Provider call that
+//  the child's handler now holds until the test writes to child.go.
+static void
+s_slow_call_start(slow_call_t *c)
+{
+    c->broker = bx_broker("tcp://127.0.0.1:*", NULL, 0);
+    const char *ep = en_broker_endpoint(c->broker);
+    c->child = bx_child_start("slow", ep);
+    bx_wait_workers(c->broker, 1, 10000);
+
+    en_err_t err;
+    c->client = en_client_new(ep, &err);
+    assert_non_null(c->client);
+    bx_start_provider(c->client, "slow", en_now_ms() + 30000, NULL, NULL);
+    bx_child_wait_notify(&c->child, c->client, 10000);
+}
+
+//  Let the handler finish; its reply arrives, and it is the child's.
+static void
+s_slow_call_finish(slow_call_t *c)
+{
+    assert_int_equal(write(c->child.go, "g", 1), 1);
+    en_result_t r;
+    assert_int_equal(en_client_wait(c->client, 10000, &r), 0);
+    assert_int_equal(r.err.kind, EN_OK);
+    char *name = bx_provider_name_of(&r);
+    assert_string_equal(name, "child:slow");
+    free(name);
+    en_result_clear(&r);
+}
+
+//  --------------------------------------------------------------------------
 //  Drain on SIGTERM
 
 static void
 sigterm_drains_the_request_in_hand_before_exit(void **state)
 {
     (void) state;
-    en_broker_t *broker = bx_broker("tcp://127.0.0.1:*", NULL, 0);
-    const char *ep = en_broker_endpoint(broker);
-    bx_child_t child = bx_child_start("slow", ep);
-    bx_wait_workers(broker, 1, 10000);
-
-    en_err_t err;
-    en_client_t *client = en_client_new(ep, &err);
-    assert_non_null(client);
-    bx_start_provider(client, "slow", en_now_ms() + 30000, NULL, NULL);
-    bx_child_wait_notify(&child, client, 10000);
+    slow_call_t c;
+    s_slow_call_start(&c);
 
     // SIGTERM while the handler holds the call
-    assert_int_equal(kill(child.pid, SIGTERM), 0);
+    assert_int_equal(kill(c.child.pid, SIGTERM), 0);
     int status;
-    assert_int_equal(waitpid(child.pid, &status, WNOHANG), 0); // still at work
+    assert_int_equal(waitpid(c.child.pid, &status, WNOHANG), 0); // still at work
     en_result_t r;
-    assert_int_equal(en_client_wait(client, 200, &r), -1);
-    assert_int_equal(write(child.go, "g", 1), 1); // let the handler finish
+    assert_int_equal(en_client_wait(c.client, 200, &r), -1);
+    s_slow_call_finish(&c);
 
-    assert_int_equal(en_client_wait(client, 10000, &r), 0);
-    assert_int_equal(r.err.kind, EN_OK);
-    char *name = bx_provider_name_of(&r);
-    assert_string_equal(name, "child:slow");
-    free(name);
-    en_result_clear(&r);
-
-    status = bx_child_reap(&child, 10000);
+    status = bx_child_reap(&c.child, 10000);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     // it said DISCONNECT on its way out
-    bx_wait_workers(broker, 0, 5000);
+    bx_wait_workers(c.broker, 0, 5000);
 
-    en_client_destroy(&client);
-    en_broker_destroy(&broker);
+    en_client_destroy(&c.client);
+    en_broker_destroy(&c.broker);
+}
+
+//  --------------------------------------------------------------------------
+//  A long call
+
+//  A handler that holds a call past the broker's heartbeat expiry: the
+//  worker's watchdog keeps reading its links and sending heartbeats while
+//  the handler thread is busy, so the broker neither expires the worker
+//  nor hands the call to anyone else, and the reply still arrives.
+static void
+call_held_past_the_heartbeat_expiry_is_not_requeued(void **state)
+{
+    (void) state;
+    slow_call_t c;
+    s_slow_call_start(&c);
+
+    // a silent worker is found out within expiry + one heartbeat interval
+    en_result_t r;
+    assert_int_equal(en_client_wait(c.client, EN_HEARTBEAT_EXPIRY + EN_HEARTBEAT_MS + 500, &r),
+                     -1);
+    en_broker_stats_t stats = bx_stats(c.broker);
+    assert_int_equal(stats.workers, 1);
+    assert_int_equal(stats.requeued, 0);
+    s_slow_call_finish(&c);
+    stats = bx_stats(c.broker);
+    assert_int_equal(stats.requeued, 0);
+    assert_int_equal(stats.workers, 1); // ready for the next call
+
+    kill(c.child.pid, SIGKILL);
+    bx_child_reap(&c.child, 5000);
+    en_client_destroy(&c.client);
+    en_broker_destroy(&c.broker);
 }
 
 //  --------------------------------------------------------------------------
@@ -294,6 +351,7 @@ main(int argc, char **argv)
         cmocka_unit_test(request_held_by_a_killed_worker_goes_to_another_worker),
         cmocka_unit_test(request_held_by_a_silent_worker_goes_to_another_worker_after_expiry),
         cmocka_unit_test(sigterm_drains_the_request_in_hand_before_exit),
+        cmocka_unit_test(call_held_past_the_heartbeat_expiry_is_not_requeued),
         cmocka_unit_test(client_fails_over_past_a_gateway_that_is_down),
         cmocka_unit_test(client_does_not_resend_a_slow_call_to_a_live_gateway),
         cmocka_unit_test(client_resends_when_its_gateway_restarts),

@@ -218,6 +218,40 @@ request_ids_are_32_hex_and_distinct(void **state)
     assert_string_not_equal(a, b);
 }
 
+//  A scratch allocator decodes a small envelope entirely in its buffer
+//  and a large one partly outside it (malloc), and free_unpacked releases
+//  exactly the outside part (the sanitizer build checks for leaks).
+static void
+scratch_decodes_in_its_buffer_and_falls_back_to_malloc(void **state)
+{
+    (void) state;
+    uint8_t buf[512];
+    en_scratch_t scratch;
+    zframe_t *small = s_request_frame("id-s", "Provider", (const uint8_t *) "\x0a\x01x", 3);
+    en_scratch_init(&scratch, buf, sizeof buf);
+    en_err_t err;
+    En__Request *req =
+        en_request_decode(zframe_data(small), zframe_size(small), &scratch.alloc, NULL, &err);
+    assert_non_null(req);
+    assert_true((uint8_t *) req >= buf && (uint8_t *) req < buf + sizeof buf);
+    assert_true(req->body.data >= buf && req->body.data < buf + sizeof buf);
+    assert_string_equal(req->method, "Provider");
+    en__request__free_unpacked(req, &scratch.alloc);
+
+    uint8_t big_body[4096];
+    memset(big_body, 7, sizeof big_body);
+    zframe_t *big = s_request_frame("id-b", "Provider", big_body, sizeof big_body);
+    en_scratch_init(&scratch, buf, sizeof buf);
+    req = en_request_decode(zframe_data(big), zframe_size(big), &scratch.alloc, NULL, &err);
+    assert_non_null(req);
+    assert_true(req->body.data < buf || req->body.data >= buf + sizeof buf);
+    assert_int_equal(req->body.len, sizeof big_body);
+    assert_memory_equal(req->body.data, big_body, sizeof big_body);
+    en__request__free_unpacked(req, &scratch.alloc);
+    zframe_destroy(&small);
+    zframe_destroy(&big);
+}
+
 int
 main(void)
 {
@@ -231,6 +265,7 @@ main(void)
         cmocka_unit_test(reply_ok_frame_carries_body_and_no_error),
         cmocka_unit_test(wire_error_of_unknown_kind_becomes_internal),
         cmocka_unit_test(request_ids_are_32_hex_and_distinct),
+        cmocka_unit_test(scratch_decodes_in_its_buffer_and_falls_back_to_malloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
