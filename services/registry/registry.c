@@ -12,6 +12,10 @@
 #include "bus/events.h"
 #include "common/log.h"
 #include "common/paths.h"
+#include "common/sqlbusy.h"
+
+//  How long a statement waits for another connection's lock.
+#define EN_REGISTRY_BUSY_MS 10000
 
 static const char *s_schema =
     "CREATE TABLE IF NOT EXISTS provider_names ("
@@ -47,6 +51,14 @@ s_exec(sqlite3 *db, const char *sql, en_err_t *err)
     return 0;
 }
 
+static int
+s_exec_busy(sqlite3 *db, const char *sql, unsigned *seed, en_err_t *err)
+{
+    if (en_sqlite_exec_busy(db, sql, EN_REGISTRY_BUSY_MS, seed) != SQLITE_OK)
+        return en_err_set(err, EN_INTERNAL, "registry database: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
 static sqlite3 *
 s_db_open(registry_t *self, en_err_t *err)
 {
@@ -59,9 +71,13 @@ s_db_open(registry_t *self, en_err_t *err)
         sqlite3_close(db);
         return NULL;
     }
-    sqlite3_busy_timeout(db, 10000);
-    if (s_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err) ||
-        s_exec(db, "BEGIN IMMEDIATE", err)) {
+    sqlite3_busy_timeout(db, EN_REGISTRY_BUSY_MS);
+    // replicas (and each one's threads) open the file together: the first
+    // switch to WAL, and recovery, can say busy without waiting (sqlbusy.h)
+    unsigned seed = (unsigned) getpid() ^ (unsigned) (uintptr_t) db;
+    if (s_exec_busy(db, "PRAGMA journal_mode=WAL", &seed, err) ||
+        s_exec(db, "PRAGMA synchronous=FULL", err) ||
+        s_exec_busy(db, "BEGIN IMMEDIATE", &seed, err)) {
         sqlite3_close(db);
         return NULL;
     }

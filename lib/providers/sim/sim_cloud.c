@@ -24,6 +24,7 @@
 #include "providers/sim/sim_private.h"
 
 #include "common/clock.h"
+#include "common/sqlbusy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -220,19 +221,8 @@ sim_exec(en_sim_cloud_t *self, const char *sql, en_err_t *err)
 static int
 s_exec_retrying(en_sim_cloud_t *self, const char *sql, en_err_t *err)
 {
-    int64_t deadline = sim_now_ms() + SIM_BUSY_MS;
-    int64_t backoff = 1;
-    for (;;) {
-        int rc = sqlite3_exec(self->db, sql, NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-            return 0;
-        int primary = rc & 0xff;
-        if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) || sim_now_ms() >= deadline)
-            return sim_db_fail(self, rc, sql, err);
-        sim_sleep_ms(backoff + rand_r(&self->seed) % (backoff + 1));
-        if (backoff < 32)
-            backoff *= 2;
-    }
+    int rc = en_sqlite_exec_busy(self->db, sql, SIM_BUSY_MS, &self->seed);
+    return rc == SQLITE_OK ? 0 : sim_db_fail(self, rc, sql, err);
 }
 
 int
