@@ -5,10 +5,17 @@
     received message is validated frame by frame before anything is used
     (a peer must never be able to trigger an assert). A request is a small
     struct holding the client's routing id, the service name the client
-    used (so the reply names it), and the envelope frame. Each worker holds
-    at most one request (`inflight`). The loop wakes at least every
-    heartbeat interval to send heartbeats, expire silent workers
-    (requeueing what they held) and expire queued requests.
+    used (so the reply names it), and the envelope frame. A worker holds up
+    to its credit of requests (`held`; 1 for a plain 7/MDP worker, more
+    for one that announced credit in its READY, see mdp.h): it waits in
+    its service's `waiting` list while it has credit to spare, and each
+    request goes to the waiting worker holding fewest, the one that has
+    waited longest among equals. A request sent to a worker with credit
+    carries a tag after the client's routing id in its address frame, and
+    the reply's address names the request it answers, in any order. The
+    loop wakes at least every heartbeat interval to send heartbeats,
+    expire silent workers (requeueing everything they held) and expire
+    queued requests.
 
     Sends go through s_send(): ROUTER_MANDATORY is on, so an unroutable peer
     is an error we log, and DONTWAIT keeps a slow peer from stalling the
@@ -45,6 +52,7 @@ typedef struct {
     zmq_msg_t body;       // packed en.Request
     int64_t deadline;     // wall-clock ms; 0 = EN_QUEUE_TIMEOUT_MS from queueing
     int64_t queued_at;
+    uint32_t tag;         // given when sent to a worker; names it to a worker with credit
     char *client_service; // service name the client asked for (in text)
     char *request_id;     // (in text)
     char text[];
@@ -62,8 +70,10 @@ struct worker {
     uint8_t identity[255]; // routing id
     size_t identity_size;
     service_t *service;
-    int64_t expiry;     // monotonic ms
-    request_t *inflight;
+    int64_t expiry; // monotonic ms
+    int credit;     // requests it may hold at once (1: plain 7/MDP)
+    int held_count;
+    request_t **held; // [credit]; the first held_count are in use
 };
 
 typedef struct {
@@ -78,6 +88,7 @@ typedef struct {
     int64_t mono, now; // the clocks, read once per wake
     bool dirty;        // sent on, or left unread, since the router said EAGAIN
     int64_t expire_at; // wall clock when the earliest queued request expires
+    uint32_t next_tag; // the tag of the next request sent to a worker
     char epoch[33];    // random per broker start
     en_broker_stats_t stats;
 } broker_t;
@@ -221,32 +232,113 @@ s_client_error(broker_t *self, const void *client, size_t client_size, const cha
 
 static void s_worker_delete(broker_t *self, worker_t *worker, bool disconnect);
 
-//  Hand queued requests to waiting workers, oldest request to the worker
-//  that has waited longest.
+//  The address frame of a request sent to a worker: the client's routing
+//  id, and for a worker with credit the request's tag after it (4 bytes,
+//  big-endian), which the worker echoes in its REPLY.
+static void
+s_address(request_t *req, bool tagged, zmq_msg_t *out)
+{
+    size_t n = zmq_msg_size(&req->client);
+    zmq_msg_init_size(out, n + (tagged ? 4 : 0));
+    uint8_t *p = zmq_msg_data(out);
+    memcpy(p, zmq_msg_data(&req->client), n);
+    if (tagged) {
+        p[n] = (uint8_t) (req->tag >> 24);
+        p[n + 1] = (uint8_t) (req->tag >> 16);
+        p[n + 2] = (uint8_t) (req->tag >> 8);
+        p[n + 3] = (uint8_t) req->tag;
+    }
+}
+
+//  Which of the worker's requests a REPLY's address frame answers; -1
+//  when none (a reply it owes nobody).
+static int
+s_held_index(worker_t *worker, const uint8_t *address, size_t size)
+{
+    bool tagged = worker->credit > 1;
+    for (int i = 0; i < worker->held_count; i++) {
+        request_t *req = worker->held[i];
+        size_t n = zmq_msg_size(&req->client);
+        if (size != n + (tagged ? 4 : 0) || memcmp(address, zmq_msg_data(&req->client), n) != 0)
+            continue;
+        const uint8_t *t = address + n;
+        if (!tagged || (((uint32_t) t[0] << 24) | ((uint32_t) t[1] << 16) |
+                        ((uint32_t) t[2] << 8) | t[3]) == req->tag)
+            return i;
+    }
+    return -1;
+}
+
+//  The waiting worker to hand the next request: the one holding fewest,
+//  and among equals the first in the list, which is in the order workers
+//  last got credit back (a worker that takes a request and still has
+//  credit goes to the back, so equals take turns).
+static worker_t *
+s_pick(service_t *service)
+{
+    worker_t *best = NULL;
+    for (worker_t *w = zlist_first(service->waiting); w; w = zlist_next(service->waiting))
+        if (!best || w->held_count < best->held_count) {
+            best = w;
+            if (w->held_count == 0)
+                break;
+        }
+    return best;
+}
+
+//  Hand queued requests to waiting workers, oldest request first.
 static void
 s_dispatch(broker_t *self, service_t *service)
 {
     while (zlist_size(service->requests) && zlist_size(service->waiting)) {
-        worker_t *worker = zlist_pop(service->waiting);
+        worker_t *worker = s_pick(service);
+        zlist_remove(service->waiting, worker);
         request_t *req = zlist_pop(service->requests);
-        worker->inflight = req;
-        // the request keeps its parts for a requeue: send shared copies
-        zmq_msg_t client, body;
-        zmq_msg_init(&client);
+        req->tag = self->next_tag++;
+        worker->held[worker->held_count++] = req;
+        if (worker->held_count < worker->credit)
+            zlist_append(service->waiting, worker);
+        // the request keeps its parts for a requeue: send copies
+        zmq_msg_t address, body;
+        s_address(req, worker->credit > 1, &address);
         zmq_msg_init(&body);
-        zmq_msg_copy(&client, &req->client);
         zmq_msg_copy(&body, &req->body);
-        en_part_t tail[] = {{NULL, 0, &client}, {"", 0, NULL}, {NULL, 0, &body}};
+        en_part_t tail[] = {{NULL, 0, &address}, {"", 0, NULL}, {NULL, 0, &body}};
         int rc = s_worker_send(self, worker->identity, worker->identity_size, MDPW_REQUEST, tail,
                                3);
-        zmq_msg_close(&client);
+        zmq_msg_close(&address);
         zmq_msg_close(&body);
         if (rc != 0) {
-            // the worker is unreachable: forget it; its request goes back
+            // the worker is unreachable: forget it; its requests go back
             s_worker_delete(self, worker, false);
             return; // s_worker_delete dispatched again
         }
     }
+}
+
+//  Everything a dead worker held goes back to the front of its service's
+//  queue, in the order it was first sent, ahead of requests never sent.
+static void
+s_requeue_held(broker_t *self, worker_t *worker)
+{
+    // oldest tag first (tags wrap: compare by difference); a few, so an
+    // insertion sort
+    request_t **held = worker->held;
+    for (int i = 1; i < worker->held_count; i++)
+        for (int j = i; j > 0 && (int32_t) (held[j]->tag - held[j - 1]->tag) < 0; j--) {
+            request_t *t = held[j];
+            held[j] = held[j - 1];
+            held[j - 1] = t;
+        }
+    en_warn("broker: worker %s of %s gone holding %d request(s) (%s%s); requeued", worker->key,
+            worker->service->name, worker->held_count, held[0]->request_id,
+            worker->held_count > 1 ? ", ..." : "");
+    for (int i = worker->held_count - 1; i >= 0; i--) {
+        s_request_queue(self, worker->service, held[i], true);
+        held[i] = NULL;
+    }
+    self->stats.requeued += (size_t) worker->held_count;
+    worker->held_count = 0;
 }
 
 static void
@@ -257,17 +349,12 @@ s_worker_delete(broker_t *self, worker_t *worker, bool disconnect)
     if (worker->service) {
         zlist_remove(worker->service->waiting, worker);
         worker->service->workers--;
-        if (worker->inflight) {
-            // the worker died holding a request: give it to another worker
-            en_warn("broker: worker %s of %s gone holding request %s; requeued", worker->key,
-                    worker->service->name, worker->inflight->request_id);
-            s_request_queue(self, worker->service, worker->inflight, true);
-            worker->inflight = NULL;
-            self->stats.requeued++;
+        if (worker->held_count) {
+            // the worker died holding requests: give them to other workers
+            s_requeue_held(self, worker);
             s_dispatch(self, worker->service);
         }
     }
-    s_request_destroy(&worker->inflight);
     zhash_delete(self->workers, worker->key);
 }
 
@@ -275,16 +362,10 @@ static void
 s_worker_free(void *data)
 {
     worker_t *worker = data;
-    s_request_destroy(&worker->inflight); // held when the broker stops
+    for (int i = 0; i < worker->held_count; i++)
+        s_request_destroy(&worker->held[i]); // held when the broker stops
+    free(worker->held);
     free(worker);
-}
-
-static void
-s_worker_waiting(broker_t *self, worker_t *worker)
-{
-    zlist_append(worker->service->waiting, worker);
-    worker->expiry = self->mono + (int64_t) self->heartbeat_ms * EN_HEARTBEAT_LIVENESS;
-    s_dispatch(self, worker->service);
 }
 
 //  DISCONNECT to a peer that is not (or no longer) a worker of ours.
@@ -292,6 +373,25 @@ static void
 s_disconnect_stranger(broker_t *self, en_frames_t *msg)
 {
     s_worker_send(self, en_frames_data(msg, 0), en_frames_len(msg, 0), MDPW_DISCONNECT, NULL, 0);
+}
+
+//  The credit frame of a READY: 1 to 4 decimal digits, at least 1 (mdp.h);
+//  credit past what we grant is cut to it.
+static int
+s_credit_parse(const uint8_t *data, size_t size, int *credit)
+{
+    if (size < 1 || size > 4)
+        return -1;
+    int value = 0;
+    for (size_t i = 0; i < size; i++) {
+        if (data[i] < '0' || data[i] > '9')
+            return -1;
+        value = value * 10 + (data[i] - '0');
+    }
+    if (value < 1)
+        return -1;
+    *credit = value < EN_MDP_CREDIT_MAX ? value : EN_MDP_CREDIT_MAX;
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -314,11 +414,16 @@ s_on_worker(broker_t *self, en_frames_t *msg)
         worker->expiry = self->mono + (int64_t) self->heartbeat_ms * EN_HEARTBEAT_LIVENESS;
 
     if (command == MDPW_READY) {
+        // [READY][service], or [READY][service][credit] (mdp.h)
         char *name = parts >= 2 ? strndup((const char *) en_frames_data(msg, 4),
                                           en_frames_len(msg, 4))
                                 : NULL;
-        if (worker || !name || !*name || parts != 2 || strncmp(name, "mmi.", 4) == 0) {
-            // a second READY, a reserved name or a bad frame: unexpected
+        int credit = 1;
+        bool credit_ok = parts != 3 || s_credit_parse(en_frames_data(msg, 5),
+                                                      en_frames_len(msg, 5), &credit) == 0;
+        if (worker || !name || !*name || parts < 2 || parts > 3 || !credit_ok ||
+            strncmp(name, "mmi.", 4) == 0) {
+            // a second READY, a reserved name, a bad frame: unexpected
             self->stats.malformed++;
             en_warn("broker: unexpected READY from %s (%s); disconnecting", key,
                     name ? name : "no service");
@@ -333,21 +438,24 @@ s_on_worker(broker_t *self, en_frames_t *msg)
         memcpy(worker->key, key, sizeof key);
         worker->identity_size = en_frames_len(msg, 0);
         memcpy(worker->identity, en_frames_data(msg, 0), worker->identity_size);
+        worker->credit = credit;
+        worker->held = calloc((size_t) credit, sizeof *worker->held);
         worker->service = s_service_require(self, name);
         worker->service->workers++;
+        worker->expiry = self->mono + (int64_t) self->heartbeat_ms * EN_HEARTBEAT_LIVENESS;
         zhash_insert(self->workers, key, worker);
         zhash_freefn(self->workers, key, s_worker_free);
-        en_debug("broker: worker %s ready for %s", key, name);
+        en_debug("broker: worker %s ready for %s, credit %d", key, name, credit);
         free(name);
-        s_worker_waiting(self, worker);
+        zlist_append(worker->service->waiting, worker);
+        s_dispatch(self, worker->service);
     }
     else if (command == MDPW_REPLY) {
-        // [REPLY][client][""][body]
-        request_t *req = worker ? worker->inflight : NULL;
-        if (!req || parts != 4 || en_frames_len(msg, 5) != 0 ||
-            en_frames_len(msg, 4) != zmq_msg_size(&req->client) ||
-            memcmp(en_frames_data(msg, 4), zmq_msg_data(&req->client),
-                   en_frames_len(msg, 4)) != 0) {
+        // [REPLY][address][""][body]; the address names the request
+        int i = worker && parts == 4 && en_frames_len(msg, 5) == 0
+                    ? s_held_index(worker, en_frames_data(msg, 4), en_frames_len(msg, 4))
+                    : -1;
+        if (i < 0) {
             self->stats.malformed++;
             en_warn("broker: unexpected REPLY from %s; disconnecting", key);
             if (worker)
@@ -358,12 +466,17 @@ s_on_worker(broker_t *self, en_frames_t *msg)
                 s_disconnect_stranger(self, msg);
             return;
         }
-        worker->inflight = NULL;
+        request_t *req = worker->held[i];
+        bool was_full = worker->held_count == worker->credit;
+        worker->held[i] = worker->held[--worker->held_count];
+        worker->held[worker->held_count] = NULL;
         // the worker's body goes on to the client as it came
         s_client_reply(self, zmq_msg_data(&req->client), zmq_msg_size(&req->client),
                        req->client_service, (en_part_t){NULL, 0, &msg->part[6]});
         s_request_destroy(&req);
-        s_worker_waiting(self, worker);
+        if (was_full)
+            zlist_append(worker->service->waiting, worker); // credit to spare again
+        s_dispatch(self, worker->service);
     }
     else if (command == MDPW_HEARTBEAT) {
         if (!worker)
@@ -569,6 +682,9 @@ static void
 s_stats_reply(broker_t *self)
 {
     self->stats.workers = zhash_size(self->workers);
+    self->stats.held = 0;
+    for (worker_t *w = zhash_first(self->workers); w; w = zhash_next(self->workers))
+        self->stats.held += (size_t) w->held_count;
     self->stats.services = 0;
     self->stats.queued = 0;
     for (service_t *s = zhash_first(self->services); s; s = zhash_next(self->services)) {

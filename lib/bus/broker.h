@@ -5,9 +5,11 @@
     the gateway's own composer threads). It is a router, nothing more: it
     never blocks and never runs service logic. Three things go beyond the
     reference broker of the zguide:
-      - it remembers the request each worker holds, and when a worker dies
-        (silent past the heartbeat expiry, or DISCONNECT) the request goes
-        back to the front of its service's queue for another worker;
+      - it remembers the requests each worker holds, and when a worker dies
+        (silent past the heartbeat expiry, or DISCONNECT) they all go back
+        to the front of their service's queue for other workers;
+      - a worker may announce credit in its READY (our extension, see
+        mdp.h) and then holds up to that many requests at once;
       - requests wait at most until their deadline, then get a TIMEOUT
         reply; bodies that are not an en.Request get a NOT_VALID reply;
       - a forward table sends a public (`environ.v1`) method that needs no
@@ -41,6 +43,7 @@ typedef struct {
     size_t workers;        // registered workers
     size_t services;       // services with at least one worker
     size_t queued;         // requests waiting for a worker
+    size_t held;           // requests sent to workers and not yet answered
     size_t requeued;       // requests moved from a dead worker
     size_t malformed;      // messages dropped or answered NOT_VALID
     size_t expired;        // requests answered TIMEOUT in the queue

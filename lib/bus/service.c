@@ -1,18 +1,17 @@
 /*  service.c — decode, route, encode; threads; drain (see service.h).
 
-    Each worker thread owns one dispatcher (routes + arena + per-thread
-    state) and one en_worker_t, which it drives itself (see worker.h: the
-    sockets, with a watchdog for heartbeats during long calls). The main
-    thread only waits for a signal, then raises `draining`; each worker
-    thread notices within one poll interval, asks its worker to drain,
-    keeps handling what is already in hand, and leaves once it has drained. */
+    Each handler thread owns one dispatcher (routes + arena + per-thread
+    state); all of them share one en_worker_t, the process's connections
+    to every gateway, which they drive themselves (see worker.h: leader
+    and followers, credit, a watchdog for heartbeats during long calls).
+    The main thread only waits for a signal, then drains the worker: the
+    threads finish what they hold and leave once it has drained. */
 #include "bus/service.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +234,21 @@ en_dispatcher_call(en_dispatcher_t *self, const char *method, const char *model_
     return rc;
 }
 
+void
+en_dispatcher_run(en_dispatcher_t *self, en_worker_t *worker)
+{
+    // this thread takes requests off the sockets itself: no thread hop
+    // between socket and handler; NULL once the worker has drained
+    en_job_t *job;
+    while ((job = en_worker_recv(worker, -1))) {
+        size_t size;
+        const uint8_t *body = en_job_body(job, &size);
+        zmq_msg_t reply;
+        en_dispatcher_handle_msg(self, body, size, &reply);
+        en_worker_reply(worker, &job, &reply);
+    }
+}
+
 int
 en_dispatcher_serve(en_dispatcher_t *self, zsock_t *pipe)
 {
@@ -271,10 +285,11 @@ en_service_opts_parse(en_service_opts_t *opts, int argc, char **argv, en_err_t *
     opts->threads = 4;
     opts->replica = 0;
     opts->lanes = 0;
+    opts->credit = 0;
     static const struct option longopts[] = {
         {"gateway", required_argument, NULL, 'g'}, {"home", required_argument, NULL, 'h'},
         {"threads", required_argument, NULL, 't'}, {"replica", required_argument, NULL, 'r'},
-        {"lanes", required_argument, NULL, 'l'},
+        {"lanes", required_argument, NULL, 'l'},   {"credit", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -300,10 +315,16 @@ en_service_opts_parse(en_service_opts_t *opts, int argc, char **argv, en_err_t *
             if (opts->lanes < 1 || opts->lanes > 16)
                 return en_err_set(err, EN_NOT_VALID, "--lanes must be 1..16, got %s", optarg);
             break;
+        case 'c':
+            opts->credit = atoi(optarg);
+            if (opts->credit < 1 || opts->credit > EN_MDP_CREDIT_MAX)
+                return en_err_set(err, EN_NOT_VALID, "--credit must be 1..%d, got %s",
+                                  EN_MDP_CREDIT_MAX, optarg);
+            break;
         default:
             return en_err_set(err, EN_NOT_VALID,
                               "usage: %s --gateway EP[,EP] [--home DIR] [--threads N] "
-                              "[--replica I] [--lanes L]",
+                              "[--replica I] [--lanes L] [--credit K]",
                               argv[0]);
         }
     }
@@ -343,13 +364,8 @@ en_signals_wait(void)
 //  Worker threads
 
 typedef struct {
-    atomic_bool draining; // raised once by the main thread
-} run_t;
-
-typedef struct {
-    run_t *run;
     en_dispatcher_t *dispatcher; // built by the main thread, handed off
-    en_worker_t *worker;
+    en_worker_t *worker;         // shared by every thread
     pthread_t thread;
 } thread_arg_t;
 
@@ -357,21 +373,7 @@ static void *
 s_thread_main(void *arg_)
 {
     thread_arg_t *arg = arg_;
-    // this thread drives its worker: no thread hop between socket and handler
-    bool drain_sent = false;
-    while (!(drain_sent && en_worker_drained(arg->worker))) {
-        if (!drain_sent && atomic_load(&arg->run->draining)) {
-            en_worker_drain(arg->worker);
-            drain_sent = true;
-        }
-        size_t size;
-        const uint8_t *body = en_worker_recv(arg->worker, 100, &size); // sees `draining` in time
-        if (!body)
-            continue;
-        zmq_msg_t reply;
-        en_dispatcher_handle_msg(arg->dispatcher, body, size, &reply);
-        en_worker_reply(arg->worker, &reply);
-    }
+    en_dispatcher_run(arg->dispatcher, arg->worker);
     return NULL;
 }
 
@@ -385,18 +387,15 @@ en_service_run(const en_service_def_t *def, const en_service_opts_t *opts)
     // then asserts no socket exists yet, so threads that open their first
     // sockets together can abort the process; initialise it here, alone
     zsys_init();
-    run_t run;
-    atomic_init(&run.draining, false);
     int n = opts->threads > 0 ? opts->threads : 4;
     thread_arg_t *args = calloc((size_t) n, sizeof *args);
     // Build every thread's state here first, so a service that cannot
     // start (a database it cannot open) exits at once with the reason
-    // instead of waiting for a signal with no one serving. Sockets and
-    // SQLite handles are handed off whole to their thread.
-    // Each thread holds `lanes` 7/MDP worker connections per gateway. Every
-    // connection is an ordinary worker that holds one request at a time, as
-    // the RFC says; with several, the broker can hand a thread a burst of
-    // requests that it answers in one wake-up instead of one wake-up each.
+    // instead of waiting for a signal with no one serving. SQLite handles
+    // are handed off whole to their thread.
+    // One worker serves every thread: `lanes` connections per gateway
+    // (default 1), each with credit (see mdp.h) so the broker can hand the
+    // process a burst of requests that one wake-up reads.
     int nl = opts->lanes > 0 ? opts->lanes : EN_DEFAULT_LANES;
     int ngw = 1;
     for (const char *c = opts->gateways; *c; c++)
@@ -411,37 +410,44 @@ en_service_run(const en_service_def_t *def, const en_service_opts_t *opts)
     for (int l = 0; l < nl; l++)
         snprintf(lanes + strlen(lanes), cap - strlen(lanes), "%s%s", l ? "," : "",
                  opts->gateways);
+    int credit = opts->credit > 0 ? opts->credit : EN_DEFAULT_CREDIT_PER_THREAD * n;
+    if (credit > EN_MDP_CREDIT_MAX)
+        credit = EN_MDP_CREDIT_MAX;
     int rc = 0, started = 0;
+    en_err_t err;
+    en_worker_t *worker = NULL;
     for (int i = 0; i < n && rc == 0; i++) {
-        en_err_t err;
-        args[i].run = &run;
         args[i].dispatcher = en_dispatcher_new(def, &err);
-        if (args[i].dispatcher)
-            args[i].worker = en_worker_new(lanes, def->name, &err);
-        if (!args[i].worker) {
-            en_error("%s cannot start: %s", def->name, err.message);
-            en_dispatcher_destroy(&args[i].dispatcher);
-            rc = -1;
-        }
+        rc = args[i].dispatcher ? 0 : -1;
     }
-    for (int i = 0; i < n && rc == 0; i++, started++)
+    if (rc == 0) {
+        en_worker_config_t config = {.gateways = lanes, .service = def->name, .credit = credit};
+        worker = en_worker_new(&config, &err);
+        rc = worker ? 0 : -1;
+    }
+    if (rc != 0)
+        en_error("%s cannot start: %s", def->name, err.message);
+    for (int i = 0; i < n && rc == 0; i++, started++) {
+        args[i].worker = worker;
         if (pthread_create(&args[i].thread, NULL, s_thread_main, &args[i]) != 0) {
             en_error("%s: cannot create thread %d", def->name, i);
             rc = -1;
             break;
         }
+    }
     if (rc == 0) {
-        en_info("serving %s with %d threads via %s", def->name, n, opts->gateways);
+        en_info("serving %s with %d threads via %s (credit %d)", def->name, n, opts->gateways,
+                credit);
         int sig = en_signals_wait();
         en_info("signal %d: draining", sig);
     }
-    atomic_store(&run.draining, true);
+    if (worker)
+        en_worker_drain(worker); // the threads finish what they hold, then leave
     for (int i = 0; i < started; i++)
         pthread_join(args[i].thread, NULL);
-    for (int i = 0; i < n; i++) {
-        en_worker_destroy(&args[i].worker);
+    en_worker_destroy(&worker);
+    for (int i = 0; i < n; i++)
         en_dispatcher_destroy(&args[i].dispatcher);
-    }
     free(args);
     free(lanes);
     if (rc == 0)

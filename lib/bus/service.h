@@ -98,30 +98,41 @@ void en_dispatcher_handle_msg(en_dispatcher_t *self, const uint8_t *request, siz
 //  test's own thread; en_service_run's threads use en_worker_recv).
 int en_dispatcher_serve(en_dispatcher_t *self, zsock_t *pipe);
 
+//  Serve requests from a worker (see worker.h), which other threads may
+//  share, until it has drained: what each handler thread of en_service_run
+//  runs.
+typedef struct en_worker en_worker_t;
+void en_dispatcher_run(en_dispatcher_t *self, en_worker_t *worker);
+
 //  In-process call for service tests: packs req, dispatches, unpacks the
 //  result into *res (caller frees with protobuf_c_message_free_unpacked).
 int en_dispatcher_call(en_dispatcher_t *self, const char *method, const char *model_uuid,
                        const ProtobufCMessage *req, ProtobufCMessage **res, en_err_t *err);
 
-#define EN_DEFAULT_LANES 4
+#define EN_DEFAULT_LANES 1
+//  Default credit of each connection (mdp.h), per handler thread.
+#define EN_DEFAULT_CREDIT_PER_THREAD 4
 
 //  Options common to every service executable.
 typedef struct {
     const char *gateways; // comma-separated gateway endpoints
     const char *home;     // state directory
-    int threads;          // worker threads (default 4)
+    int threads;          // handler threads (default 4)
     int replica;          // replica index, for logs
-    int lanes;            // worker connections per thread per gateway (0: default)
+    int lanes;            // worker connections per gateway (0: default)
+    int credit;           // requests one connection may hold (0: default; 1: plain 7/MDP)
     char home_buf[4096];  // storage for a derived home
 } en_service_opts_t;
 
-//  Parse --gateway, --home, --threads, --replica (and the environment:
-//  ENVIRONS_GATEWAY, ENVIRONS_HOME). Returns -1 with err on bad arguments.
+//  Parse --gateway, --home, --threads, --replica, --lanes, --credit (and
+//  the environment: ENVIRONS_GATEWAY, ENVIRONS_HOME). Returns -1 with err
+//  on bad arguments.
 int en_service_opts_parse(en_service_opts_t *opts, int argc, char **argv, en_err_t *err);
 
-//  Serve until SIGTERM or SIGINT, then drain: each thread finishes the
-//  request in hand, says DISCONNECT to every gateway and exits. Returns 0
-//  after a clean drain.
+//  Serve until SIGTERM or SIGINT, then drain: the threads finish the
+//  requests in hand (those not started go back to the gateways), every
+//  gateway hears DISCONNECT, and the threads exit. Returns 0 after a clean
+//  drain.
 int en_service_run(const en_service_def_t *def, const en_service_opts_t *opts);
 
 //  Block SIGINT/SIGTERM (and SIGPIPE) in this thread and those it creates,

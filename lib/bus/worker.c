@@ -1,38 +1,45 @@
-/*  worker.c — a 7/MDP worker driven by its handler thread (see worker.h).
+/*  worker.c — 7/MDP worker connections shared by a service's handler
+    threads (see worker.h).
 
-    Design. For each gateway the worker keeps a DEALER, a liveness counter
-    and a generation number. Any message from the broker resets liveness;
-    every heartbeat interval without one decrements it, and at zero the
-    connection is rebuilt on a fresh socket followed by READY (7/MDP: "MUST
-    close its socket, and reconnect ... on a new socket"). DISCONNECT from
-    the broker does the same at once. Requests queue in arrival order as
-    jobs (token, client, body) in a ring and go to the handler one at a
-    time; `call` holds the one in hand until its reply.
+    Design. For each gateway connection (a "link") the worker keeps a
+    DEALER, a liveness counter, a generation number and how many of its
+    requests are queued or in hand (`held`). Any message from the broker
+    resets liveness; every heartbeat interval without one decrements it,
+    and at zero the connection is rebuilt on a fresh socket followed by
+    READY (7/MDP: "MUST close its socket, and reconnect ... on a new
+    socket"). DISCONNECT from the broker does the same at once. Requests
+    become jobs (link, generation, address, body) in one FIFO `queue`; a
+    job a thread takes moves to the `hand` list (oldest first) until its
+    reply. Jobs are recycled through a free list.
 
-    Waiting. A handler thread wakes once per request, so what a wake costs
-    is what a call costs. zmq_poll asks every socket for ZMQ_EVENTS twice
-    per wake, each a system call or two; instead each link remembers
-    whether it may hold a message (`dirty`: just connected, just sent on,
-    or its ZMQ_FD fired). Dirty links are read until they say EAGAIN, which
-    is what re-arms a ZeroMQ socket's ZMQ_FD, and only then does the thread
-    sleep in poll(2) on the links' ZMQ_FDs. A link that yields a request
-    stays dirty (the reply will make it so anyway) and is re-armed after
-    the reply, so a request costs one re-arm, not two.
+    Reading. zmq_poll asks every socket for ZMQ_EVENTS twice per wake, each
+    a system call or two; instead each link remembers whether it may hold a
+    message (`dirty`: just connected, just sent on, or its ZMQ_FD fired).
+    Dirty links are read until they say EAGAIN, which is what re-arms a
+    ZeroMQ socket's ZMQ_FD, and only then does the leader sleep in poll(2)
+    on the links' ZMQ_FDs and on an eventfd others use to wake it. A send
+    may take in a pending message without the ZMQ_FD ever signalling it, so
+    a thread that has sent on links while the leader sleeps reads them
+    before it lets go of the lock (s_rearm: the leader's fds are then armed
+    again); one that rebuilds a link wakes the leader, whose poll set names
+    the old socket. Sending never reads, so no send can rebuild the link it
+    is sending on under its caller's feet.
 
-    Locking. `lock` guards every field but the watchdog's own. The thread
-    that drives the worker (the handler thread, or the adapter actor) holds
-    it except while a call is in hand; the watchdog only try-locks it, and
-    only once a call has run for EN_WATCH_MS, so on the short path nobody
-    ever waits for anybody. `call_since` is atomic so the watchdog can look
-    at it without the lock. */
+    Locking. `lock` guards every field but the watchdog's thread handle.
+    No thread holds it while it sleeps (poll, condition variables) or runs
+    a handler, so nobody waits long for it; the watchdog waits on its own
+    condition variable under the same lock. */
 #include "bus/worker.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bus/envelope.h"
 #include "bus/frames.h"
@@ -40,59 +47,149 @@
 #include "common/log.h"
 
 #define EN_MAX_GATEWAYS EN_WORKER_MAX_LINKS
-//  The watchdog wakes this often and steps in for calls older than this:
-//  during a long call a broker hears from us within ~5 s of the last
-//  heartbeat, and every 3.75 s after, inside its 7.5 s expiry.
+//  While no thread reads the links (every thread in a call), the watchdog
+//  reads them and sends the heartbeats due this often: a broker hears from
+//  us within ~5 s of the last heartbeat, inside its 7.5 s expiry.
 #define EN_WATCH_MS (EN_HEARTBEAT_MS / 2)
+//  The watchdog ticks every EN_WORKER_NUDGE_MS while a nudge may be
+//  needed, and goes back to EN_WATCH_MS after this many quiet ticks.
+#define EN_WATCH_QUIET 50
+//  Most messages read from one link in one go, so that under a flood the
+//  other links and the heartbeats still get their turn.
+#define EN_READ_BURST 1024
 
 typedef struct {
     char *endpoint;
     zsock_t *dealer;
     void *handle; // the dealer's libzmq socket
+    int fd;       // its ZMQ_FD
     uint32_t generation;
     int liveness;
-    bool outstanding; // a request from this gateway is queued or in hand
+    int held; // requests of this generation queued or in hand
     bool disconnected;
     bool dirty; // may hold a message its ZMQ_FD will not signal (see top)
 } link_t;
 
-typedef struct {
+struct en_job {
+    en_job_t *prev, *next; // in `queue` or `hand`; next only in `spare`
     uint32_t link;
     uint32_t generation;
-} token_t;
+    int64_t at; // monotonic ms: queued, then taken
+    zmq_msg_t address;
+    zmq_msg_t body;
+};
 
 typedef struct {
-    token_t token;
-    zmq_msg_t client;
-    zmq_msg_t body;
-} job_t;
+    en_job_t *head, *tail;
+    size_t count;
+} jobs_t;
 
 struct en_worker {
     pthread_mutex_t lock;
     char *service;
+    int credit;
     link_t links[EN_MAX_GATEWAYS];
     int link_count;
-    job_t *jobs; // ring of requests waiting for the handler
-    size_t jobs_cap, jobs_head, jobs_count;
-    job_t call; // the request in hand, when in_call
-    bool in_call;
+    jobs_t queue;    // requests no thread has taken, oldest first
+    jobs_t hand;     // requests being handled, oldest first
+    en_job_t *spare; // free jobs
     bool draining;
     int64_t heartbeat_at;
-    _Atomic int64_t call_since; // monotonic ms the call in hand began; 0 = none
+    int64_t read_at; // monotonic ms every link was last read to EAGAIN
+
+    pthread_cond_t idle_wake; // followers wait here
+    int idle;                 // threads waiting on idle_wake
+    bool polling;             // a thread (the leader) sleeps in poll(2)
+    int wake_fd;              // eventfd in the leader's poll set
+    bool wake_sent;
 
     pthread_t watchdog;
-    bool watching;              // the watchdog thread was started
-    pthread_mutex_t watch_lock; // guards watch_stop for watch_wake
+    bool watching; // the watchdog thread was started
     pthread_cond_t watch_wake;
     bool watch_stop;
+    bool watch_short; // ticking every EN_WORKER_NUDGE_MS
+    int watch_quiet;  // short ticks in a row with nothing to watch
 
     zactor_t *adapter; // en_worker_pipe
 };
 
 //  --------------------------------------------------------------------------
+//  Jobs (the caller holds the lock)
+
+static void
+s_jobs_append(jobs_t *jobs, en_job_t *job)
+{
+    job->next = NULL;
+    job->prev = jobs->tail;
+    if (jobs->tail)
+        jobs->tail->next = job;
+    else
+        jobs->head = job;
+    jobs->tail = job;
+    jobs->count++;
+}
+
+static void
+s_jobs_remove(jobs_t *jobs, en_job_t *job)
+{
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        jobs->head = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    else
+        jobs->tail = job->prev;
+    job->prev = job->next = NULL;
+    jobs->count--;
+}
+
+static en_job_t *
+s_jobs_pop(jobs_t *jobs)
+{
+    en_job_t *job = jobs->head;
+    if (job)
+        s_jobs_remove(jobs, job);
+    return job;
+}
+
+static en_job_t *
+s_job_new(en_worker_t *self)
+{
+    en_job_t *job = self->spare;
+    if (job)
+        self->spare = job->next;
+    else
+        job = calloc(1, sizeof *job);
+    zmq_msg_init(&job->address);
+    zmq_msg_init(&job->body);
+    return job;
+}
+
+static void
+s_job_free(en_worker_t *self, en_job_t *job)
+{
+    zmq_msg_close(&job->address);
+    zmq_msg_close(&job->body);
+    job->next = self->spare;
+    self->spare = job;
+}
+
+//  --------------------------------------------------------------------------
 //  Links (the caller holds the lock)
 
+//  The leader's poll set is stale, or it has work: wake it.
+static void
+s_wake_leader(en_worker_t *self)
+{
+    if (self->polling && !self->wake_sent) {
+        uint64_t one = 1;
+        self->wake_sent = write(self->wake_fd, &one, sizeof one) == sizeof one;
+    }
+}
+
 //  [""]["MDPW01"][command][tail...]; `msg` parts of the tail are consumed.
+//  The link is dirty after: see s_rearm.
 static void
 s_link_send(link_t *link, int command, en_part_t *tail, int tail_n)
 {
@@ -102,7 +199,7 @@ s_link_send(link_t *link, int command, en_part_t *tail, int tail_n)
         parts[3 + i] = tail[i];
     en_frames_send(link->handle, parts, 3 + tail_n, 0);
     // a send may have taken in the socket's pending commands (a message
-    // arriving among them) without our ZMQ_FD ever signalling it
+    // arriving among them) without its ZMQ_FD ever signalling it
     link->dirty = true;
 }
 
@@ -120,141 +217,114 @@ s_link_connect(en_worker_t *self, link_t *link)
     if (zsock_connect(link->dealer, "%s", link->endpoint) < 0)
         en_error("worker: cannot connect to %s", link->endpoint);
     link->handle = zsock_resolve(link->dealer);
+    link->fd = zsock_fd(link->dealer);
     link->generation++;
     link->liveness = EN_HEARTBEAT_LIVENESS;
-    link->outstanding = false;
+    link->held = 0;
     link->disconnected = false;
-    en_part_t service = {self->service, strlen(self->service), NULL};
-    s_link_send(link, MDPW_READY, &service, 1);
-}
-
-//  The job queue: a ring that grows when a broker sends more than one
-//  request per link (7/MDP says it will not; a reconnect can overlap).
-static void
-s_jobs_push(en_worker_t *self, job_t *job)
-{
-    if (self->jobs_count == self->jobs_cap) {
-        size_t cap = self->jobs_cap ? self->jobs_cap * 2 : 16;
-        job_t *jobs = calloc(cap, sizeof *jobs);
-        for (size_t i = 0; i < self->jobs_count; i++) {
-            job_t *from = &self->jobs[(self->jobs_head + i) % self->jobs_cap];
-            jobs[i].token = from->token;
-            zmq_msg_init(&jobs[i].client);
-            zmq_msg_init(&jobs[i].body);
-            zmq_msg_move(&jobs[i].client, &from->client);
-            zmq_msg_move(&jobs[i].body, &from->body);
-            zmq_msg_close(&from->client);
-            zmq_msg_close(&from->body);
-        }
-        free(self->jobs);
-        self->jobs = jobs;
-        self->jobs_cap = cap;
-        self->jobs_head = 0;
-    }
-    job_t *slot = &self->jobs[(self->jobs_head + self->jobs_count++) % self->jobs_cap];
-    slot->token = job->token;
-    zmq_msg_init(&slot->client);
-    zmq_msg_init(&slot->body);
-    zmq_msg_move(&slot->client, &job->client);
-    zmq_msg_move(&slot->body, &job->body);
-}
-
-//  Move the oldest job into *job; false when there is none.
-static bool
-s_jobs_pop(en_worker_t *self, job_t *job)
-{
-    if (self->jobs_count == 0)
-        return false;
-    job_t *slot = &self->jobs[self->jobs_head];
-    self->jobs_head = (self->jobs_head + 1) % self->jobs_cap;
-    self->jobs_count--;
-    job->token = slot->token;
-    zmq_msg_init(&job->client);
-    zmq_msg_init(&job->body);
-    zmq_msg_move(&job->client, &slot->client);
-    zmq_msg_move(&job->body, &slot->body);
-    zmq_msg_close(&slot->client);
-    zmq_msg_close(&slot->body);
-    return true;
+    s_wake_leader(self); // it polls the old socket
+    // READY [service], with [credit] when more than one (mdp.h)
+    char credit[16];
+    en_part_t ready[] = {{self->service, strlen(self->service), NULL}, {credit, 0, NULL}};
+    ready[1].size = (size_t) snprintf(credit, sizeof credit, "%d", self->credit);
+    s_link_send(link, MDPW_READY, ready, self->credit > 1 ? 2 : 1);
 }
 
 static void
-s_job_close(job_t *job)
+s_link_disconnect(link_t *link)
 {
-    zmq_msg_close(&job->client);
-    zmq_msg_close(&job->body);
+    if (!link->disconnected)
+        s_link_send(link, MDPW_DISCONNECT, NULL, 0);
+    link->disconnected = true;
 }
 
-//  One message from a broker: [""]["MDPW01"][command][...]. True when it
-//  queued a request.
-static bool
-s_on_link(en_worker_t *self, int index, en_frames_t *msg)
+static void s_drained_check(en_worker_t *self);
+
+//  One message from a broker: [""]["MDPW01"][command][...].
+static void
+s_on_link(en_worker_t *self, int index, en_frames_t *msg, int64_t now)
 {
     link_t *link = &self->links[index];
     link->liveness = EN_HEARTBEAT_LIVENESS;
     if (en_frames_size(msg) < 3 || en_frames_len(msg, 0) != 0 ||
         !en_frames_streq(msg, 1, MDPW_WORKER) || en_frames_len(msg, 2) != 1) {
         en_warn("worker: malformed message from %s; dropped", link->endpoint);
-        return false;
+        return;
     }
     int cmd = en_frames_data(msg, 2)[0];
     if (cmd == MDPW_REQUEST) {
-        // [client][""][body]
-        if (en_frames_size(msg) != 6 || en_frames_len(msg, 4) != 0) {
+        // [address][""][body]
+        if (en_frames_size(msg) != 6 || en_frames_len(msg, 4) != 0)
             en_warn("worker: malformed REQUEST from %s; dropped", link->endpoint);
-        }
-        else if (link->disconnected) {
-            // we said DISCONNECT: the broker requeues what it sent us
+        else if (link->disconnected || self->draining) {
+            // the broker requeues it when it hears our DISCONNECT
         }
         else {
-            job_t job;
-            job.token = (token_t){(uint32_t) index, link->generation};
-            zmq_msg_init(&job.client);
-            zmq_msg_init(&job.body);
-            zmq_msg_move(&job.client, &msg->part[3]);
-            zmq_msg_move(&job.body, &msg->part[5]);
-            s_jobs_push(self, &job);
-            s_job_close(&job);
-            link->outstanding = true;
-            return true;
+            en_job_t *job = s_job_new(self);
+            job->link = (uint32_t) index;
+            job->generation = link->generation;
+            job->at = now;
+            zmq_msg_move(&job->address, &msg->part[3]);
+            zmq_msg_move(&job->body, &msg->part[5]);
+            s_jobs_append(&self->queue, job);
+            link->held++;
         }
     }
     else if (cmd == MDPW_DISCONNECT) {
         en_info("worker: %s asked us to reconnect", link->endpoint);
-        if (!link->disconnected)
+        if (self->draining) {
+            link->disconnected = true; // it requeued what we hold; we are going
+            s_drained_check(self);
+        }
+        else if (!link->disconnected)
             s_link_connect(self, link);
     }
     // HEARTBEAT: liveness already reset
-    return false;
 }
 
-//  Read a dirty link until it says EAGAIN (re-arming its ZMQ_FD) or gives
-//  a request (it then stays dirty: the reply re-arms it).
+//  Read a link until it says EAGAIN (re-arming its ZMQ_FD): every request
+//  that waits there joins the queue in one go.
 static void
 s_drain_link(en_worker_t *self, int index)
 {
     link_t *link = &self->links[index];
+    int64_t now = en_mono_ms();
     en_frames_t msg;
-    for (int k = 0; k < 100; k++) {
+    for (int k = 0; k < EN_READ_BURST; k++) {
         // s_on_link may reconnect: read the link's socket afresh each time
         if (en_frames_recv(&msg, link->handle, ZMQ_DONTWAIT) != 0) {
             if (zmq_errno() == EAGAIN)
                 link->dirty = false;
             return;
         }
-        bool request = s_on_link(self, index, &msg);
+        s_on_link(self, index, &msg, now);
         en_frames_close(&msg);
-        if (request)
-            return;
     }
 }
 
+//  Read the links that may hold messages (all of them when `all`).
 static void
-s_heartbeat(en_worker_t *self)
+s_read_links(en_worker_t *self, bool all)
 {
-    int64_t now = en_mono_ms();
+    bool clean = true;
+    for (int i = 0; i < self->link_count; i++) {
+        if (all || self->links[i].dirty)
+            s_drain_link(self, i);
+        clean = clean && !self->links[i].dirty;
+    }
+    if (all && clean)
+        self->read_at = en_mono_ms();
+}
+
+//  Every heartbeat interval: a heartbeat to each broker, and a link whose
+//  broker has been silent for EN_HEARTBEAT_LIVENESS intervals rebuilt.
+//  Read the links first, so liveness counts what has come.
+static void
+s_heartbeat(en_worker_t *self, int64_t now)
+{
     if (now < self->heartbeat_at)
         return;
+    s_read_links(self, true);
     self->heartbeat_at = now + EN_HEARTBEAT_MS;
     for (int i = 0; i < self->link_count; i++) {
         link_t *link = &self->links[i];
@@ -262,8 +332,8 @@ s_heartbeat(en_worker_t *self)
             continue;
         if (--link->liveness <= 0) {
             en_warn("worker: gateway %s silent; reconnecting", link->endpoint);
-            // a request from it, queued or in hand, is the broker's to
-            // requeue now: its reply is dropped (the generation changes)
+            // what it sent us, queued or in hand, is the broker's to
+            // requeue now: our replies are dropped (the generation changes)
             s_link_connect(self, link);
         }
         else
@@ -271,150 +341,249 @@ s_heartbeat(en_worker_t *self)
     }
 }
 
-//  Read the links that may hold messages; then wait up to timeout_ms (-1:
-//  no limit; no wait once a request or `also` is ready) for the links and
-//  `also`, and read the links that woke us; send the heartbeats due. With
-//  timeout_ms 0 every link is read. True when `also` is readable.
-static bool
-s_poll(en_worker_t *self, long timeout_ms, zsock_t *also)
+//  After sending on links: a leader asleep on their ZMQ_FDs might miss a
+//  message a send took in, so read the links now, which arms them again.
+static void
+s_rearm(en_worker_t *self)
 {
-    for (int i = 0; i < self->link_count; i++)
-        if (self->links[i].dirty)
-            s_drain_link(self, i);
-    // ZMQ_EVENTS also re-arms `also`'s ZMQ_FD when nothing waits there
-    bool also_ready = also && (zsock_events(also) & ZMQ_POLLIN);
-    // a caller that would sleep but already has what it waits for does
-    // not need the other links now; a look (timeout 0) reads them all
-    long wait = self->jobs_count || also_ready ? 0 : timeout_ms;
-    if (timeout_ms == 0 || wait != 0) {
-        void *sockets[EN_MAX_GATEWAYS + 1];
-        bool ready[EN_MAX_GATEWAYS + 1];
-        int n = self->link_count;
-        for (int i = 0; i < n; i++)
-            sockets[i] = self->links[i].handle;
-        if (also)
-            sockets[n++] = zsock_resolve(also);
-        int rc = en_frames_poll(sockets, n, ready, wait);
-        if (rc < 0 && errno != EINTR)
-            zclock_sleep(wait < 0 || wait > 100 ? 100 : (int) wait); // no spin
-        for (int i = 0; rc > 0 && i < self->link_count; i++)
-            if (ready[i]) {
-                // several messages may wait after a long call; a reconnect
-                // swaps the socket, which then has nothing to read
-                self->links[i].dirty = true;
-                s_drain_link(self, i);
-            }
-        if (rc > 0 && also && ready[n - 1])
-            also_ready = zsock_events(also) & ZMQ_POLLIN;
-    }
-    s_heartbeat(self);
-    return also_ready;
+    if (self->polling)
+        s_read_links(self, false);
 }
 
 //  --------------------------------------------------------------------------
-//  Calls (the caller holds the lock)
+//  Threads (the caller holds the lock)
 
-//  Make the next queued request the call in hand; false when none came
-//  within timeout_ms (-1: no limit) or `also` woke us.
-static bool
-s_next(en_worker_t *self, int timeout_ms, zsock_t *also)
+static struct timespec
+s_abstime(int64_t mono_ms)
 {
-    assert(!self->in_call); // one call at a time: a programming error
-    int64_t now = en_mono_ms();
-    int64_t until = timeout_ms < 0 ? INT64_MAX : now + timeout_ms;
-    if (now >= self->heartbeat_at)
-        s_poll(self, 0, NULL); // a busy queue must not starve heartbeats
-    while (self->jobs_count == 0) {
-        int64_t wait = self->heartbeat_at - now;
-        if (until - now < wait)
-            wait = until - now;
-        bool woken = s_poll(self, wait < 0 ? 0 : (long) wait, also);
-        now = en_mono_ms();
-        if (woken || now >= until)
-            break;
-    }
-    if (!s_jobs_pop(self, &self->call))
-        return false;
-    self->in_call = true;
-    atomic_store(&self->call_since, now);
-    return true;
-}
-
-//  Answer the call in hand; the reply is consumed.
-static void
-s_reply(en_worker_t *self, zmq_msg_t *reply)
-{
-    self->in_call = false;
-    atomic_store(&self->call_since, 0);
-    token_t token = self->call.token;
-    link_t *link = &self->links[token.link];
-    if (token.generation == link->generation && !link->disconnected) {
-        // [REPLY][client][""][body]
-        en_part_t tail[] = {{NULL, 0, &self->call.client}, {"", 0, NULL}, {NULL, 0, reply}};
-        s_link_send(link, MDPW_REPLY, tail, 3);
-        link->outstanding = false;
-        if (self->draining) {
-            s_link_send(link, MDPW_DISCONNECT, NULL, 0);
-            link->disconnected = true;
-        }
-    }
-    else if (token.generation == link->generation)
-        link->outstanding = false;
-    zmq_msg_close(reply);
-    s_job_close(&self->call);
-}
-
-static void
-s_drain(en_worker_t *self)
-{
-    self->draining = true;
-    for (int i = 0; i < self->link_count; i++) {
-        link_t *link = &self->links[i];
-        if (!link->outstanding && !link->disconnected) {
-            s_link_send(link, MDPW_DISCONNECT, NULL, 0);
-            link->disconnected = true;
-        }
-    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t wait = mono_ms - en_mono_ms();
+    if (wait < 0)
+        wait = 0;
+    int64_t ns = now.tv_nsec + (wait % 1000) * 1000000L;
+    return (struct timespec){.tv_sec = now.tv_sec + (time_t) (wait / 1000) + ns / 1000000000L,
+                             .tv_nsec = ns % 1000000000L};
 }
 
 static bool
 s_drained(en_worker_t *self)
 {
-    if (!self->draining || self->in_call || self->jobs_count)
+    if (!self->draining || self->hand.count || self->queue.count)
         return false;
     for (int i = 0; i < self->link_count; i++)
-        if (self->links[i].outstanding)
+        if (!self->links[i].disconnected && self->links[i].held > 0)
             return false;
     return true;
 }
 
+//  Every change that can finish a drain (a reply, the drain itself, a
+//  broker's DISCONNECT) ends here: threads waiting for work leave.
+static void
+s_drained_check(en_worker_t *self)
+{
+    if (s_drained(self)) {
+        pthread_cond_broadcast(&self->idle_wake);
+        s_wake_leader(self);
+    }
+}
+
+//  Whether the watchdog may have to nudge soon: requests queued and a
+//  thread free to take them, or a call in hand while nobody reads the
+//  links and a thread could.
+static bool
+s_watch_needed(en_worker_t *self)
+{
+    return (self->queue.count && (self->idle || self->polling)) ||
+           (!self->polling && self->hand.count && self->idle);
+}
+
+//  A thread took a job: make sure the watchdog ticks if it may have to
+//  nudge (see worker.h); it stays ticking while that lasts.
+static void
+s_watch(en_worker_t *self)
+{
+    if (!self->watch_short && s_watch_needed(self)) {
+        self->watch_short = true;
+        self->watch_quiet = 0;
+        pthread_cond_signal(&self->watch_wake);
+    }
+}
+
+//  Lead: read what may wait unsignalled, then sleep in poll(2) on the
+//  links (and `also`) until something comes, `until`, or the next
+//  heartbeat; read what came. The lock is released while asleep.
+static void
+s_lead(en_worker_t *self, int64_t until, zsock_t *also)
+{
+    s_read_links(self, false);
+    if (self->queue.count)
+        return;
+    self->read_at = en_mono_ms(); // every link said EAGAIN
+    struct pollfd fds[EN_MAX_GATEWAYS + 2];
+    int n = self->link_count;
+    for (int i = 0; i < n; i++)
+        fds[i] = (struct pollfd){self->links[i].fd, POLLIN, 0};
+    fds[n] = (struct pollfd){self->wake_fd, POLLIN, 0};
+    if (also)
+        fds[n + 1] = (struct pollfd){zsock_fd(also), POLLIN, 0};
+    int64_t wake = until < self->heartbeat_at ? until : self->heartbeat_at;
+    int64_t wait = wake - en_mono_ms();
+    int timeout = wait <= 0 ? 0 : wait > INT_MAX ? INT_MAX : (int) wait;
+    self->polling = true;
+    self->wake_sent = false;
+    pthread_mutex_unlock(&self->lock);
+    int rc = poll(fds, (nfds_t) (n + 1 + (also != NULL)), timeout);
+    pthread_mutex_lock(&self->lock);
+    self->polling = false;
+    if (rc > 0 && fds[n].revents) {
+        uint64_t count;
+        if (read(self->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+            en_warn("worker: wake fd: %s", strerror(errno));
+    }
+    self->wake_sent = false;
+    // a link rebuilt meanwhile is dirty already; the others say if they fired
+    for (int i = 0; rc > 0 && i < n && i < self->link_count; i++)
+        if (fds[i].revents && fds[i].fd == self->links[i].fd)
+            self->links[i].dirty = true;
+    s_read_links(self, false);
+}
+
+//  Follow: wait until nudged, woken by a drain, or `until`; at most a
+//  heartbeat interval, so that no missed wake-up could park a thread.
+static void
+s_follow(en_worker_t *self, int64_t until)
+{
+    int64_t limit = en_mono_ms() + EN_HEARTBEAT_MS;
+    struct timespec ts = s_abstime(until < limit ? until : limit);
+    self->idle++;
+    pthread_cond_timedwait(&self->idle_wake, &self->lock, &ts);
+    self->idle--;
+}
+
+//  The next request for the calling thread, waiting until timeout_ms (-1:
+//  no limit) or, when `also` is given, until it is readable (*also_ready).
+//  NULL also when the worker has drained.
+static en_job_t *
+s_take(en_worker_t *self, int timeout_ms, zsock_t *also, bool *also_ready)
+{
+    int64_t now = en_mono_ms();
+    int64_t until = timeout_ms < 0 ? INT64_MAX : now + timeout_ms;
+    while (true) {
+        if (self->draining && s_drained(self))
+            return NULL;
+        if (!self->polling)
+            s_heartbeat(self, now); // a busy queue must not starve heartbeats
+        en_job_t *job = s_jobs_pop(&self->queue);
+        if (job) {
+            job->at = now;
+            s_jobs_append(&self->hand, job);
+            s_watch(self);
+            return job;
+        }
+        if (also && (zsock_events(also) & ZMQ_POLLIN)) {
+            *also_ready = true;
+            return NULL;
+        }
+        if (now >= until)
+            return NULL;
+        if (!self->polling)
+            s_lead(self, until, also);
+        else
+            s_follow(self, until);
+        now = en_mono_ms();
+    }
+}
+
+//  Answer a job in hand; the reply is consumed, the job freed.
+static void
+s_reply(en_worker_t *self, en_job_t *job, zmq_msg_t *reply)
+{
+    s_jobs_remove(&self->hand, job);
+    link_t *link = &self->links[job->link];
+    if (job->generation == link->generation) {
+        link->held--;
+        if (!link->disconnected) {
+            // [REPLY][address][""][body]: the address as the broker sent it
+            en_part_t tail[] = {{NULL, 0, &job->address}, {"", 0, NULL}, {NULL, 0, reply}};
+            s_link_send(link, MDPW_REPLY, tail, 3);
+        }
+        if (self->draining && link->held == 0)
+            s_link_disconnect(link);
+    }
+    zmq_msg_close(reply);
+    s_job_free(self, job);
+    s_rearm(self);
+    s_drained_check(self);
+}
+
+static void
+s_drain(en_worker_t *self)
+{
+    if (self->draining)
+        return;
+    self->draining = true;
+    // requests not started: the broker requeues them when we DISCONNECT
+    en_job_t *job;
+    while ((job = s_jobs_pop(&self->queue))) {
+        link_t *link = &self->links[job->link];
+        if (job->generation == link->generation)
+            link->held--;
+        s_job_free(self, job);
+    }
+    for (int i = 0; i < self->link_count; i++)
+        if (self->links[i].held == 0)
+            s_link_disconnect(&self->links[i]);
+    s_rearm(self);
+    // the threads look again: done, or still something in hand
+    pthread_cond_broadcast(&self->idle_wake);
+    s_wake_leader(self);
+}
+
 //  --------------------------------------------------------------------------
-//  The watchdog: heartbeats while a long call is in hand
+//  The watchdog: nudges, and heartbeats while every thread is in a call
+
+//  Wake a free thread for work that has waited EN_WORKER_NUDGE_MS: a queued
+//  request, or a link nobody reads while a call runs.
+static void
+s_nudge(en_worker_t *self, int64_t now)
+{
+    bool queued = self->queue.head && now - self->queue.head->at >= EN_WORKER_NUDGE_MS;
+    bool unread = !self->polling && self->hand.head &&
+                  now - self->hand.head->at >= EN_WORKER_NUDGE_MS;
+    if (self->idle && (queued || unread))
+        pthread_cond_signal(&self->idle_wake);
+    else if (queued)
+        s_wake_leader(self);
+}
 
 static void *
 s_watchdog(void *arg)
 {
     en_worker_t *self = arg;
-    pthread_mutex_lock(&self->watch_lock);
+    pthread_mutex_lock(&self->lock);
     while (!self->watch_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += (long) (EN_WATCH_MS % 1000) * 1000000L;
-        ts.tv_sec += EN_WATCH_MS / 1000 + ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&self->watch_wake, &self->watch_lock, &ts);
-        int64_t since = atomic_load(&self->call_since);
-        if (self->watch_stop || since == 0 || en_mono_ms() - since < EN_WATCH_MS)
-            continue;
-        // the driving thread holds the lock between calls only: if it has
-        // it now the long call has just ended, and heartbeats are its job
-        if (pthread_mutex_trylock(&self->lock) != 0)
-            continue;
-        if (self->in_call)
-            s_poll(self, 0, NULL);
-        pthread_mutex_unlock(&self->lock);
+        int64_t now = en_mono_ms();
+        struct timespec ts =
+            s_abstime(now + (self->watch_short ? EN_WORKER_NUDGE_MS : EN_WATCH_MS));
+        pthread_cond_timedwait(&self->watch_wake, &self->lock, &ts);
+        if (self->watch_stop)
+            break;
+        now = en_mono_ms();
+        if (!self->polling && now - self->read_at >= EN_WATCH_MS) {
+            // every thread in a call: read the links, send heartbeats due
+            s_read_links(self, true);
+            s_heartbeat(self, now);
+        }
+        if (s_watch_needed(self)) {
+            self->watch_short = true;
+            self->watch_quiet = 0;
+            s_nudge(self, now);
+        }
+        else if (self->watch_short && ++self->watch_quiet >= EN_WATCH_QUIET)
+            self->watch_short = false;
     }
-    pthread_mutex_unlock(&self->watch_lock);
+    pthread_mutex_unlock(&self->lock);
     return NULL;
 }
 
@@ -422,12 +591,12 @@ s_watchdog(void *arg)
 //  The pipe adapter: drives the worker for a thread that polls a socket
 
 static void
-s_adapter_command(en_worker_t *self, zmsg_t *msg, bool *stop)
+s_adapter_command(en_worker_t *self, zmsg_t *msg, en_job_t **call, bool *stop)
 {
     char *verb = msg ? zmsg_popstr(msg) : NULL;
     if (!verb || streq(verb, "$TERM"))
         *stop = true;
-    else if (streq(verb, "REP") && self->in_call) {
+    else if (streq(verb, "REP") && *call) {
         zframe_t *frame = zmsg_size(msg) == 3 ? zmsg_last(msg) : NULL;
         zmq_msg_t reply;
         if (frame) {
@@ -440,7 +609,8 @@ s_adapter_command(en_worker_t *self, zmsg_t *msg, bool *stop)
             en_error("worker: %s", err.message);
             en_reply_error_msg(&reply, NULL, &err);
         }
-        s_reply(self, &reply);
+        s_reply(self, *call, &reply);
+        *call = NULL;
     }
     else if (streq(verb, "DRAIN"))
         s_drain(self);
@@ -455,30 +625,31 @@ s_adapter(zsock_t *pipe, void *arg)
     pthread_mutex_lock(&self->lock);
     zsock_signal(pipe, 0);
     bool stop = false, said_drained = false;
+    en_job_t *call = NULL; // one at a time: the handler has one thread
     while (!stop) {
-        zmsg_t *msg;
-        if (!self->in_call && s_next(self, -1, pipe)) {
-            job_t *call = &self->call;
+        bool command = false;
+        if (!call && (call = s_take(self, -1, pipe, &command))) {
             zmsg_t *req = zmsg_new();
             zmsg_addstr(req, "REQ");
-            zmsg_addmem(req, &call->token, sizeof call->token);
-            zmsg_addmem(req, zmq_msg_data(&call->client), zmq_msg_size(&call->client));
+            uint32_t token[2] = {call->link, call->generation};
+            zmsg_addmem(req, token, sizeof token);
+            zmsg_addmem(req, zmq_msg_data(&call->address), zmq_msg_size(&call->address));
             zmsg_addmem(req, zmq_msg_data(&call->body), zmq_msg_size(&call->body));
             zmsg_send(&req, pipe);
         }
-        if (self->in_call) {
-            // the handler has the call: the watchdog may step in meanwhile
-            pthread_mutex_unlock(&self->lock);
-            msg = zmsg_recv(pipe);
-            pthread_mutex_lock(&self->lock);
-        }
-        else
-            msg = zmsg_recv(pipe); // s_next saw it readable
-        s_adapter_command(self, msg, &stop);
+        // the handler's next word; the watchdog covers the links meanwhile
+        pthread_mutex_unlock(&self->lock);
+        zmsg_t *msg = zmsg_recv(pipe);
+        pthread_mutex_lock(&self->lock);
+        s_adapter_command(self, msg, &call, &stop);
         if (!said_drained && s_drained(self)) {
             zstr_send(pipe, "DRAINED");
             said_drained = true;
         }
+    }
+    if (call) {
+        s_jobs_remove(&self->hand, call);
+        s_job_free(self, call);
     }
     pthread_mutex_unlock(&self->lock);
 }
@@ -486,8 +657,9 @@ s_adapter(zsock_t *pipe, void *arg)
 //  --------------------------------------------------------------------------
 
 en_worker_t *
-en_worker_new(const char *gateways, const char *service, en_err_t *err)
+en_worker_new(const en_worker_config_t *config, en_err_t *err)
 {
+    const char *gateways = config->gateways, *service = config->service;
     if (!gateways || !*gateways || !service || !*service) {
         en_err_set(err, EN_NOT_VALID, "a worker needs a gateway endpoint and a service name");
         return NULL;
@@ -502,13 +674,22 @@ en_worker_new(const char *gateways, const char *service, en_err_t *err)
     }
     en_worker_t *self = calloc(1, sizeof *self);
     pthread_mutex_init(&self->lock, NULL);
-    pthread_mutex_init(&self->watch_lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&self->idle_wake, &attr);
     pthread_cond_init(&self->watch_wake, &attr);
     pthread_condattr_destroy(&attr);
     self->service = strdup(service);
+    self->credit = config->credit < 1                   ? 1
+                   : config->credit > EN_MDP_CREDIT_MAX ? EN_MDP_CREDIT_MAX
+                                                        : config->credit;
+    self->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (self->wake_fd < 0) {
+        en_err_set(err, EN_INTERNAL, "eventfd: %s", strerror(errno));
+        en_worker_destroy(&self);
+        return NULL;
+    }
 
     pthread_mutex_lock(&self->lock);
     char *eps = strdup(gateways), *save = NULL;
@@ -520,6 +701,7 @@ en_worker_new(const char *gateways, const char *service, en_err_t *err)
     }
     free(eps);
     self->heartbeat_at = en_mono_ms() + EN_HEARTBEAT_MS;
+    self->read_at = en_mono_ms();
     pthread_mutex_unlock(&self->lock);
 
     self->watching = pthread_create(&self->watchdog, NULL, s_watchdog, self) == 0;
@@ -530,6 +712,17 @@ en_worker_new(const char *gateways, const char *service, en_err_t *err)
     return self;
 }
 
+static void
+s_jobs_free(jobs_t *jobs)
+{
+    en_job_t *job;
+    while ((job = s_jobs_pop(jobs))) {
+        zmq_msg_close(&job->address);
+        zmq_msg_close(&job->body);
+        free(job);
+    }
+}
+
 void
 en_worker_destroy(en_worker_t **self_p)
 {
@@ -538,54 +731,60 @@ en_worker_destroy(en_worker_t **self_p)
     en_worker_t *self = *self_p;
     zactor_destroy(&self->adapter);
     if (self->watching) {
-        pthread_mutex_lock(&self->watch_lock);
+        pthread_mutex_lock(&self->lock);
         self->watch_stop = true;
         pthread_cond_signal(&self->watch_wake);
-        pthread_mutex_unlock(&self->watch_lock);
+        pthread_mutex_unlock(&self->lock);
         pthread_join(self->watchdog, NULL);
     }
     pthread_mutex_lock(&self->lock);
     for (int i = 0; i < self->link_count; i++) {
-        if (!self->links[i].disconnected)
-            s_link_send(&self->links[i], MDPW_DISCONNECT, NULL, 0);
+        s_link_disconnect(&self->links[i]);
         zsock_destroy(&self->links[i].dealer);
         free(self->links[i].endpoint);
     }
-    job_t job;
-    while (s_jobs_pop(self, &job))
-        s_job_close(&job);
-    free(self->jobs);
-    if (self->in_call)
-        s_job_close(&self->call);
+    s_jobs_free(&self->queue);
+    s_jobs_free(&self->hand);
+    while (self->spare) {
+        en_job_t *job = self->spare;
+        self->spare = job->next;
+        free(job);
+    }
     pthread_mutex_unlock(&self->lock);
+    if (self->wake_fd >= 0)
+        close(self->wake_fd);
     pthread_cond_destroy(&self->watch_wake);
-    pthread_mutex_destroy(&self->watch_lock);
+    pthread_cond_destroy(&self->idle_wake);
     pthread_mutex_destroy(&self->lock);
     free(self->service);
     free(self);
     *self_p = NULL;
 }
 
-const uint8_t *
-en_worker_recv(en_worker_t *self, int timeout_ms, size_t *size)
+en_job_t *
+en_worker_recv(en_worker_t *self, int timeout_ms)
 {
     pthread_mutex_lock(&self->lock);
-    const uint8_t *body = NULL;
-    if (s_next(self, timeout_ms, NULL)) {
-        body = zmq_msg_data(&self->call.body);
-        *size = zmq_msg_size(&self->call.body);
-    }
+    en_job_t *job = s_take(self, timeout_ms, NULL, NULL);
     pthread_mutex_unlock(&self->lock);
-    return body;
+    return job;
+}
+
+const uint8_t *
+en_job_body(const en_job_t *job, size_t *size)
+{
+    *size = zmq_msg_size((zmq_msg_t *) &job->body);
+    return zmq_msg_data((zmq_msg_t *) &job->body);
 }
 
 void
-en_worker_reply(en_worker_t *self, zmq_msg_t *reply)
+en_worker_reply(en_worker_t *self, en_job_t **job_p, zmq_msg_t *reply)
 {
+    assert(*job_p); // a reply needs a request in hand
     pthread_mutex_lock(&self->lock);
-    assert(self->in_call); // a reply needs a request in hand
-    s_reply(self, reply);
+    s_reply(self, *job_p, reply);
     pthread_mutex_unlock(&self->lock);
+    *job_p = NULL;
 }
 
 void

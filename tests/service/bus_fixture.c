@@ -150,7 +150,8 @@ bx_worker_actor(zsock_t *pipe, void *arg)
     bx_worker_spec_t *spec = arg;
     en_err_t err;
     en_dispatcher_t *d = en_dispatcher_new(&spec->def, &err);
-    en_worker_t *worker = en_worker_new(spec->gateways, spec->def.name, &err);
+    en_worker_config_t config = {spec->gateways, spec->def.name, spec->credit};
+    en_worker_t *worker = en_worker_new(&config, &err);
     if (!d || !worker)
         abort(); // no cmocka asserts off the main thread
     zsock_t *jobs = en_worker_pipe(worker);
@@ -161,6 +162,92 @@ bx_worker_actor(zsock_t *pipe, void *arg)
     zpoller_destroy(&poller);
     en_worker_destroy(&worker); // says DISCONNECT: a polite goodbye
     en_dispatcher_destroy(&d);
+}
+
+//  --------------------------------------------------------------------------
+//  Handler threads sharing one worker
+
+struct bx_pool {
+    en_worker_t *worker;
+    int threads;
+    en_dispatcher_t *dispatchers[16];
+    pthread_t ids[16];
+    struct bx_pool_thread {
+        en_worker_t *worker;
+        en_dispatcher_t *dispatcher;
+    } args[16];
+};
+
+static void *
+s_pool_thread(void *arg_)
+{
+    struct bx_pool_thread *arg = arg_;
+    en_dispatcher_run(arg->dispatcher, arg->worker);
+    return NULL;
+}
+
+bx_pool_t *
+bx_pool_start(const char *gateways, const en_service_def_t *def, int threads, int credit)
+{
+    assert_in_range(threads, 1, 16);
+    bx_pool_t *self = calloc(1, sizeof *self);
+    en_err_t err;
+    en_worker_config_t config = {gateways, def->name, credit};
+    self->worker = en_worker_new(&config, &err);
+    assert_non_null(self->worker);
+    self->threads = threads;
+    for (int i = 0; i < threads; i++) {
+        self->dispatchers[i] = en_dispatcher_new(def, &err);
+        assert_non_null(self->dispatchers[i]);
+        self->args[i] = (struct bx_pool_thread){self->worker, self->dispatchers[i]};
+        assert_int_equal(pthread_create(&self->ids[i], NULL, s_pool_thread, &self->args[i]), 0);
+    }
+    return self;
+}
+
+void
+bx_pool_drain(bx_pool_t *self)
+{
+    en_worker_drain(self->worker);
+}
+
+void
+bx_pool_stop(bx_pool_t **self_p)
+{
+    bx_pool_t *self = *self_p;
+    en_worker_drain(self->worker); // the threads leave once nothing is in hand
+    for (int i = 0; i < self->threads; i++) {
+        pthread_join(self->ids[i], NULL);
+        en_dispatcher_destroy(&self->dispatchers[i]);
+    }
+    en_worker_destroy(&self->worker);
+    free(self);
+    *self_p = NULL;
+}
+
+void
+bx_pool_rig_up(bx_pool_rig_t *rig, const char *tag, int block_calls, int threads, int credit)
+{
+    rig->broker = bx_broker("tcp://127.0.0.1:*", NULL, 0);
+    rig->ep = en_broker_endpoint(rig->broker);
+    bx_harness_init(&rig->h, tag);
+    rig->h.block_calls = block_calls;
+    rig->def = bx_def("registry", &rig->h);
+    rig->pool = bx_pool_start(rig->ep, &rig->def, threads, credit);
+    bx_wait_workers(rig->broker, 1, 5000);
+    en_err_t err;
+    rig->client = en_client_new(rig->ep, &err);
+    assert_non_null(rig->client);
+    assert_int_equal(en_client_service_present(rig->client, "registry", 5000), 0);
+}
+
+void
+bx_pool_rig_down(bx_pool_rig_t *rig)
+{
+    en_client_destroy(&rig->client);
+    bx_pool_stop(&rig->pool);
+    en_broker_destroy(&rig->broker);
+    bx_harness_fini(&rig->h);
 }
 
 //  --------------------------------------------------------------------------
@@ -207,7 +294,7 @@ bx_rig_up(bx_rig_t *rig, const char *tag, int block_calls, const en_forward_t *f
     rig->ep = en_broker_endpoint(rig->broker);
     bx_harness_init(&rig->h, tag);
     rig->h.block_calls = block_calls;
-    rig->spec = (bx_worker_spec_t){rig->ep, bx_def("registry", &rig->h)};
+    rig->spec = (bx_worker_spec_t){rig->ep, bx_def("registry", &rig->h), 1};
     rig->worker = zactor_new(bx_worker_actor, &rig->spec);
     bx_wait_workers(rig->broker, 1, 5000);
 }
@@ -342,6 +429,81 @@ bx_assert_reply_error(En__Reply *reply, const char *id, en_kind_t kind, const ch
     assert_string_equal(reply->error->message, message);
 }
 
+zsock_t *
+bx_raw_worker(const char *endpoint, const char *service, const char *credit)
+{
+    zsock_t *s = bx_dealer(endpoint);
+    if (credit)
+        bx_send_frames(s, 5, "", (size_t) 0, BX_S(MDPW_WORKER), "\x01", (size_t) 1, BX_S(service),
+                       BX_S(credit));
+    else
+        bx_send_frames(s, 4, "", (size_t) 0, BX_S(MDPW_WORKER), "\x01", (size_t) 1, BX_S(service));
+    return s;
+}
+
+bool
+bx_raw_worker_recv(zsock_t *s, zframe_t **address, zframe_t **body, int timeout_ms)
+{
+    zsock_set_rcvtimeo(s, timeout_ms);
+    while (true) {
+        zmsg_t *msg = zmsg_recv(s);
+        if (!msg)
+            return false;
+        // [""]["MDPW01"][command]...
+        zframe_t *empty = zmsg_pop(msg);
+        char *header = zmsg_popstr(msg);
+        zframe_t *cmd = zmsg_pop(msg);
+        assert_non_null(cmd);
+        assert_int_equal(zframe_size(empty), 0);
+        assert_string_equal(header, MDPW_WORKER);
+        int command = zframe_data(cmd)[0];
+        zframe_destroy(&empty);
+        zframe_destroy(&cmd);
+        free(header);
+        if (command == MDPW_HEARTBEAT) {
+            zmsg_destroy(&msg);
+            continue;
+        }
+        assert_int_equal(command, MDPW_REQUEST);
+        assert_int_equal(zmsg_size(msg), 3); // [address][""][body]
+        *address = zmsg_pop(msg);
+        zframe_t *delim = zmsg_pop(msg);
+        assert_int_equal(zframe_size(delim), 0);
+        zframe_destroy(&delim);
+        *body = zmsg_pop(msg);
+        zmsg_destroy(&msg);
+        return true;
+    }
+}
+
+void
+bx_raw_worker_reply(zsock_t *s, zframe_t *address, zframe_t **body_p)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, "", 0);
+    zmsg_addstr(msg, MDPW_WORKER);
+    zmsg_addmem(msg, "\x03", 1);
+    zmsg_append(msg, &(zframe_t *){zframe_dup(address)});
+    zmsg_addmem(msg, "", 0);
+    zmsg_append(msg, body_p);
+    assert_int_equal(zmsg_send(&msg, s), 0);
+}
+
+void
+bx_wait_held(en_broker_t *broker, size_t held, size_t queued, int timeout_ms)
+{
+    int64_t until = en_mono_ms() + timeout_ms;
+    while (true) {
+        en_broker_stats_t stats = bx_stats(broker);
+        if (stats.held == held && stats.queued == queued)
+            return;
+        if (en_mono_ms() > until)
+            fail_msg("broker holds %zu and queues %zu requests, want %zu and %zu", stats.held,
+                     stats.queued, held, queued);
+        zclock_sleep(5);
+    }
+}
+
 //  An 8/MMI call from a raw DEALER; returns the answer (caller frees).
 char *
 bx_mmi(zsock_t *s, const char *service, const char *arg)
@@ -395,6 +557,28 @@ bx_provider_name_of(const en_result_t *r)
 }
 
 int
+bx_next_provider_result(en_client_t *client, int timeout_ms, bool *seen, int count,
+                        const char (*ids)[33], const char *tag, const char *prefix)
+{
+    en_result_t r;
+    assert_int_equal(en_client_wait(client, timeout_ms, &r), 0);
+    int i = (int) (intptr_t) r.user - 1;
+    assert_in_range(i, 0, count - 1);
+    assert_false(seen[i]);
+    seen[i] = true;
+    if (ids)
+        assert_string_equal(r.request_id, ids[i]);
+    assert_int_equal(r.err.kind, EN_OK);
+    char want[64];
+    snprintf(want, sizeof want, "%s:%s%d", tag, prefix, i);
+    char *name = bx_provider_name_of(&r); // the reply is this call's, not another's
+    assert_string_equal(name, want);
+    free(name);
+    en_result_clear(&r);
+    return i;
+}
+
+int
 bx_call_provider(en_client_t *client, const char *service, const char *type, int timeout_ms,
                  char **name, en_err_t *err)
 {
@@ -427,7 +611,7 @@ bx_assert_provider_call(en_client_t *client, const char *service, const char *ty
 //  Child processes (this binary, re-executed)
 
 bx_child_t
-bx_child_start(const char *mode, const char *gateway)
+bx_child_start(const char *mode, const char *gateway, int credit)
 {
     int notify[2], go[2];
     assert_int_equal(pipe2(notify, O_CLOEXEC), 0);
@@ -436,10 +620,12 @@ bx_child_start(const char *mode, const char *gateway)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     assert_true(n > 0);
     exe[n] = '\0';
-    char notify_arg[16], go_arg[16];
+    char notify_arg[16], go_arg[16], credit_arg[16];
     snprintf(notify_arg, sizeof notify_arg, "%d", notify[1]);
     snprintf(go_arg, sizeof go_arg, "%d", go[0]);
-    char *args[] = {exe, "--child", (char *) mode, (char *) gateway, notify_arg, go_arg, NULL};
+    snprintf(credit_arg, sizeof credit_arg, "%d", credit);
+    char *args[] = {exe,           "--child", (char *) mode, (char *) gateway, notify_arg,
+                    go_arg,        credit_arg, NULL};
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -496,7 +682,7 @@ bx_child_reap(bx_child_t *child, int timeout_ms)
 int
 bx_child_main(int argc, char **argv)
 {
-    if (argc != 6)
+    if (argc != 7)
         return 2;
     en_signals_block(); // as every service main() does
     bx_harness_t h;
@@ -506,7 +692,8 @@ bx_child_main(int argc, char **argv)
     h.stuck = streq(argv[2], "stuck");
     en_service_def_t def = bx_def("registry", &h);
     // one thread, one connection: the tests count workers at the broker
-    en_service_opts_t opts = {.gateways = argv[3], .threads = 1, .lanes = 1};
+    en_service_opts_t opts = {
+        .gateways = argv[3], .threads = 1, .lanes = 1, .credit = atoi(argv[6])};
     int rc = en_service_run(&def, &opts);
     bx_harness_fini(&h);
     return rc == 0 ? 0 : 1;

@@ -7,10 +7,10 @@
     releases them, so a test decides which worker holds which request and
     when. Raw DEALER helpers speak MDP frame by frame, for what the client
     API would never send. Child processes are this test binary re-executed
-    (`--child stuck|slow <gateway> <notify-fd> <go-fd>`): en_service_run with
-    one thread whose Provider handler writes a byte to notify-fd when a call
-    arrives, then never returns (stuck) or returns after reading a byte from
-    go-fd (slow). */
+    (`--child stuck|slow <gateway> <notify-fd> <go-fd> <credit>`):
+    en_service_run with one thread whose Provider handler writes a byte to
+    notify-fd when a call arrives, then never returns (stuck) or returns
+    after reading a byte from go-fd (slow). */
 #ifndef EN_TEST_BUS_FIXTURE_H
 #define EN_TEST_BUS_FIXTURE_H
 
@@ -56,9 +56,37 @@ en_service_def_t bx_def(const char *name, bx_harness_t *h);
 typedef struct {
     const char *gateways;
     en_service_def_t def;
+    int credit; // 0 or 1: a plain 7/MDP worker
 } bx_worker_spec_t;
 
 void bx_worker_actor(zsock_t *pipe, void *arg);
+
+//  Handler threads sharing one worker, as en_service_run runs them, with
+//  a dispatcher each; stopped by bx_pool_stop (drain, then join).
+typedef struct bx_pool bx_pool_t;
+
+bx_pool_t *bx_pool_start(const char *gateways, const en_service_def_t *def, int threads,
+                         int credit);
+//  Drain its worker now (requests not started go back to the broker).
+void bx_pool_drain(bx_pool_t *self);
+void bx_pool_stop(bx_pool_t **self_p);
+
+//  A broker on an ephemeral tcp port, a pool of `threads` sharing one
+//  "registry" connection with `credit`, whose first `block_calls` Provider
+//  calls block until released, and a client already connected (so calls
+//  reach the broker in the order started). A rig must not move while up.
+typedef struct {
+    en_broker_t *broker;
+    const char *ep;
+    bx_harness_t h;
+    en_service_def_t def;
+    bx_pool_t *pool;
+    en_client_t *client;
+} bx_pool_rig_t;
+
+void bx_pool_rig_up(bx_pool_rig_t *rig, const char *tag, int block_calls, int threads,
+                    int credit);
+void bx_pool_rig_down(bx_pool_rig_t *rig);
 
 //  --------------------------------------------------------------------------
 //  Brokers
@@ -110,6 +138,17 @@ zframe_t *bx_client_recv(zsock_t *s, const char *want_service, int timeout_ms);
 En__Reply *bx_client_recv_reply(zsock_t *s, const char *want_service, int timeout_ms);
 //  A reply that carries an error of `kind` and exactly `message`.
 void bx_assert_reply_error(En__Reply *reply, const char *id, en_kind_t kind, const char *message);
+//  A raw 7/MDP worker: a DEALER that has said READY for `service`, with a
+//  credit frame when `credit` is not NULL (sent as given, valid or not).
+zsock_t *bx_raw_worker(const char *endpoint, const char *service, const char *credit);
+//  The next REQUEST to a raw worker (heartbeats skipped): its address and
+//  body frames (caller destroys); false on timeout.
+bool bx_raw_worker_recv(zsock_t *s, zframe_t **address, zframe_t **body, int timeout_ms);
+//  REPLY [address][""][body] from a raw worker; takes the body.
+void bx_raw_worker_reply(zsock_t *s, zframe_t *address, zframe_t **body_p);
+//  Until the broker holds `held` requests at workers and queues `queued`.
+void bx_wait_held(en_broker_t *broker, size_t held, size_t queued, int timeout_ms);
+
 //  An 8/MMI call from a raw DEALER; returns the answer (caller frees).
 char *bx_mmi(zsock_t *s, const char *service, const char *arg);
 //  Until a broker answers `code` to mmi.service for `name`.
@@ -124,6 +163,12 @@ void bx_start_provider(en_client_t *client, const char *type, int64_t deadline, 
                        char id[33]);
 //  The provider name in a Provider result (caller frees).
 char *bx_provider_name_of(const en_result_t *r);
+//  The next result of Provider calls started with user = (void *) (i + 1)
+//  for i in [0, count) and type "<prefix><i>": not one seen before (it is
+//  marked in seen[]), OK, with request id ids[i] when ids is given, and
+//  answered by the worker tagged `tag`. Returns i.
+int bx_next_provider_result(en_client_t *client, int timeout_ms, bool *seen, int count,
+                            const char (*ids)[33], const char *tag, const char *prefix);
 //  Provider(type) via en_client_call; *name (caller frees) on success.
 int bx_call_provider(en_client_t *client, const char *service, const char *type, int timeout_ms,
                      char **name, en_err_t *err);
@@ -140,8 +185,9 @@ typedef struct {
     int go;     // write end: a byte lets a slow call finish
 } bx_child_t;
 
-//  Fork and exec this binary as a "stuck" or "slow" worker of gateway.
-bx_child_t bx_child_start(const char *mode, const char *gateway);
+//  Fork and exec this binary as a "stuck" or "slow" worker of gateway:
+//  one handler thread, one connection with the given credit (mdp.h).
+bx_child_t bx_child_start(const char *mode, const char *gateway, int credit);
 //  Run the client (its first send may wait for the connection) until the
 //  child's handler says it holds a call.
 void bx_child_wait_notify(bx_child_t *child, en_client_t *client, int timeout_ms);

@@ -1,9 +1,10 @@
 /*  The bus over real sockets, when every process stays up: broker,
     workers, service runtime and client in one process over inproc and tcp
     loopback. Request-reply matching, 8/MMI, malformed input to the broker
-    and to a worker, deadlines and the forward table. When processes die,
-    freeze, drain or restart: test_bus_failover.c. The test service and
-    raw MDP peers are in bus_fixture.h.
+    and to a worker, deadlines, the forward table, and worker credit (our
+    extension to 7/MDP, mdp.h). When processes die, freeze, drain or
+    restart: test_bus_failover.c. The test service and raw MDP peers are in
+    bus_fixture.h.
 
     Nothing sleeps to synchronise: tests wait on replies, on a condition
     variable in the handler, or poll a broker counter with a deadline. */
@@ -34,8 +35,8 @@ pipelined_calls_are_matched_by_request_id_each_exactly_once(void **state)
     bx_harness_t h;
     bx_harness_init(&h, "w");
     // one worker over each transport
-    bx_worker_spec_t over_inproc = {"inproc://bus-pipeline", bx_def("registry", &h)};
-    bx_worker_spec_t over_tcp = {tcp, bx_def("registry", &h)};
+    bx_worker_spec_t over_inproc = {"inproc://bus-pipeline", bx_def("registry", &h), 1};
+    bx_worker_spec_t over_tcp = {tcp, bx_def("registry", &h), 1};
     zactor_t *w1 = zactor_new(bx_worker_actor, &over_inproc);
     zactor_t *w2 = zactor_new(bx_worker_actor, &over_tcp);
     bx_wait_workers(broker, 2, 5000);
@@ -52,22 +53,8 @@ pipelined_calls_are_matched_by_request_id_each_exactly_once(void **state)
         bx_start_provider(client, type, en_now_ms() + 30000, (void *) (intptr_t) (i + 1), ids[i]);
     }
     assert_int_equal(en_client_pending(client), CALLS);
-    for (int n = 0; n < CALLS; n++) {
-        en_result_t r;
-        assert_int_equal(en_client_wait(client, 20000, &r), 0);
-        int i = (int) (intptr_t) r.user - 1;
-        assert_in_range(i, 0, CALLS - 1);
-        assert_false(seen[i]);
-        seen[i] = true;
-        assert_string_equal(r.request_id, ids[i]);
-        assert_int_equal(r.err.kind, EN_OK);
-        char want[32];
-        snprintf(want, sizeof want, "w:p%d", i);
-        char *name = bx_provider_name_of(&r);
-        assert_string_equal(name, want); // the reply is this call's, not another's
-        free(name);
-        en_result_clear(&r);
-    }
+    for (int n = 0; n < CALLS; n++)
+        bx_next_provider_result(client, 20000, seen, CALLS, (const char(*)[33]) ids, "w", "p");
     assert_int_equal(en_client_pending(client), 0);
     en_result_t extra;
     assert_int_equal(en_client_wait(client, 200, &extra), -1);
@@ -375,7 +362,7 @@ worker_drops_malformed_requests_from_a_fake_broker(void **state)
     char *ep = zsock_last_endpoint(router);
     bx_harness_t h;
     bx_harness_init(&h, "w");
-    bx_worker_spec_t spec = {ep, bx_def("registry", &h)};
+    bx_worker_spec_t spec = {ep, bx_def("registry", &h), 1};
     zactor_t *worker = zactor_new(bx_worker_actor, &spec);
 
     // READY: [id][""]["MDPW01"][0x01]["registry"]
@@ -636,6 +623,304 @@ forwarded_public_method_reaches_the_owning_service_and_names_environ(void **stat
     bx_rig_down(&rig);
 }
 
+//  --------------------------------------------------------------------------
+//  7. Worker credit (our extension to 7/MDP, see mdp.h)
+
+//  A raw DEALER client with a routing id we know.
+static zsock_t *
+s_named_client(const char *endpoint, const char *identity)
+{
+    zsock_t *s = zsock_new(ZMQ_DEALER);
+    zsock_set_identity(s, identity);
+    zsock_set_rcvtimeo(s, 5000);
+    assert_int_equal(zsock_connect(s, "%s", endpoint), 0);
+    return s;
+}
+
+//  The request id in a REQUEST body.
+static char *
+s_request_id_of(zframe_t *body)
+{
+    char id[EN_REQUEST_ID_MAX];
+    en_err_t err;
+    En__Request *req = en_request_unpack(body, id, &err);
+    assert_non_null(req);
+    en__request__free_unpacked(req, NULL);
+    return strdup(id);
+}
+
+//  A raw worker answers the request whose body is `body` at `address`.
+static void
+s_raw_answer(zsock_t *w, zframe_t *address, zframe_t *body)
+{
+    char *id = s_request_id_of(body);
+    zframe_t *reply = en_reply_ok_frame(id, NULL, 0);
+    bx_raw_worker_reply(w, address, &reply);
+    free(id);
+}
+
+//  The next reply on a raw client is the one to request `id`.
+static void
+s_expect_reply_to(zsock_t *c, const char *id)
+{
+    En__Reply *reply = bx_client_recv_reply(c, "registry", 5000);
+    assert_string_equal(reply->request_id, id);
+    assert_null(reply->error);
+    en__reply__free_unpacked(reply, NULL);
+}
+
+static void
+s_send_requests(zsock_t *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "c%d", i);
+        zframe_t *body = bx_provider_envelope(id, "x", 0);
+        bx_client_send(c, "registry", &body);
+    }
+}
+
+static void
+worker_with_credit_gets_up_to_k_requests_and_answers_them_in_any_order(void **state)
+{
+    (void) state;
+    en_broker_t *broker = bx_broker("tcp://127.0.0.1:*", NULL, 0);
+    const char *ep = en_broker_endpoint(broker);
+    zsock_t *w = bx_raw_worker(ep, "registry", "3");
+    bx_wait_workers(broker, 1, 5000);
+    zsock_t *c = s_named_client(ep, "client-1");
+    s_send_requests(c, 5);
+
+    // three go to the worker before it has answered any; two wait
+    bx_wait_held(broker, 3, 2, 5000);
+    zframe_t *address[5], *body[5];
+    for (int i = 0; i < 3; i++) {
+        assert_true(bx_raw_worker_recv(w, &address[i], &body[i], 5000));
+        char *id = s_request_id_of(body[i]);
+        char want[8];
+        snprintf(want, sizeof want, "c%d", i);
+        assert_string_equal(id, want); // in the order the client sent them
+        free(id);
+        // the client's routing id and a tag of the broker's, one per request
+        assert_int_equal(zframe_size(address[i]), strlen("client-1") + 4);
+        assert_memory_equal(zframe_data(address[i]), "client-1", strlen("client-1"));
+        for (int j = 0; j < i; j++)
+            assert_false(zframe_eq(address[i], address[j]));
+    }
+
+    // answered out of order, each reply reaches the call it answers, and
+    // each answer frees credit for the next request
+    s_raw_answer(w, address[2], body[2]);
+    s_expect_reply_to(c, "c2");
+    assert_true(bx_raw_worker_recv(w, &address[3], &body[3], 5000));
+    bx_wait_held(broker, 3, 1, 5000);
+    s_raw_answer(w, address[0], body[0]);
+    s_expect_reply_to(c, "c0");
+    assert_true(bx_raw_worker_recv(w, &address[4], &body[4], 5000));
+    bx_wait_held(broker, 3, 0, 5000);
+    int order[] = {3, 1, 4};
+    for (int k = 0; k < 3; k++) {
+        s_raw_answer(w, address[order[k]], body[order[k]]);
+        char want[8];
+        snprintf(want, sizeof want, "c%d", order[k]);
+        s_expect_reply_to(c, want);
+    }
+    en_broker_stats_t stats = bx_stats(broker);
+    assert_int_equal(stats.held, 0);
+    assert_int_equal(stats.queued, 0);
+    assert_int_equal(stats.malformed, 0);
+
+    // a second reply to a request already answered is owed to nobody
+    s_raw_answer(w, address[2], body[2]);
+    s_expect_disconnect(w);
+    bx_wait_workers(broker, 0, 5000);
+    assert_int_equal(bx_stats(broker).malformed, 1);
+    zframe_t *extra = bx_client_recv(c, "registry", 200);
+    assert_null(extra); // and the client heard nothing of it
+
+    for (int i = 0; i < 5; i++) {
+        zframe_destroy(&address[i]);
+        zframe_destroy(&body[i]);
+    }
+    zsock_destroy(&c);
+    zsock_destroy(&w);
+    en_broker_destroy(&broker);
+}
+
+static void
+plain_worker_without_a_credit_frame_gets_one_request_at_a_time(void **state)
+{
+    (void) state;
+    en_broker_t *broker = bx_broker("tcp://127.0.0.1:*", NULL, 0);
+    const char *ep = en_broker_endpoint(broker);
+    zsock_t *w = bx_raw_worker(ep, "registry", NULL); // READY as RFC 7/MDP has it
+    bx_wait_workers(broker, 1, 5000);
+    zsock_t *c = s_named_client(ep, "client-2");
+    s_send_requests(c, 3);
+
+    for (int i = 0; i < 3; i++) {
+        bx_wait_held(broker, 1, (size_t) (2 - i), 5000);
+        zframe_t *address, *body;
+        assert_true(bx_raw_worker_recv(w, &address, &body, 5000));
+        // the address is the client's routing id alone, as in the RFC
+        assert_true(zframe_streq(address, "client-2"));
+        char *id = s_request_id_of(body);
+        char want[8];
+        snprintf(want, sizeof want, "c%d", i);
+        assert_string_equal(id, want);
+        free(id);
+        s_raw_answer(w, address, body);
+        s_expect_reply_to(c, want);
+        zframe_destroy(&address);
+        zframe_destroy(&body);
+    }
+    bx_wait_held(broker, 0, 0, 5000);
+    assert_int_equal(bx_stats(broker).malformed, 0);
+
+    zsock_destroy(&c);
+    zsock_destroy(&w);
+    en_broker_destroy(&broker);
+}
+
+static void
+broker_disconnects_a_worker_whose_credit_frame_is_malformed(void **state)
+{
+    (void) state;
+    en_broker_t *broker = bx_broker("tcp://127.0.0.1:*", NULL, 0);
+    const char *ep = en_broker_endpoint(broker);
+    const char *bad[] = {"0", "", "x1", "-3", "12345", " 4"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        zsock_t *w = bx_raw_worker(ep, "registry", bad[i]);
+        s_expect_disconnect(w);
+        zsock_destroy(&w);
+    }
+    // a READY with a frame past the credit
+    zsock_t *w = bx_dealer(ep);
+    bx_send_frames(w, 6, "", (size_t) 0, BX_S(MDPW_WORKER), "\x01", (size_t) 1, BX_S("registry"),
+                   BX_S("2"), BX_S("more"));
+    s_expect_disconnect(w);
+    zsock_destroy(&w);
+    en_broker_stats_t stats = bx_stats(broker);
+    assert_int_equal(stats.workers, 0);
+    assert_int_equal(stats.malformed, 7);
+
+    // the largest credit accepted is cut to what the broker grants
+    w = bx_raw_worker(ep, "registry", "9999");
+    bx_wait_workers(broker, 1, 5000);
+    zsock_t *c = bx_dealer(ep);
+    s_send_requests(c, EN_MDP_CREDIT_MAX + 2);
+    bx_wait_held(broker, EN_MDP_CREDIT_MAX, 2, 5000);
+    zsock_destroy(&c);
+    zsock_destroy(&w);
+    en_broker_destroy(&broker);
+}
+
+//  A long call in one thread does not hold up a request queued behind it
+//  at the same connection while another thread is free: the watchdog wakes
+//  that thread (worker.h).
+static void
+long_call_does_not_hold_up_a_request_behind_it_when_a_thread_is_free(void **state)
+{
+    (void) state;
+    bx_pool_rig_t rig;
+    bx_pool_rig_up(&rig, "w", 1, 2, 4);
+    char first[33], second[33];
+    bx_start_provider(rig.client, "long", en_now_ms() + 30000, NULL, first);
+    assert_true(bx_harness_wait_blocked(&rig.h, 1, 5000));
+    bx_start_provider(rig.client, "short", en_now_ms() + 30000, NULL, second);
+    // both went to the one connection (it has credit); the second is
+    // answered while the first still runs
+    en_result_t r;
+    assert_int_equal(en_client_wait(rig.client, 5000, &r), 0);
+    assert_string_equal(r.request_id, second);
+    char *name = bx_provider_name_of(&r);
+    assert_string_equal(name, "w:short");
+    free(name);
+    en_result_clear(&r);
+    assert_true(bx_harness_wait_blocked(&rig.h, 1, 0));
+
+    bx_harness_release(&rig.h);
+    assert_int_equal(en_client_wait(rig.client, 5000, &r), 0);
+    assert_string_equal(r.request_id, first);
+    en_result_clear(&r);
+    assert_int_equal(bx_stats(rig.broker).workers, 1);
+    bx_pool_rig_down(&rig);
+}
+
+//  Many calls in flight through handler threads sharing a connection with
+//  credit: each answered once, with its own result.
+static void
+burst_through_threads_sharing_a_credit_connection_is_answered_exactly_once(void **state)
+{
+    (void) state;
+    bx_pool_rig_t rig;
+    bx_pool_rig_up(&rig, "w", 0, 3, 16);
+    enum { CALLS = 1000 };
+    static bool seen[CALLS];
+    for (int i = 0; i < CALLS; i++) {
+        char type[16];
+        snprintf(type, sizeof type, "p%d", i);
+        bx_start_provider(rig.client, type, en_now_ms() + 60000, (void *) (intptr_t) (i + 1),
+                          NULL);
+    }
+    for (int n = 0; n < CALLS; n++)
+        bx_next_provider_result(rig.client, 20000, seen, CALLS, NULL, "w", "p");
+    en_result_t extra;
+    assert_int_equal(en_client_wait(rig.client, 200, &extra), -1);
+    assert_int_equal(bx_harness_calls(&rig.h), CALLS);
+    en_broker_stats_t stats = bx_stats(rig.broker);
+    assert_int_equal(stats.requeued, 0);
+    assert_int_equal(stats.malformed, 0);
+    bx_pool_rig_down(&rig);
+}
+
+//  A draining worker answers what it has started and hands back what it
+//  has not: the broker gives those to another worker when it hears the
+//  worker's DISCONNECT, after the last reply.
+static void
+draining_worker_hands_back_requests_it_has_not_started(void **state)
+{
+    (void) state;
+    bx_pool_rig_t rig;
+    bx_pool_rig_up(&rig, "going", 1, 1, 4);
+    char ids[3][33];
+    for (int i = 0; i < 3; i++) {
+        char type[8];
+        snprintf(type, sizeof type, "t%d", i);
+        bx_start_provider(rig.client, type, en_now_ms() + 30000, (void *) (intptr_t) (i + 1),
+                          ids[i]);
+    }
+    assert_true(bx_harness_wait_blocked(&rig.h, 1, 5000));
+    bx_wait_held(rig.broker, 3, 0, 5000); // t0 in hand, t1 and t2 queued at the worker
+
+    bx_harness_t h2;
+    bx_harness_init(&h2, "stays");
+    bx_worker_spec_t spec = {rig.ep, bx_def("registry", &h2), 1};
+    zactor_t *stays = zactor_new(bx_worker_actor, &spec);
+    bx_wait_workers(rig.broker, 2, 5000);
+
+    bx_pool_drain(rig.pool);
+    bx_harness_release(&rig.h);
+    bool seen[3] = {false};
+    const char *by[3] = {"going", "stays", "stays"};
+    // the worker answers t0, then says DISCONNECT; t1 and t2 go elsewhere
+    for (int n = 0; n < 3; n++)
+        assert_int_equal(bx_next_provider_result(rig.client, 10000, seen, 3,
+                                                 (const char(*)[33]) ids, by[n], "t"),
+                         n);
+    en_result_t r;
+    assert_int_equal(en_client_wait(rig.client, 200, &r), -1);
+    assert_int_equal(bx_harness_calls(&rig.h), 1);
+    assert_int_equal(bx_harness_calls(&h2), 2);
+    en_broker_stats_t stats = bx_stats(rig.broker);
+    assert_int_equal(stats.requeued, 2);
+    assert_int_equal(stats.workers, 1);
+
+    zactor_destroy(&stays);
+    bx_pool_rig_down(&rig);
+    bx_harness_fini(&h2);
+}
+
 int
 main(void)
 {
@@ -650,6 +935,12 @@ main(void)
         cmocka_unit_test(request_for_a_service_without_workers_gets_unavailable_at_its_deadline),
         cmocka_unit_test(request_queued_behind_a_busy_worker_gets_timeout_at_its_deadline),
         cmocka_unit_test(forwarded_public_method_reaches_the_owning_service_and_names_environ),
+        cmocka_unit_test(worker_with_credit_gets_up_to_k_requests_and_answers_them_in_any_order),
+        cmocka_unit_test(plain_worker_without_a_credit_frame_gets_one_request_at_a_time),
+        cmocka_unit_test(broker_disconnects_a_worker_whose_credit_frame_is_malformed),
+        cmocka_unit_test(long_call_does_not_hold_up_a_request_behind_it_when_a_thread_is_free),
+        cmocka_unit_test(burst_through_threads_sharing_a_credit_connection_is_answered_exactly_once),
+        cmocka_unit_test(draining_worker_hands_back_requests_it_has_not_started),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

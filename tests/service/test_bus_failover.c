@@ -1,5 +1,6 @@
 /*  The bus when processes fail: a worker that dies (SIGKILL) or freezes
-    (SIGSTOP) holding a request, a worker that drains on SIGTERM, a client
+    (SIGSTOP) holding a request, a worker with credit killed holding
+    several, a worker that drains on SIGTERM, a client
     whose first gateway is down, and a gateway that restarts under a
     pending call. Workers that must die are child processes of this same
     binary (bx_child_start in bus_fixture.h).
@@ -28,54 +29,67 @@
 //  --------------------------------------------------------------------------
 //  Requeue when a worker dies holding a request
 
-//  A child worker takes a call and then, by `sig`, either vanishes at once
+//  A child worker with credit `k` takes `k` calls (one in its handler, the
+//  rest queued behind it) and then, by `sig`, either vanishes at once
 //  (SIGKILL: its connection closes) or falls silent with its connection
 //  open (SIGSTOP: only heartbeat expiry tells). Either way the broker hands
-//  the call to a second worker and the client gets exactly one reply.
-//  Returns how long that took after the signal.
+//  every call to a second worker, in the order first sent, and the client
+//  gets exactly one reply to each. Returns how long that took after the
+//  signal.
 static int64_t
-s_requeue_after(int sig)
+s_requeue_after(int sig, int k)
 {
+    enum { K_MAX = 8 };
+    assert_in_range(k, 1, K_MAX);
     en_broker_t *broker = bx_broker("tcp://127.0.0.1:*", NULL, 0);
     const char *ep = en_broker_endpoint(broker);
-    bx_child_t child = bx_child_start("stuck", ep);
+    bx_child_t child = bx_child_start("stuck", ep, k);
     bx_wait_workers(broker, 1, 10000);
 
     en_err_t err;
     en_client_t *client = en_client_new(ep, &err);
     assert_non_null(client);
     en_client_set_safety_timeout(client, 120000); // only the broker may resend
-    char id[33];
-    bx_start_provider(client, "held", en_now_ms() + 60000, NULL, id);
+    // connected first: calls started before the connection is up go out
+    // later, in no particular order
+    assert_int_equal(en_client_service_present(client, "registry", 5000), 0);
+    char ids[K_MAX][33];
+    for (int i = 0; i < k; i++) {
+        char type[8];
+        snprintf(type, sizeof type, "h%d", i);
+        bx_start_provider(client, type, en_now_ms() + 60000, (void *) (intptr_t) (i + 1), ids[i]);
+    }
     bx_child_wait_notify(&child, client, 10000);
+    bx_wait_held(broker, (size_t) k, 0, 10000); // all at the child, none queued
 
     bx_harness_t h;
     bx_harness_init(&h, "survivor");
-    bx_worker_spec_t spec = {ep, bx_def("registry", &h)};
+    bx_worker_spec_t spec = {ep, bx_def("registry", &h), 1};
     zactor_t *survivor = zactor_new(bx_worker_actor, &spec);
     bx_wait_workers(broker, 2, 5000);
 
     // no DISCONNECT: the worker process is gone, or frozen
     int64_t signalled_at = en_mono_ms();
     assert_int_equal(kill(child.pid, sig), 0);
+    bool seen[K_MAX] = {false};
+    int64_t took = 0;
+    for (int n = 0; n < k; n++) {
+        int i = bx_next_provider_result(client, 30000, seen, k, (const char(*)[33]) ids,
+                                        "survivor", "h");
+        assert_int_equal(i, n); // requeued in the order first sent
+        if (n == 0)
+            took = en_mono_ms() - signalled_at;
+    }
 
+    // exactly k replies, k requeues, k handler calls on the survivor
     en_result_t r;
-    assert_int_equal(en_client_wait(client, 30000, &r), 0);
-    int64_t took = en_mono_ms() - signalled_at;
-    assert_string_equal(r.request_id, id);
-    assert_int_equal(r.err.kind, EN_OK);
-    char *name = bx_provider_name_of(&r);
-    assert_string_equal(name, "survivor:held");
-    free(name);
-    en_result_clear(&r);
-
-    // exactly one reply, one requeue, one handler call on the survivor
     assert_int_equal(en_client_pending(client), 0);
     assert_int_equal(en_client_wait(client, 500, &r), -1);
-    assert_int_equal(bx_harness_calls(&h), 1);
+    assert_int_equal(bx_harness_calls(&h), k);
     en_broker_stats_t stats = bx_stats(broker);
-    assert_int_equal(stats.requeued, 1);
+    assert_int_equal(stats.requeued, k);
     assert_int_equal(stats.workers, 1);
+    assert_int_equal(stats.held, 0);
 
     kill(child.pid, SIGKILL); // a stopped child dies too
     int status = bx_child_reap(&child, 5000);
@@ -92,7 +106,7 @@ request_held_by_a_killed_worker_goes_to_another_worker(void **state)
 {
     (void) state;
     // the broker's next heartbeat finds the connection gone
-    int64_t took = s_requeue_after(SIGKILL);
+    int64_t took = s_requeue_after(SIGKILL, 1);
     assert_true(took <= EN_HEARTBEAT_EXPIRY + 2 * EN_HEARTBEAT_MS);
 }
 
@@ -102,9 +116,19 @@ request_held_by_a_silent_worker_goes_to_another_worker_after_expiry(void **state
     (void) state;
     // nothing arrives from it any more: 3 heartbeats (7.5 s) since the
     // last one it sent, which was at most one interval before the stop
-    int64_t took = s_requeue_after(SIGSTOP);
+    int64_t took = s_requeue_after(SIGSTOP, 1);
     assert_in_range(took, EN_HEARTBEAT_EXPIRY - EN_HEARTBEAT_MS - 500,
                     EN_HEARTBEAT_EXPIRY + 2 * EN_HEARTBEAT_MS);
+}
+
+//  With credit, a worker killed holding K requests (one in its handler,
+//  K-1 queued behind it) has all K requeued, each answered exactly once.
+static void
+worker_killed_holding_k_requests_has_all_of_them_requeued(void **state)
+{
+    (void) state;
+    int64_t took = s_requeue_after(SIGKILL, 4);
+    assert_true(took <= EN_HEARTBEAT_EXPIRY + 2 * EN_HEARTBEAT_MS);
 }
 
 //  --------------------------------------------------------------------------
@@ -123,7 +147,7 @@ s_slow_call_start(slow_call_t *c)
 {
     c->broker = bx_broker("tcp://127.0.0.1:*", NULL, 0);
     const char *ep = en_broker_endpoint(c->broker);
-    c->child = bx_child_start("slow", ep);
+    c->child = bx_child_start("slow", ep, 4);
     bx_wait_workers(c->broker, 1, 10000);
 
     en_err_t err;
@@ -295,7 +319,7 @@ client_resends_when_its_gateway_restarts(void **state)
     bx_harness_t h;
     bx_harness_init(&h, "w");
     h.block_calls = 1; // the first call stays in hand across the restart
-    bx_worker_spec_t spec = {ep, bx_def("registry", &h)};
+    bx_worker_spec_t spec = {ep, bx_def("registry", &h), 1};
     zactor_t *worker = zactor_new(bx_worker_actor, &spec);
     bx_wait_workers(broker, 1, 5000);
     zsock_t *probe = bx_dealer(ep);
@@ -350,6 +374,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_held_by_a_killed_worker_goes_to_another_worker),
         cmocka_unit_test(request_held_by_a_silent_worker_goes_to_another_worker_after_expiry),
+        cmocka_unit_test(worker_killed_holding_k_requests_has_all_of_them_requeued),
         cmocka_unit_test(sigterm_drains_the_request_in_hand_before_exit),
         cmocka_unit_test(call_held_past_the_heartbeat_expiry_is_not_requeued),
         cmocka_unit_test(client_fails_over_past_a_gateway_that_is_down),
