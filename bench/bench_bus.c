@@ -5,7 +5,7 @@
     it re-executes itself (/proc/self/exe) as the other processes:
 
       --role raw-echo --bind EP     a ROUTER that sends every message back
-      --role echo-worker --gateway EP --threads N
+      --role echo-worker --gateway EP --threads N [--credit K]
                                     service "bench-echo" on the real service
                                     runtime: one route, Provider, whose
                                     handler fills a fixed ProviderInfo
@@ -16,9 +16,10 @@
     them. BUS is en_client → the real gateway process → echo-worker → back.
     Both run on loopback TCP. Each round measures, for RAW and for BUS,
     sequential latency (one call at a time) and pipelined throughput (W
-    calls kept in flight); rounds alternate which side goes first, and the
-    reported figure is the median over rounds, so noise on the shared
-    machine falls on both sides alike. While each measurement runs, the CPU
+    calls kept in flight); within a round the sides take turns in blocks of
+    calls, rounds alternate which side goes first, and the reported figure
+    is the median over rounds, so noise on the shared machine falls on both
+    sides alike. While each measurement runs, the CPU
     time and context switches of every process are read from /proc (see
     fleet.h), which says where the time goes without hardware counters.
 
@@ -51,6 +52,8 @@
 #define BENCH_SERVICE "bench-echo"
 #define BENCH_MAX_ROUNDS 15
 #define BENCH_CALL_MS 10000 // deadline of one call; a miss aborts the run
+#define BENCH_SEQ_BLOCK 250   // calls a side makes before the other's turn
+#define BENCH_PIPE_BLOCK 5000
 
 //  Targets (issue 2).
 #define TARGET_LATENCY_RATIO 2.5
@@ -63,6 +66,7 @@ typedef struct {
     int pipe;    // pipelined calls per round and side
     int window;  // calls in flight when pipelined
     int threads; // echo-worker handler threads
+    int credit;  // echo-worker credit per connection (0: the runtime's default)
     char build[PATH_MAX];
     char self[PATH_MAX];
 } bench_opts_t;
@@ -156,7 +160,7 @@ static const en_route_t s_echo_routes[] = {
 };
 
 static int
-s_echo_worker(const char *gateway, const char *home, int threads)
+s_echo_worker(const char *gateway, const char *home, int threads, int credit)
 {
     en_signals_block();
     en_service_def_t def = {
@@ -164,7 +168,8 @@ s_echo_worker(const char *gateway, const char *home, int threads)
         .routes = s_echo_routes,
         .route_count = sizeof s_echo_routes / sizeof s_echo_routes[0],
     };
-    en_service_opts_t opts = {.gateways = gateway, .home = home, .threads = threads};
+    en_service_opts_t opts = {
+        .gateways = gateway, .home = home, .threads = threads, .credit = credit};
     return en_service_run(&def, &opts) == 0 ? 0 : 1;
 }
 
@@ -301,31 +306,29 @@ s_cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-//  n calls one at a time: p50, p99 and mean latency.
+//  The calls of one side in one round, gathered block by block.
+typedef struct {
+    double *us;  // sequential: the latency of each call
+    int calls;
+    double secs; // pipelined: the time the blocks took
+} tally_t;
+
+//  n calls one at a time; each latency goes into the tally.
 static int
-s_sequential(const side_t *side, conn_t *conn, int n, figures_t *f)
+s_sequential(const side_t *side, conn_t *conn, int n, tally_t *t)
 {
-    double *us = calloc((size_t) n, sizeof *us), sum = 0;
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
+    for (int i = 0; i < n; i++) {
         double t0 = s_now_us();
-        rc = side->call(conn);
-        us[i] = s_now_us() - t0;
-        sum += us[i];
+        if (side->call(conn))
+            return -1;
+        t->us[t->calls++] = s_now_us() - t0;
     }
-    if (rc == 0) {
-        qsort(us, (size_t) n, sizeof *us, s_cmp_double);
-        f->mean = sum / n;
-        f->p50 = us[n / 2];
-        f->p99 = us[(int) ((n - 1) * 0.99)];
-    }
-    free(us);
-    return rc;
+    return 0;
 }
 
-//  n calls with `window` of them in flight: calls per second.
+//  n calls with `window` of them in flight; their time goes into the tally.
 static int
-s_pipelined(const side_t *side, conn_t *conn, int n, int window, figures_t *f)
+s_pipelined(const side_t *side, conn_t *conn, int n, int window, tally_t *t)
 {
     double t0 = s_now_us();
     int sent = 0;
@@ -341,8 +344,27 @@ s_pipelined(const side_t *side, conn_t *conn, int n, int window, figures_t *f)
             sent++;
         }
     }
-    f->rate = n / ((s_now_us() - t0) / 1e6);
+    t->secs += (s_now_us() - t0) / 1e6;
+    t->calls += n;
     return 0;
+}
+
+//  A side's figures for a round: p50, p99 and mean latency of its
+//  sequential calls, or the rate of its pipelined ones.
+static void
+s_figures(tally_t *t, bool pipelined, figures_t *f)
+{
+    if (pipelined) {
+        f->rate = t->calls / t->secs;
+        return;
+    }
+    double sum = 0;
+    for (int i = 0; i < t->calls; i++)
+        sum += t->us[i];
+    qsort(t->us, (size_t) t->calls, sizeof *t->us, s_cmp_double);
+    f->mean = sum / t->calls;
+    f->p50 = t->us[t->calls / 2];
+    f->p99 = t->us[(int) ((t->calls - 1) * 0.99)];
 }
 
 //  --------------------------------------------------------------------------
@@ -381,6 +403,18 @@ s_median_figures(const figures_t *rounds, int n)
     return out;
 }
 
+//  The echo worker's credit as run: --credit, or the runtime's default.
+static const char *
+s_credit_text(const bench_opts_t *o)
+{
+    static char text[48];
+    int credit = o->credit ? o->credit : EN_DEFAULT_CREDIT_PER_THREAD * o->threads;
+    if (credit > EN_MDP_CREDIT_MAX)
+        credit = EN_MDP_CREDIT_MAX;
+    snprintf(text, sizeof text, "%d%s", credit, o->credit ? "" : " (default)");
+    return text;
+}
+
 static const char *
 s_verdict(bool pass)
 {
@@ -401,22 +435,23 @@ typedef struct {
     double calls[2][2];
 } rig_t;
 
-//  Run one side's sequential or pipelined measurement, accounting the CPU
-//  time and context switches of every process while it runs.
+//  Run a block of n sequential or pipelined calls of one side, accounting
+//  the CPU time and context switches of every process while it runs.
 static int
-s_measure(rig_t *rig, int bus, int pipelined, const bench_opts_t *o, figures_t *f)
+s_measure(rig_t *rig, int bus, int pipelined, int n, tally_t *t)
 {
+    const bench_opts_t *o = rig->o;
     fleet_usage_t before[P_COUNT];
     for (int p = 0; p < P_COUNT; p++)
         before[p] = fleet_usage(rig->pids[p]);
-    int rc = pipelined ? s_pipelined(&s_sides[bus], &rig->conn, o->pipe, o->window, f)
-                       : s_sequential(&s_sides[bus], &rig->conn, o->seq, f);
+    int rc = pipelined ? s_pipelined(&s_sides[bus], &rig->conn, n, o->window, t)
+                       : s_sequential(&s_sides[bus], &rig->conn, n, t);
     for (int p = 0; p < P_COUNT; p++) {
         fleet_usage_t after = fleet_usage(rig->pids[p]);
         rig->cost[bus][pipelined][p].cpu_us += after.cpu_us - before[p].cpu_us;
         rig->cost[bus][pipelined][p].switches += after.switches - before[p].switches;
     }
-    rig->calls[bus][pipelined] += pipelined ? o->pipe : o->seq;
+    rig->calls[bus][pipelined] += n;
     return rc;
 }
 
@@ -458,8 +493,8 @@ s_print_figures(const bench_opts_t *o, figures_t figs[2][2][BENCH_MAX_ROUNDS], i
     figures_t p_raw = s_median_figures(figs[0][1], o->rounds);
     figures_t p_bus = s_median_figures(figs[1][1], o->rounds);
     printf("\nBus overhead: medians of %d rounds; sequential %d calls, pipelined %d calls "
-           "(window %d), echo worker %d threads\n\n",
-           o->rounds, o->seq, o->pipe, o->window, o->threads);
+           "(window %d), echo worker %d threads, credit %s\n\n",
+           o->rounds, o->seq, o->pipe, o->window, o->threads, s_credit_text(o));
     printf("| measure                    |        RAW |        BUS |  BUS/RAW |\n");
     printf("|----------------------------|-----------:|-----------:|---------:|\n");
     printf("| sequential p50 (µs)        | %10.1f | %10.1f | %7.2f× |\n", s_raw.p50, s_bus.p50,
@@ -492,15 +527,16 @@ s_rig_start(rig_t *rig, fleet_t *fleet, void *ctx)
         fprintf(stderr, "bench: no free loopback ports\n");
         return -1;
     }
-    char gw[64], raw[64], threads[16];
+    char gw[64], raw[64], threads[16], credit[16];
     snprintf(gw, sizeof gw, "tcp://127.0.0.1:%d", gw_port);
     snprintf(raw, sizeof raw, "tcp://127.0.0.1:%d", raw_port);
     snprintf(threads, sizeof threads, "%d", o->threads);
+    snprintf(credit, sizeof credit, "%d", o->credit);
     char *echo_argv[] = {(char *) o->self, "--role", "raw-echo", "--bind", raw, NULL};
     char *worker_argv[] = {(char *) o->self, "--role",    "echo-worker",
                            "--gateway",      gw,          "--home",
                            (char *) fleet_home(fleet), "--threads", threads,
-                           NULL};
+                           "--credit",       credit,      NULL};
     rig->pids[P_CLIENT] = getpid();
     rig->pids[P_GATEWAY] = s_start_gateway(fleet, o, gw);
     rig->pids[P_ECHO] = fleet_spawn(fleet, "raw-echo", echo_argv);
@@ -529,7 +565,7 @@ s_overhead(const bench_opts_t *o, int *failures)
     fleet_t *fleet = fleet_new();
     if (!fleet)
         return -1;
-    int rc = -1;
+    int rc = -1, rc_warm = 0, rc_round = 0;
     void *ctx = zmq_ctx_new();
     rig_t *rig = calloc(1, sizeof *rig);
     rig->o = o;
@@ -537,28 +573,52 @@ s_overhead(const bench_opts_t *o, int *failures)
         goto cleanup;
 
     // warm both paths (connections, allocators, caches), unaccounted
-    figures_t warm;
-    bench_opts_t wo = *o;
-    wo.seq = wo.pipe = o->seq < 200 ? o->seq : 200;
-    for (int side = 0; side < 2; side++)
-        if (s_measure(rig, side, 0, &wo, &warm) || s_measure(rig, side, 1, &wo, &warm))
-            goto cleanup;
+    int warm_n = o->seq < 200 ? o->seq : 200;
+    double *warm_us = calloc((size_t) warm_n, sizeof *warm_us);
+    for (int side = 0; side < 2 && rc_warm == 0; side++) {
+        tally_t t = {warm_us, 0, 0};
+        rc_warm = s_measure(rig, side, 0, warm_n, &t) || s_measure(rig, side, 1, warm_n, &t);
+    }
+    free(warm_us);
+    if (rc_warm)
+        goto cleanup;
     memset(rig->cost, 0, sizeof rig->cost);
     memset(rig->calls, 0, sizeof rig->calls);
 
+    // Each round measures both sides; within it they take turns in blocks
+    // (BENCH_SEQ_BLOCK sequential, BENCH_PIPE_BLOCK pipelined calls), the
+    // first side alternating by round. This VM flips between fast and slow
+    // thread wake-ups on a scale of a second (RAW's p50 moves between ~40
+    // and ~80 µs), so sides measured one after the other meet different
+    // machines; taking turns, both meet the same flips.
     static figures_t figs[2][2][BENCH_MAX_ROUNDS]; // [side][pipelined][round]
-    for (int r = 0; r < o->rounds; r++) {
-        // alternate which side goes first, so drift hits both alike
-        for (int pipelined = 0; pipelined < 2; pipelined++)
-            for (int k = 0; k < 2; k++) {
-                int side = (r + k) % 2;
-                if (s_measure(rig, side, pipelined, o, &figs[side][pipelined][r]))
-                    goto cleanup;
+    double *us[2] = {calloc((size_t) o->seq, sizeof(double)),
+                     calloc((size_t) o->seq, sizeof(double))};
+    for (int r = 0; r < o->rounds && rc_round == 0; r++) {
+        for (int pipelined = 0; pipelined < 2 && rc_round == 0; pipelined++) {
+            int total = pipelined ? o->pipe : o->seq;
+            int block = pipelined ? BENCH_PIPE_BLOCK : BENCH_SEQ_BLOCK;
+            tally_t t[2] = {{us[0], 0, 0}, {us[1], 0, 0}};
+            for (int done = 0; done < total && rc_round == 0; done += block) {
+                int n = total - done < block ? total - done : block;
+                for (int k = 0; k < 2 && rc_round == 0; k++) {
+                    int side = (r + k) % 2;
+                    rc_round = s_measure(rig, side, pipelined, n, &t[side]);
+                }
             }
-        printf("round %d: p50 RAW %.0f BUS %.0f µs; calls/s RAW %.0f BUS %.0f\n", r + 1,
-               figs[0][0][r].p50, figs[1][0][r].p50, figs[0][1][r].rate, figs[1][1][r].rate);
+            for (int side = 0; side < 2 && rc_round == 0; side++)
+                s_figures(&t[side], pipelined, &figs[side][pipelined][r]);
+        }
+        if (rc_round == 0)
+            printf("round %d: p50 RAW %.0f BUS %.0f µs; calls/s RAW %.0f BUS %.0f\n", r + 1,
+                   figs[0][0][r].p50, figs[1][0][r].p50, figs[0][1][r].rate,
+                   figs[1][1][r].rate);
         fflush(stdout);
     }
+    free(us[0]);
+    free(us[1]);
+    if (rc_round)
+        goto cleanup;
     s_print_figures(o, figs, failures);
     s_print_costs(rig);
     rc = 0;
@@ -656,7 +716,7 @@ s_print_usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--quick] [--rounds R] [--seq N] [--pipe M] [--window W]\n"
-            "          [--threads T] [--build DIR] [--skip-rss]\n",
+            "          [--threads T] [--credit K] [--build DIR] [--skip-rss]\n",
             argv0);
     return 2;
 }
@@ -675,7 +735,7 @@ main(int argc, char **argv)
         {"rounds", required_argument, NULL, 'R'},  {"seq", required_argument, NULL, 'n'},
         {"pipe", required_argument, NULL, 'm'},    {"window", required_argument, NULL, 'w'},
         {"build", required_argument, NULL, 'B'},   {"skip-rss", no_argument, NULL, 's'},
-        {NULL, 0, NULL, 0}};
+        {"credit", required_argument, NULL, 'k'},  {NULL, 0, NULL, 0}};
     for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
         switch (c) {
         case 'r': role = optarg; break;
@@ -683,6 +743,7 @@ main(int argc, char **argv)
         case 'g': gateway = optarg; break;
         case 'h': home = optarg; break;
         case 't': o.threads = atoi(optarg); break;
+        case 'k': o.credit = atoi(optarg); break;
         case 'q': o.rounds = 3, o.seq = 200, o.pipe = 2000; break;
         case 'R': o.rounds = atoi(optarg); break;
         case 'n': o.seq = atoi(optarg); break;
@@ -696,9 +757,9 @@ main(int argc, char **argv)
     if (role && strcmp(role, "raw-echo") == 0 && bind)
         return s_raw_echo(bind);
     if (role && strcmp(role, "echo-worker") == 0 && gateway)
-        return s_echo_worker(gateway, home, o.threads);
+        return s_echo_worker(gateway, home, o.threads, o.credit);
     if (role || o.rounds < 1 || o.rounds > BENCH_MAX_ROUNDS || o.seq < 1 || o.pipe < 1 ||
-        o.window < 1 || o.threads < 1)
+        o.window < 1 || o.threads < 1 || o.credit < 0 || o.credit > EN_MDP_CREDIT_MAX)
         return s_print_usage(argv[0]);
 
     // roles are this same executable; the services sit in the build tree

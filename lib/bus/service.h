@@ -111,7 +111,7 @@ int en_dispatcher_call(en_dispatcher_t *self, const char *method, const char *mo
 
 #define EN_DEFAULT_LANES 1
 //  Default credit of each connection (mdp.h), per handler thread.
-#define EN_DEFAULT_CREDIT_PER_THREAD 4
+#define EN_DEFAULT_CREDIT_PER_THREAD 8
 
 //  Options common to every service executable.
 typedef struct {
