@@ -27,9 +27,8 @@ s_text(const char *text)
     return text ? text : "";
 }
 
-//  "cloud/region", or "cloud" when the region is blank. Caller frees.
-static char *
-s_cloud_region(const char *cloud, const char *region)
+char *
+cli_cloud_region(const char *cloud, const char *region)
 {
     char *text = NULL;
     if (asprintf(&text, "%s%s%s", s_text(cloud), region && *region ? "/" : "", s_text(region)) < 0)
@@ -85,7 +84,7 @@ cli_models_table(En__Model *const *models, size_t count, const char *current)
         if (asprintf(&name, "%s%s", m->name, current && strcmp(current, m->name) == 0 ? "*" : "") <
             0)
             name = NULL;
-        char *where = m->cloud ? s_cloud_region(m->cloud->name, m->cloud->region) : NULL;
+        char *where = m->cloud ? cli_cloud_region(m->cloud->name, m->cloud->region) : NULL;
         cli_table_row(table, name, where, m->cloud ? m->cloud->type : "", m->credential_name,
                       m->owner);
         free(where);
@@ -180,7 +179,7 @@ s_controllers(cli_t *cli, const cli_args_t *args)
         json_object_set_new(list, c->name, item);
         char models_text[24];
         snprintf(models_text, sizeof models_text, "%zu", count);
-        char *where = s_cloud_region(c->cloud, c->region);
+        char *where = cli_cloud_region(c->cloud, c->region);
         cli_table_row(table, c->name, has_current ? current : "-", where, models_text);
         free(where);
     }
@@ -195,19 +194,10 @@ s_controllers(cli_t *cli, const cli_args_t *args)
 static int
 s_show_controller(cli_t *cli, const cli_args_t *args)
 {
-    En__ControllerRequest req = EN__CONTROLLER_REQUEST__INIT;
-    req.name = (char *)args->words[0];
-    ProtobufCMessage *res;
     en_err_t err;
-    if (cli_call(cli, "Controller", NULL, &req.base, &en__controller_result__descriptor, &res,
-                 &err))
+    En__ControllerResult *result = cli_controller_find(cli, args->words[0], &err);
+    if (!result)
         return cli_fail(&err);
-    En__ControllerResult *result = (En__ControllerResult *)res;
-    if (!result->controller) {
-        en__controller_result__free_unpacked(result, NULL);
-        en_err_set(&err, EN_INTERNAL, "Controller returned no controller");
-        return cli_fail(&err);
-    }
     En__ModelsResult *models = s_models(cli, result->controller->uuid, &err);
     if (!models) {
         en__controller_result__free_unpacked(result, NULL);
@@ -290,7 +280,7 @@ s_add_model(cli_t *cli, const cli_args_t *args)
     const char *name = m ? m->name : req.name;
     const En__CloudSpec *spec = m ? m->cloud : NULL;
     char *where =
-        s_cloud_region(spec ? spec->name : req.cloud_name, spec ? spec->region : req.region_name);
+        cli_cloud_region(spec ? spec->name : req.cloud_name, spec ? spec->region : req.region_name);
     const char *cred = m ? m->credential_name : req.credential_name;
     printf("Added '%s' model on %s", name, where);
     if (cred && *cred)

@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -152,6 +154,25 @@ harness_wait_service(harness_t *h, const char *service, int timeout_ms)
             h->endpoint);
     s_dump_logs(h);
     return -1;
+}
+
+int
+harness_wait(harness_t *h, int i, int timeout_ms)
+{
+    if (h->pids[i] <= 0)
+        return -1;
+    int fd = (int) syscall(SYS_pidfd_open, h->pids[i], 0);
+    if (fd >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, timeout_ms);
+        close(fd);
+    }
+    int status = 0;
+    pid_t r = waitpid(h->pids[i], &status, WNOHANG);
+    if (r != h->pids[i])
+        return -1;
+    h->pids[i] = 0;
+    return status;
 }
 
 void

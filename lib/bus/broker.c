@@ -563,7 +563,8 @@ en_broker_new(const en_broker_config_t *config, en_err_t *err)
         return NULL;
     }
     zsock_set_router_mandatory(router, 1);
-    zsock_set_maxmsgsize(router, EN_MAX_WIRE_MSG);
+    // workers' replies come in here too: see EN_MAX_WIRE_REPLY in mdp.h
+    zsock_set_maxmsgsize(router, EN_MAX_WIRE_REPLY);
     zsock_set_sndhwm(router, 100000);
     zsock_set_rcvhwm(router, 100000);
     zsock_set_linger(router, 1000);

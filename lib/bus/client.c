@@ -71,7 +71,7 @@ s_socket_new(const char *endpoint)
     zsock_set_linger(s, 1000);
     zsock_set_sndhwm(s, 100000);
     zsock_set_rcvhwm(s, 100000);
-    zsock_set_maxmsgsize(s, EN_MAX_WIRE_MSG);
+    zsock_set_maxmsgsize(s, EN_MAX_WIRE_REPLY); // it receives replies
     zsock_set_heartbeat_ivl(s, EN_HEARTBEAT_MS);
     zsock_set_heartbeat_timeout(s, EN_HEARTBEAT_EXPIRY);
     if (zsock_connect(s, "%s", endpoint) < 0) {

@@ -166,6 +166,13 @@ en_dispatcher_handle(en_dispatcher_t *self, zframe_t *frame)
         goto fail;
     }
     size_t size = protobuf_c_message_get_packed_size(out);
+    if (size > EN_MAX_REPLY_BODY) {
+        // sent, it would only cost us the connection (the gateway's socket
+        // drops it) and the request would be requeued to the next worker
+        en_err_set(&err, EN_NOT_SUPPORTED, "%s: reply of %zu bytes exceeds the limit of %d bytes",
+                   req->method, size, EN_MAX_REPLY_BODY);
+        goto fail;
+    }
     uint8_t *buf = size ? en_arena_alloc(self->arena, size) : NULL;
     if (size)
         protobuf_c_message_pack(out, buf);

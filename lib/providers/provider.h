@@ -89,6 +89,10 @@ typedef struct {
     //  Replace the named tags, keep the others. NOT_FOUND for an unknown id.
     int (*set_tags)(en_compute_t *self, const char *id, const en_tag_t *tags, size_t tag_count,
                     en_err_t *err);
+    //  Optional. How many API calls the cloud takes at once before it
+    //  throttles (*limit 0: no limit). Not itself an API call: callers
+    //  plan their fan-out with it. NULL: the driver cannot tell.
+    int (*concurrency)(en_compute_t *self, int *limit, en_err_t *err);
 } en_compute_ops_t;
 
 void en_instance_clear(en_instance_t *instance);

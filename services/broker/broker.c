@@ -16,6 +16,29 @@
 //  --------------------------------------------------------------------------
 //  Model and compute connection
 
+static void
+s_population_clear(broker_population_t *p)
+{
+    for (size_t i = 0; i < p->count; i++)
+        free(p->zones[i]);
+    free(p->zones);
+    free(p->counts);
+    free(p->model);
+    memset(p, 0, sizeof *p);
+}
+
+//  Close the connection and drop what was remembered with it.
+static void
+s_conn_clear(broker_conn_t *c)
+{
+    c->ops->close(&c->conn);
+    free(c->key);
+    en_zones_free(&c->zones, c->zone_count);
+    for (size_t i = 0; i < c->population_count; i++)
+        s_population_clear(&c->populations[i]);
+    memset(c, 0, sizeof *c);
+}
+
 static broker_conn_t *
 s_conn(broker_thread_t *t, const En__CloudSpec *spec, en_err_t *err)
 {
@@ -49,9 +72,7 @@ s_conn(broker_thread_t *t, const En__CloudSpec *spec, en_err_t *err)
     }
     if (t->conn_count == BROKER_COMPUTE_MAX) {
         // a thread serving more clouds than that is unusual: drop the oldest
-        broker_conn_t *old = &t->conns[0];
-        old->ops->close(&old->conn);
-        free(old->key);
+        s_conn_clear(&t->conns[0]);
         memmove(&t->conns[0], &t->conns[1], (BROKER_COMPUTE_MAX - 1) * sizeof(broker_conn_t));
         t->conn_count--;
     }
@@ -85,22 +106,181 @@ broker_model(en_call_t *call, broker_model_t *model, en_err_t *err)
         return -1;
     model->ops = c->ops;
     model->conn = c->conn;
+    model->cache = c;
     return 0;
+}
+
+int
+broker_connect(en_call_t *call, const En__CloudSpec *spec, broker_model_t *model, en_err_t *err)
+{
+    broker_conn_t *c = s_conn(call->state, spec, err);
+    if (!c)
+        return -1;
+    memset(model, 0, sizeof *model);
+    model->uuid = "";
+    model->controller_uuid = "";
+    model->region = en_arena_strdup(call->arena, spec->region ? spec->region : "");
+    model->config_json = "{}";
+    model->ops = c->ops;
+    model->conn = c->conn;
+    model->cache = c;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  What a thread remembers of a cloud (see broker_conn_t)
+
+static int
+s_zones_copy(en_arena_t *a, const en_zone_t *src, size_t n, en_zone_t **zones, size_t *count)
+{
+    *zones = en_arena_array(a, n ? n : 1, sizeof(en_zone_t));
+    for (size_t i = 0; i < n; i++)
+        (*zones)[i] = (en_zone_t){en_arena_strdup(a, src[i].name), src[i].available};
+    *count = n;
+    return 0;
+}
+
+int
+broker_zones(broker_model_t *m, en_arena_t *a, bool fresh, en_zone_t **zones, size_t *count,
+             en_err_t *err)
+{
+    broker_conn_t *c = m->cache;
+    if (c && c->zones && !fresh && en_mono_ms() - c->zones_ms < BROKER_ZONES_TTL_MS)
+        return s_zones_copy(a, c->zones, c->zone_count, zones, count);
+    en_zone_t *got = NULL;
+    size_t n = 0;
+    if (m->ops->zones(m->conn, &got, &n, err))
+        return -1;
+    s_zones_copy(a, got, n, zones, count);
+    if (!c) {
+        en_zones_free(&got, n);
+        return 0;
+    }
+    en_zones_free(&c->zones, c->zone_count);
+    c->zones = got;
+    c->zone_count = n;
+    c->zones_ms = en_mono_ms();
+    return 0;
+}
+
+void
+broker_zones_forget(broker_model_t *m)
+{
+    if (!m->cache)
+        return;
+    en_zones_free(&m->cache->zones, m->cache->zone_count);
+    m->cache->zone_count = 0;
+}
+
+static broker_population_t *
+s_population_find(broker_conn_t *c, const char *model)
+{
+    for (size_t i = 0; c && i < c->population_count; i++)
+        if (strcmp(c->populations[i].model, model) == 0)
+            return &c->populations[i];
+    return NULL;
+}
+
+//  Count the live instances per zone from a listing.
+static void
+s_population_fill(broker_population_t *p, const en_instance_t *insts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!insts[i].live || !insts[i].zone || !*insts[i].zone)
+            continue;
+        size_t z = 0;
+        while (z < p->count && strcmp(p->zones[z], insts[i].zone) != 0)
+            z++;
+        if (z == p->count) {
+            p->zones = realloc(p->zones, (p->count + 1) * sizeof(char *));
+            p->counts = realloc(p->counts, (p->count + 1) * sizeof(size_t));
+            p->zones[z] = strdup(insts[i].zone);
+            p->counts[z] = 0;
+            p->count++;
+        }
+        p->counts[z]++;
+    }
+}
+
+static size_t
+s_population_of(const broker_population_t *p, const char *zone)
+{
+    for (size_t z = 0; z < p->count; z++)
+        if (strcmp(p->zones[z], zone) == 0)
+            return p->counts[z];
+    return 0;
+}
+
+int
+broker_population(broker_model_t *m, const char *const *zones, size_t n, size_t *counts,
+                  en_err_t *err)
+{
+    broker_conn_t *c = m->cache;
+    broker_population_t *p = s_population_find(c, m->uuid);
+    if (!p || en_mono_ms() - p->list_ms >= BROKER_POPULATION_TTL_MS) {
+        en_tag_t filter = {"juju-model-uuid", m->uuid};
+        en_instance_t *insts = NULL;
+        size_t count = 0;
+        if (m->ops->list(m->conn, &filter, 1, &insts, &count, err))
+            return -1;
+        broker_population_t fresh = {.model = strdup(m->uuid), .list_ms = en_mono_ms()};
+        s_population_fill(&fresh, insts, count);
+        en_instances_free(&insts, count);
+        if (!c) {
+            for (size_t i = 0; i < n; i++)
+                counts[i] = s_population_of(&fresh, zones[i]);
+            s_population_clear(&fresh);
+            return 0;
+        }
+        if (p)
+            s_population_clear(p);
+        else if (c->population_count == BROKER_POPULATIONS_MAX) {
+            // the least recently listed model makes room
+            p = &c->populations[0];
+            for (size_t i = 1; i < c->population_count; i++)
+                if (c->populations[i].list_ms < p->list_ms)
+                    p = &c->populations[i];
+            s_population_clear(p);
+        } else
+            p = &c->populations[c->population_count++];
+        *p = fresh;
+    }
+    for (size_t i = 0; i < n; i++)
+        counts[i] = s_population_of(p, zones[i]);
+    return 0;
+}
+
+void
+broker_population_add(broker_model_t *m, const char *zone)
+{
+    broker_population_t *p = s_population_find(m->cache, m->uuid);
+    if (!p || !zone || !*zone)
+        return;
+    en_instance_t one = {.live = true, .zone = (char *)zone};
+    s_population_fill(p, &one, 1);
+}
+
+void
+broker_population_forget(broker_model_t *m)
+{
+    broker_population_t *p = s_population_find(m->cache, m->uuid);
+    if (p)
+        p->list_ms = INT64_MIN / 2; // stale: the next start lists afresh
 }
 
 //  --------------------------------------------------------------------------
 //  Eventual consistency
 
-static double
-s_retry_scale(void)
+double
+broker_retry_scale(void)
 {
     const char *s = getenv("ENVIRONS_RETRY_SCALE");
     double v = s && *s ? strtod(s, NULL) : 1.0;
     return v >= 0 && v <= 100 ? v : 1.0;
 }
 
-static void
-s_sleep_ms(int64_t ms)
+void
+broker_sleep_ms(int64_t ms)
 {
     if (ms <= 0)
         return;
@@ -138,8 +318,8 @@ broker_retry_wait(size_t attempt)
     static const int waits[] = {100, 200, 400, 800};
     if (attempt >= sizeof waits / sizeof waits[0])
         return false;
-    int64_t ms = (int64_t)(waits[attempt] * s_retry_scale());
-    s_sleep_ms(ms / 2 + (ms > 1 ? rand() % (ms / 2 + 1) : 0));
+    int64_t ms = (int64_t)(waits[attempt] * broker_retry_scale());
+    broker_sleep_ms(ms / 2 + (ms > 1 ? rand() % (ms / 2 + 1) : 0));
     return true;
 }
 
@@ -367,6 +547,13 @@ s_thread_init(void *service, en_err_t *err)
             return NULL;
         }
     }
+    t->progress = en_progress_new(self->gateways, err);
+    if (!t->progress) {
+        en_modelcache_destroy(&t->models);
+        en_client_destroy(&t->client);
+        free(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -375,10 +562,9 @@ s_thread_fini(void *service, void *state)
 {
     (void)service;
     broker_thread_t *t = state;
-    for (size_t i = 0; i < t->conn_count; i++) {
-        t->conns[i].ops->close(&t->conns[i].conn);
-        free(t->conns[i].key);
-    }
+    for (size_t i = 0; i < t->conn_count; i++)
+        s_conn_clear(&t->conns[i]);
+    en_progress_destroy(&t->progress);
     en_modelcache_destroy(&t->models);
     en_client_destroy(&t->client);
     free(t);
@@ -398,6 +584,7 @@ broker_new(const char *home, const char *gateways, en_err_t *err)
         {broker_instance_routes, broker_instance_route_count},
         {broker_start_routes, broker_start_route_count},
         {broker_policy_routes, broker_policy_route_count},
+        {broker_bootstrap_routes, broker_bootstrap_route_count},
     };
     size_t n;
     self->routes = en_routes_join(groups, sizeof groups / sizeof groups[0], &n);

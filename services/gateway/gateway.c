@@ -121,6 +121,8 @@ static const struct {
     const size_t *count;
 } s_tables[] = {
     {s_compositions, &s_composition_count},
+    {gateway_bootstrap_compositions, &gateway_bootstrap_composition_count},
+    {gateway_batch_compositions, &gateway_batch_composition_count},
 };
 
 static en_handler_fn *

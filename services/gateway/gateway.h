@@ -45,6 +45,12 @@ typedef struct {
     en_handler_fn *fn;
 } gateway_composition_t;
 
+//  The composition tables, one per file.
+extern const gateway_composition_t gateway_bootstrap_compositions[];
+extern const size_t gateway_bootstrap_composition_count;
+extern const gateway_composition_t gateway_batch_compositions[];
+extern const size_t gateway_batch_composition_count;
+
 //  Whether this build ships `service`; a step for any other answers
 //  NOT_IMPLEMENTED.
 bool gateway_service_landed(const char *service);

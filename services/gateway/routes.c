@@ -39,8 +39,8 @@ static const en_forward_t s_forwards[] = {
     {"Schema", "registry"},
     {"NextMachineId", "registry"},
     // InstanceBroker, InstanceTagger, constraints and precheck
-    // (StartInstance is a composition: registry, then the broker)
-    {"StopInstances", "broker"},
+    // (StartInstance is a composition: registry, then the broker;
+    // StartInstances and StopInstances fan out to the broker: batch.c)
     {"AllInstances", "broker"},
     {"Instances", "broker"},
     {"ControllerInstances", "broker"},
@@ -50,6 +50,14 @@ static const en_forward_t s_forwards[] = {
     {"ValidateConstraints", "broker"},
     {"MergeConstraints", "broker"},
     {"PrecheckInstance", "broker"},
+    // Environ lifecycle (Bootstrap and DestroyControllerByName are
+    // compositions: bootstrap.c)
+    {"PrepareForBootstrap", "broker"},
+    {"Create", "broker"},
+    {"Destroy", "broker"},
+    {"DestroyController", "broker"},
+    {"APIInfo", "broker"},
+    {"CheckProviderAPI", "broker"},
 };
 
 const en_forward_t *

@@ -1,6 +1,7 @@
 # One CTest test per numbered statement of docs/juju-environs.md §1.
 add_executable(conformance ${CMAKE_CURRENT_LIST_DIR}/conformance.c
-  ${CMAKE_CURRENT_LIST_DIR}/conformance_broker.c ${PROJECT_SOURCE_DIR}/tests/harness.c)
+  ${CMAKE_CURRENT_LIST_DIR}/conformance_broker.c ${CMAKE_CURRENT_LIST_DIR}/conformance_bootstrap.c
+  ${PROJECT_SOURCE_DIR}/tests/harness.c)
 target_include_directories(conformance PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR})
 target_link_libraries(conformance PRIVATE en_bus en_providers)
 add_dependencies(conformance environs-gateway environs-registry environs-broker)
@@ -12,6 +13,8 @@ foreach(s
     s005_set_config_then_config
     s006_cloud_spec_validate
     s007_make_cloud_spec_regions
+    s008_prepare_validation_order
+    s009_bootstrap_twice
     s013_prepare_config_deterministic_and_validating
     s014_instances_empty_ids
     s015_start_instance_gives_id_and_hardware
@@ -35,11 +38,21 @@ foreach(s
     s035_controller_instances_not_bootstrapped
     s036_controller_instances_only_matching
     s037_controller_instances_stateless
+    s039_bootstrap_result
+    s043_bootstrap_zone_loop
+    s044_bootstrap_progress
+    s047_bootstrap_needs_controller_uuid
+    s049_model_constraints_stored
+    s053_bootstrap_address_timeout
+    s056_destroy_model
+    s062_destroy_controller
     s088_empty_constraints_pass_precheck
     s089_placement_directives
     s090_instance_type_precheck
     s091_validator
-    s092_merge)
+    s092_merge
+    s098_api_info
+    s099_check_provider_api)
   string(SUBSTRING ${s} 0 4 id)
   add_test(NAME conformance.${s} COMMAND conformance ${id})
   set_tests_properties(conformance.${s} PROPERTIES LABELS conformance TIMEOUT 60

@@ -68,4 +68,18 @@ void s090_instance_type_precheck(void);
 void s091_validator(void);
 void s092_merge(void);
 
+//  Statements of conformance_bootstrap.c (§1 B, E, F, K).
+void s008_prepare_validation_order(void);
+void s009_bootstrap_twice(void);
+void s039_bootstrap_result(void);
+void s043_bootstrap_zone_loop(void);
+void s049_model_constraints_stored(void);
+void s044_bootstrap_progress(void);
+void s047_bootstrap_needs_controller_uuid(void);
+void s053_bootstrap_address_timeout(void);
+void s056_destroy_model(void);
+void s062_destroy_controller(void);
+void s098_api_info(void);
+void s099_check_provider_api(void);
+
 #endif

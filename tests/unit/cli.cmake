@@ -4,8 +4,9 @@ set(EN_CLI_DIR ${PROJECT_SOURCE_DIR}/cli)
 en_test(NAME unit.cli_format LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli_format.c
     ${EN_CLI_DIR}/cli.c ${EN_CLI_DIR}/args.c ${EN_CLI_DIR}/session.c ${EN_CLI_DIR}/format.c
-    ${EN_CLI_DIR}/commands_clouds.c
+    ${EN_CLI_DIR}/progress.c ${EN_CLI_DIR}/commands_clouds.c
     ${EN_CLI_DIR}/commands_credentials.c ${EN_CLI_DIR}/commands_models.c
+    ${EN_CLI_DIR}/commands_bootstrap.c ${EN_CLI_DIR}/commands_machines.c
   LIBS en_bus)
 target_compile_definitions(unit.cli_format PRIVATE EN_VERSION="${PROJECT_VERSION}")
 add_dependencies(unit.cli_format environs)

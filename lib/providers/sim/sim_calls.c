@@ -90,6 +90,12 @@ s_sql_lease_stale(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_int(ctx, 0);
         return;
     }
+    //  Our own process is alive: no need to ask /proc, which every call
+    //  would otherwise do for each slot held, inside the write lock.
+    if (pid == self->pid && start == self->pid_start) {
+        sqlite3_result_int(ctx, 0);
+        return;
+    }
     bool gone = kill((pid_t)pid, 0) == -1 && errno == ESRCH;
     if (!gone) {
         int64_t now_start = s_pid_start(pid);

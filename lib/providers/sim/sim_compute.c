@@ -161,8 +161,10 @@ static int
 s_convert_all(en_sim_instance_t *rows, size_t n, en_instance_t **out, size_t *count)
 {
     *out = calloc(n ? n : 1, sizeof(en_instance_t));
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         s_convert(&(*out)[i], &rows[i]);
+        en_sim_instance_clear(&rows[i]); // its memory serves the next conversion
+    }
     *count = n;
     en_sim_instances_free(&rows, n);
     return 0;
@@ -236,6 +238,20 @@ s_set_tags(en_compute_t *self, const char *id, const en_tag_t *tags, size_t tag_
     return rc;
 }
 
+//  The cloud's max_concurrent knob, read on the operator's console: the
+//  sim's request limit is its configuration, not something a call finds out.
+static int
+s_concurrency(en_compute_t *self, int *limit, en_err_t *err)
+{
+    char *v = en_sim_cloud_knob_get(self->cloud, "max_concurrent", err);
+    if (!v)
+        return -1;
+    long n = strtol(v, NULL, 10);
+    free(v);
+    *limit = n > 0 && n < 1000000 ? (int)n : 0;
+    return 0;
+}
+
 const en_compute_ops_t en_sim_compute = {
     .open = s_open,
     .close = s_close,
@@ -246,4 +262,5 @@ const en_compute_ops_t en_sim_compute = {
     .list = s_list,
     .terminate = s_terminate,
     .set_tags = s_set_tags,
+    .concurrency = s_concurrency,
 };

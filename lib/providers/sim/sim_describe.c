@@ -41,8 +41,10 @@ s_view_open(en_sim_cloud_t *self, s_view_t *view, en_err_t *err)
     if (sim_knob_int(self, "running_delay_ms", &view->running_delay, err) ||
         sim_knob_int(self, "consistency_delay_ms", &view->consistency_delay, err))
         return -1;
-    return sim_prepare(self, "SELECT key, value FROM tags WHERE instance_id = ?1 ORDER BY seq",
-                       &view->tags, err);
+    //  In primary-key order; s_load_tags puts them in seq order, which
+    //  costs far less than a sort inside SQLite for every instance.
+    return sim_prepare(self, "SELECT key, value, seq FROM tags WHERE instance_id = ?1", &view->tags,
+                       err);
 }
 
 static void
@@ -112,20 +114,33 @@ s_text(sqlite3_stmt *stmt, int column, bool *oom)
     return copy;
 }
 
+//  An instance's tags in the order they were first set (seq): each is
+//  inserted into place as it comes, as an instance has a few (at most
+//  EN_SIM_TAGS_MAX).
 static int
 s_load_tags(en_sim_cloud_t *self, s_view_t *view, en_sim_instance_t *out, en_err_t *err)
 {
     size_t capacity = 0;
     bool oom = false;
+    int64_t seqs[EN_SIM_TAGS_MAX];
     sqlite3_reset(view->tags);
     sqlite3_bind_text(view->tags, 1, out->id, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(view->tags)) == SQLITE_ROW) {
+        if (out->tag_count == EN_SIM_TAGS_MAX)
+            return en_err_set(err, EN_INTERNAL, "instance \"%s\" has more than %d tags", out->id,
+                              EN_SIM_TAGS_MAX);
         if (sim_grow((void **)&out->tags, &capacity, out->tag_count, sizeof *out->tags))
             return en_err_set(err, EN_INTERNAL, "out of memory");
-        en_sim_tag_t *tag = &out->tags[out->tag_count++];
-        tag->key = s_text(view->tags, 0, &oom);
-        tag->value = s_text(view->tags, 1, &oom);
+        int64_t seq = sqlite3_column_int64(view->tags, 2);
+        size_t at = out->tag_count++;
+        for (; at > 0 && seqs[at - 1] > seq; at--) {
+            seqs[at] = seqs[at - 1];
+            out->tags[at] = out->tags[at - 1];
+        }
+        seqs[at] = seq;
+        out->tags[at].key = s_text(view->tags, 0, &oom);
+        out->tags[at].value = s_text(view->tags, 1, &oom);
     }
     if (oom)
         return en_err_set(err, EN_INTERNAL, "out of memory");
@@ -159,7 +174,9 @@ s_load_row(en_sim_cloud_t *self, s_view_t *view, sqlite3_stmt *row, en_sim_insta
     else
         out->state =
             view->now < out->created_ms + view->running_delay ? EN_SIM_PENDING : EN_SIM_RUNNING;
-    if (sqlite3_column_type(row, 10) != SQLITE_NULL) {
+    // like a cloud's public address, the address shows once the instance
+    // runs: a bootstrap has to wait for it (statement 53)
+    if (sqlite3_column_type(row, 10) != SQLITE_NULL && out->state != EN_SIM_PENDING) {
         int host = sqlite3_column_int(row, 10);
         char address[32];
         snprintf(address, sizeof address, "10.%d.%d.%d", sqlite3_column_int(row, 13) & 0xff,

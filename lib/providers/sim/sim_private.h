@@ -21,6 +21,7 @@ struct _en_sim_cloud_t {
     sqlite3 *db;
     char *path;
     unsigned seed;     //  jitter for busy retries (rand_r)
+    int64_t busy_ms;   //  when the current wait for a lock began
     int64_t lease_id;  //  concurrency slot held by the call in progress, 0 none
     int64_t orphan_id; //  a slot whose release failed; released by the next call
     int64_t pid;       //  this process, as written into the slots it leases
