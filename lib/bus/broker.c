@@ -26,12 +26,15 @@ typedef struct service service_t;
 typedef struct worker worker_t;
 
 typedef struct {
-    zframe_t *client;     // client routing id
+    zframe_t *client;     // client routing id (as the worker was given it)
+    zframe_t *reply_to;   // where a resend came from, when it did; else NULL
     char *client_service; // service name the client asked for
     zframe_t *body;       // packed en.Request
     char *request_id;
     int64_t deadline;     // wall-clock ms; 0 = EN_QUEUE_TIMEOUT_MS from queueing
     int64_t queued_at;
+    zhash_t *active;      // the broker's index of live requests, while in it
+    char *active_key;     // "<service>\n<method>\n<request id>"
 } request_t;
 
 struct service {
@@ -55,6 +58,7 @@ typedef struct {
     zhash_t *services; // name -> service_t
     zhash_t *workers;  // key -> worker_t
     zhash_t *forwards; // public method -> owning service name (strdup'd)
+    zhash_t *active;   // "<service>\n<method>\n<id>" -> request_t, queued or held
     int heartbeat_ms;
     int64_t heartbeat_at;
     char epoch[33]; // random per broker start
@@ -81,7 +85,11 @@ s_request_destroy(request_t **self_p)
     if (!*self_p)
         return;
     request_t *self = *self_p;
+    if (self->active && self->active_key && zhash_lookup(self->active, self->active_key) == self)
+        zhash_delete(self->active, self->active_key);
+    free(self->active_key);
     zframe_destroy(&self->client);
+    zframe_destroy(&self->reply_to);
     zframe_destroy(&self->body);
     free(self->client_service);
     free(self->request_id);
@@ -301,7 +309,8 @@ s_on_worker(broker_t *self, zframe_t *sender, zmsg_t *msg)
         request_t *req = worker->inflight;
         worker->inflight = NULL;
         zframe_t *reply = zframe_dup(body);
-        s_client_reply(self, req->client, req->client_service, &reply);
+        s_client_reply(self, req->reply_to ? req->reply_to : req->client, req->client_service,
+                       &reply);
         s_request_destroy(&req);
         s_worker_waiting(self, worker);
     }
@@ -382,7 +391,37 @@ s_on_client(broker_t *self, zframe_t *sender, zmsg_t *msg)
         if (owner)
             target = owner;
     }
+    // A resend of a call that is still queued or held by a worker (the
+    // client lost sight of this broker for a moment and sent it again) is
+    // not a second call: the live one answers, at the client's newest
+    // address. Without this, two copies of a composed call run side by
+    // side and one may undo the other's work.
+    char *key = NULL;
+    if (env->request_id && *env->request_id &&
+        asprintf(&key, "%s\n%s\n%s", target, env->method ? env->method : "",
+                 env->request_id) < 0)
+        abort();
+    request_t *live = key ? zhash_lookup(self->active, key) : NULL;
+    if (live) {
+        // the worker keeps the first address (it echoes it in its reply);
+        // the answer goes to the newest
+        zframe_destroy(&live->reply_to);
+        live->reply_to = zframe_dup(sender);
+        self->stats.duplicates++;
+        en_info("broker: %s %s resent while in progress; the live call answers", target,
+                env->request_id);
+        free(key);
+        free(service_name);
+        en__request__free_unpacked(env, NULL);
+        return;
+    }
     request_t *req = calloc(1, sizeof *req);
+    if (key && zhash_insert(self->active, key, req) == 0) {
+        req->active = self->active;
+        req->active_key = key;
+    }
+    else
+        free(key);
     req->client = zframe_dup(sender);
     req->client_service = service_name;
     zmsg_remove(msg, body);
@@ -477,7 +516,8 @@ s_housekeeping(broker_t *self)
                 else
                     snprintf(msg, sizeof msg, "service \"%s\" busy past the request deadline",
                              s->name);
-                s_client_error(self, req->client, req->client_service, req->request_id,
+                s_client_error(self, req->reply_to ? req->reply_to : req->client,
+                               req->client_service, req->request_id,
                                s->workers == 0 ? EN_UNAVAILABLE : EN_TIMEOUT, msg);
                 s_request_destroy(&req);
             }
@@ -509,6 +549,7 @@ s_broker_actor(zsock_t *pipe, void *args_)
     args->router = NULL;
     self.services = zhash_new();
     self.workers = zhash_new();
+    self.active = zhash_new();
     self.forwards = args->forwards;
     self.heartbeat_at = en_mono_ms() + self.heartbeat_ms;
     en_request_id_new(self.epoch);
@@ -547,6 +588,7 @@ s_broker_actor(zsock_t *pipe, void *args_)
     zpoller_destroy(&poller);
     zhash_destroy(&self.workers);
     zhash_destroy(&self.services);
+    zhash_destroy(&self.active);
     zsock_destroy(&self.router);
 }
 

@@ -80,28 +80,6 @@ typedef struct {
 //  --------------------------------------------------------------------------
 //  Request ids and the window
 
-//  Hex of the first 128 bits of SHA-256(public id "/" method "/" index),
-//  or a fresh random id when the public call has none to derive from.
-static void
-s_item_id(const en_call_t *call, const char *method, size_t index, char out[33])
-{
-    if (!call->request_id || !*call->request_id) {
-        en_request_id_new(out);
-        return;
-    }
-    char *text = NULL;
-    int len = asprintf(&text, "%s/%s/%zu", call->request_id, method, index);
-    if (len < 0)
-        abort();
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (EVP_Digest(text, (size_t)len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len < 16)
-        abort(); // SHA-256 of a few bytes cannot fail short of memory
-    free(text);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 //  W: the cloud's concurrency limit as the broker reports it, else the
 //  default (no limit known, or a broker that cannot say).
 static size_t
@@ -110,7 +88,7 @@ s_window(en_call_t *call)
     En__ComputeLimitsRequest req = EN__COMPUTE_LIMITS_REQUEST__INIT;
     En__ComputeLimitsResult res = EN__COMPUTE_LIMITS_RESULT__INIT;
     char id[33];
-    s_item_id(call, "ComputeLimits", 0, id);
+    gateway_derive_id(call, "ComputeLimits", 0, id);
     en_err_t err;
     if (gateway_call(call, "broker", "ComputeLimits", call->model_uuid, id, &req.base, &res.base,
                      &err)) {
@@ -274,7 +252,7 @@ s_fanout_new(en_call_t *call, const char *method, const ProtobufCMessageDescript
         .count = count,
     };
     for (size_t i = 0; i < count; i++)
-        s_item_id(call, method, i, f.items[i].id);
+        gateway_derive_id(call, method, i, f.items[i].id);
     return f;
 }
 

@@ -38,7 +38,7 @@ s_destroy_by_name(en_call_t *call, const char *name, en_err_t *err)
     q.key_case = EN__GET_CONTROLLER_FOR_SERVICE_REQUEST__KEY_NAME;
     q.name = (char *) name;
     En__GetControllerForServiceResult found = EN__GET_CONTROLLER_FOR_SERVICE_RESULT__INIT;
-    if (gateway_call(call, "registry", "GetControllerForService", NULL, call->request_id, &q.base,
+    if (gateway_call(call, "registry", "GetControllerForService", NULL, NULL, &q.base,
                      &found.base, err)) {
         if (err->kind == EN_NOT_FOUND) {
             en_log(EN_LOG_INFO, call->request_id, "controller %s unknown: nothing to destroy",
@@ -52,13 +52,13 @@ s_destroy_by_name(en_call_t *call, const char *name, en_err_t *err)
     En__DestroyControllerRequest d = EN__DESTROY_CONTROLLER_REQUEST__INIT;
     d.controller_uuid = found.controller->uuid;
     En__DestroyControllerResult dr = EN__DESTROY_CONTROLLER_RESULT__INIT;
-    if (gateway_call(call, "broker", "DestroyController", NULL, call->request_id, &d.base,
+    if (gateway_call(call, "broker", "DestroyController", NULL, NULL, &d.base,
                      &dr.base, err))
         return -1;
     En__RemoveControllerRequest r = EN__REMOVE_CONTROLLER_REQUEST__INIT;
     r.controller_name = (char *) name;
     En__RemoveControllerResult rr = EN__REMOVE_CONTROLLER_RESULT__INIT;
-    return gateway_call(call, "registry", "RemoveController", NULL, call->request_id, &r.base,
+    return gateway_call(call, "registry", "RemoveController", NULL, NULL, &r.base,
                         &rr.base, err);
 }
 
@@ -91,7 +91,7 @@ s_store_model_constraints(en_call_t *call, const char *model, const En__Constrai
         En__SetConfigRequest q = EN__SET_CONFIG_REQUEST__INIT;
         q.config = &attrs;
         En__SetConfigResult r = EN__SET_CONFIG_RESULT__INIT;
-        rc = gateway_call(call, "registry", "SetConfig", model, call->request_id, &q.base, &r.base,
+        rc = gateway_call(call, "registry", "SetConfig", model, NULL, &q.base, &r.base,
                           err);
         free(attrs.json);
         json_decref(delta);
@@ -119,7 +119,7 @@ s_bootstrap(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res
     pq.credential_name = req->credential_name;
     pq.config = req->model_config;
     En__PrepareControllerResult pr = EN__PREPARE_CONTROLLER_RESULT__INIT;
-    if (gateway_call(call, "registry", "PrepareController", NULL, call->request_id, &pq.base,
+    if (gateway_call(call, "registry", "PrepareController", NULL, NULL, &pq.base,
                      &pr.base, err))
         return -1;
     const char *model = pr.model->uuid;
@@ -133,7 +133,7 @@ s_bootstrap(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res
     bq.cloud_name = pr.controller->cloud;
     bq.cloud_region = pr.controller->region;
     if (rc == 0)
-        rc = gateway_call(call, "broker", "PrepareForBootstrap", model, call->request_id,
+        rc = gateway_call(call, "broker", "PrepareForBootstrap", model, NULL,
                           &fq.base, &fr.base, err);
     if (rc == 0)
         rc = gateway_call(call, "broker", "Bootstrap", model, call->request_id, &bq.base, res_,
@@ -144,7 +144,7 @@ s_bootstrap(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res
         uq.n_api_endpoints = res->n_api_endpoints;
         uq.api_endpoints = res->api_endpoints;
         En__UpdateControllerResult ur = EN__UPDATE_CONTROLLER_RESULT__INIT;
-        rc = gateway_call(call, "registry", "UpdateController", NULL, call->request_id, &uq.base,
+        rc = gateway_call(call, "registry", "UpdateController", NULL, NULL, &uq.base,
                           &ur.base, err);
     }
     if (rc != 0) {

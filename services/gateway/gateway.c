@@ -15,6 +15,7 @@
 #include "gateway.h"
 
 #include <czmq.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +54,29 @@ int
 gateway_step(en_call_t *call, const char *service, const ProtobufCMessage *req,
              ProtobufCMessage *res, en_err_t *err)
 {
+    // the public id itself: progress lines are published under it
     return gateway_call(call, service, call->method, call->model_uuid, call->request_id, req, res,
                         err);
+}
+
+void
+gateway_derive_id(const en_call_t *call, const char *method, size_t index, char out[33])
+{
+    if (!call->request_id || !*call->request_id) {
+        en_request_id_new(out);
+        return;
+    }
+    char *text = NULL;
+    int len = asprintf(&text, "%s/%s/%zu", call->request_id, method, index);
+    if (len < 0)
+        abort();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (EVP_Digest(text, (size_t) len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len < 16)
+        abort(); // SHA-256 of a few bytes cannot fail short of memory
+    free(text);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 int
@@ -68,16 +90,33 @@ gateway_call(en_call_t *call, const char *service, const char *method, const cha
     int64_t left = call->deadline_ms ? call->deadline_ms - en_now_ms() : 60000;
     if (left <= 0)
         return en_err_set(err, EN_TIMEOUT, "%s: deadline passed", call->method);
-    // the caller's request id goes on: a resent public call stays one call
-    // to every service it reaches
+    // each step its own id, derived from the public one: a resent public
+    // call is one call to every service it reaches, and a late reply to an
+    // earlier step can never pass for this one
+    char derived[33];
+    if (!request_id) {
+        char tag[300];
+        snprintf(tag, sizeof tag, "%s.%s", service, method);
+        gateway_derive_id(call, tag, 0, derived);
+        request_id = derived;
+    }
     char id[33];
     if (en_client_start(state->client, service, method, model_uuid, req, call->deadline_ms,
                         request_id, NULL, id, err))
         return -1;
     en_result_t r;
-    // this thread's client carries one call at a time: the next result is ours
-    if (en_client_wait(state->client, (int) left + 2000, &r) != 0)
-        return en_err_set(err, EN_TIMEOUT, "%s: no reply from %s", method, service);
+    int64_t until = en_mono_ms() + left + 2000;
+    for (;;) {
+        int64_t wait = until - en_mono_ms();
+        if (wait <= 0 || en_client_wait(state->client, (int) wait, &r) != 0)
+            return en_err_set(err, EN_TIMEOUT, "%s: no reply from %s", method, service);
+        if (strcmp(r.request_id, id) == 0)
+            break;
+        // an earlier step's call, finished after it was given up on
+        en_log(EN_LOG_INFO, call->request_id, "%s: dropping a late result (%s)", method,
+               r.request_id);
+        en_result_clear(&r);
+    }
     int rc = 0;
     if (r.err.kind != EN_OK) {
         *err = r.err;

@@ -54,12 +54,20 @@ extern const size_t gateway_batch_composition_count;
 //  Whether this build ships `service`; a step for any other answers
 //  NOT_IMPLEMENTED.
 bool gateway_service_landed(const char *service);
+//  A request id for a part of a public call: the first 128 bits of
+//  SHA-256(public id "/" tag "/" index) in hex, so a resent public call
+//  derives the same ids (services stay exactly-once); random when the
+//  public call has no id.
+void gateway_derive_id(const en_call_t *call, const char *tag, size_t index, char out[33]);
 //  One step of a composition: the same method, request, model, request id
 //  and deadline sent on to `service`; its result (or error) becomes ours.
+//  The step that may publish progress keeps the public id (subscribers
+//  know only that one); every other part of a composition derives its own.
 int gateway_step(en_call_t *call, const char *service, const ProtobufCMessage *req,
                  ProtobufCMessage *res, en_err_t *err);
 //  Any call on the composer's client within the public call's deadline:
 //  one call at a time, the result decoded into the call's arena.
+//  request_id NULL derives one from the public id, service and method.
 int gateway_call(en_call_t *call, const char *service, const char *method,
                  const char *model_uuid, const char *request_id, const ProtobufCMessage *req,
                  ProtobufCMessage *res, en_err_t *err);

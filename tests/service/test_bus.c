@@ -584,6 +584,50 @@ request_queued_behind_a_busy_worker_gets_timeout_at_its_deadline(void **state)
     bx_rig_down(&rig);
 }
 
+//  A resend of a call the worker still holds (same service, method and
+//  request id) does not reach a handler a second time: the one live call
+//  answers, at the address the resend came from (a client that reconnects
+//  gets a new routing id). Queued resends are absorbed the same way.
+static void
+resend_of_a_call_in_progress_runs_once_and_answers_the_newest_address(void **state)
+{
+    (void) state;
+    bx_rig_t rig;
+    bx_rig_up(&rig, "w", 2, NULL, 0);
+
+    zsock_t *old = bx_dealer(rig.ep), *fresh = bx_dealer(rig.ep);
+    zframe_t *first = bx_provider_envelope("same-id", "a", 0);
+    bx_client_send(old, "registry", &first);
+    assert_true(bx_harness_wait_blocked(&rig.h, 1, 5000));
+    // the client's resend after losing sight of the broker, from a new socket
+    zframe_t *again = bx_provider_envelope("same-id", "a", 0);
+    bx_client_send(fresh, "registry", &again);
+    // a queued call resent from the same socket twice
+    zframe_t *q1 = bx_provider_envelope("queued-id", "b", 0);
+    bx_client_send(fresh, "registry", &q1);
+    zframe_t *q2 = bx_provider_envelope("queued-id", "b", 0);
+    bx_client_send(fresh, "registry", &q2);
+    // the broker has seen all four before anything is released
+    for (int i = 0; i < 200 && bx_stats(rig.broker).duplicates < 2; i++)
+        zclock_sleep(10);
+    assert_int_equal(bx_stats(rig.broker).duplicates, 2);
+
+    bx_harness_release(&rig.h);
+    En__Reply *r1 = bx_client_recv_reply(fresh, "registry", 5000);
+    En__Reply *r2 = bx_client_recv_reply(fresh, "registry", 5000);
+    assert_string_equal(r1->request_id, "same-id");
+    assert_string_equal(r2->request_id, "queued-id");
+    en__reply__free_unpacked(r1, NULL);
+    en__reply__free_unpacked(r2, NULL);
+    assert_null(bx_client_recv(old, "registry", 300)); // not to the old address
+    assert_null(bx_client_recv(fresh, "registry", 300)); // and only once
+    assert_int_equal(bx_harness_calls(&rig.h), 2);
+
+    zsock_destroy(&old);
+    zsock_destroy(&fresh);
+    bx_rig_down(&rig);
+}
+
 //  --------------------------------------------------------------------------
 //  6. Forward table
 
@@ -783,6 +827,7 @@ main(void)
         cmocka_unit_test(request_past_its_deadline_gets_timeout),
         cmocka_unit_test(request_for_a_service_without_workers_gets_unavailable_at_its_deadline),
         cmocka_unit_test(request_queued_behind_a_busy_worker_gets_timeout_at_its_deadline),
+        cmocka_unit_test(resend_of_a_call_in_progress_runs_once_and_answers_the_newest_address),
         cmocka_unit_test(forwarded_public_method_reaches_the_owning_service_and_names_environ),
         cmocka_unit_test(replies_larger_than_the_request_limit_reach_the_client),
         cmocka_unit_test(a_reply_over_the_reply_limit_is_refused_by_the_service),
