@@ -442,7 +442,7 @@ equal_types_keep_catalogue_order(void **state)
     (void)state;
     //  40 types in 3 cost classes, all else equal: the merge path runs,
     //  and within a class the catalogue order must survive.
-    static char names[40][8];
+    static char names[40][24];
     en_instance_type_t types[40];
     for (int i = 0; i < 40; i++) {
         snprintf(names[i], sizeof names[i], "t%02d", i);
@@ -777,8 +777,8 @@ catalogue_find_spec_agrees_with_find_spec(void **state)
     static const char *const queries[] = {
         "", "arch=arm64", "arch=i386", "virt-type=hvm", "mem=4G", "instance-type=t003", "cores=8"};
     static const char *const arches[] = {"amd64", "arm64"};
-    static char names[40][8];
-    static char ids[6][4];
+    static char names[40][24];
+    static char ids[6][24];
     en_instance_type_t types[40];
     en_image_t images[6];
     for (int round = 0; round < 200; round++) {
