@@ -371,7 +371,12 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
         goto cleanup;
     int cr = -1;
     bool refused = false; // the placement's zone turned out unavailable
+    en_progress_t *progress = ((broker_thread_t *)call->state)->progress;
     for (size_t i = 0; i < nz && !refused; i++) {
+        // the StatusCallback of Juju's StartInstanceParams
+        en_progress_send(progress, call->request_id, "allocating",
+                         "Starting instance of type %s in zone %s", spec.itype.type->name,
+                         zones[i]);
         cr = m.ops->create(m.conn, name, zones[i], spec.itype.type->name, tags.items, tags.count,
                            &inst, err);
         if (cr == 0 || !s_zone_constrained(err))
@@ -416,6 +421,9 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
     }
     if (created)
         broker_population_add(&m, inst.zone);
+    en_progress_send(progress, call->request_id, inst.status ? inst.status : "",
+                     "Instance %s %s in zone %s", inst.id, created ? "started" : "adopted",
+                     inst.zone ? inst.zone : "");
     res->instance = broker_instance_to(call->arena, &inst);
     res->hardware = broker_hardware_to(call->arena, &inst);
     rc = 0;

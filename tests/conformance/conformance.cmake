@@ -39,6 +39,7 @@ foreach(s
     s036_controller_instances_only_matching
     s037_controller_instances_stateless
     s039_bootstrap_result
+    s042_start_instance_status
     s043_bootstrap_zone_loop
     s044_bootstrap_progress
     s047_bootstrap_needs_controller_uuid
@@ -51,6 +52,8 @@ foreach(s
     s090_instance_type_precheck
     s091_validator
     s092_merge
+    s095_zone_allocation
+    s097_start_zone_selection
     s098_api_info
     s099_check_provider_api)
   string(SUBSTRING ${s} 0 4 id)

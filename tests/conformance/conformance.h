@@ -67,11 +67,14 @@ void s089_placement_directives(void);
 void s090_instance_type_precheck(void);
 void s091_validator(void);
 void s092_merge(void);
+void s095_zone_allocation(void);
+void s097_start_zone_selection(void);
 
 //  Statements of conformance_bootstrap.c (§1 B, E, F, K).
 void s008_prepare_validation_order(void);
 void s009_bootstrap_twice(void);
 void s039_bootstrap_result(void);
+void s042_start_instance_status(void);
 void s043_bootstrap_zone_loop(void);
 void s049_model_constraints_stored(void);
 void s044_bootstrap_progress(void);

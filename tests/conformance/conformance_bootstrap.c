@@ -343,22 +343,82 @@ s044_bootstrap_progress(void)
                 snprintf(lines[n++], sizeof lines[0], "%s", msg);
     }
     CHECK(res.err.kind == EN_OK, "bootstrap: %s", res.err.message);
-    CHECK(n >= 5, "at least five lines, got %zu", n);
-    if (n >= 5) {
-        CHECK(!strcmp(lines[0], "Launching controller instance(s) on sim/sim-east..."), "%s",
-              lines[0]);
-        CHECK(!strncmp(lines[1], " - i-", 5) && strstr(lines[1], " (arch=amd64 mem=") &&
-                  strstr(lines[1], " cores=") && strlen(lines[1]) >= 39,
-              "instance line: '%s'", lines[1]);
-        CHECK(!strcmp(lines[2], "Waiting for address"), "%s", lines[2]);
-        CHECK(!strncmp(lines[3], "Attempting to connect to 10.", 28) &&
-                  !strcmp(lines[3] + strlen(lines[3]) - 3, ":22"),
-              "%s", lines[3]);
-        CHECK(!strcmp(lines[n - 1], "Bootstrap agent now started"), "%s", lines[n - 1]);
+    // Juju's lines in Juju's order; StartInstance's status lines (42) come
+    // between the launch line and the instance line
+    int at[5] = {-1, -1, -1, -1, -1};
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(lines[i], "Launching controller instance(s) on sim/sim-east..."))
+            at[0] = (int) i;
+        else if (!strncmp(lines[i], " - i-", 5)) {
+            at[1] = (int) i;
+            CHECK(strstr(lines[i], " (arch=amd64 mem=") && strstr(lines[i], " cores=") &&
+                      strlen(lines[i]) >= 39,
+                  "instance line: '%s'", lines[i]);
+        }
+        else if (!strcmp(lines[i], "Waiting for address"))
+            at[2] = (int) i;
+        else if (!strncmp(lines[i], "Attempting to connect to 10.", 28) &&
+                 !strcmp(lines[i] + strlen(lines[i]) - 3, ":22"))
+            at[3] = (int) i;
+        else if (!strcmp(lines[i], "Bootstrap agent now started"))
+            at[4] = (int) i;
     }
+    CHECK(at[0] == 0, "the launch line first");
+    for (int k = 1; k < 5; k++)
+        CHECK(at[k] > at[k - 1], "line %d in order (%d after %d)", k, at[k], at[k - 1]);
+    CHECK(at[4] == (int) n - 1, "the agent line last");
     en_result_clear(&res);
     en_progress_unsubscribe(&sub);
     s_knob("running_delay_ms", NULL);
+}
+
+//  42 (StatusCallback). StartInstance reports its progress to a caller
+//  that subscribed under the call's request id: the zone and type it
+//  starts in, then the instance it got.
+void
+s042_start_instance_status(void)
+{
+    en_err_t err;
+    En__Model *m = conf_open("s042", "sim", NULL, &err);
+    CHECK(m != NULL, "open: %s", err.message);
+    if (!m)
+        return;
+    const char *id = "conformance-s042-status";
+    void *sub = en_progress_subscribe(H.endpoint, id, 5000, &err);
+    CHECK(sub != NULL, "subscribe: %s", err.message);
+    En__StartInstanceRequest req = EN__START_INSTANCE_REQUEST__INIT;
+    En__StartInstanceParams p = EN__START_INSTANCE_PARAMS__INIT;
+    p.machine_id = "0";
+    p.machine_nonce = "n";
+    p.controller_uuid = "c0ffee00-0000-4000-8000-000000000042";
+    p.placement = "zone=sim-east-b";
+    req.params = &p;
+    char rid[33];
+    CHECK(en_client_start(H.client, EN_PUBLIC_SERVICE, "StartInstance", m->uuid, &req.base,
+                          en_now_ms() + 30000, id, NULL, rid, &err) == 0,
+          "start: %s", err.message);
+    en_result_t res = {0};
+    CHECK(en_client_wait(H.client, 30000, &res) == 0 && res.err.kind == EN_OK, "StartInstance: %s",
+          res.err.message);
+    char lines[4][256], statuses[4][32];
+    size_t n = 0;
+    uint32_t seq;
+    // both lines were published before the reply was sent
+    while (sub && n < 2 && en_progress_recv(sub, 2000, &seq, statuses[n], sizeof statuses[0],
+                                            lines[n], sizeof lines[0]) >= 0)
+        n++;
+    CHECK(n == 2, "two lines, got %zu", n);
+    if (n == 2) {
+        CHECK(!strcmp(statuses[0], "allocating") &&
+                  !strncmp(lines[0], "Starting instance of type ", 26) &&
+                  strstr(lines[0], " in zone sim-east-b"),
+              "%s: %s", statuses[0], lines[0]);
+        CHECK(!strncmp(lines[1], "Instance i-", 11) && strstr(lines[1], " started in zone sim-east-b"),
+              "%s", lines[1]);
+    }
+    en_result_clear(&res);
+    en_progress_unsubscribe(&sub);
+    FREE(m);
 }
 
 //  53 (timeout) and §7.1 step 5. No address within bootstrap-timeout fails
