@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,9 +42,20 @@ harness_free_port(harness_t *h)
         // below the kernel's ephemeral range (32768+), so no outgoing
         // connection can take the port between the probe and the bind
         int port = 10000 + (int) (rand_r(&seed) % 20000);
-        if (port != h->port && s_port_free(port) && s_port_free(port + 1) &&
-            s_port_free(port + 2))
-            return port;
+        if (port == h->port || !s_port_free(port) || !s_port_free(port + 1) ||
+            !s_port_free(port + 2))
+            continue;
+        // a free port can still be taken by a test that probed it at the
+        // same moment: a lock per port, held until this process exits,
+        // settles which test has it (the lock files are never removed)
+        char lock[64];
+        snprintf(lock, sizeof lock, "/tmp/environs-test-port-%d.lock", port);
+        int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return port; // no lock to take: the probe is all there is
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return port; // fd stays open: the lock lives as long as we do
+        close(fd);
     }
     return 0;
 }

@@ -300,8 +300,8 @@ s_bootstrap(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res
                              : S_DEFAULT_SERIES;
     // §7.2 step 6: bootstrap constraints win over the model's
     v = broker_validator(&m, err);
-    if (!v || broker_cons_from(req->model_constraints, &model_cons, err) ||
-        broker_cons_from(req->bootstrap_constraints, &boot_cons, err) ||
+    if (!v || en_constraints_from_proto(req->model_constraints, &model_cons, err) ||
+        en_constraints_from_proto(req->bootstrap_constraints, &boot_cons, err) ||
         en_cons_validator_merge(v, &model_cons, &boot_cons, &merged, err))
         goto cleanup;
     const char *cloud = req->cloud_name && *req->cloud_name ? req->cloud_name : "";
@@ -312,7 +312,7 @@ s_bootstrap(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res
 
     En__StartInstanceParams p = EN__START_INSTANCE_PARAMS__INIT;
     p.controller_uuid = (char *) m.controller_uuid;
-    p.constraints = broker_cons_to(call->arena, &merged);
+    p.constraints = en_constraints_to_proto(call->arena, &merged);
     p.placement = req->placement && *req->placement ? req->placement : NULL;
     p.machine_id = "0";
     p.machine_nonce = S_BOOTSTRAP_NONCE;

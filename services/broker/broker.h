@@ -18,20 +18,16 @@
 #ifndef EN_BROKER_H
 #define EN_BROKER_H
 
+#include <pthread.h>
+
 #include "bus/client.h"
 #include "bus/modelcache.h"
 #include "bus/progress.h"
 #include "bus/service.h"
+#include "common/consproto.h"
 #include "common/constraints.h"
 #include "environ.pb-c.h"
 #include "providers/provider.h"
-
-typedef struct {
-    char *home;
-    char *gateways;
-    en_route_t *routes;
-    en_service_def_t def;
-} broker_t;
 
 #define BROKER_COMPUTE_MAX 16
 
@@ -41,8 +37,8 @@ typedef struct {
 #define BROKER_POPULATION_TTL_MS 10000
 #define BROKER_POPULATIONS_MAX 8
 
-//  How many live instances of one model each zone holds, as this thread
-//  last listed them plus the instances it created since.
+//  How many live instances of one model each zone holds, as this process
+//  last listed them plus the instances its threads created since.
 typedef struct {
     char *model;    // uuid
     char **zones;   // zone names
@@ -51,12 +47,24 @@ typedef struct {
     int64_t list_ms; // monotonic; when listed from the cloud
 } broker_population_t;
 
+typedef struct {
+    char *home;
+    char *gateways;
+    en_route_t *routes;
+    en_service_def_t def;
+    // zone populations are shared by the process's threads, so starts
+    // handled by different threads still spread least-populated-first;
+    // other replicas' creates show after BROKER_POPULATION_TTL_MS
+    pthread_mutex_t population_lock;
+    broker_population_t populations[BROKER_POPULATIONS_MAX];
+    size_t population_count;
+} broker_t;
+
 //  One open compute connection and what this thread remembers of its
 //  cloud, so a StartInstance costs one API call (the create) on the happy
-//  path: the zones for BROKER_ZONES_TTL_MS, and each recent model's
-//  population for BROKER_POPULATION_TTL_MS (bounded staleness: other
-//  threads and replicas create too; the zone order stays
-//  least-populated-first as far as this thread can tell).
+//  path: the zones for BROKER_ZONES_TTL_MS (and the process's model
+//  populations for BROKER_POPULATION_TTL_MS, in broker_t: bounded
+//  staleness, since other replicas create too).
 typedef struct {
     char *key; // type|name|region|endpoint
     const en_compute_ops_t *ops;
@@ -64,8 +72,6 @@ typedef struct {
     en_zone_t *zones; // NULL until fetched, or after broker_zones_forget
     size_t zone_count;
     int64_t zones_ms; // monotonic; when fetched
-    broker_population_t populations[BROKER_POPULATIONS_MAX];
-    size_t population_count;
 } broker_conn_t;
 
 typedef struct {
@@ -87,6 +93,7 @@ typedef struct {
     const en_compute_ops_t *ops;
     en_compute_t *conn;
     broker_conn_t *cache; // the connection's caches; NULL: none, ask the cloud
+    broker_t *broker;     // the process (shared populations); NULL: none
 } broker_model_t;
 
 broker_t *broker_new(const char *home, const char *gateways, en_err_t *err);
@@ -115,13 +122,17 @@ int broker_zones(broker_model_t *m, en_arena_t *a, bool fresh, en_zone_t **zones
 //  Forget the cached zones (a create just found one constrained).
 void broker_zones_forget(broker_model_t *m);
 //  Live instances of the model in each of zones[0..n) into counts: from
-//  this thread's cache while it is younger than BROKER_POPULATION_TTL_MS,
+//  the process's cache while it is younger than BROKER_POPULATION_TTL_MS,
 //  else listed from the cloud (one API call).
+//  With `reserve`, the least populated of them (ties by name) is counted
+//  one more at once and named in *reserve; the counts given back are from
+//  before. The reservation is settled with broker_population_move.
 int broker_population(broker_model_t *m, const char *const *zones, size_t n, size_t *counts,
-                      en_err_t *err);
-//  This thread created one instance of the model in zone.
-void broker_population_add(broker_model_t *m, const char *zone);
-//  This thread stopped instances of the model: list afresh next time.
+                      const char **reserve, en_err_t *err);
+//  One instance of the model counted in `from` is in `to` (either NULL:
+//  a reservation dropped, an instance created without one).
+void broker_population_move(broker_model_t *m, const char *from, const char *to);
+//  Instances of the model were stopped: list afresh next time.
 void broker_population_forget(broker_model_t *m);
 
 //  Describe ids, retrying a bounded number of times with jitter while some
@@ -138,8 +149,6 @@ bool broker_has_tag(const en_instance_t *inst, const char *key, const char *valu
 //  Conversions (broker.c); results live in the call's arena.
 En__Instance *broker_instance_to(en_arena_t *a, const en_instance_t *inst);
 En__HardwareCharacteristics *broker_hardware_to(en_arena_t *a, const en_instance_t *inst);
-int broker_cons_from(const En__Constraints *c, en_constraints_t *out, en_err_t *err);
-En__Constraints *broker_cons_to(en_arena_t *a, const en_constraints_t *c);
 
 //  StartInstance on a resolved model (start.c); Bootstrap starts its
 //  controller instance with it.

@@ -133,7 +133,7 @@ s_constraints(broker_model_t *m, const En__StartInstanceParams *p, json_t *cfg,
     if (json_is_string(mc))
         rc = en_constraints_parse(&model, json_string_value(mc), err);
     if (rc == 0)
-        rc = broker_cons_from(p->constraints, &machine, err);
+        rc = en_constraints_from_proto(p->constraints, &machine, err);
     if (rc == 0)
         rc = en_cons_validator_merge(v, &model, &machine, out, err);
     if (rc == 0 && p->is_controller)
@@ -246,7 +246,7 @@ s_placement_zone(en_call_t *call, broker_model_t *m, const char *placement, cons
 //  a group, the model's) live instances they hold, then by name.
 static int
 s_zone_order(en_call_t *call, broker_model_t *m, const En__StartInstanceParams *p,
-             const char ***order, size_t *count, en_err_t *err)
+             const char ***order, size_t *count, en_err_t *err, const char **reserved)
 {
     const char *placement = p->placement ? p->placement : "";
     if (*placement)
@@ -282,7 +282,7 @@ s_zone_order(en_call_t *call, broker_model_t *m, const En__StartInstanceParams *
         size_t *counts = en_arena_array(call->arena, na, sizeof(size_t));
         for (size_t i = 0; i < na; i++)
             names[i] = alloc[i].name;
-        if (broker_population(m, names, na, counts, err))
+        if (broker_population(m, names, na, counts, reserved, err))
             return -1;
         for (size_t i = 0; i < na; i++)
             alloc[i].population = counts[i];
@@ -367,7 +367,10 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
             *c = '-';
     const char **zones = NULL;
     size_t nz = 0;
-    if (s_zone_order(call, &m, p, &zones, &nz, err))
+    // the zone this start is counted in until it knows where it landed, so
+    // that concurrent starts spread instead of all taking the same zone
+    const char *reserved = NULL;
+    if (s_zone_order(call, &m, p, &zones, &nz, err, &reserved))
         goto cleanup;
     int cr = -1;
     bool refused = false; // the placement's zone turned out unavailable
@@ -419,8 +422,10 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
         en_err_set(err, EN_TIMEOUT, "cannot start instance: deadline passed");
         goto cleanup;
     }
-    if (created)
-        broker_population_add(&m, inst.zone);
+    if (created) {
+        broker_population_move(&m, reserved, inst.zone);
+        reserved = NULL;
+    }
     en_progress_send(progress, call->request_id, inst.status ? inst.status : "",
                      "Instance %s %s in zone %s", inst.id, created ? "started" : "adopted",
                      inst.zone ? inst.zone : "");
@@ -428,6 +433,8 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
     res->hardware = broker_hardware_to(call->arena, &inst);
     rc = 0;
 cleanup:
+    if (reserved)
+        broker_population_move(&m, reserved, NULL); // nothing of ours landed
     en_instance_clear(&inst);
     en_constraints_reset(&cons);
     json_decref(cfg);

@@ -822,24 +822,23 @@ s095_zone_allocation(void)
         ids[i] = r ? strdup(r->instance->id) : NULL;
         FREE(r);
     }
-    // b is unavailable: of a (2) and c (1), c is the least populated
-    en_sim_cloud_t *c = s_sim();
-    CHECK(c && en_sim_cloud_set_zone_available(c, "sim-east-b", false, &err) == 0, "zone off");
-    start_t a4 = {.machine_id = "4", .nonce = "n", .controller_uuid = CTRL_UUID};
-    En__StartInstanceResult *r = s_start(m, &a4, &err);
-    CHECK(r && !strcmp(s_zone_of(r), "sim-east-c"), "machine 4 in sim-east-c, got %s (%s)",
-          s_zone_of(r), err.message);
-    FREE(r);
-    CHECK(c && en_sim_cloud_set_zone_available(c, "sim-east-b", true, &err) == 0, "zone on");
     // the group {0 (a), 3 (a), 2 (c)}: b holds none of it
     char *group[] = {ids[0], ids[3], ids[2]};
-    start_t a5 = {.machine_id = "5",
+    start_t a4 = {.machine_id = "4",
                   .nonce = "n",
                   .controller_uuid = CTRL_UUID,
                   .group = group,
                   .n_group = 3};
+    En__StartInstanceResult *r = s_start(m, &a4, &err);
+    CHECK(r && !strcmp(s_zone_of(r), "sim-east-b"), "machine 4 in sim-east-b, got %s (%s)",
+          s_zone_of(r), err.message);
+    FREE(r);
+    // c, the least populated (a 2, b 2, c 1), is unavailable: a, by name
+    en_sim_cloud_t *c = s_sim();
+    CHECK(c && en_sim_cloud_set_zone_available(c, "sim-east-c", false, &err) == 0, "zone off");
+    start_t a5 = {.machine_id = "5", .nonce = "n", .controller_uuid = CTRL_UUID};
     r = s_start(m, &a5, &err);
-    CHECK(r && !strcmp(s_zone_of(r), "sim-east-b"), "machine 5 in sim-east-b, got %s (%s)",
+    CHECK(r && !strcmp(s_zone_of(r), "sim-east-a"), "machine 5 in sim-east-a, got %s (%s)",
           s_zone_of(r), err.message);
     FREE(r);
     en_sim_cloud_close(&c);
