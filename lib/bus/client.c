@@ -48,6 +48,7 @@ struct en_client {
     int64_t ping_sent_at; // monotonic, 0 = no ping outstanding
     bool ping_unsent;     // that ping is still waiting for a connection
     int64_t ping_due;
+    bool resend_on_epoch; // resend pending calls when the next epoch arrives
     char epoch[64];
     char mmi_code[8]; // last mmi.service answer
 };
@@ -280,6 +281,16 @@ s_on_message(en_client_t *self, zsock_t *sock)
                 snprintf(self->epoch, sizeof self->epoch, "%s", epoch);
                 s_failover(self, "gateway restarted");
             }
+            else if (!self->epoch[0] && self->resend_on_epoch) {
+                // the resends made when the gateway went silent may have
+                // gone into a connection that was already dead; the one
+                // that answers now gets them again (a call still in
+                // progress is absorbed by the gateway, a finished one is
+                // answered from the service's record)
+                self->resend_on_epoch = false;
+                for (call_t *c = zhash_first(self->pending); c; c = zhash_next(self->pending))
+                    s_call_send(self, c);
+            }
             snprintf(self->epoch, sizeof self->epoch, "%s", epoch);
         }
         free(epoch);
@@ -318,6 +329,7 @@ s_timers(en_client_t *self)
     if (self->ping_sent_at && mono - self->ping_sent_at > self->ping_timeout_ms) {
         self->epoch[0] = '\0'; // a new gateway: learn its epoch afresh
         s_failover(self, "gateway not answering");
+        self->resend_on_epoch = true;
     }
     else if (self->ping_sent_at && self->ping_unsent) {
         // the connection may be up now (it takes a moment after connect);
