@@ -1,5 +1,5 @@
 /*  bench_fanout.c — StartInstances of 1,000 machines fanned out by the
-    gateway (issue 3): how close the batch comes to the cloud's own limit,
+    gateway (issue 3), then OpenPortsMany on all of them (issue 4): how close the batch comes to the cloud's own limit,
     and what the service processes cost in memory meanwhile.
 
     The real processes run on loopback TCP, started from the build tree as
@@ -25,9 +25,22 @@
     were made (count, unless an item was retried), the most calls ever in
     flight, and how the instances spread over the zones.
 
-    Targets: efficiency >= 80 %, summed RSS <= 80 MB, every item started.
-    Exit status: 0 when every target passes, 1 when one fails, 2 when the
-    benchmark could not run. */
+    The model is in firewall-mode instance (the default), so the batch also
+    makes every machine's security group before its instance (the
+    firewaller's EnsureGroups, fanned out in chunks in the same window):
+    the job is then count creates plus count + 1 group creations, and the
+    ideal counts both.
+
+    Then, in the same run and on the same fleet (issue 4): one OpenPortsMany
+    opening one rule (80/tcp) on every machine just started, fanned out by
+    the gateway as one firewaller OpenInstancePorts per machine in the same
+    window. Its ideal is count / limit x latency, one cloud call per
+    machine; the cloud's counters say how many calls each item really made,
+    and the console checks that every machine's group holds the rule once.
+
+    Targets: efficiency >= 80 % for each call, summed RSS <= 80 MB, every
+    item done. Exit status: 0 when every target passes, 1 when one fails,
+    2 when the benchmark could not run. */
 #include <czmq.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -42,6 +55,7 @@
 #include "bus/client.h"
 #include "bus/mdp.h"
 #include "common/clock.h"
+#include "common/fwgroup.h"
 #include "environ.pb-c.h"
 #include "fleet.h"
 #include "providers/sim/sim_cloud.h"
@@ -60,8 +74,8 @@ typedef struct {
     int count;    // machines in the batch
     int latency;  // sim latency_ms
     int limit;    // sim max_concurrent
-    int replicas; // broker replicas
-    int threads;  // threads per broker replica
+    int replicas; // broker replicas (and firewaller replicas)
+    int threads;  // threads per broker (and firewaller) replica
     int lanes;    // 7/MDP connections per broker thread
     bool keep;    // keep the home (logs) even on success
     bool disk;    // the sim's database in the home, not on tmpfs
@@ -251,6 +265,178 @@ s_print_spread(en_sim_cloud_t *sim, const char *model)
     en_sim_instances_free(&insts, n);
 }
 
+//  One public call on `model`, sampling the fleet's memory while it runs;
+//  its decoded result (free_unpacked) and wall time, or NULL.
+static ProtobufCMessage *
+s_timed_call(fleet_t *fleet, en_client_t *client, const char *model, const char *method,
+             const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd, probe_t *probe,
+             int64_t *wall)
+{
+    size_t nproc = fleet_size(fleet) < BENCH_MAX_PROCS ? fleet_size(fleet) : BENCH_MAX_PROCS;
+    for (size_t i = 0; i < nproc; i++)
+        probe->before[i] = fleet_usage(fleet_pid(fleet, i));
+    int64_t t0 = en_mono_ms();
+    char id[33];
+    en_err_t err;
+    if (en_client_start(client, EN_PUBLIC_SERVICE, method, model, req,
+                        en_now_ms() + BENCH_CALL_MS, NULL, NULL, id, &err)) {
+        fprintf(stderr, "bench: %s: %s\n", method, err.message);
+        return NULL;
+    }
+    en_result_t r;
+    bool answered = false;
+    while (!answered) {
+        if (en_client_wait(client, BENCH_SAMPLE_MS, &r) == 0) {
+            answered = strcmp(r.request_id, id) == 0;
+            if (!answered)
+                en_result_clear(&r);
+        } else if (en_mono_ms() - t0 > BENCH_CALL_MS + 5000)
+            break;
+        if (!answered && s_sample(fleet, probe))
+            return NULL;
+    }
+    *wall = en_mono_ms() - t0;
+    for (size_t i = 0; i < nproc; i++)
+        probe->after[i] = fleet_usage(fleet_pid(fleet, i));
+    if (!answered || r.err.kind != EN_OK) {
+        fprintf(stderr, "bench: %s: %s\n", method,
+                answered ? r.err.message : "no answer before the deadline");
+        if (answered)
+            en_result_clear(&r);
+        return NULL;
+    }
+    ProtobufCMessage *res = protobuf_c_message_unpack(rd, NULL, r.size, r.body);
+    en_result_clear(&r);
+    if (!res)
+        fprintf(stderr, "bench: %s: the result does not decode\n", method);
+    return res;
+}
+
+//  Machines whose own group holds exactly one 80/tcp rule.
+static size_t
+s_groups_with_rule(en_sim_cloud_t *sim, const char *model, size_t *twice)
+{
+    en_sim_group_t *groups = NULL;
+    size_t n = 0, once = 0;
+    en_err_t err;
+    *twice = 0;
+    if (en_sim_cloud_groups(sim, "sim-east", &groups, &n, &err)) {
+        fprintf(stderr, "bench: groups: %s\n", err.message);
+        return 0;
+    }
+    char prefix[EN_FW_GROUP_MAX + 1];
+    en_fw_group_model(model, prefix);
+    strcat(prefix, "-");
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(groups[i].name, prefix, strlen(prefix)) != 0)
+            continue;
+        size_t hits = 0;
+        for (size_t k = 0; k < groups[i].rule_count; k++) {
+            char text[128];
+            en_ingress_rule_format(&groups[i].rules[k], text, sizeof text);
+            hits += strcmp(text, "80/tcp") == 0;
+        }
+        once += hits == 1;
+        *twice += hits > 1;
+    }
+    en_sim_groups_free(&groups, n);
+    return once;
+}
+
+//  Issue 4: OpenPortsMany of one rule on every machine `started` gave.
+static int
+s_open_many(const bench_opts_t *o, fleet_t *fleet, en_client_t *client, en_sim_cloud_t *sim,
+            const char *model, const En__StartInstancesResult *started, int *failures)
+{
+    En__PortRange range = EN__PORT_RANGE__INIT;
+    range.from_port = 80;
+    range.to_port = 80;
+    range.protocol = "tcp";
+    En__IngressRule rule = EN__INGRESS_RULE__INIT;
+    rule.port_range = &range;
+    En__IngressRule *rules[] = {&rule};
+    size_t n = 0;
+    En__InstancePortsItem *items = calloc(started->n_items + 1, sizeof *items);
+    En__InstancePortsItem **ptrs = calloc(started->n_items + 1, sizeof *ptrs);
+    for (size_t i = 0; i < started->n_items; i++) {
+        const En__StartInstanceResult *one = started->items[i]->result;
+        if (!one || !one->instance)
+            continue;
+        en__instance_ports_item__init(&items[n]);
+        items[n].instance_id = one->instance->id;
+        char *machine = NULL;
+        for (size_t t = 0; t < one->instance->n_tags; t++)
+            if (strcmp(one->instance->tags[t]->key, "juju-machine-id") == 0)
+                machine = one->instance->tags[t]->value;
+        items[n].machine_id = machine;
+        items[n].rules = rules;
+        items[n].n_rules = 1;
+        ptrs[n] = &items[n];
+        n++;
+    }
+    En__OpenPortsManyRequest req = EN__OPEN_PORTS_MANY_REQUEST__INIT;
+    req.items = ptrs;
+    req.n_items = n;
+    en_err_t err;
+    en_sim_cloud_reset_counters(sim, &err);
+    probe_t probe = {0};
+    size_t nproc = fleet_size(fleet) < BENCH_MAX_PROCS ? fleet_size(fleet) : BENCH_MAX_PROCS;
+    int64_t wall = 0;
+    printf("\n--- OpenPortsMany: 80/tcp on %zu machines in one call (issue 4) ---\n", n);
+    En__OpenPortsManyResult *res = (En__OpenPortsManyResult *)s_timed_call(
+        fleet, client, model, "OpenPortsMany", &req.base, &en__open_ports_many_result__descriptor,
+        &probe, &wall);
+    free(ptrs);
+    free(items);
+    if (!res)
+        return -1;
+    size_t ok = 0;
+    const char *first_error = NULL;
+    for (size_t i = 0; i < res->n_items; i++) {
+        if (!res->items[i]->error || res->items[i]->error->kind == EN__ERROR_KIND__OK)
+            ok++;
+        else if (!first_error)
+            first_error = res->items[i]->error->message;
+    }
+    printf("items opened: %zu of %zu%s%s\n", ok, n, first_error ? "; first error: " : "",
+           first_error ? first_error : "");
+    int in_flight = 0, peak = 0;
+    en_sim_cloud_in_flight(sim, &in_flight, &peak, &err);
+    long long calls[4];
+    const char *methods[] = {"authorize", "describe", "rules", "ensure_group"};
+    long long all_calls = 0;
+    for (size_t m = 0; m < 4; m++)
+        all_calls += calls[m] = (long long)en_sim_cloud_call_count(sim, methods[m], &err);
+    printf("cloud calls: authorize %lld, describe %lld, rules %lld, ensure_group %lld "
+           "(%.2f per machine); most in flight %d (limit %d)\n",
+           calls[0], calls[1], calls[2], calls[3], n ? (double)all_calls / (double)n : 0.0, peak,
+           o->limit);
+    size_t twice = 0, once = s_groups_with_rule(sim, model, &twice);
+    printf("groups holding the rule exactly once: %zu of %zu (%zu more than once)\n", once, n,
+           twice);
+    printf("\n| process      | CPU during the call (ms) |\n");
+    printf("|--------------|-------------------------:|\n");
+    for (size_t i = 0; i < nproc; i++)
+        printf("| %-12s | %24.0f |\n", fleet_name(fleet, i),
+               (probe.after[i].cpu_us - probe.before[i].cpu_us) / 1000.0);
+    double ideal = (double)n / o->limit * o->latency;
+    double eff = ideal / (double)wall;
+    double per_call = all_calls ? (double)all_calls / o->limit * o->latency / (double)wall : 0;
+    printf("\nwall time   %lld ms\n", (long long)wall);
+    printf("ideal       %.1f ms  (%zu / %d x %d ms: one cloud call per machine)\n", ideal, n,
+           o->limit, o->latency);
+    bool eff_ok = eff >= TARGET_EFFICIENCY;
+    printf("efficiency  %.1f %%  (target >= %.0f %%)  %s\n", eff * 100, TARGET_EFFICIENCY * 100,
+           s_verdict(eff_ok));
+    printf("            %.1f %% of the ideal for the %lld cloud calls actually made\n",
+           per_call * 100, all_calls);
+    bool all_ok = ok == n && n == (size_t)o->count && once == n && twice == 0;
+    printf("items       %s\n", s_verdict(all_ok));
+    *failures += !eff_ok + !all_ok;
+    en__open_ports_many_result__free_unpacked(res, NULL);
+    return 0;
+}
+
 static int
 s_run(const bench_opts_t *o, int *failures)
 {
@@ -271,13 +457,14 @@ s_run(const bench_opts_t *o, int *failures)
         s_spawn_service(fleet, o, "registry", gw, 0, 2, 1) < 0)
         goto cleanup;
     for (int r = 0; r < o->replicas; r++)
-        if (s_spawn_service(fleet, o, "broker", gw, r, o->threads, o->lanes) < 0)
+        if (s_spawn_service(fleet, o, "broker", gw, r, o->threads, o->lanes) < 0 ||
+            s_spawn_service(fleet, o, "firewaller", gw, r, o->threads, o->lanes) < 0)
             goto cleanup;
     en_err_t err;
     client = en_client_new(gw, &err);
     if (!client || s_wait_service(client, "registry", 20000) ||
-        s_wait_service(client, "broker", 20000)) {
-        fprintf(stderr, "bench: the gateway never saw a registry and a broker\n");
+        s_wait_service(client, "broker", 20000) || s_wait_service(client, "firewaller", 20000)) {
+        fprintf(stderr, "bench: the gateway never saw a registry, a broker and a firewaller\n");
         goto cleanup;
     }
     if (o->disk) {
@@ -308,38 +495,13 @@ s_run(const bench_opts_t *o, int *failures)
     if (s_sample(fleet, &probe))
         goto cleanup;
     long idle_sum = probe.peak_sum;
-    for (size_t i = 0; i < nproc; i++)
-        probe.before[i] = fleet_usage(fleet_pid(fleet, i));
 
-    int64_t t0 = en_mono_ms();
-    char id[33];
-    if (en_client_start(client, EN_PUBLIC_SERVICE, "StartInstances", model, &req->base,
-                        en_now_ms() + BENCH_CALL_MS, NULL, NULL, id, &err)) {
-        fprintf(stderr, "bench: StartInstances: %s\n", err.message);
+    int64_t wall = 0;
+    En__StartInstancesResult *res = (En__StartInstancesResult *)s_timed_call(
+        fleet, client, model, "StartInstances", &req->base,
+        &en__start_instances_result__descriptor, &probe, &wall);
+    if (!res)
         goto cleanup;
-    }
-    en_result_t r;
-    bool answered = false;
-    while (!answered) {
-        if (en_client_wait(client, BENCH_SAMPLE_MS, &r) == 0)
-            answered = strcmp(r.request_id, id) == 0;
-        else if (en_mono_ms() - t0 > BENCH_CALL_MS + 5000)
-            break;
-        if (!answered && s_sample(fleet, &probe))
-            goto cleanup;
-    }
-    int64_t wall = en_mono_ms() - t0;
-    for (size_t i = 0; i < nproc; i++)
-        probe.after[i] = fleet_usage(fleet_pid(fleet, i));
-    if (!answered || r.err.kind != EN_OK) {
-        fprintf(stderr, "bench: StartInstances: %s\n",
-                answered ? r.err.message : "no answer before the deadline");
-        if (answered)
-            en_result_clear(&r);
-        goto cleanup;
-    }
-    En__StartInstancesResult *res = en__start_instances_result__unpack(NULL, r.size, r.body);
-    en_result_clear(&r);
     size_t ok = 0;
     const char *first_error = NULL;
     for (size_t i = 0; res && i < res->n_items; i++) {
@@ -352,15 +514,18 @@ s_run(const bench_opts_t *o, int *failures)
            first_error ? first_error : "");
     int in_flight = 0, peak = 0;
     en_sim_cloud_in_flight(sim, &in_flight, &peak, &err);
-    printf("cloud calls: create %lld, zones %lld, list %lld, describe %lld; most in flight %d "
-           "(limit %d)\n",
+    printf("cloud calls: create %lld, ensure_group %lld, zones %lld, list %lld, describe %lld; "
+           "most in flight %d (limit %d)\n",
            (long long)en_sim_cloud_call_count(sim, "create", &err),
+           (long long)en_sim_cloud_call_count(sim, "ensure_group", &err),
            (long long)en_sim_cloud_call_count(sim, "zones", &err),
            (long long)en_sim_cloud_call_count(sim, "list", &err),
            (long long)en_sim_cloud_call_count(sim, "describe", &err), peak, o->limit);
     s_print_spread(sim, model);
 
-    double ideal = (double)o->count / o->limit * o->latency;
+    // the job: a create per machine, and its group plus the model's
+    int needed = 2 * o->count + 1;
+    double ideal = (double)needed / o->limit * o->latency;
     double eff = ideal / (double)wall;
     printf("\n| process      | peak RSS (kB) | CPU during the call (ms) |\n");
     printf("|--------------|--------------:|-------------------------:|\n");
@@ -368,7 +533,8 @@ s_run(const bench_opts_t *o, int *failures)
         printf("| %-12s | %13ld | %24.0f |\n", fleet_name(fleet, i), probe.peak[i],
                (probe.after[i].cpu_us - probe.before[i].cpu_us) / 1000.0);
     printf("\nwall time   %lld ms\n", (long long)wall);
-    printf("ideal       %.1f ms  (%d / %d x %d ms)\n", ideal, o->count, o->limit, o->latency);
+    printf("ideal       %.1f ms  (%d cloud calls / %d x %d ms; the creates alone: %.1f ms)\n",
+           ideal, needed, o->limit, o->latency, (double)o->count / o->limit * o->latency);
     bool eff_ok = eff >= TARGET_EFFICIENCY;
     printf("efficiency  %.1f %%  (target >= %.0f %%)  %s\n", eff * 100, TARGET_EFFICIENCY * 100,
            s_verdict(eff_ok));
@@ -380,9 +546,8 @@ s_run(const bench_opts_t *o, int *failures)
     bool all_ok = res && ok == (size_t)o->count;
     printf("items       %s\n", s_verdict(all_ok));
     *failures += !eff_ok + !rss_ok + !all_ok;
-    if (res)
-        en__start_instances_result__free_unpacked(res, NULL);
-    rc = 0;
+    rc = s_open_many(o, fleet, client, sim, model, res, failures);
+    en__start_instances_result__free_unpacked(res, NULL);
 cleanup:
     if (req)
         s_batch_free(req);
@@ -465,8 +630,9 @@ main(int argc, char **argv)
         snprintf(o.build, sizeof o.build, "%s", dirname(dirname(self)));
     }
     signal(SIGPIPE, SIG_IGN);
-    printf("bench-fanout: build %s; StartInstances of %d, sim latency %d ms, limit %d; "
-           "%d broker replica(s) x %d thread(s) x %d lane(s); the cloud's database on %s\n",
+    printf("bench-fanout: build %s; StartInstances then OpenPortsMany of %d, sim latency %d ms, "
+           "limit %d; %d broker and firewaller replica(s) x %d thread(s) x %d lane(s); the "
+           "cloud's database on %s\n",
            o.build, o.count, o.latency, o.limit, o.replicas, o.threads, o.lanes,
            o.disk ? "disk (the home)" : "tmpfs (/dev/shm)");
     fflush(stdout); // before any fork

@@ -3,7 +3,8 @@
     processes in memory, against the same listing at 1,000.
 
     The real processes run on loopback TCP, as bench-bus starts them
-    (fleet.h): the gateway, the registry and the broker, each service with
+    (fleet.h): the gateway, the registry, the broker and the firewaller
+    (StartInstance makes its machine's groups first), each service with
     --threads 2, in a fresh home. Two models are opened on the embedded sim
     cloud through the public API (Open). The instances are put into the
     cloud straight from this process through the sim cloud's own API
@@ -84,8 +85,9 @@ s_now_ms(void)
 //  --------------------------------------------------------------------------
 //  The rig
 
-enum { P_BENCH, P_GATEWAY, P_REGISTRY, P_BROKER, P_COUNT };
-static const char *s_proc_names[P_COUNT] = {"bench (client)", "gateway", "registry", "broker"};
+enum { P_BENCH, P_GATEWAY, P_REGISTRY, P_BROKER, P_FIREWALLER, P_COUNT };
+static const char *s_proc_names[P_COUNT] = {"bench (client)", "gateway", "registry", "broker",
+                                            "firewaller"};
 
 typedef struct {
     char name[32];
@@ -183,14 +185,18 @@ s_rig_start(rig_t *rig)
     rig->pids[P_GATEWAY] = fleet_spawn(rig->fleet, "gateway", argv);
     rig->pids[P_REGISTRY] = s_start_service(rig, "registry", gw);
     rig->pids[P_BROKER] = s_start_service(rig, "broker", gw);
+    // a StartInstance makes its machine's security groups first
+    rig->pids[P_FIREWALLER] = s_start_service(rig, "firewaller", gw);
     for (int p = 0; p < P_COUNT; p++)
         if (rig->pids[p] < 0)
             return -1;
     en_err_t err;
     rig->client = en_client_new(gw, &err);
     if (!rig->client || s_wait_service(rig->client, "registry", 20000) ||
-        s_wait_service(rig->client, "broker", 20000)) {
-        fprintf(stderr, "bench: the gateway never saw the registry and the broker\n");
+        s_wait_service(rig->client, "broker", 20000) ||
+        s_wait_service(rig->client, "firewaller", 20000)) {
+        fprintf(stderr, "bench: the gateway never saw the registry, the broker and the "
+                        "firewaller\n");
         return -1;
     }
     char db[PATH_MAX], db_b[PATH_MAX], dir[PATH_MAX];

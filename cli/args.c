@@ -48,6 +48,8 @@ static const option_t s_options[CLI_OPT_COUNT] = {
     [CLI_OPT_TO] = {"to", 0, true, "PLACEMENT", "where to start the machine, e.g. zone=us-east-1a"},
     [CLI_OPT_DESTROY_ALL_MODELS] = {"destroy-all-models", 0, false, NULL,
                                     "destroy the models that have machines, too"},
+    [CLI_OPT_CIDR] = {"cidr", 0, true, "CIDR",
+                      "a source the ports are open to (repeatable; default 0.0.0.0/0)"},
 };
 
 static int

@@ -35,6 +35,7 @@ static const cli_command_t *const s_tables[] = {
     cli_model_commands,
     cli_controller_commands,
     cli_machine_commands,
+    cli_port_commands,
     s_core_commands,
     NULL,
 };
@@ -60,9 +61,10 @@ static void
 s_help_all(FILE *out)
 {
     fprintf(out, "Usage: environs [options] COMMAND [args...]\n\n"
-                 "environs manages clouds, credentials, controllers, models and machines\n"
-                 "through an environs gateway: $ENVIRONS_GATEWAY, else the endpoint\n"
-                 "environs-local wrote to $ENVIRONS_HOME/gateway.endpoint.\n\nCommands:\n");
+                 "environs manages clouds, credentials, controllers, models, machines and\n"
+                 "their open ports through an environs gateway: $ENVIRONS_GATEWAY, else\n"
+                 "the endpoint environs-local wrote to $ENVIRONS_HOME/gateway.endpoint.\n"
+                 "\nCommands:\n");
     const cli_command_t *rows[128];
     size_t n = 0;
     for (size_t t = 0; s_tables[t]; t++)

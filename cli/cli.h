@@ -26,6 +26,7 @@
 #include "bus/client.h"
 #include "common/constraints.h"
 #include "common/err.h"
+#include "common/portrange.h"
 #include "environ.pb-c.h"
 #include "format.h"
 
@@ -65,6 +66,7 @@ typedef enum {
     CLI_OPT_NUM_MACHINES,          // -n N
     CLI_OPT_TO,                    // --to PLACEMENT
     CLI_OPT_DESTROY_ALL_MODELS,    // --destroy-all-models
+    CLI_OPT_CIDR,                  // --cidr CIDR      (repeatable)
     CLI_OPT_COUNT
 } cli_opt_t;
 
@@ -127,6 +129,7 @@ extern const cli_command_t cli_credential_commands[];
 extern const cli_command_t cli_model_commands[];
 extern const cli_command_t cli_machine_commands[];
 extern const cli_command_t cli_controller_commands[];
+extern const cli_command_t cli_port_commands[];
 
 //  Check options, word counts and --format/--timeout values against the
 //  command's row; fills cli->format and cli->timeout_ms.
@@ -240,5 +243,26 @@ void cli_machines_sort(En__Instance **instances, size_t count);
 json_t *cli_machines_view(const En__Model *model, En__Instance *const *instances, size_t count);
 //  Machine  State  Address  Inst id  Series  AZ  Message
 cli_table_t *cli_machines_table(En__Instance *const *instances, size_t count);
+
+//  --------------------------------------------------------------------------
+//  Ports (commands_ports.c)
+
+//  PORTRANGE as Juju's ParsePortRanges reads it ("80", "8000-8080/udp",
+//  "icmp", several joined by commas, spaces around each trimmed), one
+//  ingress rule per range with every CIDR given. The errors are
+//  common/portrange.h's (`invalid port range "x"`, `invalid CIDR address:
+//  y`). *rules_p is caller-freed with en_ingress_rules_free.
+int cli_port_rules_parse(const char *text, const char *const *cidrs, size_t cidr_count,
+                         en_ingress_rule_t **rules_p, size_t *count, en_err_t *err);
+//  The wire's rules as common ones (validated; an invalid one is an
+//  error). *rules_p holds count rules, caller-freed.
+int cli_port_rules_from_proto(En__IngressRule *const *wire, size_t count,
+                              en_ingress_rule_t **rules_p, en_err_t *err);
+//  [{port-range: "80/tcp", protocol, from-port, to-port, source-cidrs}],
+//  a rule without sources shown as ["0.0.0.0/0"]. Rules in the order given.
+json_t *cli_ports_view(const en_ingress_rule_t *rules, size_t count);
+//  Protocol  Ports  Source ("80", "8000-8080", "-" for icmp; sources
+//  joined with ",").
+cli_table_t *cli_ports_table(const en_ingress_rule_t *rules, size_t count);
 
 #endif

@@ -1,5 +1,6 @@
 /*  commands_models.c — `controllers`, `show-controller NAME`, `models`,
-    `add-model NAME [CLOUD[/REGION]]`, `model-config` and `show-model`.
+    `add-model NAME [CLOUD[/REGION]]`, `model-config` and `show-model`
+    (which also shows the model's firewall-mode).
 
     A model is named by -m (NAME or OWNER/NAME) or is the current model,
     whose name add-model writes to $ENVIRONS_HOME/current-model; names
@@ -432,8 +433,15 @@ s_show_model(cli_t *cli, const cli_args_t *args)
     En__ModelResult *model = cli_model_find(cli, args, &err);
     if (!model)
         return cli_fail(&err);
+    json_t *item = s_model_item(model->model);
+    //  The firewall mode decides which port commands work (commands_ports.c).
+    const En__ConfigAttrs *attrs = model->model->config;
+    json_t *config = attrs && *attrs->json ? json_loads(attrs->json, 0, NULL) : NULL;
+    cli_json_set_text(item, "firewall-mode",
+                      json_string_value(json_object_get(config, "firewall-mode")));
+    json_decref(config);
     json_t *view = json_object();
-    json_object_set_new(view, model->model->name, s_model_item(model->model));
+    json_object_set_new(view, model->model->name, item);
     en__model_result__free_unpacked(model, NULL);
     return cli_print(cli, view, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -56,4 +57,21 @@ en_duration_format(int64_t ms, char *out, size_t size)
         snprintf(out, size, "%s%" PRIu64 "m%ss", sign, m, secs);
     else
         snprintf(out, size, "%s%ss", sign, secs);
+}
+
+double
+en_retry_scale(void)
+{
+    const char *s = getenv("ENVIRONS_RETRY_SCALE");
+    double v = s && *s ? strtod(s, NULL) : 1.0;
+    return v >= 0 && v <= 100 ? v : 1.0;
+}
+
+void
+en_sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
 }

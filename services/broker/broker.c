@@ -75,7 +75,8 @@ s_conn(broker_thread_t *t, const En__CloudSpec *spec, en_err_t *err)
         t->conn_count--;
     }
     broker_conn_t *c = &t->conns[t->conn_count++];
-    *c = (broker_conn_t){.key = key, .ops = provider->compute, .conn = conn};
+    *c = (broker_conn_t){
+        .key = key, .ops = provider->compute, .conn = conn, .firewall = provider->firewall != NULL};
     return c;
 }
 
@@ -104,6 +105,7 @@ broker_model(en_call_t *call, broker_model_t *model, en_err_t *err)
         return -1;
     model->ops = c->ops;
     model->conn = c->conn;
+    model->firewall = c->firewall;
     model->cache = c;
     model->broker = ((broker_thread_t *)call->state)->broker;
     return 0;
@@ -122,6 +124,7 @@ broker_connect(en_call_t *call, const En__CloudSpec *spec, broker_model_t *model
     model->config_json = "{}";
     model->ops = c->ops;
     model->conn = c->conn;
+    model->firewall = c->firewall;
     model->cache = c;
     model->broker = ((broker_thread_t *)call->state)->broker;
     return 0;
@@ -320,18 +323,13 @@ broker_population_forget(broker_model_t *m)
 double
 broker_retry_scale(void)
 {
-    const char *s = getenv("ENVIRONS_RETRY_SCALE");
-    double v = s && *s ? strtod(s, NULL) : 1.0;
-    return v >= 0 && v <= 100 ? v : 1.0;
+    return en_retry_scale();
 }
 
 void
 broker_sleep_ms(int64_t ms)
 {
-    if (ms <= 0)
-        return;
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
+    en_sleep_ms(ms);
 }
 
 bool

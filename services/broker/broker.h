@@ -69,6 +69,7 @@ typedef struct {
     char *key; // type|name|region|endpoint
     const en_compute_ops_t *ops;
     en_compute_t *conn;
+    bool firewall; // the provider has security groups
     en_zone_t *zones; // NULL until fetched, or after broker_zones_forget
     size_t zone_count;
     int64_t zones_ms; // monotonic; when fetched
@@ -92,6 +93,7 @@ typedef struct {
     const char *config_json; // the model config, a JSON object
     const en_compute_ops_t *ops;
     en_compute_t *conn;
+    bool firewall;        // the provider has security groups (en_firewall_ops_t)
     broker_conn_t *cache; // the connection's caches; NULL: none, ask the cloud
     broker_t *broker;     // the process (shared populations); NULL: none
 } broker_model_t;

@@ -16,7 +16,11 @@
 
     StopInstances reports per id: an id it could not stop is an item of
     `failed` with the cloud's error; unknown ids (and other models') are
-    not failures (statement 22). When the cloud refuses the whole request
+    not failures (statement 22). It also names the machines (their
+    juju-machine-id tags) of the model's instances among the ids that are
+    stopped now, whether by this call or an earlier one the cloud still
+    describes, so the gateway deletes their firewall groups even when a
+    resent call finds nothing left to stop. When the cloud refuses the whole request
     for a reason that may pass (throttling), the call itself fails with
     that error, so the caller retries it whole. */
 #include <stdlib.h>
@@ -116,18 +120,36 @@ s_stop_instances(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     if (broker_describe(&m, (const char *const *)req->ids, req->n_ids, true, &found, &count, err))
         return -1;
     const char **ids = en_arena_array(call->arena, count, sizeof(char *));
-    size_t n = 0;
-    for (size_t i = 0; i < count; i++)
-        if (found[i].live && s_mine(&m, &found[i]))
-            ids[n++] = en_arena_strdup(call->arena, found[i].id);
+    // machine ids, the already stopped instances' first (a resent call
+    // still names them, so their groups go), then the live ones' (named
+    // only once they are stopped, below)
+    const char **machines = en_arena_array(call->arena, count, sizeof(char *));
+    size_t n = 0, gone = 0, stopped = 0;
+    for (int live = 0; live < 2; live++) {
+        for (size_t i = 0; i < count; i++) {
+            if (found[i].live != live || !s_mine(&m, &found[i]))
+                continue;
+            const char *machine = en_kvlist_get(&found[i].tags, "juju-machine-id");
+            if (machine && *machine)
+                machines[stopped++] = en_arena_strdup(call->arena, machine);
+            if (live)
+                ids[n++] = en_arena_strdup(call->arena, found[i].id);
+        }
+        if (!live)
+            gone = stopped;
+    }
     en_instances_free(&found, count);
+    res->stopped_machine_ids = (char **)machines;
+    res->n_stopped_machine_ids = gone;
     if (n == 0)
         return 0;
     broker_population_forget(&m);
     en_err_t why;
     // NOT_FOUND after terminate means gone: that is what we wanted
-    if (m.ops->terminate(m.conn, ids, n, &why) == 0 || why.kind == EN_NOT_FOUND)
+    if (m.ops->terminate(m.conn, ids, n, &why) == 0 || why.kind == EN_NOT_FOUND) {
+        res->n_stopped_machine_ids = stopped;
         return 0;
+    }
     if (why.retryable) {
         *err = why;
         return -1;

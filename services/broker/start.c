@@ -7,7 +7,10 @@
     machine's through the validator, plus the controller default (§3.4);
     the cheapest matching instance type with Juju's arch preference (§3.3,
     one image per catalogue arch); the zone order (placement, else the
-    least-populated available zones first, §1 J); then create.
+    least-populated available zones first, §1 J); the security groups
+    (the model's, and the machine's or the global one as firewall-mode
+    says, §4.4; the gateway has the firewaller make them first); then
+    create, which tags the instance and puts it in its groups at once.
 
     Idempotency: the name is deterministic (juju-<model uuid[0:6]>-<machine
     id>), so a resent call's create fails ALREADY_EXISTS; the live instance
@@ -36,6 +39,7 @@
 #include "broker.h"
 #include "broker.pb-c.h"
 #include "common/clock.h"
+#include "common/fwgroup.h"
 #include "common/instancetype.h"
 #include "common/log.h"
 
@@ -177,6 +181,28 @@ s_spec(broker_model_t *m, const en_constraints_t *cons, const char *series,
         .cons = cons,
     };
     return en_find_instance_spec(images, n_images, &ic, types, n, spec, err);
+}
+
+//  The security groups the instance is created in (§4.4): none in mode
+//  none or on a cloud without a firewall, else the model's group and the
+//  machine's own (instance mode) or the global one. The gateway had the
+//  firewaller make them before this call.
+static int
+s_groups(const broker_model_t *m, json_t *cfg, const char *machine_id,
+         char names[2][EN_FW_GROUP_MAX], const char *groups[2], size_t *count, en_err_t *err)
+{
+    *count = 0;
+    if (!m->firewall)
+        return 0;
+    json_t *v = json_object_get(cfg, "firewall-mode");
+    const char *text = json_is_string(v) ? json_string_value(v) : NULL;
+    int mode = en_fw_mode_parse(text);
+    if (mode < 0)
+        return en_err_set(err, EN_NOT_VALID, "unknown firewall-mode \"%s\"", text);
+    *count = en_fw_groups_for((en_fw_mode_t)mode, m->uuid, machine_id, names);
+    for (size_t i = 0; i < *count; i++)
+        groups[i] = names[i];
+    return 0;
 }
 
 typedef struct {
@@ -360,6 +386,11 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
     en_instance_spec_t spec;
     if (s_spec(&m, &cons, p->series, &spec, images, 16, err))
         goto cleanup;
+    char group_names[2][EN_FW_GROUP_MAX];
+    const char *groups[2];
+    size_t ngroups = 0;
+    if (s_groups(&m, cfg, machine_id, group_names, groups, &ngroups, err))
+        goto cleanup;
     // deterministic name: machine ids of containers contain '/'
     char *name = en_arena_printf(call->arena, "juju-%.6s-%s", m.uuid, machine_id);
     for (char *c = name; *c; c++)
@@ -381,7 +412,7 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
                          "Starting instance of type %s in zone %s", spec.itype.type->name,
                          zones[i]);
         cr = m.ops->create(m.conn, name, zones[i], spec.itype.type->name, tags.items, tags.count,
-                           &inst, err);
+                           groups, ngroups, &inst, err);
         if (cr == 0 || !s_zone_constrained(err))
             break;
         // the cached zones said otherwise: ask the cloud next time

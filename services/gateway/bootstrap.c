@@ -16,8 +16,13 @@
     answered from the registry's record and adopts the instance its first
     attempt started, so it neither fails nor doubles anything.
 
+    Before the broker's Bootstrap the firewaller makes machine 0's groups
+    (the controller instance is created in them); DestroyControllerByName
+    deletes every group of the controller after the broker's
+    DestroyController and before the store forgets the controller.
+
     With a model in the envelope Bootstrap is Environ.Bootstrap alone on
-    that (already prepared) model and goes straight to the broker. */
+    that (already prepared) model: its groups, then the broker. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +33,9 @@
 #include "environ.pb-c.h"
 #include "gateway.h"
 #include "registry.pb-c.h"
+
+//  The machine Bootstrap starts (the broker's bootstrap.c names it too).
+#define S_CONTROLLER_MACHINE "0"
 
 //  environs.Destroy(controllerName): 2.3's answer for an unknown name is
 //  success with nothing destroyed.
@@ -54,6 +62,11 @@ s_destroy_by_name(en_call_t *call, const char *name, en_err_t *err)
     En__DestroyControllerResult dr = EN__DESTROY_CONTROLLER_RESULT__INIT;
     if (gateway_call(call, "broker", "DestroyController", NULL, NULL, &d.base,
                      &dr.base, err))
+        return -1;
+    // then the groups tagged with the controller (in use until the
+    // instances went); any left keep the controller in the store, so
+    // kill-controller can be run again
+    if (gateway_destroy_controller_groups(call, NULL, d.controller_uuid, err))
         return -1;
     En__RemoveControllerRequest r = EN__REMOVE_CONTROLLER_REQUEST__INIT;
     r.controller_name = (char *) name;
@@ -100,13 +113,31 @@ s_store_model_constraints(en_call_t *call, const char *model, const En__Constrai
     return rc;
 }
 
+//  The controller machine's firewall groups, which the broker starts the
+//  controller instance in.
+static int
+s_ensure_controller_groups(en_call_t *call, const char *model, const char *controller_uuid,
+                           en_err_t *err)
+{
+    if (!controller_uuid || !*controller_uuid)
+        return 0; // the broker refuses the bootstrap, in its words
+    const char *machine = S_CONTROLLER_MACHINE;
+    return gateway_ensure_groups(call, model, controller_uuid, &machine, 1, err);
+}
+
 static int
 s_bootstrap(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, en_err_t *err)
 {
     const En__BootstrapRequest *req = (const void *) req_;
     En__BootstrapResult *res = (void *) res_;
-    if (call->model_uuid && *call->model_uuid)
+    if (call->model_uuid && *call->model_uuid) {
+        gateway_composer_state_t *state = call->state;
+        const En__GetModelForServiceResult *m =
+            en_modelcache_get(state->models, call->model_uuid, err);
+        if (!m || s_ensure_controller_groups(call, m->model->uuid, m->model->controller_uuid, err))
+            return -1;
         return gateway_step(call, "broker", req_, res_, err);
+    }
     if (!req->controller_name || !*req->controller_name)
         return en_err_set(err, EN_NOT_VALID, "empty controller name not valid");
     if (!req->cloud_name || !*req->cloud_name)
@@ -135,6 +166,8 @@ s_bootstrap(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res
     if (rc == 0)
         rc = gateway_call(call, "broker", "PrepareForBootstrap", model, NULL,
                           &fq.base, &fr.base, err);
+    if (rc == 0)
+        rc = s_ensure_controller_groups(call, model, pr.controller->uuid, err);
     if (rc == 0)
         rc = gateway_call(call, "broker", "Bootstrap", model, call->request_id, &bq.base, res_,
                           err);

@@ -51,13 +51,20 @@ static const en_forward_t s_forwards[] = {
     {"MergeConstraints", "broker"},
     {"PrecheckInstance", "broker"},
     // Environ lifecycle (Bootstrap and DestroyControllerByName are
-    // compositions: bootstrap.c)
+    // compositions: bootstrap.c; Destroy and DestroyController delete the
+    // firewall groups after the broker: firewall.c)
     {"PrepareForBootstrap", "broker"},
     {"Create", "broker"},
-    {"Destroy", "broker"},
-    {"DestroyController", "broker"},
     {"APIInfo", "broker"},
     {"CheckProviderAPI", "broker"},
+    // Firewaller and InstanceFirewaller (OpenPortsMany and ClosePortsMany
+    // fan out to the firewaller: firewall.c)
+    {"OpenPorts", "firewaller"},
+    {"ClosePorts", "firewaller"},
+    {"Ports", "firewaller"},
+    {"OpenInstancePorts", "firewaller"},
+    {"CloseInstancePorts", "firewaller"},
+    {"InstancePorts", "firewaller"},
 };
 
 const en_forward_t *

@@ -1,10 +1,11 @@
 # One CTest test per numbered statement of docs/juju-environs.md §1.
 add_executable(conformance ${CMAKE_CURRENT_LIST_DIR}/conformance.c
   ${CMAKE_CURRENT_LIST_DIR}/conformance_broker.c ${CMAKE_CURRENT_LIST_DIR}/conformance_bootstrap.c
-  ${PROJECT_SOURCE_DIR}/tests/harness.c)
+  ${CMAKE_CURRENT_LIST_DIR}/conformance_firewall.c ${PROJECT_SOURCE_DIR}/tests/harness.c)
 target_include_directories(conformance PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR})
 target_link_libraries(conformance PRIVATE en_bus en_providers)
-add_dependencies(conformance environs-gateway environs-registry environs-broker)
+add_dependencies(conformance environs-gateway environs-registry environs-broker
+  environs-firewaller)
 foreach(s
     s001_register_provider_rejects_duplicates
     s002_provider_lookup_resolves_aliases
@@ -47,6 +48,20 @@ foreach(s
     s053_bootstrap_address_timeout
     s056_destroy_model
     s062_destroy_controller
+    s064_global_methods_need_global_mode
+    s065_instance_methods_need_instance_mode
+    s066_nothing_open_initially
+    s067_sort_order
+    s068_open_is_idempotent
+    s069_mixed_open_adds_only_new
+    s070_close_absent_is_fine
+    s071_several_ranges_in_one_call
+    s072_no_crosstalk
+    s073_ranges_stored_exactly
+    s074_mode_is_fixed_for_the_model
+    s075_mode_none
+    s076_instance_calls_carry_the_machine_id
+    s078_ingress_rules
     s088_empty_constraints_pass_precheck
     s089_placement_directives
     s090_instance_type_precheck

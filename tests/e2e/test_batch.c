@@ -84,8 +84,10 @@ s_setup(void **state)
     char *argv[] = {bin,       "--gateway", fx->h.endpoint, "--home", fx->h.home, "--threads", "4",
                     "--lanes", "1",         "--replica",    "0",      NULL};
     harness_spawn(&fx->h, "broker", 0, argv);
+    harness_start(&fx->h, "firewaller", 0); // each start's groups first
     if (harness_wait_service(&fx->h, "registry", 20000) ||
-        harness_wait_service(&fx->h, "broker", 20000))
+        harness_wait_service(&fx->h, "broker", 20000) ||
+        harness_wait_service(&fx->h, "firewaller", 20000))
         return -1;
     En__OpenRequest req = EN__OPEN_REQUEST__INIT;
     En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;

@@ -46,7 +46,9 @@ setup(void **state)
     GATEWAY = harness_start(&H, "gateway", 0);
     harness_start(&H, "registry", 0);
     BROKER = harness_start(&H, "broker", 0);
-    if (harness_wait_service(&H, "registry", 20000) || harness_wait_service(&H, "broker", 20000))
+    harness_start(&H, "firewaller", 0); // each start's groups first
+    if (harness_wait_service(&H, "registry", 20000) || harness_wait_service(&H, "broker", 20000) ||
+        harness_wait_service(&H, "firewaller", 20000))
         return -1;
     char path[512];
     snprintf(path, sizeof path, "%s/sim", H.home);

@@ -47,7 +47,9 @@ setup(void **state)
     harness_start(&H, "registry", 0);
     brokers[0] = harness_start(&H, "broker", 0);
     brokers[1] = harness_start(&H, "broker", 1);
-    if (harness_wait_service(&H, "registry", 20000) || harness_wait_service(&H, "broker", 20000))
+    harness_start(&H, "firewaller", 0); // each start's groups first
+    if (harness_wait_service(&H, "registry", 20000) || harness_wait_service(&H, "broker", 20000) ||
+        harness_wait_service(&H, "firewaller", 20000))
         return -1;
     return 0;
 }

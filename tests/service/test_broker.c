@@ -20,6 +20,7 @@
 #include "bus/mdp.h"
 #include "common/paths.h"
 #include "harness.h"
+#include "common/fwgroup.h"
 #include "providers/sim/sim_cloud.h"
 
 #define CTRL_UUID "c0ffee00-0000-4000-8000-000000000001"
@@ -43,7 +44,9 @@ s_open(fx_t *fx, const char *name, const char *json)
 {
     En__OpenRequest req = EN__OPEN_REQUEST__INIT;
     En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
-    cfg.json = (char *)(json ? json : "{}");
+    // no firewaller here to make groups: the broker alone runs in mode
+    // none unless a test says otherwise
+    cfg.json = (char *)(json ? json : "{\"firewall-mode\":\"none\"}");
     req.name = (char *)name;
     req.cloud_name = "sim";
     req.config = &cfg;
@@ -249,7 +252,7 @@ start_picks_the_cheapest_matching_type(void **state)
         assert_string_equal(s_type_of(fx, r->instance->id), cases[i].want);
         FREE(r);
     }
-    char *big = s_open(fx, "big", "{\"constraints\":\"mem=8G\"}");
+    char *big = s_open(fx, "big", "{\"constraints\":\"mem=8G\",\"firewall-mode\":\"none\"}");
     En__StartInstanceResult *r = s_start(fx, big, "0", "n", false, NULL, &err);
     if (!r)
         fail_msg("model constraints: %s", err.message);
@@ -492,6 +495,55 @@ calls_without_a_model_are_refused(void **state)
     assert_int_equal(err.kind, EN_NOT_VALID);
 }
 
+//  Instance mode: the instance is created in the model's group and its
+//  machine's, which must exist already (the firewaller makes them first
+//  when the gateway composes StartInstance); StopInstances names the
+//  machines it stopped, so the gateway can delete their groups.
+static void
+start_creates_the_instance_in_its_groups(void **state)
+{
+    fx_t *fx = *state;
+    char *model = s_open(fx, "fw", "{\"firewall-mode\":\"instance\"}");
+    en_err_t err;
+    char model_group[EN_FW_GROUP_MAX], machine_group[EN_FW_GROUP_MAX];
+    en_fw_group_model(model, model_group);
+    en_fw_group_machine(model, "0/lxd/3", machine_group);
+    En__StartInstanceResult *r = s_start(fx, model, "0/lxd/3", "n", false, NULL, &err);
+    assert_null(r);
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    assert_non_null(strstr(err.message, "security group"));
+    assert_int_equal(en_sim_cloud_ensure_group(fx->sim, "sim-east", model_group, NULL, 0, &err), 0);
+    assert_int_equal(en_sim_cloud_ensure_group(fx->sim, "sim-east", machine_group, NULL, 0, &err),
+                     0);
+    r = s_start(fx, model, "0/lxd/3", "n", false, NULL, &err);
+    if (!r)
+        fail_msg("StartInstance: %s", err.message);
+    char **names = NULL;
+    size_t n = 0;
+    assert_int_equal(en_sim_cloud_instance_groups(fx->sim, r->instance->id, &names, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], model_group);
+    assert_string_equal(names[1], machine_group);
+    en_sim_names_free(&names, n);
+
+    En__StopInstancesRequest stop = EN__STOP_INSTANCES_REQUEST__INIT;
+    char *ids[] = {r->instance->id};
+    stop.ids = ids;
+    stop.n_ids = 1;
+    En__StopInstancesResult *s = s_call(fx, "StopInstances", model, &stop, &err);
+    assert_non_null(s);
+    assert_int_equal(s->n_stopped_machine_ids, 1);
+    assert_string_equal(s->stopped_machine_ids[0], "0/lxd/3");
+    FREE(s);
+    // a resend finds it stopped and still names its machine
+    s = s_call(fx, "StopInstances", model, &stop, &err);
+    assert_non_null(s);
+    assert_int_equal(s->n_stopped_machine_ids, 1);
+    FREE(s);
+    FREE(r);
+    free(model);
+}
+
 int
 main(void)
 {
@@ -509,6 +561,8 @@ main(void)
         cmocka_unit_test_setup_teardown(stop_reports_ids_the_cloud_did_not_stop, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(calls_without_a_model_are_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(start_creates_the_instance_in_its_groups, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

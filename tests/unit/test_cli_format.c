@@ -926,6 +926,13 @@ binary_usage_errors_exit_2_before_any_call(void **state)
     assert_int_equal(s_run("", "bootstrap sim c1 --config novalue", &text), 2);
     assert_string_equal(text, "ERROR invalid --config: expected \"key=value\", got \"novalue\"\n");
     free(text);
+    assert_int_equal(s_run("", "open-port 80-x 0", &text), 2);
+    assert_string_equal(text,
+                        "ERROR invalid port \"x\": strconv.Atoi: parsing \"x\": invalid syntax\n");
+    free(text);
+    assert_int_equal(s_run("", "close-port 80 --cidr 10.0.0.0/33", &text), 2);
+    assert_string_equal(text, "ERROR invalid CIDR address: 10.0.0.0/33\n");
+    free(text);
     assert_int_equal(s_run("", "help", &text), 0);
     assert_string_equal(text, "");
     free(text);

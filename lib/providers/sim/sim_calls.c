@@ -34,8 +34,10 @@
 #define SIM_LEASE_TTL_MS 30000
 
 static const char *s_methods[] = {
-    "regions",  "zones", "instance_types", "set_zone_available", "create",
-    "describe", "list",  "terminate",      "set_tags",
+    "regions", "zones", "instance_types", "set_zone_available", "create", "describe", "list",
+    "terminate", "set_tags",
+    //  security groups (sim_groups.c)
+    "ensure_group", "delete_group", "list_groups", "authorize", "revoke", "rules",
 };
 
 bool

@@ -147,6 +147,43 @@ static const struct {
 
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+//  Security groups (sim_groups.c). A group's name is unique per region.
+//  A rule is one range with one CIDR set, kept as the canonical CIDRs
+//  sorted and joined by ',' ("0.0.0.0/0" when unrestricted), so "the same
+//  rule" is a primary key. Memberships are written by create and outlive
+//  termination (EC2 still describes a terminated instance's groups); only
+//  a live member keeps a group in use.
+static const char s_schema_v2[] =
+    "CREATE TABLE groups ("
+    "  id INTEGER PRIMARY KEY,"
+    "  region TEXT NOT NULL REFERENCES regions(name),"
+    "  name TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  UNIQUE (region, name)"
+    ");"
+    "CREATE TABLE group_tags ("
+    "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (group_id, key)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE rules ("
+    "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+    "  protocol TEXT NOT NULL,"
+    "  from_port INTEGER NOT NULL,"
+    "  to_port INTEGER NOT NULL,"
+    "  cidrs TEXT NOT NULL,"
+    "  PRIMARY KEY (group_id, protocol, from_port, to_port, cidrs)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE memberships ("
+    "  instance_id TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (instance_id, group_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX memberships_by_group ON memberships(group_id);";
+
 static int s_seed_v1(en_sim_cloud_t *self, en_err_t *err);
 
 //  Migration i takes the schema from version i to i + 1.
@@ -155,6 +192,7 @@ static const struct {
     int (*seed)(en_sim_cloud_t *self, en_err_t *err);
 } s_migrations[] = {
     {s_schema_v1, s_seed_v1},
+    {s_schema_v2, NULL},
 };
 
 #define SIM_SCHEMA_VERSION ((int)S_COUNT(s_migrations))

@@ -12,7 +12,9 @@
     and list keeps showing a terminated one for as long. Each read runs in
     one read transaction, so an instance and its tags come from the same
     snapshot. One row reader (s_load_row) serves describe, list and create's
-    read-back, so every call reports an instance the same way. */
+    read-back, so every call reports an instance the same way. The tag
+    filters of list (sim_filter_*) are shared with sim_groups.c's
+    list_groups. */
 #include "providers/sim/sim_private.h"
 
 #include <jansson.h>
@@ -299,36 +301,28 @@ en_sim_cloud_describe(en_sim_cloud_t *self, const char *region, const char *cons
     return rc;
 }
 
-//  SQL for list: one EXISTS per filter, ANDed. Parameters ?5 and up are
-//  the filters' keys and values.
-static char *
-s_list_sql(size_t filter_count)
+char *
+sim_filter_sql(const char *head, const char *tags, int first, size_t filter_count,
+               const char *tail)
 {
-    static const char head[] =
-        "SELECT " S_COLUMNS " FROM instances i JOIN regions r ON r.name = i.region"
-        " WHERE i.region = ?1 AND i.created_ms + ?2 <= ?3"
-        " AND (i.terminated_ms IS NULL OR i.terminated_ms + ?2 > ?3 OR ?4)";
-    //  rowid is insertion order, which timestamps cannot break ties in.
-    static const char tail[] = " ORDER BY i.rowid";
-    size_t size = sizeof head + sizeof tail + filter_count * 160;
+    size_t size = strlen(head) + strlen(tail) + filter_count * (strlen(tags) + 120) + 1;
     char *sql = malloc(size);
     if (!sql)
         return NULL;
     size_t used = (size_t)snprintf(sql, size, "%s", head);
     for (size_t f = 0; f < filter_count; f++) {
-        int k = 5 + 2 * (int)f, v = k + 1;
+        int k = first + 2 * (int)f, v = k + 1;
         used += (size_t)snprintf(sql + used, size - used,
-                                 " AND EXISTS (SELECT 1 FROM tags t WHERE t.instance_id = i.id"
+                                 " AND EXISTS (SELECT 1 FROM %s"
                                  " AND t.key = ?%d AND (?%d IS NULL OR t.value = ?%d))",
-                                 k, v, v);
+                                 tags, k, v, v);
     }
     snprintf(sql + used, size - used, "%s", tail);
     return sql;
 }
 
-static int
-s_list(en_sim_cloud_t *self, const char *region, const en_sim_tag_t *filters, size_t filter_count,
-       bool include_terminated, en_sim_instance_t **instances, size_t *count, en_err_t *err)
+int
+sim_filters_check(const en_sim_tag_t *filters, size_t filter_count, en_err_t *err)
 {
     if (filter_count && !filters)
         return en_err_set(err, EN_NOT_VALID, "tag filters not specified");
@@ -337,6 +331,39 @@ s_list(en_sim_cloud_t *self, const char *region, const en_sim_tag_t *filters, si
     for (size_t f = 0; f < filter_count; f++)
         if (!filters[f].key || !*filters[f].key)
             return en_err_set(err, EN_NOT_VALID, "tag filter without a key");
+    return 0;
+}
+
+void
+sim_filters_bind(sqlite3_stmt *stmt, int first, const en_sim_tag_t *filters, size_t filter_count)
+{
+    for (size_t f = 0; f < filter_count; f++) {
+        sqlite3_bind_text(stmt, first + 2 * (int)f, filters[f].key, -1, SQLITE_STATIC);
+        if (filters[f].value)
+            sqlite3_bind_text(stmt, first + 1 + 2 * (int)f, filters[f].value, -1, SQLITE_STATIC);
+    }
+}
+
+//  SQL for list: ?1..?4 are the region, the consistency delay, the time
+//  and include_terminated; the filters' keys and values follow.
+static char *
+s_list_sql(size_t filter_count)
+{
+    static const char head[] =
+        "SELECT " S_COLUMNS " FROM instances i JOIN regions r ON r.name = i.region"
+        " WHERE i.region = ?1 AND i.created_ms + ?2 <= ?3"
+        " AND (i.terminated_ms IS NULL OR i.terminated_ms + ?2 > ?3 OR ?4)";
+    //  rowid is insertion order, which timestamps cannot break ties in.
+    return sim_filter_sql(head, "tags t WHERE t.instance_id = i.id", 5, filter_count,
+                          " ORDER BY i.rowid");
+}
+
+static int
+s_list(en_sim_cloud_t *self, const char *region, const en_sim_tag_t *filters, size_t filter_count,
+       bool include_terminated, en_sim_instance_t **instances, size_t *count, en_err_t *err)
+{
+    if (sim_filters_check(filters, filter_count, err))
+        return -1;
     char *sql = s_list_sql(filter_count);
     if (!sql)
         return en_err_set(err, EN_INTERNAL, "out of memory");
@@ -353,11 +380,7 @@ s_list(en_sim_cloud_t *self, const char *region, const en_sim_tag_t *filters, si
     sqlite3_bind_int64(stmt, 2, view.consistency_delay);
     sqlite3_bind_int64(stmt, 3, view.now);
     sqlite3_bind_int(stmt, 4, include_terminated);
-    for (size_t f = 0; f < filter_count; f++) {
-        sqlite3_bind_text(stmt, 5 + 2 * (int)f, filters[f].key, -1, SQLITE_STATIC);
-        if (filters[f].value)
-            sqlite3_bind_text(stmt, 6 + 2 * (int)f, filters[f].value, -1, SQLITE_STATIC);
-    }
+    sim_filters_bind(stmt, 5, filters, filter_count);
     rc = s_load_rows(self, &view, stmt, instances, count, err);
 cleanup:
     sqlite3_finalize(stmt);
