@@ -206,7 +206,7 @@ fleet_usage(pid_t pid)
 }
 
 long
-fleet_rss_kb(pid_t pid)
+fleet_status_kb(pid_t pid, const char *field)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
@@ -214,9 +214,16 @@ fleet_rss_kb(pid_t pid)
     long kb = -1;
     if (!f)
         return -1;
+    size_t n = strlen(field);
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+        if (strncmp(line, field, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &kb) == 1)
             break;
     fclose(f);
     return kb;
+}
+
+long
+fleet_rss_kb(pid_t pid)
+{
+    return fleet_status_kb(pid, "VmRSS");
 }

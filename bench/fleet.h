@@ -42,5 +42,8 @@ typedef struct {
 fleet_usage_t fleet_usage(pid_t pid);
 //  VmRSS in kB; -1 when the process is gone.
 long fleet_rss_kb(pid_t pid);
+//  Any kB field of /proc/<pid>/status ("VmRSS", "VmHWM", ...); -1 when
+//  the process is gone or has no such field.
+long fleet_status_kb(pid_t pid, const char *field);
 
 #endif

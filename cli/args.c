@@ -29,7 +29,7 @@ static const option_t s_options[CLI_OPT_COUNT] = {
                          "how long to wait for the gateway, in ms (default 30000; \"30s\" works)"},
     [CLI_OPT_FORMAT] = {"format", 0, true, "F", "output format: tabular, yaml or json"},
     [CLI_OPT_MODEL] = {"model", 'm', true, "MODEL",
-                       "the model, NAME or OWNER/NAME (default: the current model)"},
+                       "the model, [CONTROLLER:][OWNER/]NAME (default: the current one)"},
     [CLI_OPT_FILE] = {"file", 'f', true, "FILE", "a file in credentials.yaml format"},
     [CLI_OPT_REPLACE] = {"replace", 0, false, NULL, "overwrite credentials that already exist"},
     [CLI_OPT_NAME] = {"name", 0, true, "NAME", "the credential's name"},
@@ -38,6 +38,18 @@ static const option_t s_options[CLI_OPT_COUNT] = {
     [CLI_OPT_CREDENTIAL] = {"credential", 0, true, "NAME", "the credential the model uses"},
     [CLI_OPT_CONFIG] = {"config", 0, true, "K=V", "a model config value (repeatable)"},
     [CLI_OPT_CLOUD] = {"cloud", 0, true, "CLOUD", "save detected credentials for this cloud only"},
+    [CLI_OPT_CONSTRAINTS] = {"constraints", 0, true, "C",
+                             "constraints, e.g. \"mem=4G cores=2\" (bootstrap: of the model)"},
+    [CLI_OPT_BOOTSTRAP_CONSTRAINTS] = {"bootstrap-constraints", 0, true, "C",
+                                       "constraints of the controller machine"},
+    [CLI_OPT_KEEP_BROKEN] = {"keep-broken", 0, false, NULL,
+                             "leave a failed bootstrap's resources for debugging"},
+    [CLI_OPT_NUM_MACHINES] = {"num-machines", 'n', true, "N", "how many machines to add"},
+    [CLI_OPT_TO] = {"to", 0, true, "PLACEMENT", "where to start the machine, e.g. zone=us-east-1a"},
+    [CLI_OPT_DESTROY_ALL_MODELS] = {"destroy-all-models", 0, false, NULL,
+                                    "destroy the models that have machines, too"},
+    [CLI_OPT_CIDR] = {"cidr", 0, true, "CIDR",
+                      "a source the ports are open to (repeatable; default 0.0.0.0/0)"},
 };
 
 static int
@@ -177,8 +189,35 @@ cli_options_help(FILE *out, unsigned mask)
             snprintf(form, sizeof form, "-%c, --%s %s", o->letter, o->name, value);
         else
             snprintf(form, sizeof form, "--%s %s", o->name, value);
-        fprintf(out, "    %-22s %s\n", form, o->help);
+        if (strlen(form) > 22) // too wide for the column: help on the next line
+            fprintf(out, "    %s\n    %-22s %s\n", form, "", o->help);
+        else
+            fprintf(out, "    %-22s %s\n", form, o->help);
     }
+}
+
+int
+cli_timeout_or(const cli_t *cli, const cli_args_t *args, int default_ms)
+{
+    return cli_args_has(args, CLI_OPT_TIMEOUT) ? cli->timeout_ms : default_ms;
+}
+
+int
+cli_constraints_arg(const cli_args_t *args, cli_opt_t opt, en_constraints_t *out, en_err_t *err)
+{
+    size_t n = args->value_count[opt];
+    if (!n) {
+        en_constraints_reset(out);
+        return 0;
+    }
+    if (en_constraints_parse_args(out, args->values[opt], n, NULL, err) == 0)
+        return 0;
+    char *given = cli_join((char *const *)args->values[opt], n, " ");
+    en_err_t why = *err;
+    en_err_set(err, EN_NOT_VALID, "invalid value \"%s\" for option --%s: %s", given,
+               s_options[opt].name, why.message);
+    free(given);
+    return -1;
 }
 
 int

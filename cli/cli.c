@@ -30,7 +30,14 @@ static const cli_command_t s_core_commands[] = {
 };
 
 static const cli_command_t *const s_tables[] = {
-    cli_cloud_commands, cli_credential_commands, cli_model_commands, s_core_commands, NULL,
+    cli_cloud_commands,
+    cli_credential_commands,
+    cli_model_commands,
+    cli_controller_commands,
+    cli_machine_commands,
+    cli_port_commands,
+    s_core_commands,
+    NULL,
 };
 
 const cli_command_t *
@@ -54,9 +61,10 @@ static void
 s_help_all(FILE *out)
 {
     fprintf(out, "Usage: environs [options] COMMAND [args...]\n\n"
-                 "environs manages clouds, credentials and models through an environs gateway:\n"
-                 "$ENVIRONS_GATEWAY, else the endpoint environs-local wrote to\n"
-                 "$ENVIRONS_HOME/gateway.endpoint.\n\nCommands:\n");
+                 "environs manages clouds, credentials, controllers, models, machines and\n"
+                 "their open ports through an environs gateway: $ENVIRONS_GATEWAY, else\n"
+                 "the endpoint environs-local wrote to $ENVIRONS_HOME/gateway.endpoint.\n"
+                 "\nCommands:\n");
     const cli_command_t *rows[128];
     size_t n = 0;
     for (size_t t = 0; s_tables[t]; t++)

@@ -24,7 +24,9 @@
 #include <stdio.h>
 
 #include "bus/client.h"
+#include "common/constraints.h"
 #include "common/err.h"
+#include "common/portrange.h"
 #include "environ.pb-c.h"
 #include "format.h"
 
@@ -33,25 +35,38 @@
 #define CLI_EXIT_USAGE 2
 
 #define CLI_DEFAULT_TIMEOUT_MS 30000
+//  Calls that make or remove machines wait this long unless --timeout says
+//  otherwise (Juju's bootstrap-timeout is 1200 s).
+#define CLI_BOOTSTRAP_TIMEOUT_MS 1200000
+#define CLI_MACHINES_TIMEOUT_MS 600000
 //  The user every model is added for (Juju's local admin).
 #define CLI_USER "admin"
+
+typedef struct cli cli_t;
 
 //  --------------------------------------------------------------------------
 //  Arguments (args.c)
 
 typedef enum {
-    CLI_OPT_HELP = 0,   // -h, --help       (every command)
-    CLI_OPT_TIMEOUT,    // --timeout MS     (every command)
-    CLI_OPT_FORMAT,     // --format F
-    CLI_OPT_MODEL,      // -m, --model M
-    CLI_OPT_FILE,       // -f, --file FILE
-    CLI_OPT_REPLACE,    // --replace
-    CLI_OPT_NAME,       // --name N
-    CLI_OPT_AUTH_TYPE,  // --auth-type T
-    CLI_OPT_ATTR,       // --attr K=V       (repeatable)
-    CLI_OPT_CREDENTIAL, // --credential C
-    CLI_OPT_CONFIG,     // --config K=V     (repeatable)
-    CLI_OPT_CLOUD,      // --cloud C
+    CLI_OPT_HELP = 0,              // -h, --help       (every command)
+    CLI_OPT_TIMEOUT,               // --timeout MS     (every command)
+    CLI_OPT_FORMAT,                // --format F
+    CLI_OPT_MODEL,                 // -m, --model M
+    CLI_OPT_FILE,                  // -f, --file FILE
+    CLI_OPT_REPLACE,               // --replace
+    CLI_OPT_NAME,                  // --name N
+    CLI_OPT_AUTH_TYPE,             // --auth-type T
+    CLI_OPT_ATTR,                  // --attr K=V       (repeatable)
+    CLI_OPT_CREDENTIAL,            // --credential C
+    CLI_OPT_CONFIG,                // --config K=V     (repeatable)
+    CLI_OPT_CLOUD,                 // --cloud C
+    CLI_OPT_CONSTRAINTS,           // --constraints C      (repeatable)
+    CLI_OPT_BOOTSTRAP_CONSTRAINTS, // --bootstrap-constraints C (repeatable)
+    CLI_OPT_KEEP_BROKEN,           // --keep-broken
+    CLI_OPT_NUM_MACHINES,          // -n N
+    CLI_OPT_TO,                    // --to PLACEMENT
+    CLI_OPT_DESTROY_ALL_MODELS,    // --destroy-all-models
+    CLI_OPT_CIDR,                  // --cidr CIDR      (repeatable)
     CLI_OPT_COUNT
 } cli_opt_t;
 
@@ -80,11 +95,18 @@ bool cli_args_has(const cli_args_t *args, cli_opt_t opt);
 int cli_timeout_parse(const char *text);
 //  One line per option in mask: `    --format F     output format ...`.
 void cli_options_help(FILE *out, unsigned mask);
+//  The command's timeout when --timeout is given, else default_ms (for
+//  commands whose calls take minutes).
+int cli_timeout_or(const cli_t *cli, const cli_args_t *args, int default_ms);
+//  Every value of a constraints option (--constraints "mem=4G" ...) parsed
+//  as Juju's Parse(args...) does; nothing given leaves out empty. Usage
+//  errors: `invalid value "mem=x" for option --constraints: <why>`.
+int cli_constraints_arg(const cli_args_t *args, cli_opt_t opt, en_constraints_t *out,
+                        en_err_t *err);
 
 //  --------------------------------------------------------------------------
 //  Commands
 
-typedef struct cli cli_t;
 typedef int(cli_handler_t)(cli_t *cli, const cli_args_t *args);
 
 typedef struct {
@@ -105,6 +127,9 @@ typedef struct {
 extern const cli_command_t cli_cloud_commands[];
 extern const cli_command_t cli_credential_commands[];
 extern const cli_command_t cli_model_commands[];
+extern const cli_command_t cli_machine_commands[];
+extern const cli_command_t cli_controller_commands[];
+extern const cli_command_t cli_port_commands[];
 
 //  Check options, word counts and --format/--timeout values against the
 //  command's row; fills cli->format and cli->timeout_ms.
@@ -123,6 +148,8 @@ struct cli {
 };
 
 void cli_close(cli_t *cli);
+//  The session's client, connected on the first use.
+en_client_t *cli_client(cli_t *cli, en_err_t *err);
 //  $ENVIRONS_GATEWAY, else the first line of <home>/gateway.endpoint (home
 //  as common/paths.h finds it).
 //  EN_NOT_FOUND `cannot find the gateway: set ENVIRONS_GATEWAY or start
@@ -133,6 +160,12 @@ char *cli_gateway_find(en_err_t *err);
 //  answering`; every other error is the wire's, unchanged.
 int cli_call(cli_t *cli, const char *method, const char *model_uuid, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *res_desc, ProtobufCMessage **res, en_err_t *err);
+//  The same with its own timeout, for calls that take minutes. With
+//  `progress`, the Progress lines published under the call's request id
+//  are printed on stderr while it runs (see progress.c).
+int cli_call_long(cli_t *cli, const char *method, const char *model_uuid,
+                  const ProtobufCMessage *req, const ProtobufCMessageDescriptor *res_desc,
+                  ProtobufCMessage **res, int timeout_ms, bool progress, en_err_t *err);
 //  Print `ERROR <message>` on stderr; returns CLI_EXIT_FAILURE.
 int cli_fail(const en_err_t *err);
 //  The same for a usage error found by a handler; returns CLI_EXIT_USAGE.
@@ -144,16 +177,92 @@ int cli_print(cli_t *cli, json_t *view, cli_table_t *table, const char *empty_no
 
 //  The current model's name (<home>/current-model), or NULL. Caller frees.
 char *cli_current_model(void);
+//  NULL forgets the current model.
 int cli_set_current_model(const char *name, en_err_t *err);
-//  The model named by -m (NAME or OWNER/NAME) or else the current one.
+//  The same for the current controller (<home>/current-controller), which
+//  bootstrap sets; it tells apart models of the same name on several
+//  controllers.
+char *cli_current_controller(void);
+int cli_set_current_controller(const char *name, en_err_t *err);
+//  A controller by name; NULL with err (the wire's NOT_FOUND when there is
+//  none).
+En__ControllerResult *cli_controller_find(cli_t *cli, const char *name, en_err_t *err);
+//  The model named by -m ([CONTROLLER:]NAME or [CONTROLLER:]OWNER/NAME) or
+//  else the current one. A name several controllers use is looked up on
+//  the current controller.
 En__ModelResult *cli_model_find(cli_t *cli, const cli_args_t *args, en_err_t *err);
 
 //  --------------------------------------------------------------------------
 //  Views the tests check (commands_models.c)
 
+//  "cloud/region", or "cloud" when the region is blank. Caller frees.
+char *cli_cloud_region(const char *cloud, const char *region);
+
 //  {"models": [{name, model-uuid, ...}], "current-model": NAME}
 json_t *cli_models_view(En__Model *const *models, size_t count, const char *current);
 //  Model  Cloud/Region  Type  Credential  Owner  (current marked "*")
 cli_table_t *cli_models_table(En__Model *const *models, size_t count, const char *current);
+
+//  --------------------------------------------------------------------------
+//  Progress lines of a long call (progress.c)
+
+typedef struct cli_progress cli_progress_t;
+
+//  Subscribe to the lines of request_id at the event proxy of every gateway
+//  in the list. NULL or "" gateways gives a watcher without a socket (it
+//  still judges lines: see cli_progress_line).
+cli_progress_t *cli_progress_new(const char *gateways, const char *request_id, en_err_t *err);
+void cli_progress_destroy(cli_progress_t **self_p);
+//  Print every line that has arrived, each once, on out; waits up to wait_ms
+//  for the first one. Returns how many were printed.
+size_t cli_progress_print(cli_progress_t *self, FILE *out, int wait_ms);
+//  The text to print for one packed en.Progress body, or NULL when it is
+//  not one, belongs to another call, or was seen already (every gateway
+//  relays every line, so a watcher of several gateways hears each several
+//  times). Borrowed until the next call.
+const char *cli_progress_line(cli_progress_t *self, const void *body, size_t size);
+
+//  --------------------------------------------------------------------------
+//  Machines (commands_machines.c)
+
+//  The model's instances; NO_INSTANCES is an empty list, not an error.
+En__AllInstancesResult *cli_all_instances(cli_t *cli, const char *model_uuid, en_err_t *err);
+//  The value of an instance's tag, or NULL.
+const char *cli_instance_tag(const En__Instance *inst, const char *key);
+//  Juju's hardware characteristics text: `arch=amd64 cores=2 cpu-power=100
+//  mem=4096M root-disk=8192M tags=a,b availability-zone=z1`, in that order,
+//  absent fields left out. Caller frees.
+char *cli_hardware_text(const En__HardwareCharacteristics *hw);
+//  Sort instances by their juju-machine-id, numerically part by part
+//  ("2" < "10" < "10/lxd/0").
+void cli_machines_sort(En__Instance **instances, size_t count);
+//  Juju's status shape: {"model": {name, cloud, region}, "machines": {ID:
+//  {instance-id, machine-status: {current, message}, dns-name,
+//  ip-addresses, hardware, availability-zone}}}. Instances without a
+//  machine id are not machines and are left out.
+json_t *cli_machines_view(const En__Model *model, En__Instance *const *instances, size_t count);
+//  Machine  State  Address  Inst id  Series  AZ  Message
+cli_table_t *cli_machines_table(En__Instance *const *instances, size_t count);
+
+//  --------------------------------------------------------------------------
+//  Ports (commands_ports.c)
+
+//  PORTRANGE as Juju's ParsePortRanges reads it ("80", "8000-8080/udp",
+//  "icmp", several joined by commas, spaces around each trimmed), one
+//  ingress rule per range with every CIDR given. The errors are
+//  common/portrange.h's (`invalid port range "x"`, `invalid CIDR address:
+//  y`). *rules_p is caller-freed with en_ingress_rules_free.
+int cli_port_rules_parse(const char *text, const char *const *cidrs, size_t cidr_count,
+                         en_ingress_rule_t **rules_p, size_t *count, en_err_t *err);
+//  The wire's rules as common ones (validated; an invalid one is an
+//  error). *rules_p holds count rules, caller-freed.
+int cli_port_rules_from_proto(En__IngressRule *const *wire, size_t count,
+                              en_ingress_rule_t **rules_p, en_err_t *err);
+//  [{port-range: "80/tcp", protocol, from-port, to-port, source-cidrs}],
+//  a rule without sources shown as ["0.0.0.0/0"]. Rules in the order given.
+json_t *cli_ports_view(const en_ingress_rule_t *rules, size_t count);
+//  Protocol  Ports  Source ("80", "8000-8080", "-" for icmp; sources
+//  joined with ",").
+cli_table_t *cli_ports_table(const en_ingress_rule_t *rules, size_t count);
 
 #endif

@@ -1,5 +1,6 @@
 /*  commands_models.c — `controllers`, `show-controller NAME`, `models`,
-    `add-model NAME [CLOUD[/REGION]]`, `model-config` and `show-model`.
+    `add-model NAME [CLOUD[/REGION]]`, `model-config` and `show-model`
+    (which also shows the model's firewall-mode).
 
     A model is named by -m (NAME or OWNER/NAME) or is the current model,
     whose name add-model writes to $ENVIRONS_HOME/current-model; names
@@ -27,9 +28,8 @@ s_text(const char *text)
     return text ? text : "";
 }
 
-//  "cloud/region", or "cloud" when the region is blank. Caller frees.
-static char *
-s_cloud_region(const char *cloud, const char *region)
+char *
+cli_cloud_region(const char *cloud, const char *region)
 {
     char *text = NULL;
     if (asprintf(&text, "%s%s%s", s_text(cloud), region && *region ? "/" : "", s_text(region)) < 0)
@@ -85,7 +85,7 @@ cli_models_table(En__Model *const *models, size_t count, const char *current)
         if (asprintf(&name, "%s%s", m->name, current && strcmp(current, m->name) == 0 ? "*" : "") <
             0)
             name = NULL;
-        char *where = m->cloud ? s_cloud_region(m->cloud->name, m->cloud->region) : NULL;
+        char *where = m->cloud ? cli_cloud_region(m->cloud->name, m->cloud->region) : NULL;
         cli_table_row(table, name, where, m->cloud ? m->cloud->type : "", m->credential_name,
                       m->owner);
         free(where);
@@ -180,7 +180,7 @@ s_controllers(cli_t *cli, const cli_args_t *args)
         json_object_set_new(list, c->name, item);
         char models_text[24];
         snprintf(models_text, sizeof models_text, "%zu", count);
-        char *where = s_cloud_region(c->cloud, c->region);
+        char *where = cli_cloud_region(c->cloud, c->region);
         cli_table_row(table, c->name, has_current ? current : "-", where, models_text);
         free(where);
     }
@@ -195,19 +195,10 @@ s_controllers(cli_t *cli, const cli_args_t *args)
 static int
 s_show_controller(cli_t *cli, const cli_args_t *args)
 {
-    En__ControllerRequest req = EN__CONTROLLER_REQUEST__INIT;
-    req.name = (char *)args->words[0];
-    ProtobufCMessage *res;
     en_err_t err;
-    if (cli_call(cli, "Controller", NULL, &req.base, &en__controller_result__descriptor, &res,
-                 &err))
+    En__ControllerResult *result = cli_controller_find(cli, args->words[0], &err);
+    if (!result)
         return cli_fail(&err);
-    En__ControllerResult *result = (En__ControllerResult *)res;
-    if (!result->controller) {
-        en__controller_result__free_unpacked(result, NULL);
-        en_err_set(&err, EN_INTERNAL, "Controller returned no controller");
-        return cli_fail(&err);
-    }
     En__ModelsResult *models = s_models(cli, result->controller->uuid, &err);
     if (!models) {
         en__controller_result__free_unpacked(result, NULL);
@@ -290,7 +281,7 @@ s_add_model(cli_t *cli, const cli_args_t *args)
     const char *name = m ? m->name : req.name;
     const En__CloudSpec *spec = m ? m->cloud : NULL;
     char *where =
-        s_cloud_region(spec ? spec->name : req.cloud_name, spec ? spec->region : req.region_name);
+        cli_cloud_region(spec ? spec->name : req.cloud_name, spec ? spec->region : req.region_name);
     const char *cred = m ? m->credential_name : req.credential_name;
     printf("Added '%s' model on %s", name, where);
     if (cred && *cred)
@@ -442,8 +433,15 @@ s_show_model(cli_t *cli, const cli_args_t *args)
     En__ModelResult *model = cli_model_find(cli, args, &err);
     if (!model)
         return cli_fail(&err);
+    json_t *item = s_model_item(model->model);
+    //  The firewall mode decides which port commands work (commands_ports.c).
+    const En__ConfigAttrs *attrs = model->model->config;
+    json_t *config = attrs && *attrs->json ? json_loads(attrs->json, 0, NULL) : NULL;
+    cli_json_set_text(item, "firewall-mode",
+                      json_string_value(json_object_get(config, "firewall-mode")));
+    json_decref(config);
     json_t *view = json_object();
-    json_object_set_new(view, model->model->name, s_model_item(model->model));
+    json_object_set_new(view, model->model->name, item);
     en__model_result__free_unpacked(model, NULL);
     return cli_print(cli, view, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing, build, start environs under the local supervisor
 # (left running, like a daemon) and run a short demo on the embedded sim
-# cloud. Safe to run again: it reuses a running set and an existing model.
+# cloud: bootstrap a controller, add machines, list them. Safe to run again:
+# it reuses a running set, an existing controller and its machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -29,10 +30,19 @@ run clouds
 run regions sim
 run autoload-credentials sim
 run credentials
-"$cli" show-model -m demo >/dev/null 2>&1 || run add-model demo sim/sim-west --config default-series=noble
+# a controller on the sim cloud, with its hosted model "default"
+"$cli" show-controller demo >/dev/null 2>&1 ||
+  run bootstrap sim/sim-east demo --config default-series=noble
+run controllers
 run models
-run model-config -m demo
-run show-model -m demo
+# machines in demo's default model: three anywhere, one in a chosen zone
+if "$cli" machines -m demo:default --format json | grep -q '"machines":{}'; then
+  run add-machine -n 3 -m demo:default
+  run add-machine --to zone=sim-east-b --constraints cores=2 -m demo:default
+fi
+run machines -m demo:default
+run machines -m demo:default --format yaml
 echo
 echo "environs is running (gateway $(cat "$ENVIRONS_HOME/gateway.endpoint" 2>/dev/null))."
-echo "Stop it with: kill \$(cat $ENVIRONS_HOME/environs-local.pid)"
+echo "Remove the demo controller with: $cli destroy-controller demo --destroy-all-models"
+echo "Stop environs with: kill \$(cat $ENVIRONS_HOME/environs-local.pid)"

@@ -4,12 +4,15 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,9 +42,20 @@ harness_free_port(harness_t *h)
         // below the kernel's ephemeral range (32768+), so no outgoing
         // connection can take the port between the probe and the bind
         int port = 10000 + (int) (rand_r(&seed) % 20000);
-        if (port != h->port && s_port_free(port) && s_port_free(port + 1) &&
-            s_port_free(port + 2))
-            return port;
+        if (port == h->port || !s_port_free(port) || !s_port_free(port + 1) ||
+            !s_port_free(port + 2))
+            continue;
+        // a free port can still be taken by a test that probed it at the
+        // same moment: a lock per port, held until this process exits,
+        // settles which test has it (the lock files are never removed)
+        char lock[64];
+        snprintf(lock, sizeof lock, "/tmp/environs-test-port-%d.lock", port);
+        int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return port; // no lock to take: the probe is all there is
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return port; // fd stays open: the lock lives as long as we do
+        close(fd);
     }
     return 0;
 }
@@ -152,6 +166,25 @@ harness_wait_service(harness_t *h, const char *service, int timeout_ms)
             h->endpoint);
     s_dump_logs(h);
     return -1;
+}
+
+int
+harness_wait(harness_t *h, int i, int timeout_ms)
+{
+    if (h->pids[i] <= 0)
+        return -1;
+    int fd = (int) syscall(SYS_pidfd_open, h->pids[i], 0);
+    if (fd >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, timeout_ms);
+        close(fd);
+    }
+    int status = 0;
+    pid_t r = waitpid(h->pids[i], &status, WNOHANG);
+    if (r != h->pids[i])
+        return -1;
+    h->pids[i] = 0;
+    return status;
 }
 
 void

@@ -38,6 +38,10 @@ int harness_free_port(harness_t *h);
 int harness_spawn(harness_t *h, const char *name, int replica, char *const argv[]);
 //  Wait until the gateway reports a worker for service (deadline ms).
 int harness_wait_service(harness_t *h, const char *service, int timeout_ms);
+//  Wait up to timeout_ms for process i to exit (a pidfd poll, not a sleep):
+//  its wait status, or -1 when it is still running. A reaped process is
+//  forgotten, as after harness_kill.
+int harness_wait(harness_t *h, int i, int timeout_ms);
 //  Kill process i with sig and reap it.
 void harness_kill(harness_t *h, int i, int sig);
 //  SIGTERM everything, reap, remove the home directory. Returns -1 when a

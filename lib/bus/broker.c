@@ -48,11 +48,15 @@ typedef struct worker worker_t;
 #define EN_KEY_MAX (2 * 255 + 1)
 
 typedef struct {
-    zmq_msg_t client;     // client routing id
+    zmq_msg_t client;     // client routing id (as the worker was given it)
     zmq_msg_t body;       // packed en.Request
     int64_t deadline;     // wall-clock ms; 0 = EN_QUEUE_TIMEOUT_MS from queueing
     int64_t queued_at;
     uint32_t tag;         // given when sent to a worker; names it to a worker with credit
+    bool has_reply_to;    // a resend came from another address: answer there
+    zmq_msg_t reply_to;
+    zhash_t *active;      // the broker's index of live requests, while in it
+    char *active_key;     // "<service>\n<method>\n<request id>"
     char *client_service; // service name the client asked for (in text)
     char *request_id;     // (in text)
     char text[];
@@ -83,6 +87,7 @@ typedef struct {
     zhash_t *services; // name -> service_t
     zhash_t *workers;  // key -> worker_t
     zhash_t *forwards; // public method -> owning service name (strdup'd)
+    zhash_t *active;   // "<service>\n<method>\n<id>" -> request_t, queued or held
     int heartbeat_ms;
     int64_t heartbeat_at;
     int64_t mono, now; // the clocks, read once per wake
@@ -113,8 +118,13 @@ s_request_destroy(request_t **self_p)
     if (!*self_p)
         return;
     request_t *self = *self_p;
+    if (self->active && self->active_key && zhash_lookup(self->active, self->active_key) == self)
+        zhash_delete(self->active, self->active_key);
+    free(self->active_key);
     zmq_msg_close(&self->client);
     zmq_msg_close(&self->body);
+    if (self->has_reply_to)
+        zmq_msg_close(&self->reply_to);
     free(self);
     *self_p = NULL;
 }
@@ -470,9 +480,11 @@ s_on_worker(broker_t *self, en_frames_t *msg)
         bool was_full = worker->held_count == worker->credit;
         worker->held[i] = worker->held[--worker->held_count];
         worker->held[worker->held_count] = NULL;
-        // the worker's body goes on to the client as it came
-        s_client_reply(self, zmq_msg_data(&req->client), zmq_msg_size(&req->client),
-                       req->client_service, (en_part_t){NULL, 0, &msg->part[6]});
+        // the worker's body goes on to the client as it came, to the
+        // address of the newest resend if there was one
+        zmq_msg_t *to = req->has_reply_to ? &req->reply_to : &req->client;
+        s_client_reply(self, zmq_msg_data(to), zmq_msg_size(to), req->client_service,
+                       (en_part_t){NULL, 0, &msg->part[6]});
         s_request_destroy(&req);
         if (was_full)
             zlist_append(worker->service->waiting, worker); // credit to spare again
@@ -555,9 +567,43 @@ s_on_client(broker_t *self, en_frames_t *msg)
         if (owner)
             target = owner;
     }
+    // A resend of a call that is still queued or held by a worker (the
+    // client lost sight of this broker for a moment and sent it again) is
+    // not a second call: the live one answers, at the client's newest
+    // address. Without this, two copies of a composed call run side by
+    // side and one may undo the other's work.
+    char *key = NULL;
+    if (env->request_id && *env->request_id &&
+        asprintf(&key, "%s\n%s\n%s", target, env->method ? env->method : "",
+                 env->request_id) < 0)
+        abort();
+    request_t *live = key ? zhash_lookup(self->active, key) : NULL;
+    if (live) {
+        // the worker keeps the first address (it echoes it in its reply)
+        if (live->has_reply_to)
+            zmq_msg_close(&live->reply_to);
+        zmq_msg_init(&live->reply_to);
+        zmq_msg_move(&live->reply_to, &msg->part[0]);
+        live->has_reply_to = true;
+        self->stats.duplicates++;
+        en_info("broker: %s %s resent while in progress; the live call answers", target,
+                env->request_id);
+        free(key);
+        en__request__free_unpacked(env, &scratch.alloc);
+        return;
+    }
     const char *request_id = env->request_id ? env->request_id : "";
     size_t id_size = strlen(request_id) + 1;
     request_t *req = malloc(sizeof *req + name_size + 1 + id_size);
+    req->has_reply_to = false;
+    req->active = NULL;
+    req->active_key = NULL;
+    if (key && zhash_insert(self->active, key, req) == 0) {
+        req->active = self->active;
+        req->active_key = key;
+    }
+    else
+        free(key);
     req->client_service = req->text;
     memcpy(req->client_service, service_name, name_size + 1);
     req->request_id = req->text + name_size + 1;
@@ -666,7 +712,8 @@ s_housekeeping(broker_t *self)
                 else
                     snprintf(msg, sizeof msg, "service \"%s\" busy past the request deadline",
                              s->name);
-                s_client_error(self, zmq_msg_data(&req->client), zmq_msg_size(&req->client),
+                zmq_msg_t *to = req->has_reply_to ? &req->reply_to : &req->client;
+                s_client_error(self, zmq_msg_data(to), zmq_msg_size(to),
                                req->client_service, req->request_id,
                                s->workers == 0 ? EN_UNAVAILABLE : EN_TIMEOUT, msg);
                 s_request_destroy(&req);
@@ -719,6 +766,7 @@ s_broker_actor(zsock_t *pipe, void *args_)
     args->router = NULL;
     self.services = zhash_new();
     self.workers = zhash_new();
+    self.active = zhash_new();
     self.forwards = args->forwards;
     self.heartbeat_at = en_mono_ms() + self.heartbeat_ms;
     self.expire_at = INT64_MAX;
@@ -754,6 +802,7 @@ s_broker_actor(zsock_t *pipe, void *args_)
         s_worker_send(&self, w->identity, w->identity_size, MDPW_DISCONNECT, NULL, 0);
     zhash_destroy(&self.workers);
     zhash_destroy(&self.services);
+    zhash_destroy(&self.active);
     zsock_destroy(&self.router);
 }
 
@@ -770,7 +819,8 @@ en_broker_new(const en_broker_config_t *config, en_err_t *err)
         return NULL;
     }
     zsock_set_router_mandatory(router, 1);
-    zsock_set_maxmsgsize(router, EN_MAX_WIRE_MSG);
+    // workers' replies come in here too: see EN_MAX_WIRE_REPLY in mdp.h
+    zsock_set_maxmsgsize(router, EN_MAX_WIRE_REPLY);
     zsock_set_sndhwm(router, 100000);
     zsock_set_rcvhwm(router, 100000);
     zsock_set_linger(router, 1000);

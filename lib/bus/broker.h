@@ -47,6 +47,7 @@ typedef struct {
     size_t requeued;       // requests moved from a dead worker
     size_t malformed;      // messages dropped or answered NOT_VALID
     size_t expired;        // requests answered TIMEOUT in the queue
+    size_t duplicates;     // resends of a call still in progress, absorbed
 } en_broker_stats_t;
 
 int en_broker_stats(en_broker_t *self, en_broker_stats_t *stats);

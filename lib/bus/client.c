@@ -58,6 +58,7 @@ struct en_client {
     int64_t ping_due;
     int64_t due_mono; // earliest resend_at of a pending call (0: at once)
     int64_t due_wall; // earliest deadline + grace of a pending call
+    bool resend_on_epoch; // resend pending calls when the next epoch arrives
     char epoch[64];
     char mmi_code[8]; // last mmi.service answer
 };
@@ -81,7 +82,7 @@ s_socket_new(const char *endpoint)
     zsock_set_linger(s, 1000);
     zsock_set_sndhwm(s, 100000);
     zsock_set_rcvhwm(s, 100000);
-    zsock_set_maxmsgsize(s, EN_MAX_WIRE_MSG);
+    zsock_set_maxmsgsize(s, EN_MAX_WIRE_REPLY); // it receives replies
     zsock_set_heartbeat_ivl(s, EN_HEARTBEAT_MS);
     zsock_set_heartbeat_timeout(s, EN_HEARTBEAT_EXPIRY);
     if (zsock_connect(s, "%s", endpoint) < 0) {
@@ -300,6 +301,16 @@ s_on_message(en_client_t *self, zsock_t *sock, en_frames_t *msg)
                 snprintf(self->epoch, sizeof self->epoch, "%s", epoch);
                 s_failover(self, "gateway restarted");
             }
+            else if (!self->epoch[0] && self->resend_on_epoch) {
+                // the resends made when the gateway went silent may have
+                // gone into a connection that was already dead; the one
+                // that answers now gets them again (a call still in
+                // progress is absorbed by the gateway, a finished one is
+                // answered from the service's record)
+                self->resend_on_epoch = false;
+                for (call_t *c = zhash_first(self->pending); c; c = zhash_next(self->pending))
+                    s_call_send(self, c);
+            }
             snprintf(self->epoch, sizeof self->epoch, "%s", epoch);
         }
         return;
@@ -354,6 +365,7 @@ s_timers(en_client_t *self)
     if (self->ping_sent_at && mono - self->ping_sent_at > self->ping_timeout_ms) {
         self->epoch[0] = '\0'; // a new gateway: learn its epoch afresh
         s_failover(self, "gateway not answering");
+        self->resend_on_epoch = true;
     }
     else if (self->ping_sent_at && self->ping_unsent) {
         // the connection may be up now (it takes a moment after connect);

@@ -85,11 +85,21 @@
 //  The public service every client calls.
 #define EN_PUBLIC_SERVICE "environ.v1"
 
-//  Largest body the bus accepts (a stated limit: bigger requests get a
-//  NOT_VALID reply). ZMQ_MAXMSGSIZE is set a little above it so a peer that
-//  sends far more is disconnected by libzmq before we ever buffer it.
+//  Largest request body the bus accepts (a stated limit: bigger requests
+//  get a NOT_VALID reply).
 #define EN_MAX_BODY (4 * 1024 * 1024)
+//  Largest reply body. A listing grows with the cloud (AllInstances of a
+//  model of 10,000 instances is ~3.3 MB, ~330 bytes an instance), so
+//  replies have their own, larger limit; a service answers NOT_SUPPORTED
+//  rather than send more (en_dispatcher_handle).
+#define EN_MAX_REPLY_BODY (64 * 1024 * 1024)
+//  ZMQ_MAXMSGSIZE, a little above the body limits, so that a peer that
+//  sends far more is disconnected by libzmq before we ever buffer it. A
+//  worker's socket receives only requests; a client's receives replies;
+//  the gateway's ROUTER receives both, so it takes the reply limit and
+//  refuses requests over EN_MAX_BODY itself (en_request_unpack).
 #define EN_MAX_WIRE_MSG (EN_MAX_BODY + 64 * 1024)
+#define EN_MAX_WIRE_REPLY (EN_MAX_REPLY_BODY + 64 * 1024)
 
 //  A request queued for a service with no free worker waits at most this
 //  long when it carries no deadline of its own.

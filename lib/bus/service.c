@@ -168,6 +168,13 @@ en_dispatcher_handle_msg(en_dispatcher_t *self, const uint8_t *data, size_t size
         goto fail;
     }
     size_t out_size = protobuf_c_message_get_packed_size(out);
+    if (out_size > EN_MAX_REPLY_BODY) {
+        // sent, it would only cost us the connection (the gateway's socket
+        // drops it) and the request would be requeued to the next worker
+        en_err_set(&err, EN_NOT_SUPPORTED, "%s: reply of %zu bytes exceeds the limit of %d bytes",
+                   req->method, out_size, EN_MAX_REPLY_BODY);
+        goto fail;
+    }
     uint8_t *buf = out_size ? en_arena_alloc(self->arena, out_size) : NULL;
     if (out_size)
         protobuf_c_message_pack(out, buf);

@@ -134,6 +134,13 @@ en_ca_check(const char *cert_pem, const char *key_pem, en_err_t *err)
             en_err_set(err, EN_NOT_VALID, "certificate is not a CA");
             goto cleanup;
         }
+        // a root CA signs itself: any change to what it says breaks that
+        EVP_PKEY *own = X509_get0_pubkey(cert);
+        if (!own || X509_verify(cert, own) != 1) {
+            ERR_clear_error();
+            en_err_set(err, EN_NOT_VALID, "CA certificate signature does not verify");
+            goto cleanup;
+        }
     }
     if (key_pem) {
         BIO *b = BIO_new_mem_buf(key_pem, -1);

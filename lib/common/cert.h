@@ -16,7 +16,7 @@
 int en_ca_generate(const char *controller_name, const char *controller_uuid, char **cert_pem,
                    char **key_pem, en_err_t *err);
 
-//  Check that cert_pem is a CA certificate whose key is key_pem (either may
+//  Check that cert_pem is a self-signed CA certificate whose key is key_pem (either may
 //  be NULL to check only the other's syntax). EN_NOT_VALID with the reason.
 int en_ca_check(const char *cert_pem, const char *key_pem, en_err_t *err);
 

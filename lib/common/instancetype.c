@@ -508,33 +508,36 @@ s_list_end(char *buf, size_t size, size_t len, size_t count)
         snprintf(buf + len, size - len, "]");
 }
 
-int
-en_find_instance_spec(const en_image_t *images, size_t n_images, const en_instance_constraint_t *ic,
-                      const en_instance_type_t *types, size_t n_types, en_instance_spec_t *spec,
-                      en_err_t *err)
+//  The "no images" failure, checked before any matching.
+static int
+s_no_images(const en_instance_constraint_t *ic, en_err_t *err)
 {
     char series[EN_ERR_MSG_MAX / 4], list[EN_ERR_MSG_MAX / 2];
-    en_go_quote(series, sizeof series, ic->series ? ic->series : "");
-    const char *region = ic->region ? ic->region : "";
-    memset(spec, 0, sizeof *spec);
     size_t len = 0;
-    if (n_images == 0) {
-        for (size_t i = 0; i < ic->arch_count; i++)
-            s_list_add(list, sizeof list, &len, i, ic->arches[i]);
-        s_list_end(list, sizeof list, len, ic->arch_count);
-        return en_err_set(err, EN_NOT_FOUND, "no %s images in %s with arches %s", series, region,
-                          list);
-    }
-    en_constraints_t none;
-    en_constraints_init(&none);
-    en_itype_match_t *matches;
-    size_t n;
-    if (en_matching_instance_types(types, n_types, region, ic->cons ? ic->cons : &none, &matches,
-                                   &n, err) != 0)
-        return -1;
+    en_go_quote(series, sizeof series, ic->series ? ic->series : "");
+    for (size_t i = 0; i < ic->arch_count; i++)
+        s_list_add(list, sizeof list, &len, i, ic->arches[i]);
+    s_list_end(list, sizeof list, len, ic->arch_count);
+    return en_err_set(err, EN_NOT_FOUND, "no %s images in %s with arches %s", series,
+                      ic->region ? ic->region : "", list);
+}
+
+//  FindInstanceSpec's choice among matches already in cost order.
+static int
+s_choose(const en_image_t *images, size_t n_images, const en_instance_constraint_t *ic,
+         const en_itype_match_t *matches, size_t n, en_instance_spec_t *spec, en_err_t *err)
+{
+    //  The first image in byArch order. Once the exact answer has its
+    //  arch, no later pair can displace it (only a strictly better arch
+    //  does), and an exact answer beats any partial: the search is over.
+    const en_image_t *first = NULL;
+    for (size_t i = 0; i < n_images; i++)
+        if (images[i].arch && (!first || s_arch_before(&images[i], first)))
+            first = &images[i];
     //  Exact virt-type matches beat images that name no virt-type.
     en_instance_spec_t exact = {0}, partial = {0};
-    for (size_t k = 0; k < n; k++) {
+    bool settled = false;
+    for (size_t k = 0; k < n && !settled; k++) {
         const char *want = matches[k].type->virt_type;
         for (size_t i = 0; i < n_images; i++) {
             const en_image_t *image = &images[i];
@@ -549,16 +552,60 @@ en_find_instance_spec(const en_image_t *images, size_t n_images, const en_instan
             if (best && (!best->image || s_arch_before(image, best->image)))
                 *best = (en_instance_spec_t){matches[k], image};
         }
+        settled = exact.image && !s_arch_before(first, exact.image);
     }
     if (exact.image || partial.image) {
         *spec = exact.image ? exact : partial;
-        free(matches);
         return 0;
     }
+    char series[EN_ERR_MSG_MAX / 4], list[EN_ERR_MSG_MAX / 2];
+    size_t len = 0;
+    en_go_quote(series, sizeof series, ic->series ? ic->series : "");
     for (size_t k = 0; k < n; k++)
         s_list_add(list, sizeof list, &len, k, matches[k].type->name);
     s_list_end(list, sizeof list, len, n);
-    free(matches);
     return en_err_set(err, EN_NOT_FOUND, "no %s images in %s matching instance types %s", series,
-                      region, list);
+                      ic->region ? ic->region : "", list);
+}
+
+int
+en_find_instance_spec(const en_image_t *images, size_t n_images, const en_instance_constraint_t *ic,
+                      const en_instance_type_t *types, size_t n_types, en_instance_spec_t *spec,
+                      en_err_t *err)
+{
+    memset(spec, 0, sizeof *spec);
+    if (n_images == 0)
+        return s_no_images(ic, err);
+    en_constraints_t none;
+    en_constraints_init(&none);
+    en_itype_match_t *matches;
+    size_t n;
+    if (en_matching_instance_types(types, n_types, ic->region ? ic->region : "",
+                                   ic->cons ? ic->cons : &none, &matches, &n, err) != 0)
+        return -1;
+    int rc = s_choose(images, n_images, ic, matches, n, spec, err);
+    free(matches);
+    return rc;
+}
+
+int
+en_itype_catalogue_find_spec(const en_itype_catalogue_t *self, const en_image_t *images,
+                             size_t n_images, const en_instance_constraint_t *ic,
+                             en_instance_spec_t *spec, en_err_t *err)
+{
+    memset(spec, 0, sizeof *spec);
+    if (n_images == 0)
+        return s_no_images(ic, err);
+    en_constraints_t none;
+    en_constraints_init(&none);
+    en_itype_match_t *matches = malloc((self->count ? self->count : 1) * sizeof *matches);
+    if (!matches)
+        return en_err_set(err, EN_INTERNAL, "out of memory matching instance types");
+    size_t n;
+    int rc = en_itype_catalogue_match(self, ic->region ? ic->region : "",
+                                      ic->cons ? ic->cons : &none, matches, self->count, &n, err);
+    if (rc == 0)
+        rc = s_choose(images, n_images, ic, matches, n, spec, err);
+    free(matches);
+    return rc;
 }

@@ -127,5 +127,10 @@ typedef struct {
 int en_find_instance_spec(const en_image_t *images, size_t n_images,
                           const en_instance_constraint_t *ic, const en_instance_type_t *types,
                           size_t n_types, en_instance_spec_t *spec, en_err_t *err);
+//  The same answer (or error) from a prepared catalogue, whose types are
+//  the list: matching without a sort, one malloc for the matches.
+int en_itype_catalogue_find_spec(const en_itype_catalogue_t *self, const en_image_t *images,
+                                 size_t n_images, const en_instance_constraint_t *ic,
+                                 en_instance_spec_t *spec, en_err_t *err);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "common/cloudfile.h"
 #include "common/err.h"
+#include "common/portrange.h"
 #include "common/instancetype.h"
 
 typedef struct {
@@ -73,10 +74,13 @@ typedef struct {
     //  The region's catalogue, borrowed from the connection (fetched once).
     int (*instance_types)(en_compute_t *self, const en_instance_type_t **types, size_t *count,
                           en_err_t *err);
-    //  Create an instance with its tags in one call. zone NULL: the cloud
-    //  picks. ALREADY_EXISTS when a live instance has that name.
+    //  Create an instance with its tags in one call, in the named security
+    //  groups (none: NULL, 0; NOT_FOUND `security group "<g>" not found`
+    //  when one does not exist). zone NULL: the cloud picks.
+    //  ALREADY_EXISTS when a live instance has that name.
     int (*create)(en_compute_t *self, const char *name, const char *zone, const char *type,
-                  const en_tag_t *tags, size_t tag_count, en_instance_t *out, en_err_t *err);
+                  const en_tag_t *tags, size_t tag_count, const char *const *groups,
+                  size_t group_count, en_instance_t *out, en_err_t *err);
     //  Instances among ids (each once, in the order of ids; unknown ids
     //  left out; terminated ones reported not live).
     int (*describe)(en_compute_t *self, const char *const *ids, size_t id_count,
@@ -89,7 +93,41 @@ typedef struct {
     //  Replace the named tags, keep the others. NOT_FOUND for an unknown id.
     int (*set_tags)(en_compute_t *self, const char *id, const en_tag_t *tags, size_t tag_count,
                     en_err_t *err);
+    //  Optional. How many API calls the cloud takes at once before it
+    //  throttles (*limit 0: no limit). Not itself an API call: callers
+    //  plan their fan-out with it. NULL: the driver cannot tell.
+    int (*concurrency)(en_compute_t *self, int *limit, en_err_t *err);
 } en_compute_ops_t;
+
+//  Firewall (§4.4): security groups with ingress rules, on the same
+//  connection as compute. A group is named (unique per region), tagged at
+//  creation (juju-model-uuid, juju-controller-uuid; instance mode also
+//  juju-machine-id), and an instance is put in groups by its create call
+//  (en_compute_ops_t.create's groups). Rules are kept exactly as given.
+typedef struct {
+    //  Create the group unless it exists (then its tags are left alone).
+    int (*ensure_group)(en_compute_t *self, const char *name, const en_tag_t *tags,
+                        size_t tag_count, en_err_t *err);
+    //  Delete a group. An unknown group is not an error (already gone).
+    //  EN_UNAVAILABLE (retryable) `security group "<name>" is in use` while
+    //  a live instance is in it.
+    int (*delete_group)(en_compute_t *self, const char *name, en_err_t *err);
+    //  Names of the groups carrying every filter tag (malloc'd strings in a
+    //  malloc'd array).
+    int (*list_groups)(en_compute_t *self, const en_tag_t *filters, size_t filter_count,
+                       char ***names, size_t *count, en_err_t *err);
+    //  Add rules; a rule already there (same range and CIDRs) is left as
+    //  it is. EN_NOT_FOUND `security group "<name>" not found`.
+    int (*authorize)(en_compute_t *self, const char *group, const en_ingress_rule_t *rules,
+                     size_t n, en_err_t *err);
+    //  Remove rules; rules that are not there are ignored.
+    int (*revoke)(en_compute_t *self, const char *group, const en_ingress_rule_t *rules,
+                  size_t n, en_err_t *err);
+    //  The group's rules, one per range and CIDR set, as stored (an
+    //  unrestricted rule reads back with cidrs ["0.0.0.0/0"]).
+    int (*rules)(en_compute_t *self, const char *group, en_ingress_rule_t **rules, size_t *n,
+                 en_err_t *err);
+} en_firewall_ops_t;
 
 void en_instance_clear(en_instance_t *instance);
 void en_instances_free(en_instance_t **instances_p, size_t count);
@@ -111,6 +149,8 @@ typedef struct en_provider {
     int (*prepare_config)(const en_cloud_spec_t *spec, json_t *cfg, en_err_t *err);
     // compute; NULL = NOT_SUPPORTED
     const en_compute_ops_t *compute;
+    // firewall, on compute's connection; NULL = NOT_SUPPORTED
+    const en_firewall_ops_t *firewall;
 } en_provider_t;
 
 //  Providers compiled into this build, NULL-terminated.

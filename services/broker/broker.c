@@ -16,6 +16,27 @@
 //  --------------------------------------------------------------------------
 //  Model and compute connection
 
+static void
+s_population_clear(broker_population_t *p)
+{
+    for (size_t i = 0; i < p->count; i++)
+        free(p->zones[i]);
+    free(p->zones);
+    free(p->counts);
+    free(p->model);
+    memset(p, 0, sizeof *p);
+}
+
+//  Close the connection and drop what was remembered with it.
+static void
+s_conn_clear(broker_conn_t *c)
+{
+    c->ops->close(&c->conn);
+    free(c->key);
+    en_zones_free(&c->zones, c->zone_count);
+    memset(c, 0, sizeof *c);
+}
+
 static broker_conn_t *
 s_conn(broker_thread_t *t, const En__CloudSpec *spec, en_err_t *err)
 {
@@ -49,14 +70,13 @@ s_conn(broker_thread_t *t, const En__CloudSpec *spec, en_err_t *err)
     }
     if (t->conn_count == BROKER_COMPUTE_MAX) {
         // a thread serving more clouds than that is unusual: drop the oldest
-        broker_conn_t *old = &t->conns[0];
-        old->ops->close(&old->conn);
-        free(old->key);
+        s_conn_clear(&t->conns[0]);
         memmove(&t->conns[0], &t->conns[1], (BROKER_COMPUTE_MAX - 1) * sizeof(broker_conn_t));
         t->conn_count--;
     }
     broker_conn_t *c = &t->conns[t->conn_count++];
-    *c = (broker_conn_t){.key = key, .ops = provider->compute, .conn = conn};
+    *c = (broker_conn_t){
+        .key = key, .ops = provider->compute, .conn = conn, .firewall = provider->firewall != NULL};
     return c;
 }
 
@@ -85,27 +105,231 @@ broker_model(en_call_t *call, broker_model_t *model, en_err_t *err)
         return -1;
     model->ops = c->ops;
     model->conn = c->conn;
+    model->firewall = c->firewall;
+    model->cache = c;
+    model->broker = ((broker_thread_t *)call->state)->broker;
     return 0;
+}
+
+int
+broker_connect(en_call_t *call, const En__CloudSpec *spec, broker_model_t *model, en_err_t *err)
+{
+    broker_conn_t *c = s_conn(call->state, spec, err);
+    if (!c)
+        return -1;
+    memset(model, 0, sizeof *model);
+    model->uuid = "";
+    model->controller_uuid = "";
+    model->region = en_arena_strdup(call->arena, spec->region ? spec->region : "");
+    model->config_json = "{}";
+    model->ops = c->ops;
+    model->conn = c->conn;
+    model->firewall = c->firewall;
+    model->cache = c;
+    model->broker = ((broker_thread_t *)call->state)->broker;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  What a thread remembers of a cloud (see broker_conn_t)
+
+static int
+s_zones_copy(en_arena_t *a, const en_zone_t *src, size_t n, en_zone_t **zones, size_t *count)
+{
+    *zones = en_arena_array(a, n ? n : 1, sizeof(en_zone_t));
+    for (size_t i = 0; i < n; i++)
+        (*zones)[i] = (en_zone_t){en_arena_strdup(a, src[i].name), src[i].available};
+    *count = n;
+    return 0;
+}
+
+int
+broker_zones(broker_model_t *m, en_arena_t *a, bool fresh, en_zone_t **zones, size_t *count,
+             en_err_t *err)
+{
+    broker_conn_t *c = m->cache;
+    if (c && c->zones && !fresh && en_mono_ms() - c->zones_ms < BROKER_ZONES_TTL_MS)
+        return s_zones_copy(a, c->zones, c->zone_count, zones, count);
+    en_zone_t *got = NULL;
+    size_t n = 0;
+    if (m->ops->zones(m->conn, &got, &n, err))
+        return -1;
+    s_zones_copy(a, got, n, zones, count);
+    if (!c) {
+        en_zones_free(&got, n);
+        return 0;
+    }
+    en_zones_free(&c->zones, c->zone_count);
+    c->zones = got;
+    c->zone_count = n;
+    c->zones_ms = en_mono_ms();
+    return 0;
+}
+
+void
+broker_zones_forget(broker_model_t *m)
+{
+    if (!m->cache)
+        return;
+    en_zones_free(&m->cache->zones, m->cache->zone_count);
+    m->cache->zone_count = 0;
+}
+
+static broker_population_t *
+s_population_find(broker_t *b, const char *model)
+{
+    for (size_t i = 0; b && i < b->population_count; i++)
+        if (strcmp(b->populations[i].model, model) == 0)
+            return &b->populations[i];
+    return NULL;
+}
+
+//  Count the live instances per zone from a listing.
+static void
+s_population_fill(broker_population_t *p, const en_instance_t *insts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!insts[i].live || !insts[i].zone || !*insts[i].zone)
+            continue;
+        size_t z = 0;
+        while (z < p->count && strcmp(p->zones[z], insts[i].zone) != 0)
+            z++;
+        if (z == p->count) {
+            p->zones = realloc(p->zones, (p->count + 1) * sizeof(char *));
+            p->counts = realloc(p->counts, (p->count + 1) * sizeof(size_t));
+            p->zones[z] = strdup(insts[i].zone);
+            p->counts[z] = 0;
+            p->count++;
+        }
+        p->counts[z]++;
+    }
+}
+
+static size_t
+s_population_of(const broker_population_t *p, const char *zone)
+{
+    for (size_t z = 0; z < p->count; z++)
+        if (strcmp(p->zones[z], zone) == 0)
+            return p->counts[z];
+    return 0;
+}
+
+//  Count one more in the least populated of zones (ties by name); the
+//  lock is held.
+static const char *
+s_population_reserve(broker_population_t *p, const char *const *zones, size_t n,
+                     const size_t *counts)
+{
+    size_t best = n;
+    for (size_t i = 0; i < n; i++)
+        if (best == n || counts[i] < counts[best] ||
+            (counts[i] == counts[best] && strcmp(zones[i], zones[best]) < 0))
+            best = i;
+    if (best == n)
+        return NULL;
+    en_instance_t one = {.live = true, .zone = (char *)zones[best]};
+    s_population_fill(p, &one, 1);
+    return zones[best];
+}
+
+int
+broker_population(broker_model_t *m, const char *const *zones, size_t n, size_t *counts,
+                  const char **reserve, en_err_t *err)
+{
+    if (reserve)
+        *reserve = NULL;
+    broker_t *b = m->broker;
+    if (b) {
+        pthread_mutex_lock(&b->population_lock);
+        broker_population_t *p = s_population_find(b, m->uuid);
+        bool fresh = p && en_mono_ms() - p->list_ms < BROKER_POPULATION_TTL_MS;
+        if (fresh) {
+            for (size_t i = 0; i < n; i++)
+                counts[i] = s_population_of(p, zones[i]);
+            if (reserve)
+                *reserve = s_population_reserve(p, zones, n, counts);
+        }
+        pthread_mutex_unlock(&b->population_lock);
+        if (fresh)
+            return 0;
+    }
+    // list outside the lock: it is a cloud call
+    en_tag_t filter = {"juju-model-uuid", m->uuid};
+    en_instance_t *insts = NULL;
+    size_t count = 0;
+    if (m->ops->list(m->conn, &filter, 1, &insts, &count, err))
+        return -1;
+    broker_population_t listed = {.model = strdup(m->uuid), .list_ms = en_mono_ms()};
+    s_population_fill(&listed, insts, count);
+    en_instances_free(&insts, count);
+    for (size_t i = 0; i < n; i++)
+        counts[i] = s_population_of(&listed, zones[i]);
+    if (!b) {
+        s_population_clear(&listed);
+        return 0;
+    }
+    pthread_mutex_lock(&b->population_lock);
+    broker_population_t *p = s_population_find(b, m->uuid);
+    if (p)
+        s_population_clear(p);
+    else if (b->population_count == BROKER_POPULATIONS_MAX) {
+        // the least recently listed model makes room
+        p = &b->populations[0];
+        for (size_t i = 1; i < b->population_count; i++)
+            if (b->populations[i].list_ms < p->list_ms)
+                p = &b->populations[i];
+        s_population_clear(p);
+    } else
+        p = &b->populations[b->population_count++];
+    *p = listed;
+    if (reserve)
+        *reserve = s_population_reserve(p, zones, n, counts);
+    pthread_mutex_unlock(&b->population_lock);
+    return 0;
+}
+
+void
+broker_population_move(broker_model_t *m, const char *from, const char *to)
+{
+    if (!m->broker || (!from && !to))
+        return;
+    pthread_mutex_lock(&m->broker->population_lock);
+    broker_population_t *p = s_population_find(m->broker, m->uuid);
+    for (size_t z = 0; p && from && z < p->count; z++)
+        if (strcmp(p->zones[z], from) == 0 && p->counts[z] > 0)
+            p->counts[z]--;
+    if (p && to && *to) {
+        en_instance_t one = {.live = true, .zone = (char *)to};
+        s_population_fill(p, &one, 1);
+    }
+    pthread_mutex_unlock(&m->broker->population_lock);
+}
+
+void
+broker_population_forget(broker_model_t *m)
+{
+    if (!m->broker)
+        return;
+    pthread_mutex_lock(&m->broker->population_lock);
+    broker_population_t *p = s_population_find(m->broker, m->uuid);
+    if (p)
+        p->list_ms = INT64_MIN / 2; // stale: the next start lists afresh
+    pthread_mutex_unlock(&m->broker->population_lock);
 }
 
 //  --------------------------------------------------------------------------
 //  Eventual consistency
 
-static double
-s_retry_scale(void)
+double
+broker_retry_scale(void)
 {
-    const char *s = getenv("ENVIRONS_RETRY_SCALE");
-    double v = s && *s ? strtod(s, NULL) : 1.0;
-    return v >= 0 && v <= 100 ? v : 1.0;
+    return en_retry_scale();
 }
 
-static void
-s_sleep_ms(int64_t ms)
+void
+broker_sleep_ms(int64_t ms)
 {
-    if (ms <= 0)
-        return;
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
+    en_sleep_ms(ms);
 }
 
 bool
@@ -138,8 +362,8 @@ broker_retry_wait(size_t attempt)
     static const int waits[] = {100, 200, 400, 800};
     if (attempt >= sizeof waits / sizeof waits[0])
         return false;
-    int64_t ms = (int64_t)(waits[attempt] * s_retry_scale());
-    s_sleep_ms(ms / 2 + (ms > 1 ? rand() % (ms / 2 + 1) : 0));
+    int64_t ms = (int64_t)(waits[attempt] * broker_retry_scale());
+    broker_sleep_ms(ms / 2 + (ms > 1 ? rand() % (ms / 2 + 1) : 0));
     return true;
 }
 
@@ -222,132 +446,6 @@ broker_instance_to(en_arena_t *a, const en_instance_t *inst)
     return r;
 }
 
-static int
-s_set_list(en_constraints_t *out, en_cons_attr_t attr, const En__StringList *l)
-{
-    if (!l)
-        return 0;
-    return en_constraints_set_list(out, attr, (const char *const *)l->values, l->n_values);
-}
-
-int
-broker_cons_from(const En__Constraints *c, en_constraints_t *out, en_err_t *err)
-{
-    en_constraints_reset(out);
-    if (!c)
-        return 0;
-    int rc = 0;
-    if (c->_arch_case)
-        rc |= en_constraints_set_string(out, EN_CONS_ARCH, c->arch);
-    if (c->_container_case)
-        rc |= en_constraints_set_string(out, EN_CONS_CONTAINER, c->container);
-    if (c->_cpu_cores_case)
-        rc |= en_constraints_set_uint(out, EN_CONS_CORES, c->cpu_cores);
-    if (c->_cpu_power_case)
-        rc |= en_constraints_set_uint(out, EN_CONS_CPU_POWER, c->cpu_power);
-    if (c->_mem_case)
-        rc |= en_constraints_set_uint(out, EN_CONS_MEM, c->mem);
-    if (c->_root_disk_case)
-        rc |= en_constraints_set_uint(out, EN_CONS_ROOT_DISK, c->root_disk);
-    if (c->_instance_type_case)
-        rc |= en_constraints_set_string(out, EN_CONS_INSTANCE_TYPE, c->instance_type);
-    if (c->_virt_type_case)
-        rc |= en_constraints_set_string(out, EN_CONS_VIRT_TYPE, c->virt_type);
-    if (c->_allocate_public_ip_case)
-        rc |= en_constraints_set_bool(out, EN_CONS_ALLOCATE_PUBLIC_IP, c->allocate_public_ip);
-    if (c->_root_disk_source_case)
-        rc |= en_constraints_set_string(out, EN_CONS_ROOT_DISK_SOURCE, c->root_disk_source);
-    if (c->_instance_role_case)
-        rc |= en_constraints_set_string(out, EN_CONS_INSTANCE_ROLE, c->instance_role);
-    if (c->_image_id_case)
-        rc |= en_constraints_set_string(out, EN_CONS_IMAGE_ID, c->image_id);
-    if (c->_nested_virtualization_case)
-        rc |= en_constraints_set_bool(out, EN_CONS_NESTED_VIRTUALIZATION, c->nested_virtualization);
-    rc |= s_set_list(out, EN_CONS_TAGS, c->tags);
-    rc |= s_set_list(out, EN_CONS_SPACES, c->spaces);
-    rc |= s_set_list(out, EN_CONS_ZONES, c->zones);
-    if (rc) {
-        en_constraints_reset(out);
-        return en_err_set(err, EN_NOT_VALID, "constraints do not convert");
-    }
-    return 0;
-}
-
-static En__StringList *
-s_list_to(en_arena_t *a, const en_cons_list_t *l)
-{
-    En__StringList *r = en_arena_alloc(a, sizeof *r);
-    en__string_list__init(r);
-    r->values = en_arena_array(a, l->count, sizeof(char *));
-    for (size_t i = 0; i < l->count; i++)
-        r->values[i] = en_arena_strdup(a, l->items[i]);
-    r->n_values = l->count;
-    return r;
-}
-
-//  A set string attribute in the arena, or NULL when unset.
-static char *
-s_str(en_arena_t *a, const en_constraints_t *c, en_cons_attr_t attr, const char *value)
-{
-    return en_constraints_is_set(c, attr) ? en_arena_strdup(a, value) : NULL;
-}
-
-En__Constraints *
-broker_cons_to(en_arena_t *a, const en_constraints_t *c)
-{
-    En__Constraints *r = en_arena_alloc(a, sizeof *r);
-    en__constraints__init(r);
-    // strings: the oneof case is the field number when set, 0 when not
-    if ((r->arch = s_str(a, c, EN_CONS_ARCH, c->arch)))
-        r->_arch_case = EN__CONSTRAINTS___ARCH_ARCH;
-    if ((r->container = s_str(a, c, EN_CONS_CONTAINER, c->container)))
-        r->_container_case = EN__CONSTRAINTS___CONTAINER_CONTAINER;
-    if ((r->instance_type = s_str(a, c, EN_CONS_INSTANCE_TYPE, c->instance_type)))
-        r->_instance_type_case = EN__CONSTRAINTS___INSTANCE_TYPE_INSTANCE_TYPE;
-    if ((r->virt_type = s_str(a, c, EN_CONS_VIRT_TYPE, c->virt_type)))
-        r->_virt_type_case = EN__CONSTRAINTS___VIRT_TYPE_VIRT_TYPE;
-    if ((r->root_disk_source = s_str(a, c, EN_CONS_ROOT_DISK_SOURCE, c->root_disk_source)))
-        r->_root_disk_source_case = EN__CONSTRAINTS___ROOT_DISK_SOURCE_ROOT_DISK_SOURCE;
-    if ((r->instance_role = s_str(a, c, EN_CONS_INSTANCE_ROLE, c->instance_role)))
-        r->_instance_role_case = EN__CONSTRAINTS___INSTANCE_ROLE_INSTANCE_ROLE;
-    if ((r->image_id = s_str(a, c, EN_CONS_IMAGE_ID, c->image_id)))
-        r->_image_id_case = EN__CONSTRAINTS___IMAGE_ID_IMAGE_ID;
-    // numbers and booleans
-    if (en_constraints_is_set(c, EN_CONS_CORES)) {
-        r->_cpu_cores_case = EN__CONSTRAINTS___CPU_CORES_CPU_CORES;
-        r->cpu_cores = c->cores;
-    }
-    if (en_constraints_is_set(c, EN_CONS_CPU_POWER)) {
-        r->_cpu_power_case = EN__CONSTRAINTS___CPU_POWER_CPU_POWER;
-        r->cpu_power = c->cpu_power;
-    }
-    if (en_constraints_is_set(c, EN_CONS_MEM)) {
-        r->_mem_case = EN__CONSTRAINTS___MEM_MEM;
-        r->mem = c->mem;
-    }
-    if (en_constraints_is_set(c, EN_CONS_ROOT_DISK)) {
-        r->_root_disk_case = EN__CONSTRAINTS___ROOT_DISK_ROOT_DISK;
-        r->root_disk = c->root_disk;
-    }
-    if (en_constraints_is_set(c, EN_CONS_ALLOCATE_PUBLIC_IP)) {
-        r->_allocate_public_ip_case = EN__CONSTRAINTS___ALLOCATE_PUBLIC_IP_ALLOCATE_PUBLIC_IP;
-        r->allocate_public_ip = c->allocate_public_ip;
-    }
-    if (en_constraints_is_set(c, EN_CONS_NESTED_VIRTUALIZATION)) {
-        r->_nested_virtualization_case =
-            EN__CONSTRAINTS___NESTED_VIRTUALIZATION_NESTED_VIRTUALIZATION;
-        r->nested_virtualization = c->nested_virtualization;
-    }
-    // lists: present-but-empty differs from absent
-    if (en_constraints_is_set(c, EN_CONS_TAGS))
-        r->tags = s_list_to(a, &c->tags);
-    if (en_constraints_is_set(c, EN_CONS_SPACES))
-        r->spaces = s_list_to(a, &c->spaces);
-    if (en_constraints_is_set(c, EN_CONS_ZONES))
-        r->zones = s_list_to(a, &c->zones);
-    return r;
-}
-
 //  --------------------------------------------------------------------------
 //  Service
 
@@ -367,6 +465,13 @@ s_thread_init(void *service, en_err_t *err)
             return NULL;
         }
     }
+    t->progress = en_progress_new(self->gateways, err);
+    if (!t->progress) {
+        en_modelcache_destroy(&t->models);
+        en_client_destroy(&t->client);
+        free(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -375,10 +480,9 @@ s_thread_fini(void *service, void *state)
 {
     (void)service;
     broker_thread_t *t = state;
-    for (size_t i = 0; i < t->conn_count; i++) {
-        t->conns[i].ops->close(&t->conns[i].conn);
-        free(t->conns[i].key);
-    }
+    for (size_t i = 0; i < t->conn_count; i++)
+        s_conn_clear(&t->conns[i]);
+    en_progress_destroy(&t->progress);
     en_modelcache_destroy(&t->models);
     en_client_destroy(&t->client);
     free(t);
@@ -393,11 +497,13 @@ broker_new(const char *home, const char *gateways, en_err_t *err)
     }
     broker_t *self = calloc(1, sizeof *self);
     self->home = strdup(home);
+    pthread_mutex_init(&self->population_lock, NULL);
     self->gateways = strdup(gateways ? gateways : "");
     const en_route_group_t groups[] = {
         {broker_instance_routes, broker_instance_route_count},
         {broker_start_routes, broker_start_route_count},
         {broker_policy_routes, broker_policy_route_count},
+        {broker_bootstrap_routes, broker_bootstrap_route_count},
     };
     size_t n;
     self->routes = en_routes_join(groups, sizeof groups / sizeof groups[0], &n);
@@ -421,6 +527,9 @@ broker_destroy(broker_t **self_p)
     free(self->home);
     free(self->gateways);
     free(self->routes);
+    for (size_t i = 0; i < self->population_count; i++)
+        s_population_clear(&self->populations[i]);
+    pthread_mutex_destroy(&self->population_lock);
     free(self);
     *self_p = NULL;
 }

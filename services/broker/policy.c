@@ -128,11 +128,11 @@ s_validate_constraints(en_call_t *call, const ProtobufCMessage *req_, ProtobufCM
     en_constraints_t cons;
     en_constraints_init(&cons);
     en_cons_attrs_t unsupported = 0;
-    int rc = broker_cons_from(req->constraints, &cons, err);
+    int rc = en_constraints_from_proto(req->constraints, &cons, err);
     if (rc == 0)
         rc = en_cons_validator_validate(v, &cons, &unsupported, err);
     if (rc == 0) {
-        res->constraints = broker_cons_to(call->arena, &cons);
+        res->constraints = en_constraints_to_proto(call->arena, &cons);
         res->unsupported = s_names(call->arena, unsupported, &res->n_unsupported);
     }
     en_constraints_reset(&cons);
@@ -153,13 +153,13 @@ s_merge_constraints(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMess
     en_constraints_init(&fallback);
     en_constraints_init(&cons);
     en_constraints_init(&out);
-    int rc = broker_cons_from(req->cons_fallback, &fallback, err);
+    int rc = en_constraints_from_proto(req->cons_fallback, &fallback, err);
     if (rc == 0)
-        rc = broker_cons_from(req->cons, &cons, err);
+        rc = en_constraints_from_proto(req->cons, &cons, err);
     if (rc == 0)
         rc = en_cons_validator_merge(v, &fallback, &cons, &out, err);
     if (rc == 0)
-        res->constraints = broker_cons_to(call->arena, &out);
+        res->constraints = en_constraints_to_proto(call->arena, &out);
     en_constraints_reset(&fallback);
     en_constraints_reset(&cons);
     en_constraints_reset(&out);

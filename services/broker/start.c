@@ -1,4 +1,5 @@
-/*  start.c — StartInstance.
+/*  start.c — StartInstance, and ComputeLimits (the window in which the
+    gateway fans StartInstances out to the broker).
 
     In order: the required parameters (statements 24, 26); the tags, user
     resource tags first and then the ownership tags, all written by the
@@ -6,13 +7,25 @@
     machine's through the validator, plus the controller default (§3.4);
     the cheapest matching instance type with Juju's arch preference (§3.3,
     one image per catalogue arch); the zone order (placement, else the
-    least-populated available zones first, §1 J); then create.
+    least-populated available zones first, §1 J); the security groups
+    (the model's, and the machine's or the global one as firewall-mode
+    says, §4.4; the gateway has the firewaller make them first); then
+    create, which tags the instance and puts it in its groups at once.
 
     Idempotency: the name is deterministic (juju-<model uuid[0:6]>-<machine
-    id>), so a resent call finds the instance its first attempt made. If
-    one with the same nonce is live it is adopted, whether found before
-    creating or after the cloud said ALREADY_EXISTS (the first attempt's
-    instance may still be invisible to listings).
+    id>), so a resent call's create fails ALREADY_EXISTS; the live instance
+    of that name is then adopted when its nonce is ours (waiting a little,
+    as the first attempt's instance may still be invisible to listings),
+    else the call fails ALREADY_EXISTS.
+
+    Cost: one cloud API call, the create, on the happy path. Nothing is
+    listed before creating (the name makes a duplicate impossible, see
+    above); the catalogue is the connection's (read once), and the zones
+    and the model's per-zone population come from the thread's caches
+    (broker_zones, broker_population: short TTLs, the population updated
+    here on each create, the zones dropped when a create finds a zone
+    constrained). A distribution group is still described on every call:
+    its members' zones are the whole point and a cache could not know them.
 
     An instance this call created is terminated if the call then fails
     (statement 31): today the only failure after creation is the call's
@@ -24,7 +37,9 @@
 #include <jansson.h>
 
 #include "broker.h"
+#include "broker.pb-c.h"
 #include "common/clock.h"
+#include "common/fwgroup.h"
 #include "common/instancetype.h"
 #include "common/log.h"
 
@@ -122,7 +137,7 @@ s_constraints(broker_model_t *m, const En__StartInstanceParams *p, json_t *cfg,
     if (json_is_string(mc))
         rc = en_constraints_parse(&model, json_string_value(mc), err);
     if (rc == 0)
-        rc = broker_cons_from(p->constraints, &machine, err);
+        rc = en_constraints_from_proto(p->constraints, &machine, err);
     if (rc == 0)
         rc = en_cons_validator_merge(v, &model, &machine, out, err);
     if (rc == 0 && p->is_controller)
@@ -168,10 +183,50 @@ s_spec(broker_model_t *m, const en_constraints_t *cons, const char *series,
     return en_find_instance_spec(images, n_images, &ic, types, n, spec, err);
 }
 
+//  The security groups the instance is created in (§4.4): none in mode
+//  none or on a cloud without a firewall, else the model's group and the
+//  machine's own (instance mode) or the global one. The gateway had the
+//  firewaller make them before this call.
+static int
+s_groups(const broker_model_t *m, json_t *cfg, const char *machine_id,
+         char names[2][EN_FW_GROUP_MAX], const char *groups[2], size_t *count, en_err_t *err)
+{
+    *count = 0;
+    if (!m->firewall)
+        return 0;
+    json_t *v = json_object_get(cfg, "firewall-mode");
+    const char *text = json_is_string(v) ? json_string_value(v) : NULL;
+    int mode = en_fw_mode_parse(text);
+    if (mode < 0)
+        return en_err_set(err, EN_NOT_VALID, "unknown firewall-mode \"%s\"", text);
+    *count = en_fw_groups_for((en_fw_mode_t)mode, m->uuid, machine_id, names);
+    for (size_t i = 0; i < *count; i++)
+        groups[i] = names[i];
+    return 0;
+}
+
 typedef struct {
     const char *name;
     size_t population;
 } s_alloc_t;
+
+static bool
+s_zone_constrained(const en_err_t *err)
+{
+    // the sim's zone errors; EC2's capacity errors map to the same
+    return err->kind == EN_UNAVAILABLE && strncmp(err->message, "zone \"", 6) == 0 &&
+           strstr(err->message, "is unavailable") != NULL;
+}
+
+//  A placement into an unavailable zone: waiting does not help, so the
+//  caller is told not to retry (a batch retries UNAVAILABLE items).
+static int
+s_zone_unavailable(en_err_t *err, const char *zone)
+{
+    en_err_set(err, EN_UNAVAILABLE, "availability zone \"%s\" is unavailable", zone);
+    err->retryable = false;
+    return -1;
+}
 
 static int
 s_cmp_population(const void *a_, const void *b_)
@@ -182,70 +237,88 @@ s_cmp_population(const void *a_, const void *b_)
     return strcmp(a->name, b->name);
 }
 
+//  The placement's zone (`zone=<name>`), checked against the zones; a
+//  cached answer that would refuse it is checked again with the cloud.
+static int
+s_placement_zone(en_call_t *call, broker_model_t *m, const char *placement, const char ***order,
+                 size_t *count, en_err_t *err)
+{
+    if (strncmp(placement, "zone=", 5) != 0)
+        return en_err_set(err, EN_NOT_VALID, "unknown placement directive: %s", placement);
+    const char *z = placement + 5;
+    const en_zone_t *found = NULL;
+    for (int fresh = 0; fresh < 2 && !(found && found->available); fresh++) {
+        en_zone_t *zones = NULL;
+        size_t nz = 0;
+        if (broker_zones(m, call->arena, fresh, &zones, &nz, err))
+            return -1;
+        found = NULL;
+        for (size_t i = 0; i < nz && !found; i++)
+            if (strcmp(zones[i].name, z) == 0)
+                found = &zones[i];
+    }
+    if (!found)
+        return en_err_set(err, EN_NOT_VALID, "invalid availability zone \"%s\"", z);
+    if (!found->available)
+        return s_zone_unavailable(err, z);
+    *order = en_arena_array(call->arena, 1, sizeof(char *));
+    (*order)[0] = en_arena_strdup(call->arena, z);
+    *count = 1;
+    return 0;
+}
+
 //  The zones to try, in order (§1 J, statement 97): the placement's zone,
 //  or the available zones sorted by how many of the group's (or, without
 //  a group, the model's) live instances they hold, then by name.
 static int
 s_zone_order(en_call_t *call, broker_model_t *m, const En__StartInstanceParams *p,
-             const char ***order, size_t *count, en_err_t *err)
+             const char ***order, size_t *count, en_err_t *err, const char **reserved)
 {
+    const char *placement = p->placement ? p->placement : "";
+    if (*placement)
+        return s_placement_zone(call, m, placement, order, count, err);
     en_zone_t *zones = NULL;
     size_t nz = 0;
-    if (m->ops->zones(m->conn, &zones, &nz, err))
-        return -1;
-    int rc = 0;
-    const char *placement = p->placement ? p->placement : "";
-    *order = en_arena_array(call->arena, nz + 1, sizeof(char *));
-    *count = 0;
-    if (*placement) {
-        if (strncmp(placement, "zone=", 5) != 0) {
-            rc = en_err_set(err, EN_NOT_VALID, "unknown placement directive: %s", placement);
-            goto cleanup;
-        }
-        const char *z = placement + 5;
-        const en_zone_t *found = NULL;
-        for (size_t i = 0; i < nz && !found; i++)
-            if (strcmp(zones[i].name, z) == 0)
-                found = &zones[i];
-        if (!found)
-            rc = en_err_set(err, EN_NOT_VALID, "invalid availability zone \"%s\"", z);
-        else if (!found->available)
-            rc = en_err_set(err, EN_UNAVAILABLE, "availability zone \"%s\" is unavailable", z);
-        else
-            (*order)[(*count)++] = en_arena_strdup(call->arena, z);
-        goto cleanup;
-    }
-    en_instance_t *group = NULL;
-    size_t ng = 0;
-    if (p->n_distribution_group)
-        rc = broker_describe(m, (const char *const *)p->distribution_group, p->n_distribution_group,
-                             false, &group, &ng, err);
-    else {
-        en_tag_t filter = {"juju-model-uuid", m->uuid};
-        rc = m->ops->list(m->conn, &filter, 1, &group, &ng, err);
-    }
-    if (rc)
-        goto cleanup;
-    s_alloc_t *alloc = en_arena_array(call->arena, nz + 1, sizeof(s_alloc_t));
+    s_alloc_t *alloc = NULL;
     size_t na = 0;
-    for (size_t i = 0; i < nz; i++) {
-        if (!zones[i].available)
-            continue; // only available zones are tallied
-        alloc[na] = (s_alloc_t){en_arena_strdup(call->arena, zones[i].name), 0};
-        for (size_t g = 0; g < ng; g++)
-            if (group[g].live && group[g].zone && strcmp(group[g].zone, zones[i].name) == 0)
-                alloc[na].population++;
-        na++;
+    // a cached "nothing available" is checked again with the cloud
+    for (int fresh = 0; fresh < 2 && na == 0; fresh++) {
+        if (broker_zones(m, call->arena, fresh, &zones, &nz, err))
+            return -1;
+        alloc = en_arena_array(call->arena, nz + 1, sizeof(s_alloc_t));
+        for (size_t i = 0; i < nz; i++)
+            if (zones[i].available) // only available zones are tallied
+                alloc[na++] = (s_alloc_t){zones[i].name, 0};
     }
-    en_instances_free(&group, ng);
-    qsort(alloc, na, sizeof(s_alloc_t), s_cmp_population);
-    for (size_t i = 0; i < na; i++)
-        (*order)[(*count)++] = alloc[i].name;
     if (na == 0)
-        rc = en_err_set(err, EN_UNAVAILABLE, "failed to determine availability zones");
-cleanup:
-    en_zones_free(&zones, nz);
-    return rc;
+        return en_err_set(err, EN_UNAVAILABLE, "failed to determine availability zones");
+    if (p->n_distribution_group) {
+        en_instance_t *group = NULL;
+        size_t ng = 0;
+        if (broker_describe(m, (const char *const *)p->distribution_group, p->n_distribution_group,
+                            false, &group, &ng, err))
+            return -1;
+        for (size_t i = 0; i < na; i++)
+            for (size_t g = 0; g < ng; g++)
+                if (group[g].live && group[g].zone && strcmp(group[g].zone, alloc[i].name) == 0)
+                    alloc[i].population++;
+        en_instances_free(&group, ng);
+    } else {
+        const char **names = en_arena_array(call->arena, na, sizeof(char *));
+        size_t *counts = en_arena_array(call->arena, na, sizeof(size_t));
+        for (size_t i = 0; i < na; i++)
+            names[i] = alloc[i].name;
+        if (broker_population(m, names, na, counts, reserved, err))
+            return -1;
+        for (size_t i = 0; i < na; i++)
+            alloc[i].population = counts[i];
+    }
+    qsort(alloc, na, sizeof(s_alloc_t), s_cmp_population);
+    *order = en_arena_array(call->arena, na, sizeof(char *));
+    for (size_t i = 0; i < na; i++)
+        (*order)[i] = alloc[i].name;
+    *count = na;
+    return 0;
 }
 
 //  A live instance of this model named `name`: 1 and *out filled when its
@@ -275,20 +348,11 @@ s_existing(broker_model_t *m, const char *name, const char *machine_id, const ch
     return rc;
 }
 
-static bool
-s_zone_constrained(const en_err_t *err)
-{
-    // the sim's zone errors; EC2's capacity errors map to the same
-    return err->kind == EN_UNAVAILABLE && strncmp(err->message, "zone \"", 6) == 0 &&
-           strstr(err->message, "is unavailable") != NULL;
-}
-
 static int
 s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_,
                  en_err_t *err)
 {
     const En__StartInstanceRequest *req = (const En__StartInstanceRequest *)req_;
-    En__StartInstanceResult *res = (En__StartInstanceResult *)res_;
     const En__StartInstanceParams *p = req->params;
     if (!p || !p->machine_nonce || !*p->machine_nonce)
         return en_err_set(err, EN_NOT_VALID, "cannot start instance: missing machine nonce");
@@ -297,6 +361,18 @@ s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     broker_model_t m;
     if (broker_model(call, &m, err))
         return -1;
+    return broker_start_instance(call, &m, p, (En__StartInstanceResult *)res_, err);
+}
+
+int
+broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstanceParams *p,
+                      En__StartInstanceResult *res, en_err_t *err)
+{
+    if (!p || !p->machine_nonce || !*p->machine_nonce)
+        return en_err_set(err, EN_NOT_VALID, "cannot start instance: missing machine nonce");
+    if (!p->controller_uuid || !*p->controller_uuid)
+        return en_err_set(err, EN_NOT_VALID, "missing controller UUID");
+    broker_model_t m = *mp;
     const char *machine_id = p->machine_id && *p->machine_id ? p->machine_id : "0";
     json_t *cfg = json_loads(m.config_json, 0, NULL);
     s_tags_t tags = {0};
@@ -310,47 +386,62 @@ s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     en_instance_spec_t spec;
     if (s_spec(&m, &cons, p->series, &spec, images, 16, err))
         goto cleanup;
+    char group_names[2][EN_FW_GROUP_MAX];
+    const char *groups[2];
+    size_t ngroups = 0;
+    if (s_groups(&m, cfg, machine_id, group_names, groups, &ngroups, err))
+        goto cleanup;
     // deterministic name: machine ids of containers contain '/'
     char *name = en_arena_printf(call->arena, "juju-%.6s-%s", m.uuid, machine_id);
     for (char *c = name; *c; c++)
         if (*c == '/')
             *c = '-';
-    int found = s_existing(&m, name, machine_id, p->machine_nonce, &inst, err);
-    if (found < 0)
+    const char **zones = NULL;
+    size_t nz = 0;
+    // the zone this start is counted in until it knows where it landed, so
+    // that concurrent starts spread instead of all taking the same zone
+    const char *reserved = NULL;
+    if (s_zone_order(call, &m, p, &zones, &nz, err, &reserved))
         goto cleanup;
-    bool created = false;
-    if (!found) {
-        const char **zones = NULL;
-        size_t nz = 0;
-        if (s_zone_order(call, &m, p, &zones, &nz, err))
-            goto cleanup;
-        int cr = -1;
-        for (size_t i = 0; i < nz; i++) {
-            cr = m.ops->create(m.conn, name, zones[i], spec.itype.type->name, tags.items,
-                               tags.count, &inst, err);
-            if (cr == 0 || !s_zone_constrained(err))
-                break;
-            en_log(EN_LOG_INFO, call->request_id, "StartInstance: %s; trying the next zone",
-                   err->message);
+    int cr = -1;
+    bool refused = false; // the placement's zone turned out unavailable
+    en_progress_t *progress = ((broker_thread_t *)call->state)->progress;
+    for (size_t i = 0; i < nz && !refused; i++) {
+        // the StatusCallback of Juju's StartInstanceParams
+        en_progress_send(progress, call->request_id, "allocating",
+                         "Starting instance of type %s in zone %s", spec.itype.type->name,
+                         zones[i]);
+        cr = m.ops->create(m.conn, name, zones[i], spec.itype.type->name, tags.items, tags.count,
+                           groups, ngroups, &inst, err);
+        if (cr == 0 || !s_zone_constrained(err))
+            break;
+        // the cached zones said otherwise: ask the cloud next time
+        broker_zones_forget(&m);
+        if (p->placement && *p->placement) {
+            refused = s_zone_unavailable(err, zones[i]) != 0;
+            continue;
         }
-        if (cr != 0 && err->kind == EN_ALREADY_EXISTS) {
-            // our earlier attempt's instance, not yet listed: wait for it
-            en_err_t first = *err;
-            for (size_t attempt = 0; found == 0; attempt++) {
-                found = s_existing(&m, name, machine_id, p->machine_nonce, &inst, err);
-                if (found == 0 && !broker_retry_wait(attempt)) {
-                    *err = first;
-                    found = -1;
-                }
+        en_log(EN_LOG_INFO, call->request_id, "StartInstance: %s; trying the next zone",
+               err->message);
+    }
+    bool created = cr == 0;
+    if (!created && err->kind == EN_ALREADY_EXISTS) {
+        // a resend, or our earlier attempt's instance not yet listed
+        en_err_t first = *err;
+        int found = 0;
+        for (size_t attempt = 0; found == 0; attempt++) {
+            found = s_existing(&m, name, machine_id, p->machine_nonce, &inst, err);
+            if (found == 0 && !broker_retry_wait(attempt)) {
+                *err = first;
+                found = -1;
             }
-            if (found < 0)
-                goto cleanup;
-        } else if (cr != 0) {
-            if (!s_zone_constrained(err))
-                en_err_annotate(err, "cannot run instances");
+        }
+        if (found < 0)
             goto cleanup;
-        } else
-            created = true;
+    } else if (!created) {
+        if (!s_zone_constrained(err) && !refused)
+            en_err_annotate(err, "cannot run instances");
+        goto cleanup;
     }
     if (created && call->deadline_ms && en_now_ms() > call->deadline_ms) {
         // the caller has been told TIMEOUT: keeping it would leak it
@@ -362,14 +453,41 @@ s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
         en_err_set(err, EN_TIMEOUT, "cannot start instance: deadline passed");
         goto cleanup;
     }
+    if (created) {
+        broker_population_move(&m, reserved, inst.zone);
+        reserved = NULL;
+    }
+    en_progress_send(progress, call->request_id, inst.status ? inst.status : "",
+                     "Instance %s %s in zone %s", inst.id, created ? "started" : "adopted",
+                     inst.zone ? inst.zone : "");
     res->instance = broker_instance_to(call->arena, &inst);
     res->hardware = broker_hardware_to(call->arena, &inst);
     rc = 0;
 cleanup:
+    if (reserved)
+        broker_population_move(&m, reserved, NULL); // nothing of ours landed
     en_instance_clear(&inst);
     en_constraints_reset(&cons);
     json_decref(cfg);
     return rc;
+}
+
+//  ComputeLimits (broker.proto): how many calls the gateway keeps in flight
+//  when it fans a batch out to the broker. No cloud API call.
+static int
+s_compute_limits(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res_,
+                 en_err_t *err)
+{
+    (void)req;
+    En__ComputeLimitsResult *res = (En__ComputeLimitsResult *)res_;
+    broker_model_t m;
+    if (broker_model(call, &m, err))
+        return -1;
+    int limit = 0;
+    if (m.ops->concurrency && m.ops->concurrency(m.conn, &limit, err))
+        return -1;
+    res->concurrency = limit > 0 ? (uint32_t)limit : 0;
+    return 0;
 }
 
 #define S_ROUTE(method, fn)                                                                        \
@@ -379,5 +497,6 @@ cleanup:
 
 const en_route_t broker_start_routes[] = {
     S_ROUTE("StartInstance", s_start_instance),
+    {&en__broker__descriptor, "ComputeLimits", s_compute_limits, 0},
 };
 const size_t broker_start_route_count = sizeof broker_start_routes / sizeof broker_start_routes[0];

@@ -15,6 +15,7 @@
 #include "gateway.h"
 
 #include <czmq.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,14 +32,14 @@
 struct gateway {
     char *events_from; // gateway endpoint whose event proxy composers watch
     en_broker_t *broker;
-    zactor_t *events; // zproxy: XSUB (registry publishes) -> XPUB (services)
+    zactor_t *events; // s_event_proxy: XSUB (services publish) -> XPUB (subscribers)
     en_route_t *routes;
     en_service_def_t composer;
 };
 
 //  Services this build ships. A composition step for any other service is
 //  a seam for a later issue and answers NOT_IMPLEMENTED.
-static const char *const s_landed[] = {"registry", "broker", NULL};
+static const char *const s_landed[] = {"registry", "broker", "firewaller", NULL};
 
 bool
 gateway_service_landed(const char *service)
@@ -53,8 +54,29 @@ int
 gateway_step(en_call_t *call, const char *service, const ProtobufCMessage *req,
              ProtobufCMessage *res, en_err_t *err)
 {
+    // the public id itself: progress lines are published under it
     return gateway_call(call, service, call->method, call->model_uuid, call->request_id, req, res,
                         err);
+}
+
+void
+gateway_derive_id(const en_call_t *call, const char *method, size_t index, char out[33])
+{
+    if (!call->request_id || !*call->request_id) {
+        en_request_id_new(out);
+        return;
+    }
+    char *text = NULL;
+    int len = asprintf(&text, "%s/%s/%zu", call->request_id, method, index);
+    if (len < 0)
+        abort();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (EVP_Digest(text, (size_t) len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len < 16)
+        abort(); // SHA-256 of a few bytes cannot fail short of memory
+    free(text);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 int
@@ -68,16 +90,33 @@ gateway_call(en_call_t *call, const char *service, const char *method, const cha
     int64_t left = call->deadline_ms ? call->deadline_ms - en_now_ms() : 60000;
     if (left <= 0)
         return en_err_set(err, EN_TIMEOUT, "%s: deadline passed", call->method);
-    // the caller's request id goes on: a resent public call stays one call
-    // to every service it reaches
+    // each step its own id, derived from the public one: a resent public
+    // call is one call to every service it reaches, and a late reply to an
+    // earlier step can never pass for this one
+    char derived[33];
+    if (!request_id) {
+        char tag[300];
+        snprintf(tag, sizeof tag, "%s.%s", service, method);
+        gateway_derive_id(call, tag, 0, derived);
+        request_id = derived;
+    }
     char id[33];
     if (en_client_start(state->client, service, method, model_uuid, req, call->deadline_ms,
                         request_id, NULL, id, err))
         return -1;
     en_result_t r;
-    // this thread's client carries one call at a time: the next result is ours
-    if (en_client_wait(state->client, (int) left + 2000, &r) != 0)
-        return en_err_set(err, EN_TIMEOUT, "%s: no reply from %s", method, service);
+    int64_t until = en_mono_ms() + left + 2000;
+    for (;;) {
+        int64_t wait = until - en_mono_ms();
+        if (wait <= 0 || en_client_wait(state->client, (int) wait, &r) != 0)
+            return en_err_set(err, EN_TIMEOUT, "%s: no reply from %s", method, service);
+        if (strcmp(r.request_id, id) == 0)
+            break;
+        // an earlier step's call, finished after it was given up on
+        en_log(EN_LOG_INFO, call->request_id, "%s: dropping a late result (%s)", method,
+               r.request_id);
+        en_result_clear(&r);
+    }
     int rc = 0;
     if (r.err.kind != EN_OK) {
         *err = r.err;
@@ -94,20 +133,45 @@ gateway_call(en_call_t *call, const char *service, const char *method, const cha
     return rc;
 }
 
+//  The machine id the broker names an instance (and its groups) for.
+const char *
+gateway_machine_id(const En__StartInstanceParams *p)
+{
+    return p->machine_id && *p->machine_id ? p->machine_id : "0";
+}
+
+//  Whether the broker will refuse these parameters whatever the cloud
+//  says (statements 24, 26): no groups are made for such a call, as
+//  nothing would ever delete them, and the broker's error is the answer.
+bool
+gateway_start_refused(const En__StartInstanceParams *p)
+{
+    return !p || !p->machine_nonce || !*p->machine_nonce || !p->controller_uuid ||
+           !*p->controller_uuid;
+}
+
 //  StartInstance = registry (the model must exist; its spec and config are
 //  what every later step needs) → imagemeta (ImageMetadata for release,
 //  arch and region) → networking (subnets to zones for spaces) →
-//  firewaller (the machine's group in instance mode) → broker.
+//  firewaller (the machine's groups, which the broker creates the
+//  instance in) → broker.
 static int
-s_start_instance(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res,
+s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res,
                  en_err_t *err)
 {
+    const En__StartInstanceRequest *req = (const void *)req_;
     gateway_composer_state_t *state = call->state;
     if (!en_modelcache_get(state->models, call->model_uuid, err))
         return -1;
-    // seams: the imagemeta, networking and firewaller issues add their
-    // steps here, each filling StartInstanceParams before the broker runs
-    return gateway_step(call, "broker", req, res, err);
+    // seams: the imagemeta and networking issues add their steps here,
+    // each filling StartInstanceParams before the broker runs
+    const En__StartInstanceParams *p = req->params;
+    if (!gateway_start_refused(p)) {
+        const char *machine = gateway_machine_id(p);
+        if (gateway_ensure_groups(call, call->model_uuid, p->controller_uuid, &machine, 1, err))
+            return -1;
+    }
+    return gateway_step(call, "broker", req_, res, err);
 }
 
 static const gateway_composition_t s_compositions[] = {
@@ -121,6 +185,9 @@ static const struct {
     const size_t *count;
 } s_tables[] = {
     {s_compositions, &s_composition_count},
+    {gateway_bootstrap_compositions, &gateway_bootstrap_composition_count},
+    {gateway_batch_compositions, &gateway_batch_composition_count},
+    {gateway_firewall_compositions, &gateway_firewall_composition_count},
 };
 
 static en_handler_fn *
@@ -169,6 +236,43 @@ s_composer_fini(void *service, void *state_)
     free(state);
 }
 
+//  The event proxy. Upstream it subscribes to everything, once, so no
+//  publisher ever filters: whether a message reaches a subscriber is
+//  decided here, at the XPUB, alone. A subscriber that has seen its own
+//  probe come back through this proxy (bus/progress.h) therefore gets every
+//  line published after that, whichever service thread publishes it.
+static void
+s_event_proxy(zsock_t *pipe, void *args)
+{
+    char **eps = args; // [0] publishers' side, [1] subscribers' side
+    zsock_signal(pipe, 0); // started (zactor_new waits for this)
+    zsock_t *xsub = zsock_new(ZMQ_XSUB), *xpub = zsock_new(ZMQ_XPUB);
+    zsock_set_linger(xsub, 0);
+    zsock_set_linger(xpub, 0);
+    bool ok = zsock_bind(xsub, "%s", eps[0]) >= 0 && zsock_bind(xpub, "%s", eps[1]) >= 0;
+    zsock_signal(pipe, ok ? 0 : 1); // bound, or not (gateway_new waits)
+    if (ok) {
+        const unsigned char all = 1; // "subscribe", empty prefix
+        zmq_send(zsock_resolve(xsub), &all, 1, ZMQ_DONTWAIT);
+    }
+    zpoller_t *poller = zpoller_new(pipe, xsub, xpub, NULL);
+    while (ok) {
+        void *which = zpoller_wait(poller, -1);
+        if (!which || which == pipe)
+            break; // $TERM (or interrupted)
+        zmsg_t *msg = zmsg_recv(which);
+        if (!msg)
+            continue;
+        // events down; subscriptions up (harmless: upstream takes all)
+        zsock_t *to = which == xsub ? xpub : xsub;
+        if (zmsg_send(&msg, to) != 0)
+            zmsg_destroy(&msg);
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&xpub);
+    zsock_destroy(&xsub);
+}
+
 gateway_t *
 gateway_new(const gateway_opts_t *opts, en_err_t *err)
 {
@@ -185,9 +289,8 @@ gateway_new(const gateway_opts_t *opts, en_err_t *err)
     if (!self->broker)
         goto fail;
 
-    // Model-change events: the registry publishes into XSUB, services
-    // subscribe at XPUB; several gateways simply mean several proxies.
-    self->events = zactor_new(zproxy, NULL);
+    // Events (model changes, progress lines): services publish into XSUB,
+    // subscribers connect to XPUB; several gateways mean several proxies.
     char first[256], in[300], out[300];
     snprintf(first, sizeof first, "%s", opts->bind);
     char *comma = strchr(first, ',');
@@ -198,10 +301,12 @@ gateway_new(const gateway_opts_t *opts, en_err_t *err)
         en_err_set(err, EN_NOT_VALID, "cannot derive event endpoints from %s", first);
         goto fail;
     }
-    zstr_sendx(self->events, "FRONTEND", "XSUB", in, NULL);
-    zsock_wait(self->events);
-    zstr_sendx(self->events, "BACKEND", "XPUB", out, NULL);
-    zsock_wait(self->events);
+    char *proxy_eps[2] = {in, out};
+    self->events = zactor_new(s_event_proxy, proxy_eps);
+    if (zsock_wait(self->events) != 0) {
+        en_err_set(err, EN_UNAVAILABLE, "cannot bind the event proxy at %s and %s", in, out);
+        goto fail;
+    }
 
     // Composer routes: every public method the broker does not forward.
     const ProtobufCServiceDescriptor *api = &en__environ__descriptor;

@@ -39,8 +39,8 @@ static const en_forward_t s_forwards[] = {
     {"Schema", "registry"},
     {"NextMachineId", "registry"},
     // InstanceBroker, InstanceTagger, constraints and precheck
-    // (StartInstance is a composition: registry, then the broker)
-    {"StopInstances", "broker"},
+    // (StartInstance is a composition: registry, then the broker;
+    // StartInstances and StopInstances fan out to the broker: batch.c)
     {"AllInstances", "broker"},
     {"Instances", "broker"},
     {"ControllerInstances", "broker"},
@@ -50,6 +50,21 @@ static const en_forward_t s_forwards[] = {
     {"ValidateConstraints", "broker"},
     {"MergeConstraints", "broker"},
     {"PrecheckInstance", "broker"},
+    // Environ lifecycle (Bootstrap and DestroyControllerByName are
+    // compositions: bootstrap.c; Destroy and DestroyController delete the
+    // firewall groups after the broker: firewall.c)
+    {"PrepareForBootstrap", "broker"},
+    {"Create", "broker"},
+    {"APIInfo", "broker"},
+    {"CheckProviderAPI", "broker"},
+    // Firewaller and InstanceFirewaller (OpenPortsMany and ClosePortsMany
+    // fan out to the firewaller: firewall.c)
+    {"OpenPorts", "firewaller"},
+    {"ClosePorts", "firewaller"},
+    {"Ports", "firewaller"},
+    {"OpenInstancePorts", "firewaller"},
+    {"CloseInstancePorts", "firewaller"},
+    {"InstancePorts", "firewaller"},
 };
 
 const en_forward_t *

@@ -35,9 +35,14 @@ static const char *s_schema =
     "  name TEXT PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, model_uuid TEXT NOT NULL,"
     "  cloud TEXT NOT NULL, region TEXT NOT NULL, credential TEXT NOT NULL,"
     "  ca_cert TEXT NOT NULL, ca_key TEXT NOT NULL, created_ms INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS requests ("
-    "  request_id TEXT PRIMARY KEY, method TEXT NOT NULL, reply BLOB NOT NULL,"
-    "  at_ms INTEGER NOT NULL);";
+    // one composed public call reaches the registry with one request id
+    // for several methods (Bootstrap: PrepareController, then SetConfig):
+    // a reply is kept per id and method. (`requests`, keyed by id alone,
+    // was the first form.)
+    "DROP TABLE IF EXISTS requests;"
+    "CREATE TABLE IF NOT EXISTS replies ("
+    "  request_id TEXT NOT NULL, method TEXT NOT NULL, reply BLOB NOT NULL,"
+    "  at_ms INTEGER NOT NULL, PRIMARY KEY (request_id, method));";
 
 static int
 s_exec(sqlite3 *db, const char *sql, en_err_t *err)
@@ -124,7 +129,7 @@ registry_dedup_lookup(registry_thread_t *t, en_call_t *call, ProtobufCMessage *r
     if (!call->request_id || !*call->request_id)
         return 0;
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(t->db, "SELECT reply FROM requests WHERE request_id = ? AND method = ?",
+    sqlite3_prepare_v2(t->db, "SELECT reply FROM replies WHERE request_id = ? AND method = ?",
                        -1, &st, NULL);
     sqlite3_bind_text(st, 1, call->request_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, call->method, -1, SQLITE_STATIC);
@@ -157,7 +162,7 @@ registry_dedup_store(registry_thread_t *t, en_call_t *call, const ProtobufCMessa
     uint8_t *buf = en_arena_alloc(call->arena, size ? size : 1);
     protobuf_c_message_pack(res, buf);
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(t->db, "INSERT OR REPLACE INTO requests VALUES (?, ?, ?, ?)", -1, &st,
+    sqlite3_prepare_v2(t->db, "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?)", -1, &st,
                        NULL);
     sqlite3_bind_text(st, 1, call->request_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, call->method, -1, SQLITE_STATIC);
@@ -166,7 +171,7 @@ registry_dedup_store(registry_thread_t *t, en_call_t *call, const ProtobufCMessa
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
     // keep the record bounded: a day is far longer than any resend
-    sqlite3_exec(t->db, "DELETE FROM requests WHERE at_ms < strftime('%s','now')*1000 - 86400000",
+    sqlite3_exec(t->db, "DELETE FROM replies WHERE at_ms < strftime('%s','now')*1000 - 86400000",
                  NULL, NULL, NULL);
     return rc ? en_err_set(err, EN_INTERNAL, "cannot record request: %s", sqlite3_errmsg(t->db))
               : 0;

@@ -1,9 +1,10 @@
 /*  conformance.c — the numbered statements of docs/juju-environs.md §1,
     each run as its own CTest test against a freshly started gateway and
-    registry and broker (real processes, loopback). `conformance sNNN` runs
+    registry, broker and firewaller (real processes, loopback). `conformance sNNN` runs
     one statement; the table at the bottom is the list of statements
     covered. Later issues add their statements to the table; the broker's
-    (§1 C, D, I) live in conformance_broker.c. */
+    (§1 C, D, I) live in conformance_broker.c, the firewaller's (§1 G) in
+    conformance_firewall.c. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -308,6 +309,21 @@ static const struct {
     {"s031", s031_failed_start_removes_instance},
     {"s032", s032_hardware_is_the_instance_types},
     {"s033", s033_maintain_instance_noop},
+    {"s095", s095_zone_allocation},
+    {"s097", s097_start_zone_selection},
+    {"s008", s008_prepare_validation_order},
+    {"s009", s009_bootstrap_twice},
+    {"s039", s039_bootstrap_result},
+    {"s042", s042_start_instance_status},
+    {"s043", s043_bootstrap_zone_loop},
+    {"s049", s049_model_constraints_stored},
+    {"s044", s044_bootstrap_progress},
+    {"s047", s047_bootstrap_needs_controller_uuid},
+    {"s053", s053_bootstrap_address_timeout},
+    {"s056", s056_destroy_model},
+    {"s062", s062_destroy_controller},
+    {"s098", s098_api_info},
+    {"s099", s099_check_provider_api},
     {"s035", s035_controller_instances_not_bootstrapped},
     {"s036", s036_controller_instances_only_matching},
     {"s037", s037_controller_instances_stateless},
@@ -316,6 +332,20 @@ static const struct {
     {"s090", s090_instance_type_precheck},
     {"s091", s091_validator},
     {"s092", s092_merge},
+    {"s064", s064_global_methods_need_global_mode},
+    {"s065", s065_instance_methods_need_instance_mode},
+    {"s066", s066_nothing_open_initially},
+    {"s067", s067_sort_order},
+    {"s068", s068_open_is_idempotent},
+    {"s069", s069_mixed_open_adds_only_new},
+    {"s070", s070_close_absent_is_fine},
+    {"s071", s071_several_ranges_in_one_call},
+    {"s072", s072_no_crosstalk},
+    {"s073", s073_ranges_stored_exactly},
+    {"s074", s074_mode_is_fixed_for_the_model},
+    {"s075", s075_mode_none},
+    {"s076", s076_instance_calls_carry_the_machine_id},
+    {"s078", s078_ingress_rules},
 };
 
 int
@@ -336,9 +366,11 @@ main(int argc, char **argv)
         harness_start(&H, "gateway", 0);
         harness_start(&H, "registry", 0);
         harness_start(&H, "broker", 0);
+        harness_start(&H, "firewaller", 0); // instances' groups, and the port methods
         if (harness_wait_service(&H, "registry", 20000) != 0 ||
-            harness_wait_service(&H, "broker", 20000) != 0) {
-            fprintf(stderr, "registry or broker never came up\n");
+            harness_wait_service(&H, "broker", 20000) != 0 ||
+            harness_wait_service(&H, "firewaller", 20000) != 0) {
+            fprintf(stderr, "registry, broker or firewaller never came up\n");
             harness_fini(&H);
             return 1;
         }

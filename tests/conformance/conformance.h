@@ -67,5 +67,38 @@ void s089_placement_directives(void);
 void s090_instance_type_precheck(void);
 void s091_validator(void);
 void s092_merge(void);
+void s095_zone_allocation(void);
+void s097_start_zone_selection(void);
+
+//  Statements of conformance_bootstrap.c (§1 B, E, F, K).
+void s008_prepare_validation_order(void);
+void s009_bootstrap_twice(void);
+void s039_bootstrap_result(void);
+void s042_start_instance_status(void);
+void s043_bootstrap_zone_loop(void);
+void s049_model_constraints_stored(void);
+void s044_bootstrap_progress(void);
+void s047_bootstrap_needs_controller_uuid(void);
+void s053_bootstrap_address_timeout(void);
+void s056_destroy_model(void);
+void s062_destroy_controller(void);
+void s098_api_info(void);
+void s099_check_provider_api(void);
+
+//  Statements of conformance_firewall.c (§1 G).
+void s064_global_methods_need_global_mode(void);
+void s065_instance_methods_need_instance_mode(void);
+void s066_nothing_open_initially(void);
+void s067_sort_order(void);
+void s068_open_is_idempotent(void);
+void s069_mixed_open_adds_only_new(void);
+void s070_close_absent_is_fine(void);
+void s071_several_ranges_in_one_call(void);
+void s072_no_crosstalk(void);
+void s073_ranges_stored_exactly(void);
+void s074_mode_is_fixed_for_the_model(void);
+void s075_mode_none(void);
+void s076_instance_calls_carry_the_machine_id(void);
+void s078_ingress_rules(void);
 
 #endif

@@ -470,12 +470,15 @@ s032_hardware_is_the_instance_types(void)
 void
 s031_failed_start_removes_instance(void)
 {
-    char *m = s_model("s031", NULL);
+    // mode none: no group to make first, so the broker's create is the
+    // only slow step and the one that outlasts the deadline
+    char *m = s_model("s031", "{\"firewall-mode\":\"none\"}");
     char *warm = s_start_id(m, "0"); // the broker has its connection and catalogue
     en_sim_cloud_t *c = s_sim();
     en_err_t err;
-    // every call is slow: the start cannot finish inside its deadline
-    CHECK(c && en_sim_cloud_knob_set(c, "latency_ms", "600", &err) == 0, "knob: %s", err.message);
+    // every call is slow: even the create alone (all a warm broker thread
+    // makes) outlasts the start's deadline
+    CHECK(c && en_sim_cloud_knob_set(c, "latency_ms", "800", &err) == 0, "knob: %s", err.message);
     En__StartInstanceRequest req = EN__START_INSTANCE_REQUEST__INIT;
     En__StartInstanceParams p = EN__START_INSTANCE_PARAMS__INIT;
     p.machine_id = "1";
@@ -484,7 +487,7 @@ s031_failed_start_removes_instance(void)
     req.params = &p;
     ProtobufCMessage *res = NULL;
     en_client_call(H.client, EN_PUBLIC_SERVICE, "StartInstance", m, &req.base,
-                   &en__start_instance_result__descriptor, &res, 1500, &err);
+                   &en__start_instance_result__descriptor, &res, 500, &err);
     CHECK(!res && err.kind == EN_TIMEOUT, "the start fails: %s %s", en_kind_name(err.kind),
           err.message);
     FREE(res);
@@ -790,5 +793,105 @@ s092_merge(void)
               o->tags->n_values == 1,
           "arch=arm64 instance-type=a1.small tags=bar: %s", err.message);
     FREE(r);
+    free(m);
+}
+
+static const char *
+s_zone_of(const En__StartInstanceResult *r)
+{
+    return r && r->hardware && r->hardware->_availability_zone_case
+               ? r->hardware->availability_zone
+               : "";
+}
+
+//  95 and 96. Without placement, a start goes to the least-populated
+//  available zone, ties by name; only available zones count. With a
+//  distribution group, the group's instances are what is counted.
+void
+s095_zone_allocation(void)
+{
+    char *m = s_model("s095", NULL);
+    const char *want[] = {"sim-east-a", "sim-east-b", "sim-east-c", "sim-east-a"};
+    char *ids[4] = {0};
+    en_err_t err;
+    for (int i = 0; i < 4; i++) {
+        char mid[8];
+        snprintf(mid, sizeof mid, "%d", i);
+        start_t a = {.machine_id = mid, .nonce = "n", .controller_uuid = CTRL_UUID};
+        En__StartInstanceResult *r = s_start(m, &a, &err);
+        CHECK(r && !strcmp(s_zone_of(r), want[i]), "machine %d in %s, got %s (%s)", i, want[i],
+              s_zone_of(r), err.message);
+        ids[i] = r ? strdup(r->instance->id) : NULL;
+        FREE(r);
+    }
+    // the group {0 (a), 3 (a), 2 (c)}: b holds none of it
+    char *group[] = {ids[0], ids[3], ids[2]};
+    start_t a4 = {.machine_id = "4",
+                  .nonce = "n",
+                  .controller_uuid = CTRL_UUID,
+                  .group = group,
+                  .n_group = 3};
+    En__StartInstanceResult *r = s_start(m, &a4, &err);
+    CHECK(r && !strcmp(s_zone_of(r), "sim-east-b"), "machine 4 in sim-east-b, got %s (%s)",
+          s_zone_of(r), err.message);
+    FREE(r);
+    // c, the least populated (a 2, b 2, c 1), is unavailable: a, by name
+    en_sim_cloud_t *c = s_sim();
+    CHECK(c && en_sim_cloud_set_zone_available(c, "sim-east-c", false, &err) == 0, "zone off");
+    start_t a5 = {.machine_id = "5", .nonce = "n", .controller_uuid = CTRL_UUID};
+    r = s_start(m, &a5, &err);
+    CHECK(r && !strcmp(s_zone_of(r), "sim-east-a"), "machine 5 in sim-east-a, got %s (%s)",
+          s_zone_of(r), err.message);
+    FREE(r);
+    en_sim_cloud_close(&c);
+    for (int i = 0; i < 4; i++)
+        free(ids[i]);
+    free(m);
+}
+
+//  97. A zone-constrained failure moves on to the next zone; any other
+//  error stops at once with `cannot run instances: ...`; a region without
+//  an available zone fails with `failed to determine availability zones`.
+void
+s097_start_zone_selection(void)
+{
+    char *m = s_model("s097", NULL);
+    en_sim_cloud_t *c = s_sim();
+    en_err_t err;
+    CHECK(c && en_sim_cloud_knob_set(c, "fail.create", "INTERNAL boom", &err) == 0, "knob");
+    CHECK(c && en_sim_cloud_reset_counters(c, &err) == 0, "counters");
+    start_t a = {.machine_id = "0", .nonce = "n", .controller_uuid = CTRL_UUID};
+    En__StartInstanceResult *r = s_start(m, &a, &err);
+    CHECK_ERR(err, EN_INTERNAL, "cannot run instances: boom");
+    CHECK(c && en_sim_cloud_call_count(c, "create", &err) == 1, "one create, no other zone");
+    FREE(r);
+    CHECK(c && en_sim_cloud_knob_set(c, "fail.create", NULL, &err) == 0, "knob off");
+    // sim-east-a goes down after the broker has seen it up
+    CHECK(c && en_sim_cloud_set_zone_available(c, "sim-east-a", false, &err) == 0, "zone off");
+    r = s_start(m, &a, &err);
+    CHECK(r && !strcmp(s_zone_of(r), "sim-east-b"), "next zone: got %s (%s)", s_zone_of(r),
+          err.message);
+    FREE(r);
+    CHECK(c && en_sim_cloud_set_zone_available(c, "sim-east-a", true, &err) == 0, "zone on");
+    // a region whose every zone is down
+    const char *west[] = {"sim-west-a", "sim-west-b"};
+    for (int i = 0; i < 2; i++)
+        CHECK(c && en_sim_cloud_set_zone_available(c, west[i], false, &err) == 0, "west off");
+    En__OpenRequest oq = EN__OPEN_REQUEST__INIT;
+    En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
+    cfg.json = "{}";
+    oq.name = "s097-west";
+    oq.cloud_name = "sim";
+    oq.region_name = "sim-west";
+    oq.config = &cfg;
+    En__OpenResult *o = conf_call("Open", NULL, &oq, &en__open_result__descriptor, &err);
+    CHECK(o && o->model, "open in sim-west: %s", err.message);
+    if (o && o->model) {
+        r = s_start(o->model->uuid, &a, &err);
+        CHECK_ERR(err, EN_UNAVAILABLE, "failed to determine availability zones");
+        FREE(r);
+    }
+    FREE(o);
+    en_sim_cloud_close(&c);
     free(m);
 }

@@ -395,12 +395,17 @@ methods_of_later_services_answer_not_implemented(void **state)
                        &en__start_instance_result__descriptor, &err));
     assert_int_equal(err.kind, EN_NOT_FOUND);
     assert_string_equal(err.message, "model \"0b1d5a54-2f43-4a6c-9d33-000000000000\" not found");
-    // and methods with no composition yet say so by name
+    // the firewaller has landed too, and runs here no more than the broker
     En__OpenPortsRequest oreq = EN__OPEN_PORTS_REQUEST__INIT;
     assert_null(s_call("OpenPorts", s_model_uuid, &oreq.base, &en__open_ports_result__descriptor,
                        &err));
+    assert_int_equal(err.kind, EN_UNAVAILABLE);
+    // and methods with no composition yet say so by name
+    En__SupportsSpacesRequest sreq = EN__SUPPORTS_SPACES_REQUEST__INIT;
+    assert_null(s_call("SupportsSpaces", s_model_uuid, &sreq.base,
+                       &en__supports_spaces_result__descriptor, &err));
     assert_int_equal(err.kind, EN_NOT_IMPLEMENTED);
-    assert_string_equal(err.message, "OpenPorts not implemented");
+    assert_string_equal(err.message, "SupportsSpaces not implemented");
 }
 
 //  Raw frames straight at the gateway's ROUTER.

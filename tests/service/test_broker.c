@@ -20,6 +20,7 @@
 #include "bus/mdp.h"
 #include "common/paths.h"
 #include "harness.h"
+#include "common/fwgroup.h"
 #include "providers/sim/sim_cloud.h"
 
 #define CTRL_UUID "c0ffee00-0000-4000-8000-000000000001"
@@ -43,7 +44,9 @@ s_open(fx_t *fx, const char *name, const char *json)
 {
     En__OpenRequest req = EN__OPEN_REQUEST__INIT;
     En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
-    cfg.json = (char *)(json ? json : "{}");
+    // no firewaller here to make groups: the broker alone runs in mode
+    // none unless a test says otherwise
+    cfg.json = (char *)(json ? json : "{\"firewall-mode\":\"none\"}");
     req.name = (char *)name;
     req.cloud_name = "sim";
     req.config = &cfg;
@@ -249,7 +252,7 @@ start_picks_the_cheapest_matching_type(void **state)
         assert_string_equal(s_type_of(fx, r->instance->id), cases[i].want);
         FREE(r);
     }
-    char *big = s_open(fx, "big", "{\"constraints\":\"mem=8G\"}");
+    char *big = s_open(fx, "big", "{\"constraints\":\"mem=8G\",\"firewall-mode\":\"none\"}");
     En__StartInstanceResult *r = s_start(fx, big, "0", "n", false, NULL, &err);
     if (!r)
         fail_msg("model constraints: %s", err.message);
@@ -392,6 +395,94 @@ tag_instance_replaces_named_tags(void **state)
     FREE(a);
 }
 
+static int64_t
+s_calls(fx_t *fx, const char *method)
+{
+    en_err_t err;
+    return en_sim_cloud_call_count(fx->sim, method, &err);
+}
+
+//  On the happy path a start makes one cloud call, the create: the zones
+//  and the model's zone population come from the thread's caches (kept
+//  up to date by its own creates, so the spread is still
+//  least-populated-first), and nothing is listed before creating. A
+//  resend costs the create that finds the name taken and one listing.
+static void
+start_costs_one_cloud_call(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    En__StartInstanceResult *r = s_start(fx, fx->model, "60", "n60", false, NULL, &err);
+    if (!r)
+        fail_msg("warm-up start: %s", err.message);
+    assert_string_equal(r->hardware->availability_zone, "sim-east-a");
+    FREE(r);
+    assert_int_equal(en_sim_cloud_reset_counters(fx->sim, &err), 0);
+    const char *want[] = {"sim-east-b", "sim-east-c", "sim-east-a", "sim-east-b"};
+    for (int i = 0; i < 4; i++) {
+        char machine[8];
+        snprintf(machine, sizeof machine, "%d", 61 + i);
+        r = s_start(fx, fx->model, machine, "n", false, NULL, &err);
+        if (!r)
+            fail_msg("start %s: %s", machine, err.message);
+        assert_string_equal(r->hardware->availability_zone, want[i]);
+        FREE(r);
+    }
+    assert_int_equal(s_calls(fx, "create"), 4);
+    assert_int_equal(s_calls(fx, "zones"), 0);
+    assert_int_equal(s_calls(fx, "instance_types"), 0);
+    assert_int_equal(s_calls(fx, "list"), 0);
+    assert_int_equal(s_calls(fx, "describe"), 0);
+    r = s_start(fx, fx->model, "60", "n60", false, NULL, &err);
+    assert_non_null(r);
+    FREE(r);
+    assert_int_equal(s_calls(fx, "create"), 5);
+    assert_int_equal(s_calls(fx, "list"), 1);
+}
+
+//  StopInstances reports the ids the cloud would not stop, with its
+//  error, and ignores unknown ids; a refusal that may pass (throttling)
+//  fails the whole call so the caller retries it.
+static void
+stop_reports_ids_the_cloud_did_not_stop(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    En__StartInstanceResult *a = s_start(fx, fx->model, "70", "n", false, NULL, &err);
+    En__StartInstanceResult *b = s_start(fx, fx->model, "71", "n", false, NULL, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    char *ids[] = {a->instance->id, "i-00000000deadbeef", b->instance->id};
+    En__StopInstancesRequest req = EN__STOP_INSTANCES_REQUEST__INIT;
+    req.ids = ids;
+    req.n_ids = 3;
+    assert_int_equal(
+        en_sim_cloud_knob_set(fx->sim, "fail.terminate", "INTERNAL count 1 boom", &err), 0);
+    En__StopInstancesResult *r = s_call(fx, "StopInstances", fx->model, &req, &err);
+    if (!r)
+        fail_msg("StopInstances: %s", err.message);
+    assert_int_equal(r->n_failed, 2);
+    assert_string_equal(r->failed[0]->id, ids[0]);
+    assert_string_equal(r->failed[1]->id, ids[2]);
+    assert_int_equal(r->failed[0]->error->kind, EN__ERROR_KIND__INTERNAL);
+    assert_string_equal(r->failed[1]->error->message, "boom");
+    FREE(r);
+    assert_int_equal(en_sim_cloud_knob_set(fx->sim, "fail.terminate",
+                                           "UNAVAILABLE count 1 request limit exceeded", &err),
+                     0);
+    r = s_call(fx, "StopInstances", fx->model, &req, &err);
+    assert_null(r);
+    assert_int_equal(err.kind, EN_UNAVAILABLE);
+    assert_true(err.retryable);
+    r = s_call(fx, "StopInstances", fx->model, &req, &err);
+    if (!r)
+        fail_msg("StopInstances: %s", err.message);
+    assert_int_equal(r->n_failed, 0);
+    FREE(r);
+    FREE(a);
+    FREE(b);
+}
+
 //  A call without a model is NOT_VALID.
 static void
 calls_without_a_model_are_refused(void **state)
@@ -402,6 +493,55 @@ calls_without_a_model_are_refused(void **state)
     void *r = s_call(fx, "AllInstances", NULL, &req, &err);
     assert_null(r);
     assert_int_equal(err.kind, EN_NOT_VALID);
+}
+
+//  Instance mode: the instance is created in the model's group and its
+//  machine's, which must exist already (the firewaller makes them first
+//  when the gateway composes StartInstance); StopInstances names the
+//  machines it stopped, so the gateway can delete their groups.
+static void
+start_creates_the_instance_in_its_groups(void **state)
+{
+    fx_t *fx = *state;
+    char *model = s_open(fx, "fw", "{\"firewall-mode\":\"instance\"}");
+    en_err_t err;
+    char model_group[EN_FW_GROUP_MAX], machine_group[EN_FW_GROUP_MAX];
+    en_fw_group_model(model, model_group);
+    en_fw_group_machine(model, "0/lxd/3", machine_group);
+    En__StartInstanceResult *r = s_start(fx, model, "0/lxd/3", "n", false, NULL, &err);
+    assert_null(r);
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    assert_non_null(strstr(err.message, "security group"));
+    assert_int_equal(en_sim_cloud_ensure_group(fx->sim, "sim-east", model_group, NULL, 0, &err), 0);
+    assert_int_equal(en_sim_cloud_ensure_group(fx->sim, "sim-east", machine_group, NULL, 0, &err),
+                     0);
+    r = s_start(fx, model, "0/lxd/3", "n", false, NULL, &err);
+    if (!r)
+        fail_msg("StartInstance: %s", err.message);
+    char **names = NULL;
+    size_t n = 0;
+    assert_int_equal(en_sim_cloud_instance_groups(fx->sim, r->instance->id, &names, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], model_group);
+    assert_string_equal(names[1], machine_group);
+    en_sim_names_free(&names, n);
+
+    En__StopInstancesRequest stop = EN__STOP_INSTANCES_REQUEST__INIT;
+    char *ids[] = {r->instance->id};
+    stop.ids = ids;
+    stop.n_ids = 1;
+    En__StopInstancesResult *s = s_call(fx, "StopInstances", model, &stop, &err);
+    assert_non_null(s);
+    assert_int_equal(s->n_stopped_machine_ids, 1);
+    assert_string_equal(s->stopped_machine_ids[0], "0/lxd/3");
+    FREE(s);
+    // a resend finds it stopped and still names its machine
+    s = s_call(fx, "StopInstances", model, &stop, &err);
+    assert_non_null(s);
+    assert_int_equal(s->n_stopped_machine_ids, 1);
+    FREE(s);
+    FREE(r);
+    free(model);
 }
 
 int
@@ -417,7 +557,12 @@ main(void)
         cmocka_unit_test_setup_teardown(start_spreads_a_distribution_group, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(start_moves_zones_only_on_zone_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(tag_instance_replaces_named_tags, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(start_costs_one_cloud_call, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(stop_reports_ids_the_cloud_did_not_stop, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(calls_without_a_model_are_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(start_creates_the_instance_in_its_groups, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,10 @@
 /*  The bus over real sockets, when every process stays up: broker,
     workers, service runtime and client in one process over inproc and tcp
     loopback. Request-reply matching, 8/MMI, malformed input to the broker
-    and to a worker, deadlines, the forward table, and worker credit (our
-    extension to 7/MDP, mdp.h). When processes die, freeze, drain or
-    restart: test_bus_failover.c. The test service and raw MDP peers are in
-    bus_fixture.h.
+    and to a worker, deadlines, the forward table, reply sizes, resends of
+    calls in progress, and worker credit (our extension to 7/MDP, mdp.h).
+    When processes die, freeze, drain or restart: test_bus_failover.c. The
+    test service and raw MDP peers are in bus_fixture.h.
 
     Nothing sleeps to synchronise: tests wait on replies, on a condition
     variable in the handler, or poll a broker counter with a deadline. */
@@ -257,8 +257,10 @@ broker_drops_or_rejects_malformed_input_and_keeps_serving(void **state)
     bx_wait_workers(rig.broker, 1, 5000);
 
     // A frame far past the wire limit: libzmq drops that connection only.
+    // (The broker's ROUTER also takes workers' replies, so its limit is the
+    // reply limit; requests over EN_MAX_BODY below it were refused above.)
     zsock_t *huge = bx_dealer(rig.ep);
-    zframe_t *too_big = zframe_new(NULL, EN_MAX_WIRE_MSG + 1);
+    zframe_t *too_big = zframe_new(NULL, EN_MAX_WIRE_REPLY + 1);
     memset(zframe_data(too_big), 'y', zframe_size(too_big));
     bx_client_send(huge, "registry", &too_big);
 
@@ -566,6 +568,50 @@ request_queued_behind_a_busy_worker_gets_timeout_at_its_deadline(void **state)
     assert_int_equal(bx_harness_calls(&rig.h), 1); // "second" never reached a handler
 
     zsock_destroy(&s);
+    bx_rig_down(&rig);
+}
+
+//  A resend of a call the worker still holds (same service, method and
+//  request id) does not reach a handler a second time: the one live call
+//  answers, at the address the resend came from (a client that reconnects
+//  gets a new routing id). Queued resends are absorbed the same way.
+static void
+resend_of_a_call_in_progress_runs_once_and_answers_the_newest_address(void **state)
+{
+    (void) state;
+    bx_rig_t rig;
+    bx_rig_up(&rig, "w", 2, NULL, 0);
+
+    zsock_t *old = bx_dealer(rig.ep), *fresh = bx_dealer(rig.ep);
+    zframe_t *first = bx_provider_envelope("same-id", "a", 0);
+    bx_client_send(old, "registry", &first);
+    assert_true(bx_harness_wait_blocked(&rig.h, 1, 5000));
+    // the client's resend after losing sight of the broker, from a new socket
+    zframe_t *again = bx_provider_envelope("same-id", "a", 0);
+    bx_client_send(fresh, "registry", &again);
+    // a queued call resent from the same socket twice
+    zframe_t *q1 = bx_provider_envelope("queued-id", "b", 0);
+    bx_client_send(fresh, "registry", &q1);
+    zframe_t *q2 = bx_provider_envelope("queued-id", "b", 0);
+    bx_client_send(fresh, "registry", &q2);
+    // the broker has seen all four before anything is released
+    for (int i = 0; i < 200 && bx_stats(rig.broker).duplicates < 2; i++)
+        zclock_sleep(10);
+    assert_int_equal(bx_stats(rig.broker).duplicates, 2);
+
+    bx_harness_release(&rig.h);
+    En__Reply *r1 = bx_client_recv_reply(fresh, "registry", 5000);
+    En__Reply *r2 = bx_client_recv_reply(fresh, "registry", 5000);
+    assert_string_equal(r1->request_id, "same-id");
+    assert_string_equal(r2->request_id, "queued-id");
+    en__reply__free_unpacked(r1, NULL);
+    en__reply__free_unpacked(r2, NULL);
+    assert_null(bx_client_recv(old, "registry", 300)); // not to the old address
+    assert_null(bx_client_recv(fresh, "registry", 300)); // and only once
+    assert_int_equal(bx_harness_calls(&rig.h), 2);
+
+    zsock_destroy(&old);
+    zsock_destroy(&fresh);
     bx_rig_down(&rig);
 }
 
@@ -921,6 +967,139 @@ draining_worker_hands_back_requests_it_has_not_started(void **state)
     bx_harness_fini(&h2);
 }
 
+//  --------------------------------------------------------------------------
+//  8. Reply sizes: the request limit is not a reply limit
+
+//  A service whose RegisteredProviders answers `copies` names, all the one
+//  string `name`: a reply as big as a test wants, for the memory of a name.
+typedef struct {
+    char *name;
+    size_t copies;
+} s_big_t;
+
+static int
+s_big_names(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res_, en_err_t *err)
+{
+    (void) req;
+    (void) err;
+    s_big_t *big = call->service;
+    En__RegisteredProvidersResult *res = (En__RegisteredProvidersResult *) res_;
+    res->names = en_arena_array(call->arena, big->copies, sizeof(char *));
+    for (size_t i = 0; i < big->copies; i++)
+        res->names[i] = big->name;
+    res->n_names = big->copies;
+    return 0;
+}
+
+static const en_route_t s_big_routes[] = {
+    {&en__environ__descriptor, "RegisteredProviders", s_big_names, 0},
+};
+
+enum { S_MIB = 1024 * 1024 };
+
+//  A broker on tcp and one "big" worker over tcp, as a gateway and a
+//  service process would talk.
+typedef struct {
+    en_broker_t *broker;
+    s_big_t big;
+    bx_worker_spec_t spec;
+    zactor_t *worker;
+    en_client_t *client;
+} s_big_rig_t;
+
+static void
+s_big_rig_up(s_big_rig_t *rig)
+{
+    rig->broker = bx_broker("tcp://127.0.0.1:*", NULL, 0);
+    rig->big.name = malloc(S_MIB + 1);
+    memset(rig->big.name, 'n', S_MIB);
+    rig->big.name[S_MIB] = '\0';
+    rig->spec = (bx_worker_spec_t){en_broker_endpoint(rig->broker),
+                                   {.name = "big",
+                                    .routes = s_big_routes,
+                                    .route_count = 1,
+                                    .service = &rig->big},
+                                   1};
+    rig->worker = zactor_new(bx_worker_actor, &rig->spec);
+    bx_wait_workers(rig->broker, 1, 5000);
+    en_err_t err;
+    rig->client = en_client_new(en_broker_endpoint(rig->broker), &err);
+    assert_non_null(rig->client);
+}
+
+static void
+s_big_rig_down(s_big_rig_t *rig)
+{
+    en_client_destroy(&rig->client);
+    zactor_destroy(&rig->worker);
+    en_broker_destroy(&rig->broker);
+    free(rig->big.name);
+}
+
+static int
+s_big_call(s_big_rig_t *rig, En__RegisteredProvidersResult **res, en_err_t *err)
+{
+    En__RegisteredProvidersRequest req = EN__REGISTERED_PROVIDERS_REQUEST__INIT;
+    return en_client_call(rig->client, "big", "RegisteredProviders", NULL, &req.base,
+                          &en__registered_providers_result__descriptor, (ProtobufCMessage **) res,
+                          10000, err);
+}
+
+//  A listing bigger than any request may be (AllInstances of ~13,000
+//  instances is) reaches the client whole, and the worker that sent it
+//  keeps its connection: the gateway's socket must not take the request
+//  limit for a reply limit.
+static void
+replies_larger_than_the_request_limit_reach_the_client(void **state)
+{
+    (void) state;
+    s_big_rig_t rig = {0};
+    s_big_rig_up(&rig);
+    rig.big.copies = 6; // ~6 MiB, over EN_MAX_BODY
+    assert_true(rig.big.copies * S_MIB > EN_MAX_BODY);
+    En__RegisteredProvidersResult *res = NULL;
+    en_err_t err;
+    if (s_big_call(&rig, &res, &err) != 0)
+        fail_msg("a reply of %zu MiB: %s %s", rig.big.copies, en_kind_name(err.kind),
+                 err.message);
+    assert_int_equal(res->n_names, rig.big.copies);
+    for (size_t i = 0; i < res->n_names; i++)
+        assert_string_equal(res->names[i], rig.big.name);
+    protobuf_c_message_free_unpacked(&res->base, NULL);
+    en_broker_stats_t stats = bx_stats(rig.broker);
+    assert_int_equal(stats.workers, 1);
+    assert_int_equal(stats.malformed, 0);
+    s_big_rig_down(&rig);
+}
+
+//  A reply over the reply limit is an error the service sends instead: sent,
+//  it would cost the worker its connection and come back as a requeue to
+//  every worker in turn. The worker serves the next call.
+static void
+a_reply_over_the_reply_limit_is_refused_by_the_service(void **state)
+{
+    (void) state;
+    s_big_rig_t rig = {0};
+    s_big_rig_up(&rig);
+    rig.big.copies = EN_MAX_REPLY_BODY / S_MIB + 1; // the names are one string: no memory
+    En__RegisteredProvidersResult *res = NULL;
+    en_err_t err;
+    assert_int_equal(s_big_call(&rig, &res, &err), -1);
+    assert_int_equal(err.kind, EN_NOT_SUPPORTED);
+    char want[128];
+    snprintf(want, sizeof want, "exceeds the limit of %d bytes", EN_MAX_REPLY_BODY);
+    assert_non_null(strstr(err.message, want));
+    assert_non_null(strstr(err.message, "RegisteredProviders: reply of "));
+
+    rig.big.copies = 1;
+    if (s_big_call(&rig, &res, &err) != 0)
+        fail_msg("the next call: %s", err.message);
+    assert_int_equal(res->n_names, 1);
+    protobuf_c_message_free_unpacked(&res->base, NULL);
+    assert_int_equal(bx_stats(rig.broker).workers, 1);
+    s_big_rig_down(&rig);
+}
+
 int
 main(void)
 {
@@ -934,6 +1113,7 @@ main(void)
         cmocka_unit_test(request_past_its_deadline_gets_timeout),
         cmocka_unit_test(request_for_a_service_without_workers_gets_unavailable_at_its_deadline),
         cmocka_unit_test(request_queued_behind_a_busy_worker_gets_timeout_at_its_deadline),
+        cmocka_unit_test(resend_of_a_call_in_progress_runs_once_and_answers_the_newest_address),
         cmocka_unit_test(forwarded_public_method_reaches_the_owning_service_and_names_environ),
         cmocka_unit_test(worker_with_credit_gets_up_to_k_requests_and_answers_them_in_any_order),
         cmocka_unit_test(plain_worker_without_a_credit_frame_gets_one_request_at_a_time),
@@ -941,6 +1121,8 @@ main(void)
         cmocka_unit_test(long_call_does_not_hold_up_a_request_behind_it_when_a_thread_is_free),
         cmocka_unit_test(burst_through_threads_sharing_a_credit_connection_is_answered_exactly_once),
         cmocka_unit_test(draining_worker_hands_back_requests_it_has_not_started),
+        cmocka_unit_test(replies_larger_than_the_request_limit_reach_the_client),
+        cmocka_unit_test(a_reply_over_the_reply_limit_is_refused_by_the_service),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

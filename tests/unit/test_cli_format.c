@@ -1,6 +1,8 @@
 /*  The environs CLI without a gateway: argument parsing, typed key=value
-    words, table alignment, YAML/JSON views, finding the gateway, and — running the built binary —
-   the errors and exit statuses a user sees when there is no gateway. */
+    words, table alignment, YAML/JSON views (models, machines), progress
+    lines, finding the gateway and the current controller and model, and —
+    running the built binary — the errors and exit statuses a user sees
+    when there is no gateway. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,8 @@
 #include <netinet/in.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include <czmq.h>
 
 #include "cli/cli.h"
 
@@ -129,6 +133,94 @@ args_check_against_the_command_row(void **state)
     char *json[] = {"environs", "--format=json", "credentials", "aws"};
     assert_int_equal(s_check(ARGC(json), json, &cli, &err), 0);
     assert_int_equal(cli.format, CLI_FORMAT_JSON);
+}
+
+static void
+args_of_the_machine_and_controller_commands(void **state)
+{
+    (void)state;
+    cli_t cli = {0};
+    en_err_t err;
+    char *no_cloud[] = {"environs", "bootstrap"};
+    assert_int_equal(s_check(ARGC(no_cloud), no_cloud, &cli, &err), -1);
+    assert_string_equal(err.message, "missing argument: CLOUD");
+    char *bootstrap[] = {"environs",
+                         "bootstrap",
+                         "sim/sim-east",
+                         "c1",
+                         "--constraints",
+                         "mem=4G",
+                         "--keep-broken",
+                         "--config",
+                         "default-series=noble",
+                         "--bootstrap-constraints=cores=2"};
+    assert_int_equal(s_check(ARGC(bootstrap), bootstrap, &cli, &err), 0);
+    char *broken[] = {"environs", "add-machine", "--keep-broken"};
+    assert_int_equal(s_check(ARGC(broken), broken, &cli, &err), -1);
+    assert_string_equal(err.message, "option provided but not defined: --keep-broken");
+    char *add[] = {"environs", "add-machine", "-n3",       "--constraints",
+                   "cores=2",  "-m",          "c1:default"};
+    assert_int_equal(s_check(ARGC(add), add, &cli, &err), 0);
+    char *no_ids[] = {"environs", "remove-machine"};
+    assert_int_equal(s_check(ARGC(no_ids), no_ids, &cli, &err), -1);
+    assert_string_equal(err.message, "missing argument: ID");
+    char *ids[] = {"environs", "remove-machine", "1", "2", "3"};
+    assert_int_equal(s_check(ARGC(ids), ids, &cli, &err), 0);
+    char *destroy[] = {"environs", "destroy-controller", "c1", "--destroy-all-models"};
+    assert_int_equal(s_check(ARGC(destroy), destroy, &cli, &err), 0);
+    char *kill_all[] = {"environs", "kill-controller", "c1", "--destroy-all-models"};
+    assert_int_equal(s_check(ARGC(kill_all), kill_all, &cli, &err), -1);
+    char *machines[] = {"environs", "machines", "--format", "yaml"};
+    assert_int_equal(s_check(ARGC(machines), machines, &cli, &err), 0);
+    assert_int_equal(cli.format, CLI_FORMAT_YAML);
+}
+
+//  Commands that make machines wait long unless --timeout says otherwise.
+static void
+long_commands_take_their_own_default_timeout(void **state)
+{
+    (void)state;
+    cli_t cli = {0};
+    en_err_t err;
+    cli_args_t args;
+    char *plain[] = {"environs", "bootstrap", "sim"};
+    assert_int_equal(cli_args_parse(ARGC(plain), plain, &args, &err), 0);
+    assert_int_equal(cli_args_check(&args, cli_command_find("bootstrap"), &cli, &err), 0);
+    assert_int_equal(cli_timeout_or(&cli, &args, CLI_BOOTSTRAP_TIMEOUT_MS),
+                     CLI_BOOTSTRAP_TIMEOUT_MS);
+    cli_args_clear(&args);
+    char *given[] = {"environs", "bootstrap", "sim", "--timeout", "90s"};
+    assert_int_equal(cli_args_parse(ARGC(given), given, &args, &err), 0);
+    assert_int_equal(cli_args_check(&args, cli_command_find("bootstrap"), &cli, &err), 0);
+    assert_int_equal(cli_timeout_or(&cli, &args, CLI_BOOTSTRAP_TIMEOUT_MS), 90000);
+    cli_args_clear(&args);
+}
+
+static void
+constraints_options_parse_like_juju(void **state)
+{
+    (void)state;
+    en_err_t err;
+    cli_args_t args;
+    en_constraints_t cons;
+    en_constraints_init(&cons);
+    char *two[] = {"environs", "add-machine",   "--constraints",
+                   "mem=4G",   "--constraints", "cores=2 zones=a,b"};
+    assert_int_equal(cli_args_parse(ARGC(two), two, &args, &err), 0);
+    assert_int_equal(cli_constraints_arg(&args, CLI_OPT_CONSTRAINTS, &cons, &err), 0);
+    char *text = en_constraints_string(&cons);
+    assert_string_equal(text, "cores=2 mem=4096M zones=a,b");
+    free(text);
+    assert_int_equal(cli_constraints_arg(&args, CLI_OPT_BOOTSTRAP_CONSTRAINTS, &cons, &err), 0);
+    assert_true(en_constraints_is_empty(&cons));
+    cli_args_clear(&args);
+    char *bad[] = {"environs", "add-machine", "--constraints", "mem=lots"};
+    assert_int_equal(cli_args_parse(ARGC(bad), bad, &args, &err), 0);
+    assert_int_equal(cli_constraints_arg(&args, CLI_OPT_CONSTRAINTS, &cons, &err), -1);
+    assert_non_null(strstr(err.message, "invalid value \"mem=lots\" for option --constraints: "
+                                        "bad \"mem\" constraint"));
+    cli_args_clear(&args);
+    en_constraints_reset(&cons);
 }
 
 static void
@@ -367,6 +459,295 @@ yaml_resolves_scalars_like_go_yaml(void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  Machines: hardware text, order, status view and table
+
+static void
+hardware_text_in_juju_order_without_absent_fields(void **state)
+{
+    (void)state;
+    En__HardwareCharacteristics hw = EN__HARDWARE_CHARACTERISTICS__INIT;
+    char *tags[] = {"a", "b"};
+    hw._arch_case = EN__HARDWARE_CHARACTERISTICS___ARCH_ARCH;
+    hw.arch = "amd64";
+    hw._cpu_cores_case = EN__HARDWARE_CHARACTERISTICS___CPU_CORES_CPU_CORES;
+    hw.cpu_cores = 2;
+    hw._cpu_power_case = EN__HARDWARE_CHARACTERISTICS___CPU_POWER_CPU_POWER;
+    hw.cpu_power = 100;
+    hw._mem_case = EN__HARDWARE_CHARACTERISTICS___MEM_MEM;
+    hw.mem = 4096;
+    hw._root_disk_case = EN__HARDWARE_CHARACTERISTICS___ROOT_DISK_ROOT_DISK;
+    hw.root_disk = 8192;
+    hw.tags = tags;
+    hw.n_tags = 2;
+    hw._availability_zone_case = EN__HARDWARE_CHARACTERISTICS___AVAILABILITY_ZONE_AVAILABILITY_ZONE;
+    hw.availability_zone = "z1";
+    char *text = cli_hardware_text(&hw);
+    assert_string_equal(text, "arch=amd64 cores=2 cpu-power=100 mem=4096M root-disk=8192M "
+                              "tags=a,b availability-zone=z1");
+    free(text);
+    //  set to zero is present; unset is absent
+    En__HardwareCharacteristics some = EN__HARDWARE_CHARACTERISTICS__INIT;
+    some._mem_case = EN__HARDWARE_CHARACTERISTICS___MEM_MEM;
+    some.mem = 0;
+    some._availability_zone_case =
+        EN__HARDWARE_CHARACTERISTICS___AVAILABILITY_ZONE_AVAILABILITY_ZONE;
+    some.availability_zone = "z2";
+    text = cli_hardware_text(&some);
+    assert_string_equal(text, "mem=0M availability-zone=z2");
+    free(text);
+    text = cli_hardware_text(NULL);
+    assert_string_equal(text, "");
+    free(text);
+}
+
+//  One instance as the broker returns it: running, amd64 with 2 cores,
+//  4 GiB and 8 GiB of disk, in `zone`, at a cloud-local address.
+typedef struct {
+    En__Instance inst;
+    En__InstanceStatus status;
+    En__HardwareCharacteristics hw;
+    En__Instance__TagsEntry tag[2];
+    En__Instance__TagsEntry *tags[2];
+    En__Address address;
+    En__Address *addresses[1];
+} machine_fixture_t;
+
+static En__Instance *
+s_machine(machine_fixture_t *f, const char *machine_id, const char *instance_id, const char *zone,
+          const char *ip)
+{
+    en__instance__init(&f->inst);
+    f->inst.id = (char *)instance_id;
+    en__instance_status__init(&f->status);
+    f->status.status = "running";
+    f->status.message = "running";
+    f->inst.status = &f->status;
+    en__hardware_characteristics__init(&f->hw);
+    f->hw._arch_case = EN__HARDWARE_CHARACTERISTICS___ARCH_ARCH;
+    f->hw.arch = "amd64";
+    f->hw._cpu_cores_case = EN__HARDWARE_CHARACTERISTICS___CPU_CORES_CPU_CORES;
+    f->hw.cpu_cores = 2;
+    f->hw._mem_case = EN__HARDWARE_CHARACTERISTICS___MEM_MEM;
+    f->hw.mem = 4096;
+    f->hw._root_disk_case = EN__HARDWARE_CHARACTERISTICS___ROOT_DISK_ROOT_DISK;
+    f->hw.root_disk = 8192;
+    f->hw._availability_zone_case =
+        EN__HARDWARE_CHARACTERISTICS___AVAILABILITY_ZONE_AVAILABILITY_ZONE;
+    f->hw.availability_zone = (char *)zone;
+    f->inst.hardware = &f->hw;
+    en__instance__tags_entry__init(&f->tag[0]);
+    f->tag[0].key = "juju-model-uuid";
+    f->tag[0].value = "1111";
+    en__instance__tags_entry__init(&f->tag[1]);
+    f->tag[1].key = "juju-machine-id";
+    f->tag[1].value = (char *)machine_id;
+    f->tags[0] = &f->tag[0];
+    f->tags[1] = &f->tag[1];
+    f->inst.tags = f->tags;
+    f->inst.n_tags = machine_id ? 2 : 1;
+    en__address__init(&f->address);
+    f->address.value = (char *)ip;
+    f->address.type = "ipv4";
+    f->address.scope = "local-cloud";
+    f->addresses[0] = &f->address;
+    f->inst.addresses = f->addresses;
+    f->inst.n_addresses = 1;
+    return &f->inst;
+}
+
+static void
+machines_sort_by_id_numerically_part_by_part(void **state)
+{
+    (void)state;
+    machine_fixture_t f[5];
+    En__Instance *list[] = {
+        s_machine(&f[0], "10", "i-10", "z1", "10.0.0.10"),
+        s_machine(&f[1], NULL, "i-x", "z1", "10.0.0.99"),
+        s_machine(&f[2], "2", "i-2", "z1", "10.0.0.2"),
+        s_machine(&f[3], "0/lxd/1", "i-0-1", "z1", "10.0.0.3"),
+        s_machine(&f[4], "0", "i-0", "z1", "10.0.0.1"),
+    };
+    cli_machines_sort(list, 5);
+    const char *order[] = {"i-0", "i-0-1", "i-2", "i-10", "i-x"};
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(list[i]->id, order[i]);
+}
+
+//  Machines 0, 2 and 10 of model "default", plus an instance that is no
+//  machine (it has no machine id), in id order.
+static void
+s_machines_fixture(machine_fixture_t *f, En__Instance **list, En__Model *m, En__CloudSpec *spec)
+{
+    list[0] = s_machine(&f[0], "0", "i-0", "sim-east-a", "10.0.0.1");
+    list[1] = s_machine(&f[1], "2", "i-2", "sim-east-b", "10.0.0.2");
+    list[2] = s_machine(&f[2], "10", "i-10", "sim-east-a", "10.0.0.10");
+    list[3] = s_machine(&f[3], NULL, "i-x", "sim-east-a", "10.0.0.99");
+    f[1].status.status = "allocating";
+    f[1].status.message = "pending";
+    f[1].hw._cpu_cores_case = 0; // not known yet
+    en__model__init(m);
+    en__cloud_spec__init(spec);
+    spec->name = "sim";
+    spec->region = "sim-east";
+    m->name = "default";
+    m->cloud = spec;
+}
+
+static void
+machines_view_as_json_like_juju_status(void **state)
+{
+    (void)state;
+    machine_fixture_t f[4];
+    En__Instance *list[4];
+    En__Model m;
+    En__CloudSpec spec;
+    s_machines_fixture(f, list, &m, &spec);
+    json_t *view = cli_machines_view(&m, list, 4);
+    char *text = cli_json_render(view);
+    assert_string_equal(
+        text, "{\"machines\":{"
+              "\"0\":{\"availability-zone\":\"sim-east-a\",\"dns-name\":\"10.0.0.1\","
+              "\"hardware\":\"arch=amd64 cores=2 mem=4096M root-disk=8192M "
+              "availability-zone=sim-east-a\",\"instance-id\":\"i-0\","
+              "\"ip-addresses\":[\"10.0.0.1\"],"
+              "\"machine-status\":{\"current\":\"running\",\"message\":\"running\"}},"
+              "\"10\":{\"availability-zone\":\"sim-east-a\",\"dns-name\":\"10.0.0.10\","
+              "\"hardware\":\"arch=amd64 cores=2 mem=4096M root-disk=8192M "
+              "availability-zone=sim-east-a\",\"instance-id\":\"i-10\","
+              "\"ip-addresses\":[\"10.0.0.10\"],"
+              "\"machine-status\":{\"current\":\"running\",\"message\":\"running\"}},"
+              "\"2\":{\"availability-zone\":\"sim-east-b\",\"dns-name\":\"10.0.0.2\","
+              "\"hardware\":\"arch=amd64 mem=4096M root-disk=8192M "
+              "availability-zone=sim-east-b\",\"instance-id\":\"i-2\","
+              "\"ip-addresses\":[\"10.0.0.2\"],"
+              "\"machine-status\":{\"current\":\"allocating\",\"message\":\"pending\"}}},"
+              "\"model\":{\"cloud\":\"sim\",\"name\":\"default\",\"region\":\"sim-east\"}}\n");
+    free(text);
+    json_decref(view);
+}
+
+//  YAML keeps the machines in id order, and quotes the ids (they read as
+//  numbers), as Juju's status does.
+static void
+machines_view_as_yaml_in_id_order(void **state)
+{
+    (void)state;
+    machine_fixture_t f[4];
+    En__Instance *list[4];
+    En__Model m;
+    En__CloudSpec spec;
+    s_machines_fixture(f, list, &m, &spec);
+    f[0].inst.n_addresses = 0; // no address yet: no dns-name, no ip-addresses
+    f[0].status.status = "";   // no status: unknown
+    f[0].status.message = "";
+    json_t *view = cli_machines_view(&m, list, 2);
+    char *text = cli_yaml_render(view);
+    assert_string_equal(text, "model:\n"
+                              "  name: default\n"
+                              "  cloud: sim\n"
+                              "  region: sim-east\n"
+                              "machines:\n"
+                              "  \"0\":\n"
+                              "    instance-id: i-0\n"
+                              "    machine-status:\n"
+                              "      current: unknown\n"
+                              "    hardware: arch=amd64 cores=2 mem=4096M root-disk=8192M "
+                              "availability-zone=sim-east-a\n"
+                              "    availability-zone: sim-east-a\n"
+                              "  \"2\":\n"
+                              "    instance-id: i-2\n"
+                              "    machine-status:\n"
+                              "      current: allocating\n"
+                              "      message: pending\n"
+                              "    dns-name: 10.0.0.2\n"
+                              "    ip-addresses: [10.0.0.2]\n"
+                              "    hardware: arch=amd64 mem=4096M root-disk=8192M "
+                              "availability-zone=sim-east-b\n"
+                              "    availability-zone: sim-east-b\n");
+    free(text);
+    json_decref(view);
+}
+
+static void
+machines_table_like_juju(void **state)
+{
+    (void)state;
+    machine_fixture_t f[4];
+    En__Instance *list[4];
+    En__Model m;
+    En__CloudSpec spec;
+    s_machines_fixture(f, list, &m, &spec);
+    cli_table_t *t = cli_machines_table(list, 4);
+    char *text = cli_table_render(t);
+    assert_string_equal(text,
+                        "Machine  State       Address    Inst id  Series  AZ          Message\n"
+                        "0        running     10.0.0.1   i-0              sim-east-a  running\n"
+                        "2        allocating  10.0.0.2   i-2              sim-east-b  pending\n"
+                        "10       running     10.0.0.10  i-10             sim-east-a  running\n");
+    free(text);
+    cli_table_destroy(&t);
+}
+
+//  --------------------------------------------------------------------------
+//  Progress lines
+
+static zframe_t *
+s_progress(const char *request_id, uint32_t seq, const char *status, const char *message)
+{
+    En__Progress ev = EN__PROGRESS__INIT;
+    ev.request_id = (char *)request_id;
+    ev.seq = seq;
+    ev.status = (char *)status;
+    ev.message = (char *)message;
+    size_t size = en__progress__get_packed_size(&ev);
+    uint8_t *buf = malloc(size ? size : 1);
+    en__progress__pack(&ev, buf);
+    zframe_t *frame = zframe_new(buf, size);
+    free(buf);
+    return frame;
+}
+
+//  Every gateway relays every line, and every publishing thread numbers
+//  its own: a line is printed the first time (seq, status, message) is
+//  heard, and lines of other calls or of no call are not printed.
+static void
+progress_lines_are_printed_once(void **state)
+{
+    (void)state;
+    en_err_t err;
+    cli_progress_t *w = cli_progress_new(NULL, "abc", &err);
+    assert_non_null(w);
+    struct {
+        const char *id;
+        uint32_t seq;
+        const char *status, *message, *printed;
+    } heard[] = {
+        {"abc", 1, "", "Launching controller instance(s) on sim/sim-east...",
+         "Launching controller instance(s) on sim/sim-east..."},
+        {"abc", 1, "", "Launching controller instance(s) on sim/sim-east...", NULL},
+        {"abc", 2, "", " - i-1 (arch=amd64 mem=3.5G cores=1)",
+         " - i-1 (arch=amd64 mem=3.5G cores=1)"},
+        {"abc", 1, "", "Waiting for address", "Waiting for address"}, // another publisher
+        {"other", 3, "", "not ours", NULL},
+        {"abc", 3, "running", "", "running"},
+        {"abc", 2, "", " - i-1 (arch=amd64 mem=3.5G cores=1)", NULL},
+    };
+    for (size_t i = 0; i < sizeof heard / sizeof heard[0]; i++) {
+        zframe_t *f = s_progress(heard[i].id, heard[i].seq, heard[i].status, heard[i].message);
+        const char *line = cli_progress_line(w, zframe_data(f), zframe_size(f));
+        if (heard[i].printed)
+            assert_string_equal(line, heard[i].printed);
+        else
+            assert_null(line);
+        zframe_destroy(&f);
+    }
+    assert_null(cli_progress_line(w, "\xff\xff\xff", 3));  // not an en.Progress
+    assert_int_equal(cli_progress_print(w, stderr, 0), 0); // no socket, nothing to print
+    cli_progress_destroy(&w);
+    cli_progress_destroy(&w);
+}
+
+//  --------------------------------------------------------------------------
 //  Gateway and current model
 
 static char s_tmp[64];
@@ -431,6 +812,16 @@ current_model_round_trips_through_the_home(void **state)
     char *name = cli_current_model();
     assert_string_equal(name, "prod");
     free(name);
+    assert_int_equal(cli_set_current_controller("c1", &err), 0);
+    name = cli_current_controller();
+    assert_string_equal(name, "c1");
+    free(name);
+    //  NULL forgets, and forgetting twice is fine
+    assert_int_equal(cli_set_current_controller(NULL, &err), 0);
+    assert_int_equal(cli_set_current_controller(NULL, &err), 0);
+    assert_null(cli_current_controller());
+    assert_int_equal(cli_set_current_model(NULL, &err), 0);
+    assert_null(cli_current_model());
     setenv("ENVIRONS_HOME", s_tmp, 1);
 }
 
@@ -522,6 +913,26 @@ binary_usage_errors_exit_2_before_any_call(void **state)
     assert_int_equal(s_run("", "model-config a b=1", &text), 2);
     assert_string_equal(text, "ERROR cannot set and retrieve model values simultaneously\n");
     free(text);
+    assert_int_equal(s_run("", "add-machine -n 0", &text), 2);
+    assert_string_equal(text, "ERROR invalid value \"0\" for option -n: expected 1 to 1000\n");
+    free(text);
+    assert_int_equal(s_run("", "add-machine -n 2 --to zone=a", &text), 2);
+    assert_string_equal(text, "ERROR cannot use -n when specifying a placement directive\n");
+    free(text);
+    assert_int_equal(s_run("", "bootstrap sim c1 --bootstrap-constraints cores=many", &text), 2);
+    assert_non_null(strstr(text, "ERROR invalid value \"cores=many\" for option "
+                                 "--bootstrap-constraints: bad \"cores\" constraint"));
+    free(text);
+    assert_int_equal(s_run("", "bootstrap sim c1 --config novalue", &text), 2);
+    assert_string_equal(text, "ERROR invalid --config: expected \"key=value\", got \"novalue\"\n");
+    free(text);
+    assert_int_equal(s_run("", "open-port 80-x 0", &text), 2);
+    assert_string_equal(text,
+                        "ERROR invalid port \"x\": strconv.Atoi: parsing \"x\": invalid syntax\n");
+    free(text);
+    assert_int_equal(s_run("", "close-port 80 --cidr 10.0.0.0/33", &text), 2);
+    assert_string_equal(text, "ERROR invalid CIDR address: 10.0.0.0/33\n");
+    free(text);
     assert_int_equal(s_run("", "help", &text), 0);
     assert_string_equal(text, "");
     free(text);
@@ -572,6 +983,9 @@ main(void)
         cmocka_unit_test(args_double_dash_ends_options),
         cmocka_unit_test(args_unknown_or_incomplete_options_are_usage_errors),
         cmocka_unit_test(args_check_against_the_command_row),
+        cmocka_unit_test(args_of_the_machine_and_controller_commands),
+        cmocka_unit_test(long_commands_take_their_own_default_timeout),
+        cmocka_unit_test(constraints_options_parse_like_juju),
         cmocka_unit_test(timeout_units),
         cmocka_unit_test(kv_values_are_typed_like_model_config),
         cmocka_unit_test(kv_untyped_values_stay_strings),
@@ -583,6 +997,12 @@ main(void)
         cmocka_unit_test(models_table_marks_the_current_model),
         cmocka_unit_test(yaml_quotes_what_would_read_back_as_another_type),
         cmocka_unit_test(yaml_resolves_scalars_like_go_yaml),
+        cmocka_unit_test(hardware_text_in_juju_order_without_absent_fields),
+        cmocka_unit_test(machines_sort_by_id_numerically_part_by_part),
+        cmocka_unit_test(machines_view_as_json_like_juju_status),
+        cmocka_unit_test(machines_view_as_yaml_in_id_order),
+        cmocka_unit_test(machines_table_like_juju),
+        cmocka_unit_test(progress_lines_are_printed_once),
         cmocka_unit_test_setup_teardown(gateway_from_environment_then_endpoint_file, s_tmp_home,
                                         s_tmp_home_remove),
         cmocka_unit_test_setup_teardown(current_model_round_trips_through_the_home, s_tmp_home,

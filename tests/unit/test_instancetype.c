@@ -442,7 +442,7 @@ equal_types_keep_catalogue_order(void **state)
     (void)state;
     //  40 types in 3 cost classes, all else equal: the merge path runs,
     //  and within a class the catalogue order must survive.
-    static char names[40][8];
+    static char names[40][24];
     en_instance_type_t types[40];
     for (int i = 0; i < 40; i++) {
         snprintf(names[i], sizeof names[i], "t%02d", i);
@@ -762,6 +762,74 @@ find_spec_errors_name_series_region_and_candidates(void **state)
     assert_string_equal(err.message, "no instance types in test matching constraints \"\"");
 }
 
+//  The prepared catalogue gives FindInstanceSpec's answer (or its error)
+//  for random catalogues, images and constraints.
+static void
+catalogue_find_spec_agrees_with_find_spec(void **state)
+{
+    (void)state;
+    static const char *const arch_sets[][3] = {
+        {"amd64"}, {"arm64"}, {"amd64", "i386"}, {"arm64", "armhf", "amd64"}};
+    static const size_t arch_counts[] = {1, 1, 2, 3};
+    static const char *const virts[] = {NULL, "hvm", "pv"};
+    static const char *const image_arches[] = {"amd64", "arm64", "i386", "armhf", "s390x", NULL};
+    static const char *const image_virts[] = {NULL, "", "hvm", "pv"};
+    static const char *const queries[] = {
+        "", "arch=arm64", "arch=i386", "virt-type=hvm", "mem=4G", "instance-type=t003", "cores=8"};
+    static const char *const arches[] = {"amd64", "arm64"};
+    static char names[40][24];
+    static char ids[6][24];
+    en_instance_type_t types[40];
+    en_image_t images[6];
+    for (int round = 0; round < 200; round++) {
+        size_t n = 1 + s_rand(40), n_images = 1 + s_rand(6);
+        for (size_t i = 0; i < n; i++) {
+            snprintf(names[i], sizeof names[i], "t%03zu", i);
+            size_t a = s_rand(4);
+            types[i] = (en_instance_type_t){
+                .name = names[i],
+                .arches = arch_sets[a],
+                .arch_count = arch_counts[a],
+                .cpu_cores = 1 + s_rand(8),
+                .mem = 512u << s_rand(5),
+                .cost = 10 * s_rand(5),
+                .has_cpu_power = true,
+                .cpu_power = 100 * s_rand(3),
+                .virt_type = virts[s_rand(3)],
+            };
+        }
+        for (size_t i = 0; i < n_images; i++) {
+            snprintf(ids[i], sizeof ids[i], "%zu", i);
+            images[i] = (en_image_t){ids[i], image_arches[s_rand(6)], image_virts[s_rand(4)]};
+        }
+        en_itype_catalogue_t *cat = en_itype_catalogue_new(types, n);
+        assert_non_null(cat);
+        for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
+            en_constraints_t cons;
+            en_constraints_init(&cons);
+            s_parse(&cons, queries[q]);
+            en_instance_constraint_t ic = {.region = "test",
+                                           .series = "jammy",
+                                           .arches = arches,
+                                           .arch_count = 2,
+                                           .cons = &cons};
+            en_instance_spec_t one, prepared;
+            en_err_t e1 = {0}, e2 = {0};
+            int r1 = en_find_instance_spec(images, n_images, &ic, types, n, &one, &e1);
+            int r2 = en_itype_catalogue_find_spec(cat, images, n_images, &ic, &prepared, &e2);
+            assert_int_equal(r1, r2);
+            if (r1 == 0) {
+                assert_ptr_equal(one.itype.type, prepared.itype.type);
+                assert_ptr_equal(one.image, prepared.image);
+                assert_int_equal(one.itype.arch_first, prepared.itype.arch_first);
+            } else
+                assert_string_equal(e1.message, e2.message);
+            en_constraints_reset(&cons);
+        }
+        en_itype_catalogue_destroy(&cat);
+    }
+}
+
 int
 main(void)
 {
@@ -780,6 +848,7 @@ main(void)
         cmocka_unit_test(find_spec_prefers_exact_virt_type_over_unspecified),
         cmocka_unit_test(find_spec_arch_preference_beats_cost_order),
         cmocka_unit_test(find_spec_errors_name_series_region_and_candidates),
+        cmocka_unit_test(catalogue_find_spec_agrees_with_find_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,8 +34,10 @@
 #define SIM_LEASE_TTL_MS 30000
 
 static const char *s_methods[] = {
-    "regions",  "zones", "instance_types", "set_zone_available", "create",
-    "describe", "list",  "terminate",      "set_tags",
+    "regions", "zones", "instance_types", "set_zone_available", "create", "describe", "list",
+    "terminate", "set_tags",
+    //  security groups (sim_groups.c)
+    "ensure_group", "delete_group", "list_groups", "authorize", "revoke", "rules",
 };
 
 bool
@@ -87,6 +89,12 @@ s_sql_lease_stale(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     int64_t start = sqlite3_value_int64(argv[1]);
     const char *ns = (const char *)sqlite3_value_text(argv[2]);
     if (!*self->pid_ns || !ns || strcmp(ns, self->pid_ns) != 0 || pid <= 0) {
+        sqlite3_result_int(ctx, 0);
+        return;
+    }
+    //  Our own process is alive: no need to ask /proc, which every call
+    //  would otherwise do for each slot held, inside the write lock.
+    if (pid == self->pid && start == self->pid_start) {
         sqlite3_result_int(ctx, 0);
         return;
     }

@@ -19,8 +19,9 @@
     Every change elsewhere runs in BEGIN IMMEDIATE, which takes the write
     lock up front; a transaction that starts as a reader and later writes
     could fail with SQLITE_BUSY_SNAPSHOT halfway, and retrying half a change
-    is how updates get lost. Busy waits use SQLite's busy_timeout and, for
-    the busy results it reports without waiting, our own jittered retry. */
+    is how updates get lost. Busy waits use our own busy handler (short
+    jittered retries, see s_busy) and, for the busy results SQLite reports
+    without waiting, our own jittered retry. */
 #include "providers/sim/sim_private.h"
 
 #include "common/clock.h"
@@ -147,6 +148,43 @@ static const struct {
 
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+//  Security groups (sim_groups.c). A group's name is unique per region.
+//  A rule is one range with one CIDR set, kept as the canonical CIDRs
+//  sorted and joined by ',' ("0.0.0.0/0" when unrestricted), so "the same
+//  rule" is a primary key. Memberships are written by create and outlive
+//  termination (EC2 still describes a terminated instance's groups); only
+//  a live member keeps a group in use.
+static const char s_schema_v2[] =
+    "CREATE TABLE groups ("
+    "  id INTEGER PRIMARY KEY,"
+    "  region TEXT NOT NULL REFERENCES regions(name),"
+    "  name TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  UNIQUE (region, name)"
+    ");"
+    "CREATE TABLE group_tags ("
+    "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (group_id, key)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE rules ("
+    "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+    "  protocol TEXT NOT NULL,"
+    "  from_port INTEGER NOT NULL,"
+    "  to_port INTEGER NOT NULL,"
+    "  cidrs TEXT NOT NULL,"
+    "  PRIMARY KEY (group_id, protocol, from_port, to_port, cidrs)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE memberships ("
+    "  instance_id TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (instance_id, group_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX memberships_by_group ON memberships(group_id);";
+
 static int s_seed_v1(en_sim_cloud_t *self, en_err_t *err);
 
 //  Migration i takes the schema from version i to i + 1.
@@ -155,6 +193,7 @@ static const struct {
     int (*seed)(en_sim_cloud_t *self, en_err_t *err);
 } s_migrations[] = {
     {s_schema_v1, s_seed_v1},
+    {s_schema_v2, NULL},
 };
 
 #define SIM_SCHEMA_VERSION ((int)S_COUNT(s_migrations))
@@ -401,12 +440,33 @@ s_migrate(en_sim_cloud_t *self, en_err_t *err)
     return sim_tx_commit(self, err);
 }
 
+//  The busy handler: try again after a short jittered pause, for at most
+//  SIM_BUSY_MS. SQLite's own (busy_timeout) sleeps 1, 2, 5, 10, ... 100 ms
+//  between tries; with dozens of handles queueing for the one write lock,
+//  the lock then sits free while every waiter sleeps, and a cloud taking
+//  32 calls at once serves a fraction of that (a convoy).
+static int
+s_busy(void *arg, int tries)
+{
+    en_sim_cloud_t *self = arg;
+    int64_t now = sim_now_ms();
+    if (tries == 0)
+        self->busy_ms = now;
+    else if (now - self->busy_ms >= SIM_BUSY_MS)
+        return 0;
+    // 50..250 us at first, growing to at most 2 ms for a long wait
+    long cap = tries < 8 ? 250L << (tries / 2) : 2000;
+    struct timespec ts = {0, (50 + rand_r(&self->seed) % cap) * 1000};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 //  Connection settings; WAL is a property of the file, the rest of the
 //  connection.
 static int
 s_configure(en_sim_cloud_t *self, en_err_t *err)
 {
-    sqlite3_busy_timeout(self->db, SIM_BUSY_MS);
+    sqlite3_busy_handler(self->db, s_busy, self);
     if (s_exec_retrying(self, "PRAGMA journal_mode = WAL", err))
         return -1;
     sqlite3_stmt *stmt;

@@ -1,8 +1,9 @@
 /*  sim_cloud.h — the sim cloud: a simulated cloud held in one SQLite file.
 
     The whole state of a sim cloud (regions, zones, the instance-type
-    catalogue, instances and their tags, the behaviour knobs and the call
-    counters) lives in one SQLite database in WAL mode. Every process that
+    catalogue, instances and their tags, security groups with their rules
+    and members, the behaviour knobs and the call counters) lives in one
+    SQLite database in WAL mode. Every process that
     opens the same file sees the same cloud, so the services of environs,
     started as separate processes, all talk to one cloud exactly as they
     would to a real one. It is the embedded default cloud and the scale
@@ -17,13 +18,16 @@
     handle must not be used across fork(): open a new one in the child.
 
     Every cloud API call (the functions from en_sim_cloud_regions to
-    en_sim_cloud_set_tags) counts as one call of its method and is subject
-    to the knobs. The control functions (knobs, counters, open/close) are
-    the cloud operator's console: no latency, no failures, no limit.
+    en_sim_cloud_set_tags, and from en_sim_cloud_ensure_group to
+    en_sim_cloud_rules) counts as one call of its method and is subject to
+    the knobs. The control functions (knobs, counters, open/close, the
+    group views) are the cloud operator's console: no latency, no
+    failures, no limit.
 
     Method names, used by the `fail.<method>` knobs and by call counts:
     regions, zones, instance_types, set_zone_available, create, describe,
-    list, terminate, set_tags.
+    list, terminate, set_tags, ensure_group, delete_group, list_groups,
+    authorize, revoke, rules.
 
     Knobs (strings in the database; integers are decimal, >= 0):
       latency_ms               sleep this long inside every API call
@@ -49,6 +53,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/portrange.h"
 
 //  Catalogue names (regions, zones, instance types, arches) are bounded
 //  identifiers chosen by the cloud, so catalogue rows are flat values.
@@ -170,6 +175,16 @@ int en_sim_cloud_list(en_sim_cloud_t *self, const char *region, const en_sim_tag
                       size_t filter_count, bool include_terminated, en_sim_instance_t **instances,
                       size_t *count, en_err_t *err);
 
+//  Create, and put the instance in the named security groups of its region
+//  in the same transaction: NOT_FOUND `security group "<g>" not found` when
+//  one does not exist (and nothing is created). A name given twice counts
+//  once. en_sim_cloud_create is this with no groups.
+int en_sim_cloud_create_in_groups(en_sim_cloud_t *self, const char *region, const char *zone,
+                                  const char *instance_type, const char *name,
+                                  const en_sim_tag_t *tags, size_t tag_count,
+                                  const char *const *groups, size_t group_count,
+                                  en_sim_instance_t *out, en_err_t *err);
+
 //  Terminate; unknown or already terminated ids are ignored. Addresses are
 //  released at once.
 int en_sim_cloud_terminate(en_sim_cloud_t *self, const char *region, const char *const *ids,
@@ -190,6 +205,75 @@ void en_sim_instances_free(en_sim_instance_t **instances_p, size_t count);
 
 //  "pending", "running", "shutting-down" or "terminated".
 const char *en_sim_state_name(en_sim_state_t state);
+
+//  --- security groups (EC2's, with ingress rules only) ---
+//
+//  A group is named, unique per region, and tagged when created (tags as
+//  for instances). A rule is a port range with a set of source CIDRs: the
+//  CIDRs are kept canonical and sorted, none meaning 0.0.0.0/0, so two
+//  rules are the same when their ranges and CIDR sets are. Ranges are
+//  tcp/udp 0..65535 (EC2's bounds) or icmp -1/-1; they are never merged or
+//  split. Unknown regions are NOT_VALID.
+
+//  Create the group unless the region has it (then nothing changes, its
+//  tags included). NOT_VALID for a bad name (empty, over 255 bytes) or tags.
+int en_sim_cloud_ensure_group(en_sim_cloud_t *self, const char *region, const char *name,
+                              const en_sim_tag_t *tags, size_t tag_count, en_err_t *err);
+
+//  Delete a group with its rules; an unknown group is not an error.
+//  UNAVAILABLE `security group "<name>" is in use` while a live (not
+//  terminated) instance is in it.
+int en_sim_cloud_delete_group(en_sim_cloud_t *self, const char *region, const char *name,
+                              en_err_t *err);
+
+//  Names of the region's groups carrying every filter tag, in name order;
+//  free with en_sim_names_free.
+int en_sim_cloud_list_groups(en_sim_cloud_t *self, const char *region,
+                             const en_sim_tag_t *filters, size_t filter_count, char ***names,
+                             size_t *count, en_err_t *err);
+
+//  Add rules to a group; rules it already has are left as they are (not an
+//  error). All or none: NOT_FOUND `security group "<g>" not found`,
+//  NOT_VALID for a bad range or CIDR.
+int en_sim_cloud_authorize(en_sim_cloud_t *self, const char *region, const char *group,
+                           const en_ingress_rule_t *rules, size_t n, en_err_t *err);
+
+//  Remove rules from a group; rules it does not have are ignored.
+//  NOT_FOUND for an unknown group, NOT_VALID for a bad rule.
+int en_sim_cloud_revoke(en_sim_cloud_t *self, const char *region, const char *group,
+                        const en_ingress_rule_t *rules, size_t n, en_err_t *err);
+
+//  A group's rules as stored, in en_ingress_rule_cmp order; an unrestricted
+//  rule has cidrs ["0.0.0.0/0"]. Free with en_ingress_rules_free.
+//  NOT_FOUND for an unknown group.
+int en_sim_cloud_rules(en_sim_cloud_t *self, const char *region, const char *group,
+                       en_ingress_rule_t **rules, size_t *n, en_err_t *err);
+
+//  A group as the operator sees it; every pointer owned (en_sim_group_clear).
+typedef struct {
+    char *name;
+    char *region;
+    en_sim_tag_t *tags; //  in the order they were set
+    size_t tag_count;
+    en_ingress_rule_t *rules; //  as en_sim_cloud_rules returns them
+    size_t rule_count;
+    char **members; //  ids of the live instances in it, oldest first
+    size_t member_count;
+} en_sim_group_t;
+
+//  Console: every group of the region, in name order, with its tags, rules
+//  and live members. Free with en_sim_groups_free.
+int en_sim_cloud_groups(en_sim_cloud_t *self, const char *region, en_sim_group_t **groups,
+                        size_t *count, en_err_t *err);
+
+//  Console: the names of the groups an instance was created in, in the
+//  order given to create (also after it terminates, until it is forgotten).
+int en_sim_cloud_instance_groups(en_sim_cloud_t *self, const char *instance_id, char ***names,
+                                 size_t *count, en_err_t *err);
+
+void en_sim_group_clear(en_sim_group_t *group);
+void en_sim_groups_free(en_sim_group_t **groups_p, size_t count);
+void en_sim_names_free(char ***names_p, size_t count);
 
 //  --- operator console: knobs and counters ---
 

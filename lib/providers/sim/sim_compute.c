@@ -1,4 +1,5 @@
-/*  sim_compute.c — the sim provider's compute driver (en_compute_ops_t).
+/*  sim_compute.c — the sim provider's compute and firewall drivers
+    (en_compute_ops_t, en_firewall_ops_t: one connection serves both).
 
     A connection is a sim cloud handle plus the spec's region. The cloud's
     database is the spec's endpoint when set, else
@@ -161,8 +162,10 @@ static int
 s_convert_all(en_sim_instance_t *rows, size_t n, en_instance_t **out, size_t *count)
 {
     *out = calloc(n ? n : 1, sizeof(en_instance_t));
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         s_convert(&(*out)[i], &rows[i]);
+        en_sim_instance_clear(&rows[i]); // its memory serves the next conversion
+    }
     *count = n;
     en_sim_instances_free(&rows, n);
     return 0;
@@ -181,12 +184,13 @@ s_tags(const en_tag_t *tags, size_t n)
 
 static int
 s_create(en_compute_t *self, const char *name, const char *zone, const char *type,
-         const en_tag_t *tags, size_t tag_count, en_instance_t *out, en_err_t *err)
+         const en_tag_t *tags, size_t tag_count, const char *const *groups, size_t group_count,
+         en_instance_t *out, en_err_t *err)
 {
     en_sim_tag_t *t = s_tags(tags, tag_count);
     en_sim_instance_t inst = {0};
-    int rc =
-        en_sim_cloud_create(self->cloud, self->region, zone, type, name, t, tag_count, &inst, err);
+    int rc = en_sim_cloud_create_in_groups(self->cloud, self->region, zone, type, name, t,
+                                           tag_count, groups, group_count, &inst, err);
     free(t);
     if (rc == 0) {
         s_convert(out, &inst);
@@ -236,6 +240,20 @@ s_set_tags(en_compute_t *self, const char *id, const en_tag_t *tags, size_t tag_
     return rc;
 }
 
+//  The cloud's max_concurrent knob, read on the operator's console: the
+//  sim's request limit is its configuration, not something a call finds out.
+static int
+s_concurrency(en_compute_t *self, int *limit, en_err_t *err)
+{
+    char *v = en_sim_cloud_knob_get(self->cloud, "max_concurrent", err);
+    if (!v)
+        return -1;
+    long n = strtol(v, NULL, 10);
+    free(v);
+    *limit = n > 0 && n < 1000000 ? (int)n : 0;
+    return 0;
+}
+
 const en_compute_ops_t en_sim_compute = {
     .open = s_open,
     .close = s_close,
@@ -246,4 +264,64 @@ const en_compute_ops_t en_sim_compute = {
     .list = s_list,
     .terminate = s_terminate,
     .set_tags = s_set_tags,
+    .concurrency = s_concurrency,
+};
+
+//  --- firewall: the cloud's security groups, in the connection's region ---
+
+static int
+s_ensure_group(en_compute_t *self, const char *name, const en_tag_t *tags, size_t tag_count,
+               en_err_t *err)
+{
+    en_sim_tag_t *t = s_tags(tags, tag_count);
+    int rc = en_sim_cloud_ensure_group(self->cloud, self->region, name, t, tag_count, err);
+    free(t);
+    return rc;
+}
+
+static int
+s_delete_group(en_compute_t *self, const char *name, en_err_t *err)
+{
+    return en_sim_cloud_delete_group(self->cloud, self->region, name, err);
+}
+
+static int
+s_list_groups(en_compute_t *self, const en_tag_t *filters, size_t filter_count, char ***names,
+              size_t *count, en_err_t *err)
+{
+    en_sim_tag_t *f = s_tags(filters, filter_count);
+    int rc =
+        en_sim_cloud_list_groups(self->cloud, self->region, f, filter_count, names, count, err);
+    free(f);
+    return rc;
+}
+
+static int
+s_authorize(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, size_t n,
+            en_err_t *err)
+{
+    return en_sim_cloud_authorize(self->cloud, self->region, group, rules, n, err);
+}
+
+static int
+s_revoke(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, size_t n,
+         en_err_t *err)
+{
+    return en_sim_cloud_revoke(self->cloud, self->region, group, rules, n, err);
+}
+
+static int
+s_rules(en_compute_t *self, const char *group, en_ingress_rule_t **rules, size_t *n,
+        en_err_t *err)
+{
+    return en_sim_cloud_rules(self->cloud, self->region, group, rules, n, err);
+}
+
+const en_firewall_ops_t en_sim_firewall = {
+    .ensure_group = s_ensure_group,
+    .delete_group = s_delete_group,
+    .list_groups = s_list_groups,
+    .authorize = s_authorize,
+    .revoke = s_revoke,
+    .rules = s_rules,
 };

@@ -12,7 +12,9 @@
     and list keeps showing a terminated one for as long. Each read runs in
     one read transaction, so an instance and its tags come from the same
     snapshot. One row reader (s_load_row) serves describe, list and create's
-    read-back, so every call reports an instance the same way. */
+    read-back, so every call reports an instance the same way. The tag
+    filters of list (sim_filter_*) are shared with sim_groups.c's
+    list_groups. */
 #include "providers/sim/sim_private.h"
 
 #include <jansson.h>
@@ -41,8 +43,10 @@ s_view_open(en_sim_cloud_t *self, s_view_t *view, en_err_t *err)
     if (sim_knob_int(self, "running_delay_ms", &view->running_delay, err) ||
         sim_knob_int(self, "consistency_delay_ms", &view->consistency_delay, err))
         return -1;
-    return sim_prepare(self, "SELECT key, value FROM tags WHERE instance_id = ?1 ORDER BY seq",
-                       &view->tags, err);
+    //  In primary-key order; s_load_tags puts them in seq order, which
+    //  costs far less than a sort inside SQLite for every instance.
+    return sim_prepare(self, "SELECT key, value, seq FROM tags WHERE instance_id = ?1", &view->tags,
+                       err);
 }
 
 static void
@@ -112,20 +116,33 @@ s_text(sqlite3_stmt *stmt, int column, bool *oom)
     return copy;
 }
 
+//  An instance's tags in the order they were first set (seq): each is
+//  inserted into place as it comes, as an instance has a few (at most
+//  EN_SIM_TAGS_MAX).
 static int
 s_load_tags(en_sim_cloud_t *self, s_view_t *view, en_sim_instance_t *out, en_err_t *err)
 {
     size_t capacity = 0;
     bool oom = false;
+    int64_t seqs[EN_SIM_TAGS_MAX];
     sqlite3_reset(view->tags);
     sqlite3_bind_text(view->tags, 1, out->id, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(view->tags)) == SQLITE_ROW) {
+        if (out->tag_count == EN_SIM_TAGS_MAX)
+            return en_err_set(err, EN_INTERNAL, "instance \"%s\" has more than %d tags", out->id,
+                              EN_SIM_TAGS_MAX);
         if (sim_grow((void **)&out->tags, &capacity, out->tag_count, sizeof *out->tags))
             return en_err_set(err, EN_INTERNAL, "out of memory");
-        en_sim_tag_t *tag = &out->tags[out->tag_count++];
-        tag->key = s_text(view->tags, 0, &oom);
-        tag->value = s_text(view->tags, 1, &oom);
+        int64_t seq = sqlite3_column_int64(view->tags, 2);
+        size_t at = out->tag_count++;
+        for (; at > 0 && seqs[at - 1] > seq; at--) {
+            seqs[at] = seqs[at - 1];
+            out->tags[at] = out->tags[at - 1];
+        }
+        seqs[at] = seq;
+        out->tags[at].key = s_text(view->tags, 0, &oom);
+        out->tags[at].value = s_text(view->tags, 1, &oom);
     }
     if (oom)
         return en_err_set(err, EN_INTERNAL, "out of memory");
@@ -159,7 +176,9 @@ s_load_row(en_sim_cloud_t *self, s_view_t *view, sqlite3_stmt *row, en_sim_insta
     else
         out->state =
             view->now < out->created_ms + view->running_delay ? EN_SIM_PENDING : EN_SIM_RUNNING;
-    if (sqlite3_column_type(row, 10) != SQLITE_NULL) {
+    // like a cloud's public address, the address shows once the instance
+    // runs: a bootstrap has to wait for it (statement 53)
+    if (sqlite3_column_type(row, 10) != SQLITE_NULL && out->state != EN_SIM_PENDING) {
         int host = sqlite3_column_int(row, 10);
         char address[32];
         snprintf(address, sizeof address, "10.%d.%d.%d", sqlite3_column_int(row, 13) & 0xff,
@@ -282,36 +301,28 @@ en_sim_cloud_describe(en_sim_cloud_t *self, const char *region, const char *cons
     return rc;
 }
 
-//  SQL for list: one EXISTS per filter, ANDed. Parameters ?5 and up are
-//  the filters' keys and values.
-static char *
-s_list_sql(size_t filter_count)
+char *
+sim_filter_sql(const char *head, const char *tags, int first, size_t filter_count,
+               const char *tail)
 {
-    static const char head[] =
-        "SELECT " S_COLUMNS " FROM instances i JOIN regions r ON r.name = i.region"
-        " WHERE i.region = ?1 AND i.created_ms + ?2 <= ?3"
-        " AND (i.terminated_ms IS NULL OR i.terminated_ms + ?2 > ?3 OR ?4)";
-    //  rowid is insertion order, which timestamps cannot break ties in.
-    static const char tail[] = " ORDER BY i.rowid";
-    size_t size = sizeof head + sizeof tail + filter_count * 160;
+    size_t size = strlen(head) + strlen(tail) + filter_count * (strlen(tags) + 120) + 1;
     char *sql = malloc(size);
     if (!sql)
         return NULL;
     size_t used = (size_t)snprintf(sql, size, "%s", head);
     for (size_t f = 0; f < filter_count; f++) {
-        int k = 5 + 2 * (int)f, v = k + 1;
+        int k = first + 2 * (int)f, v = k + 1;
         used += (size_t)snprintf(sql + used, size - used,
-                                 " AND EXISTS (SELECT 1 FROM tags t WHERE t.instance_id = i.id"
+                                 " AND EXISTS (SELECT 1 FROM %s"
                                  " AND t.key = ?%d AND (?%d IS NULL OR t.value = ?%d))",
-                                 k, v, v);
+                                 tags, k, v, v);
     }
     snprintf(sql + used, size - used, "%s", tail);
     return sql;
 }
 
-static int
-s_list(en_sim_cloud_t *self, const char *region, const en_sim_tag_t *filters, size_t filter_count,
-       bool include_terminated, en_sim_instance_t **instances, size_t *count, en_err_t *err)
+int
+sim_filters_check(const en_sim_tag_t *filters, size_t filter_count, en_err_t *err)
 {
     if (filter_count && !filters)
         return en_err_set(err, EN_NOT_VALID, "tag filters not specified");
@@ -320,6 +331,39 @@ s_list(en_sim_cloud_t *self, const char *region, const en_sim_tag_t *filters, si
     for (size_t f = 0; f < filter_count; f++)
         if (!filters[f].key || !*filters[f].key)
             return en_err_set(err, EN_NOT_VALID, "tag filter without a key");
+    return 0;
+}
+
+void
+sim_filters_bind(sqlite3_stmt *stmt, int first, const en_sim_tag_t *filters, size_t filter_count)
+{
+    for (size_t f = 0; f < filter_count; f++) {
+        sqlite3_bind_text(stmt, first + 2 * (int)f, filters[f].key, -1, SQLITE_STATIC);
+        if (filters[f].value)
+            sqlite3_bind_text(stmt, first + 1 + 2 * (int)f, filters[f].value, -1, SQLITE_STATIC);
+    }
+}
+
+//  SQL for list: ?1..?4 are the region, the consistency delay, the time
+//  and include_terminated; the filters' keys and values follow.
+static char *
+s_list_sql(size_t filter_count)
+{
+    static const char head[] =
+        "SELECT " S_COLUMNS " FROM instances i JOIN regions r ON r.name = i.region"
+        " WHERE i.region = ?1 AND i.created_ms + ?2 <= ?3"
+        " AND (i.terminated_ms IS NULL OR i.terminated_ms + ?2 > ?3 OR ?4)";
+    //  rowid is insertion order, which timestamps cannot break ties in.
+    return sim_filter_sql(head, "tags t WHERE t.instance_id = i.id", 5, filter_count,
+                          " ORDER BY i.rowid");
+}
+
+static int
+s_list(en_sim_cloud_t *self, const char *region, const en_sim_tag_t *filters, size_t filter_count,
+       bool include_terminated, en_sim_instance_t **instances, size_t *count, en_err_t *err)
+{
+    if (sim_filters_check(filters, filter_count, err))
+        return -1;
     char *sql = s_list_sql(filter_count);
     if (!sql)
         return en_err_set(err, EN_INTERNAL, "out of memory");
@@ -336,11 +380,7 @@ s_list(en_sim_cloud_t *self, const char *region, const en_sim_tag_t *filters, si
     sqlite3_bind_int64(stmt, 2, view.consistency_delay);
     sqlite3_bind_int64(stmt, 3, view.now);
     sqlite3_bind_int(stmt, 4, include_terminated);
-    for (size_t f = 0; f < filter_count; f++) {
-        sqlite3_bind_text(stmt, 5 + 2 * (int)f, filters[f].key, -1, SQLITE_STATIC);
-        if (filters[f].value)
-            sqlite3_bind_text(stmt, 6 + 2 * (int)f, filters[f].value, -1, SQLITE_STATIC);
-    }
+    sim_filters_bind(stmt, 5, filters, filter_count);
     rc = s_load_rows(self, &view, stmt, instances, count, err);
 cleanup:
     sqlite3_finalize(stmt);

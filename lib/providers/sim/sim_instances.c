@@ -3,8 +3,9 @@
     Invariants are enforced by the database, not by care: a live name is
     unique per region and a live address is unique per region (partial
     unique indexes). Create checks them first only to report Juju-style
-    errors. A create, with its tags and its address, is one transaction, so
-    no instance is ever seen without the tags that say who owns it.
+    errors. A create, with its tags, its address and its security group
+    memberships, is one transaction, so no instance is ever seen without
+    the tags that say who owns it or outside the groups that guard it.
 
     Each region owns 10.<index>.0.0/16; hosts .0.0 (network), .0.1
     (gateway) and .255.255 (broadcast) are never handed out. Allocation
@@ -26,8 +27,8 @@
 #define S_HOST_LAST 65534
 #define S_NAME_MAX 255
 
-static int
-s_check_tags(const en_sim_tag_t *tags, size_t count, en_err_t *err)
+int
+sim_check_tags(const en_sim_tag_t *tags, size_t count, en_err_t *err)
 {
     if (count && !tags)
         return en_err_set(err, EN_NOT_VALID, "tags not specified");
@@ -225,7 +226,8 @@ s_new_id(en_sim_cloud_t *self, char id[19], en_err_t *err)
 static int
 s_create_locked(en_sim_cloud_t *self, const char *region, const char *zone, const char *type,
                 const char *name, const en_sim_tag_t *tags, size_t tag_count,
-                en_sim_instance_t *out, en_err_t *err)
+                const char *const *groups, size_t group_count, en_sim_instance_t *out,
+                en_err_t *err)
 {
     char id[19], placed[EN_SIM_NAME_MAX];
     sqlite3_stmt *spec = NULL, *stmt = NULL;
@@ -275,7 +277,8 @@ s_create_locked(en_sim_cloud_t *self, const char *region, const char *zone, cons
         sim_db_fail(self, step, "inserting an instance", err);
         goto cleanup;
     }
-    if (s_put_tags(self, id, tags, tag_count, err))
+    if (s_put_tags(self, id, tags, tag_count, err) ||
+        sim_groups_join(self, region, id, groups, group_count, err))
         goto cleanup;
 
     //  Read back through the one row reader, so create answers exactly as
@@ -289,16 +292,17 @@ cleanup:
 
 static int
 s_create(en_sim_cloud_t *self, const char *region, const char *zone, const char *type,
-         const char *name, const en_sim_tag_t *tags, size_t tag_count, en_sim_instance_t *out,
-         en_err_t *err)
+         const char *name, const en_sim_tag_t *tags, size_t tag_count, const char *const *groups,
+         size_t group_count, en_sim_instance_t *out, en_err_t *err)
 {
     if (!type)
         return en_err_set(err, EN_NOT_VALID, "instance type not specified");
     if (!name || !*name || strlen(name) > S_NAME_MAX)
         return en_err_set(err, EN_NOT_VALID, "instance name \"%s\" not valid", name ? name : "");
-    if (s_check_tags(tags, tag_count, err) || sim_tx_write(self, err))
+    if (sim_check_tags(tags, tag_count, err) || sim_tx_write(self, err))
         return -1;
-    if (s_create_locked(self, region, zone, type, name, tags, tag_count, out, err) ||
+    if (s_create_locked(self, region, zone, type, name, tags, tag_count, groups, group_count, out,
+                        err) ||
         sim_tx_commit(self, err)) {
         sim_tx_rollback(self);
         en_sim_instance_clear(out);
@@ -312,10 +316,22 @@ en_sim_cloud_create(en_sim_cloud_t *self, const char *region, const char *zone,
                     const char *instance_type, const char *name, const en_sim_tag_t *tags,
                     size_t tag_count, en_sim_instance_t *out, en_err_t *err)
 {
+    return en_sim_cloud_create_in_groups(self, region, zone, instance_type, name, tags, tag_count,
+                                         NULL, 0, out, err);
+}
+
+int
+en_sim_cloud_create_in_groups(en_sim_cloud_t *self, const char *region, const char *zone,
+                              const char *instance_type, const char *name,
+                              const en_sim_tag_t *tags, size_t tag_count,
+                              const char *const *groups, size_t group_count,
+                              en_sim_instance_t *out, en_err_t *err)
+{
     memset(out, 0, sizeof *out);
     if (sim_call_begin(self, "create", err))
         return -1;
-    int rc = s_create(self, region, zone, instance_type, name, tags, tag_count, out, err);
+    int rc = s_create(self, region, zone, instance_type, name, tags, tag_count, groups,
+                      group_count, out, err);
     sim_call_end(self);
     return rc;
 }
@@ -414,7 +430,7 @@ s_set_tags(en_sim_cloud_t *self, const char *region, const char *id, const en_si
 {
     if (!id)
         return en_err_set(err, EN_NOT_VALID, "instance id not specified");
-    if (s_check_tags(tags, tag_count, err) || sim_tx_write(self, err))
+    if (sim_check_tags(tags, tag_count, err) || sim_tx_write(self, err))
         return -1;
     if (s_set_tags_locked(self, region, id, tags, tag_count, err)) {
         sim_tx_rollback(self);

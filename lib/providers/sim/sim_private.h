@@ -5,7 +5,8 @@
     gate every API call passes (latency, failure injection, the concurrency
     limit, call counters); sim_knobs.c stores and validates knobs;
     sim_catalog.c answers regions, zones and instance types; sim_instances.c
-    changes instances and sim_describe.c reads them back. Functions shared between those files are
+    changes instances and sim_describe.c reads them back; sim_groups.c keeps
+    security groups, their rules and memberships. Functions shared between those files are
     named sim_<verb>; statics stay s_<verb>. */
 #ifndef EN_SIM_PRIVATE_H
 #define EN_SIM_PRIVATE_H
@@ -21,6 +22,7 @@ struct _en_sim_cloud_t {
     sqlite3 *db;
     char *path;
     unsigned seed;     //  jitter for busy retries (rand_r)
+    int64_t busy_ms;   //  when the current wait for a lock began
     int64_t lease_id;  //  concurrency slot held by the call in progress, 0 none
     int64_t orphan_id; //  a slot whose release failed; released by the next call
     int64_t pid;       //  this process, as written into the slots it leases
@@ -93,7 +95,31 @@ typedef struct {
 int sim_fail_parse(const char *value, sim_fail_t *fail, en_err_t *err);
 void sim_fail_format(const sim_fail_t *fail, char *buf, size_t size);
 
+//  --- sim_instances.c ---
+
+//  Tags as create and set_tags accept them (count, sizes, duplicate keys).
+int sim_check_tags(const en_sim_tag_t *tags, size_t count, en_err_t *err);
+
+//  --- sim_groups.c ---
+
+//  Put a new instance in the named groups of its region, inside create's
+//  transaction; NOT_FOUND `security group "<g>" not found`.
+int sim_groups_join(en_sim_cloud_t *self, const char *region, const char *instance_id,
+                    const char *const *groups, size_t group_count, en_err_t *err);
+
 //  --- sim_describe.c ---
+
+//  Tag filters (key, and value unless NULL), as list and list_groups take
+//  them: checked; turned into SQL, head then one " AND EXISTS (SELECT 1
+//  FROM <tags> AND t.key = ... )" per filter then tail, where <tags>
+//  names the tag table as t and ties it to the row ("tags t WHERE
+//  t.instance_id = i.id"), and the filters are parameters from ?first on;
+//  and bound (NULL from sim_filter_sql when out of memory).
+int sim_filters_check(const en_sim_tag_t *filters, size_t filter_count, en_err_t *err);
+char *sim_filter_sql(const char *head, const char *tags, int first, size_t filter_count,
+                     const char *tail);
+void sim_filters_bind(sqlite3_stmt *stmt, int first, const en_sim_tag_t *filters,
+                      size_t filter_count);
 
 //  One instance by id as its creator sees it: consistency delay ignored.
 int sim_instance_load(en_sim_cloud_t *self, const char *id, en_sim_instance_t *out, en_err_t *err);

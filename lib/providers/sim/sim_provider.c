@@ -48,6 +48,7 @@ s_prepare_config(const en_cloud_spec_t *spec, json_t *cfg, en_err_t *err)
 }
 
 extern const en_compute_ops_t en_sim_compute;
+extern const en_firewall_ops_t en_sim_firewall;
 
 const en_provider_t en_sim_provider = {
     .name = "sim",
@@ -58,4 +59,5 @@ const en_provider_t en_sim_provider = {
     .detect_regions = s_detect_regions,
     .prepare_config = s_prepare_config,
     .compute = &en_sim_compute,
+    .firewall = &en_sim_firewall,
 };

@@ -1,0 +1,174 @@
+/*  progress.c — see progress.h. */
+#include "bus/progress.h"
+
+#include <czmq.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "bus/envelope.h"
+#include "bus/events.h"
+#include "types.pb-c.h"
+
+struct en_progress {
+    zsock_t *pub; // NULL: drop everything
+    char request_id[EN_REQUEST_ID_MAX + 1];
+    uint32_t seq;
+};
+
+en_progress_t *
+en_progress_new(const char *gateways, en_err_t *err)
+{
+    en_progress_t *self = calloc(1, sizeof *self);
+    if (!gateways || !*gateways)
+        return self;
+    char *eps = en_event_endpoint_list(gateways, true);
+    if (!eps) {
+        en_err_set(err, EN_NOT_VALID, "cannot derive event endpoints from %s", gateways);
+        free(self);
+        return NULL;
+    }
+    self->pub = zsock_new(ZMQ_PUB);
+    zsock_set_linger(self->pub, 500);
+    zsock_set_sndhwm(self->pub, 1000);
+    int rc = zsock_attach(self->pub, eps, false);
+    free(eps);
+    if (rc) {
+        en_err_set(err, EN_NOT_VALID, "cannot connect progress publisher to %s", gateways);
+        en_progress_destroy(&self);
+    }
+    return self;
+}
+
+void
+en_progress_destroy(en_progress_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zsock_destroy(&(*self_p)->pub);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+en_progress_send(en_progress_t *self, const char *request_id, const char *status,
+                 const char *fmt, ...)
+{
+    if (!self || !self->pub || !request_id || !*request_id)
+        return;
+    if (strcmp(self->request_id, request_id) != 0) {
+        snprintf(self->request_id, sizeof self->request_id, "%s", request_id);
+        self->seq = 0;
+    }
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    En__Progress ev = EN__PROGRESS__INIT;
+    ev.request_id = self->request_id;
+    ev.seq = ++self->seq;
+    ev.status = (char *) (status ? status : "");
+    ev.message = line;
+    zframe_t *body = en_frame_pack(&ev.base);
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstrf(msg, EN_PROGRESS_TOPIC_PREFIX "%s", self->request_id);
+    zmsg_append(msg, &body);
+    // PUB never blocks: at the high-water mark the message is dropped
+    if (zmsg_send(&msg, self->pub))
+        zmsg_destroy(&msg);
+}
+
+void *
+en_progress_subscribe(const char *gateways, const char *request_id, int timeout_ms,
+                      en_err_t *err)
+{
+    char *subs = en_event_endpoint_list(gateways ? gateways : "", false);
+    char *pubs = en_event_endpoint_list(gateways ? gateways : "", true);
+    zsock_t *sub = NULL, *probe = NULL;
+    if (!subs || !pubs || !*subs || !*pubs) {
+        en_err_set(err, EN_NOT_VALID, "cannot derive event endpoints from %s",
+                   gateways ? gateways : "");
+        goto cleanup;
+    }
+    sub = zsock_new(ZMQ_SUB);
+    zsock_set_linger(sub, 0);
+    char topic[sizeof EN_PROGRESS_TOPIC_PREFIX + EN_REQUEST_ID_MAX];
+    snprintf(topic, sizeof topic, EN_PROGRESS_TOPIC_PREFIX "%s", request_id);
+    zsock_set_subscribe(sub, topic);
+    if (zsock_attach(sub, subs, false)) {
+        en_err_set(err, EN_NOT_VALID, "cannot connect to %s", subs);
+        zsock_destroy(&sub);
+        goto cleanup;
+    }
+    // the probe goes in where the services publish; it comes back only
+    // once our subscription has travelled through a proxy to them
+    probe = zsock_new(ZMQ_PUB);
+    zsock_set_linger(probe, 0);
+    if (zsock_attach(probe, pubs, false))
+        goto cleanup; // no probe: return the socket unconfirmed
+    En__Progress ev = EN__PROGRESS__INIT;
+    ev.request_id = (char *) request_id;
+    ev.seq = 0;
+    int64_t until = zclock_mono() + timeout_ms;
+    zpoller_t *poller = zpoller_new(sub, NULL);
+    while (zclock_mono() < until) {
+        zframe_t *body = en_frame_pack(&ev.base);
+        zmsg_t *msg = zmsg_new();
+        zmsg_addstr(msg, topic);
+        zmsg_append(msg, &body);
+        if (zmsg_send(&msg, probe))
+            zmsg_destroy(&msg);
+        // a poll timeout, not a sleep: the answer ends the wait at once
+        if (zpoller_wait(poller, 20)) {
+            zmsg_t *back = zmsg_recv(sub);
+            zmsg_destroy(&back);
+            break;
+        }
+        if (zpoller_terminated(poller))
+            break;
+    }
+    zpoller_destroy(&poller);
+cleanup:
+    zsock_destroy(&probe);
+    free(subs);
+    free(pubs);
+    return sub;
+}
+
+void
+en_progress_unsubscribe(void **sub_p)
+{
+    zsock_t *sub = sub_p ? *sub_p : NULL;
+    zsock_destroy(&sub);
+    if (sub_p)
+        *sub_p = NULL;
+}
+
+int
+en_progress_recv(void *sub, int timeout_ms, uint32_t *seq, char *status, size_t status_size,
+                 char *message, size_t message_size)
+{
+    zpoller_t *poller = zpoller_new(sub, NULL);
+    void *ready = zpoller_wait(poller, timeout_ms);
+    zpoller_destroy(&poller);
+    if (!ready)
+        return -1;
+    zmsg_t *msg = zmsg_recv(sub);
+    if (!msg)
+        return -1;
+    int rc = 0;
+    zframe_t *topic = zmsg_first(msg), *body = zmsg_next(msg);
+    En__Progress *ev = body && topic ? en__progress__unpack(NULL, zframe_size(body),
+                                                            zframe_data(body))
+                                     : NULL;
+    if (ev && ev->seq > 0) {
+        *seq = ev->seq;
+        snprintf(status, status_size, "%s", ev->status ? ev->status : "");
+        snprintf(message, message_size, "%s", ev->message ? ev->message : "");
+        rc = 1;
+    }
+    if (ev)
+        en__progress__free_unpacked(ev, NULL);
+    zmsg_destroy(&msg);
+    return rc;
+}
