@@ -52,6 +52,13 @@ int harness_fini(harness_t *h);
 //  stderr (malloc'd, caller frees); returns the exit status.
 int harness_run(harness_t *h, char **out, char **err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+//  The embedded sim cloud the services of this harness use
+//  (<home>/sim/sim.db), opened as its operator would, to see what the API
+//  does not show; NULL with err. In harness_sim.c: only tests that link
+//  the providers have it.
+typedef struct _en_sim_cloud_t en_sim_cloud_t;
+en_sim_cloud_t *harness_sim(harness_t *h, en_err_t *err);
+
 //  Path of a built binary (build/<rel>).
 const char *harness_bin(const char *rel);
 

@@ -29,6 +29,11 @@ en_progress_new(const char *gateways, en_err_t *err)
     }
     self->pub = zsock_new(ZMQ_PUB);
     zsock_set_linger(self->pub, 500);
+    // a service often starts before its gateway listens: retry the
+    // connection soon (libzmq's default waits 100 ms, and a line published
+    // meanwhile is dropped), backing off to a second
+    zsock_set_reconnect_ivl(self->pub, 10);
+    zsock_set_reconnect_ivl_max(self->pub, 1000);
     zsock_set_sndhwm(self->pub, 1000);
     int rc = zsock_attach(self->pub, eps, false);
     free(eps);

@@ -254,6 +254,10 @@ s_thread_init(void *service, en_err_t *err)
     if (self->events && *self->events) {
         t->pub = zsock_new(ZMQ_PUB);
         zsock_set_linger(t->pub, 1000);
+        // model events published before the connection is up are lost:
+        // retry it soon, not after libzmq's default 100 ms
+        zsock_set_reconnect_ivl(t->pub, 10);
+        zsock_set_reconnect_ivl_max(t->pub, 1000);
         char *eps = strdup(self->events), *save = NULL;
         for (char *ep = strtok_r(eps, ",", &save); ep; ep = strtok_r(NULL, ",", &save))
             zsock_connect(t->pub, "%s", ep);

@@ -1,7 +1,8 @@
 # One CTest test per numbered statement of docs/juju-environs.md §1.
 add_executable(conformance ${CMAKE_CURRENT_LIST_DIR}/conformance.c
   ${CMAKE_CURRENT_LIST_DIR}/conformance_broker.c ${CMAKE_CURRENT_LIST_DIR}/conformance_bootstrap.c
-  ${CMAKE_CURRENT_LIST_DIR}/conformance_firewall.c ${PROJECT_SOURCE_DIR}/tests/harness.c)
+  ${CMAKE_CURRENT_LIST_DIR}/conformance_firewall.c ${PROJECT_SOURCE_DIR}/tests/harness.c
+  ${PROJECT_SOURCE_DIR}/tests/harness_sim.c)
 target_include_directories(conformance PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR})
 target_link_libraries(conformance PRIVATE en_bus en_providers)
 add_dependencies(conformance environs-gateway environs-registry environs-broker

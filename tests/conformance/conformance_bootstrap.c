@@ -22,12 +22,8 @@
 static en_sim_cloud_t *
 s_sim(void)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/sim", H.home);
-    en_mkdirs(path, 0700);
-    snprintf(path, sizeof path, "%s/sim/sim.db", H.home);
     en_err_t err;
-    en_sim_cloud_t *c = en_sim_cloud_open(path, &err);
+    en_sim_cloud_t *c = harness_sim(&H, &err);
     CHECK(c != NULL, "open the sim cloud: %s", err.message);
     return c;
 }
@@ -332,15 +328,27 @@ s044_bootstrap_progress(void)
     size_t n = 0;
     en_result_t res = {0};
     bool done = false;
-    while (!done) {
-        if (en_client_wait(H.client, 50, &res) == 0)
+    // every line is published before the reply, but travels another path
+    // (the gateway's event proxy): after the reply, wait for the last one
+    bool last = false;
+    while (!done || (!last && n < 16)) {
+        if (!done && en_client_wait(H.client, 50, &res) == 0)
             done = true;
         uint32_t seq;
         char status[32], msg[256];
-        while (sub && n < 16 && en_progress_recv(sub, 0, &seq, status, sizeof status, msg,
-                                                 sizeof msg) >= 0)
-            if (seq == n + 1)
+        int got;
+        while (sub && n < 16 &&
+               (got = en_progress_recv(sub, done ? 5000 : 0, &seq, status, sizeof status, msg,
+                                       sizeof msg)) >= 0) {
+            if (got == 1 && seq == n + 1) {
                 snprintf(lines[n++], sizeof lines[0], "%s", msg);
+                last = strcmp(msg, "Bootstrap agent now started") == 0;
+            }
+            if (last)
+                break;
+        }
+        if (done && !last && sub)
+            break; // five quiet seconds after the reply: the rest is lost
     }
     CHECK(res.err.kind == EN_OK, "bootstrap: %s", res.err.message);
     // Juju's lines in Juju's order; StartInstance's status lines (42) come

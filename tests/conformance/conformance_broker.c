@@ -36,12 +36,8 @@ s_model(const char *name, const char *json)
 static en_sim_cloud_t *
 s_sim(void)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/sim", H.home);
-    en_mkdirs(path, 0700); // the broker makes it on first use, maybe not yet
-    snprintf(path, sizeof path, "%s/sim/sim.db", H.home);
     en_err_t err;
-    en_sim_cloud_t *c = en_sim_cloud_open(path, &err);
+    en_sim_cloud_t *c = harness_sim(&H, &err);
     CHECK(c != NULL, "open the sim cloud: %s", err.message);
     return c;
 }
@@ -815,7 +811,7 @@ s095_zone_allocation(void)
     char *ids[4] = {0};
     en_err_t err;
     for (int i = 0; i < 4; i++) {
-        char mid[8];
+        char mid[16];
         snprintf(mid, sizeof mid, "%d", i);
         start_t a = {.machine_id = mid, .nonce = "n", .controller_uuid = CTRL_UUID};
         En__StartInstanceResult *r = s_start(m, &a, &err);

@@ -69,12 +69,8 @@ s_start(const char *model, const char *machine_id)
 static en_sim_cloud_t *
 s_sim(void)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/sim", H.home);
-    en_mkdirs(path, 0700);
-    snprintf(path, sizeof path, "%s/sim/sim.db", H.home);
     en_err_t err;
-    en_sim_cloud_t *c = en_sim_cloud_open(path, &err);
+    en_sim_cloud_t *c = harness_sim(&H, &err);
     CHECK(c != NULL, "open the sim cloud: %s", err.message);
     return c;
 }

@@ -44,7 +44,7 @@ setup(void **state)
     char reg[1536];
     snprintf(reg, sizeof reg, "%s", harness_bin("services/registry/environs-registry"));
     for (int i = 0; i < 2; i++) {
-        char rep[8];
+        char rep[16];
         snprintf(rep, sizeof rep, "%d", i);
         char *r[] = {reg, "--gateway", s_both, "--home", H.home, "--threads", "2",
                      "--replica", rep, NULL};

@@ -251,7 +251,7 @@ machines_json_has_juju_status_shape(void **state)
     assert_int_equal(json_object_size(machines), 3);
     const char *seen[3] = {NULL};
     for (int i = 0; i < 3; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "%d", i);
         json_t *m = json_object_get(machines, id);
         assert_non_null(m);

@@ -270,7 +270,7 @@ start_spreads_across_available_zones(void **state)
     assert_int_equal(en_sim_cloud_set_zone_available(fx->sim, "sim-east-a", false, &err), 0);
     char *zones[4] = {0};
     for (int i = 0; i < 4; i++) {
-        char machine[8];
+        char machine[16];
         snprintf(machine, sizeof machine, "%d", 20 + i);
         En__StartInstanceResult *r = s_start(fx, fx->model, machine, "n", false, NULL, &err);
         if (!r)
@@ -420,7 +420,7 @@ start_costs_one_cloud_call(void **state)
     assert_int_equal(en_sim_cloud_reset_counters(fx->sim, &err), 0);
     const char *want[] = {"sim-east-b", "sim-east-c", "sim-east-a", "sim-east-b"};
     for (int i = 0; i < 4; i++) {
-        char machine[8];
+        char machine[16];
         snprintf(machine, sizeof machine, "%d", 61 + i);
         r = s_start(fx, fx->model, machine, "n", false, NULL, &err);
         if (!r)

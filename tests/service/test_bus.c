@@ -719,7 +719,7 @@ static void
 s_send_requests(zsock_t *c, int n)
 {
     for (int i = 0; i < n; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "c%d", i);
         zframe_t *body = bx_provider_envelope(id, "x", 0);
         bx_client_send(c, "registry", &body);
@@ -743,7 +743,7 @@ worker_with_credit_gets_up_to_k_requests_and_answers_them_in_any_order(void **st
     for (int i = 0; i < 3; i++) {
         assert_true(bx_raw_worker_recv(w, &address[i], &body[i], 5000));
         char *id = s_request_id_of(body[i]);
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "c%d", i);
         assert_string_equal(id, want); // in the order the client sent them
         free(id);
@@ -767,7 +767,7 @@ worker_with_credit_gets_up_to_k_requests_and_answers_them_in_any_order(void **st
     int order[] = {3, 1, 4};
     for (int k = 0; k < 3; k++) {
         s_raw_answer(w, address[order[k]], body[order[k]]);
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "c%d", order[k]);
         s_expect_reply_to(c, want);
     }
@@ -811,7 +811,7 @@ plain_worker_without_a_credit_frame_gets_one_request_at_a_time(void **state)
         // the address is the client's routing id alone, as in the RFC
         assert_true(zframe_streq(address, "client-2"));
         char *id = s_request_id_of(body);
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "c%d", i);
         assert_string_equal(id, want);
         free(id);
@@ -931,7 +931,7 @@ draining_worker_hands_back_requests_it_has_not_started(void **state)
     bx_pool_rig_up(&rig, "going", 1, 1, 4);
     char ids[3][33];
     for (int i = 0; i < 3; i++) {
-        char type[8];
+        char type[16];
         snprintf(type, sizeof type, "t%d", i);
         bx_start_provider(rig.client, type, en_now_ms() + 30000, (void *) (intptr_t) (i + 1),
                           ids[i]);

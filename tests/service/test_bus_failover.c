@@ -55,7 +55,7 @@ s_requeue_after(int sig, int k)
     assert_int_equal(en_client_service_present(client, "registry", 5000), 0);
     char ids[K_MAX][33];
     for (int i = 0; i < k; i++) {
-        char type[8];
+        char type[16];
         snprintf(type, sizeof type, "h%d", i);
         bx_start_provider(client, type, en_now_ms() + 60000, (void *) (intptr_t) (i + 1), ids[i]);
     }
