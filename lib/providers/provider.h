@@ -99,6 +99,20 @@ typedef struct {
     int (*concurrency)(en_compute_t *self, int *limit, en_err_t *err);
 } en_compute_ops_t;
 
+//  One call on the group of one instance (en_firewall_ops_t.instance_rules):
+//  a change of its rules, made only while the instance belongs to the
+//  group, and the rules read back in the same call. Strings borrowed.
+typedef struct {
+    const char *group;
+    const char *instance_id; // must be a live member of group
+    const en_tag_t *tags;    // the group must carry each (value NULL: any value)
+    size_t tag_count;
+    const en_ingress_rule_t *authorize; // added, as authorize adds them
+    size_t authorize_count;
+    const en_ingress_rule_t *revoke; // then removed, as revoke removes them
+    size_t revoke_count;
+} en_fw_instance_op_t;
+
 //  Firewall (§4.4): security groups with ingress rules, on the same
 //  connection as compute. A group is named (unique per region), tagged at
 //  creation (juju-model-uuid, juju-controller-uuid; instance mode also
@@ -127,6 +141,20 @@ typedef struct {
     //  unrestricted rule reads back with cidrs ["0.0.0.0/0"]).
     int (*rules)(en_compute_t *self, const char *group, en_ingress_rule_t **rules, size_t *n,
                  en_err_t *err);
+    //  Optional (NULL: callers check the instance with compute's describe
+    //  and use the entries above). One API call, atomic: when
+    //  op->instance_id is a live member of op->group (and visible, as
+    //  describe would see it) and the group carries op->tags, add
+    //  op->authorize, remove op->revoke, set *member and, unless rules is
+    //  NULL, read the group's rules back as `rules` does; otherwise
+    //  (an unknown group too) change nothing and set *member false. So
+    //  an instance firewaller opens a port in one call instead of three
+    //  (describe, rules, authorize): the membership the instance was
+    //  created with, in groups named and tagged for its machine, is the
+    //  check that the instance belongs to that machine. NOT_VALID for a
+    //  bad rule, and nothing changes.
+    int (*instance_rules)(en_compute_t *self, const en_fw_instance_op_t *op, bool *member,
+                          en_ingress_rule_t **rules, size_t *n, en_err_t *err);
 } en_firewall_ops_t;
 
 void en_instance_clear(en_instance_t *instance);

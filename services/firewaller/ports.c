@@ -18,7 +18,13 @@
     reported (66). At instance level a rule whose range is already open
     with other CIDRs replaces that rule (78: Juju keys instance rules by
     range): the new rule is added before the old one goes, so the port is
-    never closed in between. */
+    never closed in between.
+
+    An instance method costs one cloud call when the instance is where it
+    should be (the guarded call, below), so opening a port on a thousand
+    machines costs a thousand calls, not three thousand (BENCHMARKS.md,
+    issue 4); anything unusual takes the checked path, which describes the
+    instance first, as Juju's providers do. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +152,18 @@ s_ports(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res_, en
 
 //  --------------------------------------------------------------------------
 //  Instance mode
+//
+//  The common path is one cloud call per method: the driver's
+//  instance_rules changes (or reads) the machine's group only while the
+//  instance is a member of it and the group is tagged with the model and
+//  the machine id. That is statement 76's check without a describe: the
+//  broker created the instance for machine M of model U in the group
+//  juju-U-M, which EnsureGroups tagged juju-model-uuid U and
+//  juju-machine-id M. When the guard does not hold (a wrong machine id,
+//  another model's instance, one the cloud does not show yet, a machine
+//  started before its group existed) or the driver has no instance_rules,
+//  the call takes the checked path: describe words the error, or finds
+//  the pairing right, and the separate entries do the work as before.
 
 //  The instance must be the model's and started for machine_id (76);
 //  its machine's group goes into group. A just-started instance may not
@@ -187,6 +205,34 @@ s_instance_group(en_call_t *call, const s_method_t *method, const fw_model_t *m,
     return 0;
 }
 
+//  One guarded call on the machine's group (see above): authorize add,
+//  revoke drop and, unless rules is NULL, read the rules back. -1 only for
+//  a cloud error; *member false when the call was not made or its guard
+//  did not hold, and the checked path must decide.
+static int
+s_guarded(const fw_model_t *m, const char *instance_id, const char *machine_id,
+          const en_ingress_rule_t *add, size_t nadd, const en_ingress_rule_t *drop, size_t ndrop,
+          bool *member, en_ingress_rule_t **rules, size_t *n, en_err_t *err)
+{
+    *member = false;
+    if (!m->ops->instance_rules || !instance_id || !*instance_id || !machine_id || !*machine_id)
+        return 0; // the checked path says what is missing
+    char group[EN_FW_GROUP_MAX];
+    en_fw_group_machine(m->uuid, machine_id, group);
+    const en_tag_t tags[] = {{"juju-model-uuid", m->uuid}, {"juju-machine-id", machine_id}};
+    const en_fw_instance_op_t op = {
+        .group = group,
+        .instance_id = instance_id,
+        .tags = tags,
+        .tag_count = sizeof tags / sizeof tags[0],
+        .authorize = add,
+        .authorize_count = nadd,
+        .revoke = drop,
+        .revoke_count = ndrop,
+    };
+    return m->ops->instance_rules(m->conn, &op, member, rules, n, err);
+}
+
 //  Whether two rules allow the same sources: the cloud keeps a rule's
 //  CIDRs as a set (canonical, each once), in its own order.
 static bool
@@ -215,6 +261,34 @@ s_superseded(const en_ingress_rule_t *rules, size_t n, size_t i)
     return false;
 }
 
+//  What opening want (no range twice) does to a group that holds have:
+//  adds, the rules not open as they are; drops, the rules of the same
+//  ranges with other CIDRs, which the new ones replace (78). Shallow
+//  copies, into arrays of n and nhave.
+static void
+s_diff(const en_ingress_rule_t *want, size_t n, const en_ingress_rule_t *have, size_t nhave,
+       en_ingress_rule_t *adds, size_t *nadd, en_ingress_rule_t *drops, size_t *ndrop)
+{
+    *nadd = *ndrop = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool open = false;
+        for (size_t h = 0; h < nhave; h++) {
+            bool same_range = en_port_range_cmp(&want[i].range, &have[h].range) == 0;
+            bool same_rule = same_range && s_same_cidrs(&want[i], &have[h]);
+            open |= same_rule;
+            if (same_range && !same_rule)
+                drops[(*ndrop)++] = have[h];
+        }
+        if (!open)
+            adds[(*nadd)++] = want[i];
+    }
+}
+
+//  OpenInstancePorts. Guarded, the rules go in first and the group's
+//  rules come back with them, so the diff finds nothing to add and only
+//  the rare replaced CIDRs (78) cost a second call, a revoke: the new
+//  rule is in before the old one goes, so the port is never closed in
+//  between. Checked, it is read, authorize, revoke, as it always was.
 static int
 s_open_instance_ports(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res,
                       en_err_t *err)
@@ -223,36 +297,30 @@ s_open_instance_ports(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMe
     (void)res;
     fw_model_t m;
     char group[EN_FW_GROUP_MAX];
-    en_ingress_rule_t *want = NULL, *have = NULL;
+    en_ingress_rule_t *rules = NULL, *have = NULL;
     size_t n = req->n_rules, nhave = 0;
-    if (s_model(call, &s_open_instance, &m, err) || fw_rules_from(req->rules, n, &want, err))
+    if (s_model(call, &s_open_instance, &m, err) || fw_rules_from(req->rules, n, &rules, err))
         return -1;
-    // adds and drops are shallow copies: want and have own the strings
-    en_ingress_rule_t *adds = NULL, *drops = NULL;
-    size_t nadd = 0, ndrop = 0;
+    // want, adds and drops are shallow copies: rules and have own the strings
+    en_ingress_rule_t *want = calloc(n + 1, sizeof *want), *adds = NULL, *drops = NULL;
+    size_t nwant = 0, nadd = 0, ndrop = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!s_superseded(rules, n, i))
+            want[nwant++] = rules[i];
+    bool member;
     int rc = -1;
-    if (s_instance_group(call, &s_open_instance, &m, req->instance_id, req->machine_id, group,
-                         err) ||
-        s_rules(&m, group, &have, &nhave, err))
+    if (s_guarded(&m, req->instance_id, req->machine_id, want, nwant, NULL, 0, &member, &have,
+                  &nhave, err))
         goto cleanup;
-    adds = calloc(n + 1, sizeof *adds);
+    if (member)
+        en_fw_group_machine(m.uuid, req->machine_id, group);
+    else if (s_instance_group(call, &s_open_instance, &m, req->instance_id, req->machine_id, group,
+                              err) ||
+             s_rules(&m, group, &have, &nhave, err))
+        goto cleanup;
+    adds = calloc(nwant + 1, sizeof *adds);
     drops = calloc(nhave + 1, sizeof *drops);
-    // what to add: rules not open as they are; what then goes: the rules
-    // of the same ranges with other CIDRs (78)
-    for (size_t i = 0; i < n; i++) {
-        if (s_superseded(want, n, i))
-            continue;
-        bool open = false;
-        for (size_t h = 0; h < nhave; h++) {
-            bool same_range = en_port_range_cmp(&want[i].range, &have[h].range) == 0;
-            bool same_rule = same_range && s_same_cidrs(&want[i], &have[h]);
-            open |= same_rule;
-            if (same_range && !same_rule)
-                drops[ndrop++] = have[h];
-        }
-        if (!open)
-            adds[nadd++] = want[i];
-    }
+    s_diff(want, nwant, have, nhave, adds, &nadd, drops, &ndrop);
     en_tag_t tags[3];
     size_t nt = fw_group_tags(&m, NULL, req->machine_id, tags);
     if (fw_authorize(call, &m, group, tags, nt, adds, nadd, err) ||
@@ -260,9 +328,10 @@ s_open_instance_ports(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMe
         goto cleanup;
     rc = 0;
 cleanup:
+    free(want);
     free(adds);
     free(drops);
-    en_ingress_rules_free(&want, n);
+    en_ingress_rules_free(&rules, n);
     en_ingress_rules_free(&have, nhave);
     return rc;
 }
@@ -276,15 +345,18 @@ s_close_instance_ports(en_call_t *call, const ProtobufCMessage *req_, ProtobufCM
     fw_model_t m;
     char group[EN_FW_GROUP_MAX];
     en_ingress_rule_t *rules = NULL;
-    if (s_model(call, &s_close_instance, &m, err) ||
-        fw_rules_from(req->rules, req->n_rules, &rules, err))
+    size_t n = req->n_rules;
+    if (s_model(call, &s_close_instance, &m, err) || fw_rules_from(req->rules, n, &rules, err))
         return -1;
-    int rc = s_instance_group(call, &s_close_instance, &m, req->instance_id, req->machine_id, group,
-                              err) ||
-                     s_revoke(&m, group, rules, req->n_rules, err)
-                 ? -1
-                 : 0;
-    en_ingress_rules_free(&rules, req->n_rules);
+    bool member;
+    int rc = s_guarded(&m, req->instance_id, req->machine_id, NULL, 0, rules, n, &member, NULL,
+                       NULL, err);
+    if (rc == 0 && !member &&
+        (s_instance_group(call, &s_close_instance, &m, req->instance_id, req->machine_id, group,
+                          err) ||
+         s_revoke(&m, group, rules, n, err)))
+        rc = -1;
+    en_ingress_rules_free(&rules, n);
     return rc;
 }
 
@@ -298,10 +370,14 @@ s_instance_ports(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     char group[EN_FW_GROUP_MAX];
     en_ingress_rule_t *rules = NULL;
     size_t n = 0;
+    bool member;
     if (s_model(call, &s_read_instance, &m, err) ||
-        s_instance_group(call, &s_read_instance, &m, req->instance_id, req->machine_id, group,
-                         err) ||
-        s_rules(&m, group, &rules, &n, err))
+        s_guarded(&m, req->instance_id, req->machine_id, NULL, 0, NULL, 0, &member, &rules, &n,
+                  err))
+        return -1;
+    if (!member && (s_instance_group(call, &s_read_instance, &m, req->instance_id, req->machine_id,
+                                     group, err) ||
+                    s_rules(&m, group, &rules, &n, err)))
         return -1;
     s_result(call, rules, n, &res->rules, &res->n_rules);
     en_ingress_rules_free(&rules, n);

@@ -289,6 +289,21 @@ s_machines_with(fx_t *fx, const char *rule)
     return with;
 }
 
+//  Since the counters were reset, n machines cost n cloud calls: the
+//  firewaller's guarded instance_rules each, and no describe, no separate
+//  read or change of the rules (issue 4's one call per machine).
+static void
+s_assert_one_call_each(fx_t *fx, size_t n)
+{
+    en_err_t err;
+    assert_int_equal(en_sim_cloud_call_count(fx->sim, "instance_rules", &err), n);
+    const char *none[] = {"describe", "rules", "authorize", "revoke", "ensure_group"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
+        if (en_sim_cloud_call_count(fx->sim, none[i], &err) != 0)
+            fail_msg("%s called %lld times", none[i],
+                     (long long)en_sim_cloud_call_count(fx->sim, none[i], &err));
+}
+
 //  --------------------------------------------------------------------------
 //  OpenPortsMany / ClosePortsMany requests
 
@@ -357,6 +372,7 @@ open_many_gives_one_result_per_machine(void **state)
         s_ports_add(p, ms->instance[i], ms->machine[i]);
     En__OpenPortsManyRequest req = s_open_req(p);
     en_err_t err;
+    assert_int_equal(en_sim_cloud_reset_counters(fx->sim, &err), 0);
     En__OpenPortsManyResult *r =
         s_call(fx, "OpenPortsMany", &req, &en__open_ports_many_result__descriptor, &err);
     if (!r)
@@ -366,6 +382,7 @@ open_many_gives_one_result_per_machine(void **state)
         if (!s_item_ok(r->items[i]))
             fail_msg("machine %s: %s", ms->machine[i], r->items[i]->error->message);
     FREE(r);
+    s_assert_one_call_each(fx, MACHINES);
     for (size_t i = 0; i < ms->count; i++) {
         size_t all = 0;
         assert_int_equal(s_rule_count(fx, ms->machine[i], "80/tcp", &all), 1);
@@ -375,6 +392,7 @@ open_many_gives_one_result_per_machine(void **state)
     En__ClosePortsManyRequest close = EN__CLOSE_PORTS_MANY_REQUEST__INIT;
     close.items = p->ptrs;
     close.n_items = p->count;
+    assert_int_equal(en_sim_cloud_reset_counters(fx->sim, &err), 0);
     En__ClosePortsManyResult *c =
         s_call(fx, "ClosePortsMany", &close, &en__close_ports_many_result__descriptor, &err);
     if (!c)
@@ -383,6 +401,7 @@ open_many_gives_one_result_per_machine(void **state)
     for (size_t i = 0; i < c->n_items; i++)
         assert_true(s_item_ok(c->items[i]));
     FREE(c);
+    s_assert_one_call_each(fx, MACHINES);
     assert_int_equal(s_machines_with(fx, "80/tcp"), 0);
     free(p);
     free(ms);

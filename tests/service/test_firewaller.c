@@ -7,7 +7,9 @@
     the sim's operator console; its fail knobs make a cloud that refuses a
     delete for a while, and an instance left in a group makes one that
     refuses it for good. The port methods are the conformance statements'
-    (tests/conformance/conformance_firewall.c). */
+    (tests/conformance/conformance_firewall.c); here only what the
+    instance ones cost, counted by the sim, so that their one cloud call
+    per machine cannot silently become three again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -396,6 +398,235 @@ delete_groups_of_a_controller(void **state)
     free(b);
 }
 
+//  --------------------------------------------------------------------------
+//  What the instance port methods cost in cloud calls
+
+#define MACHINES 8
+
+//  Machines 0..MACHINES-1 of model m, as the broker starts them: their
+//  groups ensured, each instance tagged and created in the model group
+//  and its machine's. Instance ids into ids.
+static void
+s_start_machines(fx_t *fx, const char *m, char ids[MACHINES][32])
+{
+    char machines[MACHINES][8], *ptrs[MACHINES];
+    for (int i = 0; i < MACHINES; i++) {
+        snprintf(machines[i], sizeof machines[i], "%d", i);
+        ptrs[i] = machines[i];
+    }
+    en_err_t err;
+    En__EnsureGroupsResult *e = s_ensure(fx, m, ptrs, MACHINES, &err);
+    assert_non_null(e);
+    FREE(e);
+    char model_group[EN_FW_GROUP_MAX], own[EN_FW_GROUP_MAX], name[64];
+    en_fw_group_model(m, model_group);
+    for (int i = 0; i < MACHINES; i++) {
+        en_fw_group_machine(m, machines[i], own);
+        const char *groups[] = {model_group, own};
+        en_sim_tag_t tags[] = {{"juju-model-uuid", m}, {"juju-machine-id", machines[i]}};
+        snprintf(name, sizeof name, "calls-%d", i);
+        en_sim_instance_t inst = {0};
+        assert_int_equal(en_sim_cloud_create_in_groups(fx->sim, REGION, NULL, "s1.small", name,
+                                                       tags, 2, groups, 2, &inst, &err),
+                         0);
+        snprintf(ids[i], 32, "%s", inst.id);
+        en_sim_instance_clear(&inst);
+    }
+}
+
+//  One instance port method ("Open", "Close" or "" for the read) with
+//  one rule (spec "80/tcp", cidr may be NULL); a read's rules as text
+//  ("80/tcp, 443/tcp") into text when given.
+static int
+s_instance_call(fx_t *fx, const char *verb, const char *m, const char *instance,
+                const char *machine, const char *spec, const char *cidr, char *text, size_t size,
+                en_err_t *err)
+{
+    En__PortRange range = EN__PORT_RANGE__INIT;
+    en_port_range_t parsed = {0};
+    if (spec)
+        assert_int_equal(en_port_range_parse(spec, &parsed, err), 0);
+    range.from_port = parsed.from;
+    range.to_port = parsed.to;
+    range.protocol = parsed.protocol;
+    En__IngressRule rule = EN__INGRESS_RULE__INIT;
+    rule.port_range = &range;
+    char *cidrs[] = {(char *)cidr};
+    rule.source_cidrs = cidrs;
+    rule.n_source_cidrs = cidr ? 1 : 0;
+    En__IngressRule *rules[] = {&rule};
+    // the three requests share their fields; a read sends no rules, so its
+    // bytes are an InstancePortsRequest's
+    En__OpenInstancePortsRequest req = EN__OPEN_INSTANCE_PORTS_REQUEST__INIT;
+    req.instance_id = (char *)instance;
+    req.machine_id = (char *)machine;
+    req.rules = rules;
+    req.n_rules = spec ? 1 : 0;
+    char method[64];
+    snprintf(method, sizeof method, "%sInstancePorts", verb);
+    ProtobufCMessage *res = NULL;
+    en_err_clear(err);
+    int rc = en_dispatcher_call(fx->d, method, m, &req.base, &res, err);
+    if (rc == 0 && text) {
+        const En__InstancePortsResult *r = (const void *)res;
+        size_t used = 0;
+        text[0] = '\0';
+        for (size_t i = 0; i < r->n_rules; i++) {
+            en_port_range_t got = {.from = r->rules[i]->port_range->from_port,
+                                   .to = r->rules[i]->port_range->to_port};
+            snprintf(got.protocol, sizeof got.protocol, "%s", r->rules[i]->port_range->protocol);
+            char one[64];
+            en_port_range_format(&got, one, sizeof one);
+            used += (size_t)snprintf(text + used, size - used, "%s%s", i ? ", " : "", one);
+        }
+    }
+    FREE(res);
+    return rc;
+}
+
+//  The cloud's calls of each method since the counters were reset, as
+//  "instance_rules 8, describe 0, ...", must be want: a failure shows
+//  them all.
+static void
+s_assert_calls(fx_t *fx, const char *want)
+{
+    static const char *methods[] = {"instance_rules", "describe", "rules",
+                                    "authorize",      "revoke",   "ensure_group"};
+    char text[256];
+    size_t used = 0;
+    en_err_t err;
+    text[0] = '\0';
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%s %lld", i ? ", " : "",
+                                 methods[i],
+                                 (long long)en_sim_cloud_call_count(fx->sim, methods[i], &err));
+    assert_string_equal(text, want);
+}
+
+//  The rules of machine's group, as text, read on the console.
+static void
+s_group_rules(fx_t *fx, const char *m, const char *machine, char *text, size_t size)
+{
+    char name[EN_FW_GROUP_MAX];
+    en_fw_group_machine(m, machine, name);
+    en_sim_group_t *g = s_group(fx, name);
+    assert_non_null(g);
+    size_t used = 0;
+    text[0] = '\0';
+    for (size_t i = 0; i < g->rule_count; i++) {
+        char one[128];
+        en_ingress_rule_format(&g->rules[i], one, sizeof one);
+        used += (size_t)snprintf(text + used, size - used, "%s%s", i ? ", " : "", one);
+    }
+    en_sim_groups_free(&g, 1);
+}
+
+#define ONE_CALL_EACH(n)                                                                           \
+    "instance_rules " #n ", describe 0, rules 0, authorize 0, revoke 0, ensure_group 0"
+
+//  The common path of each instance method is one cloud call per machine:
+//  no describe, no separate read (issue 4's OpenPortsMany target). Were
+//  the machine check or the read of the rules to come back as calls of
+//  their own, this fails.
+static void
+instance_ports_cost_one_cloud_call_per_machine(void **state)
+{
+    fx_t *fx = *state;
+    char *m = s_open(fx, "calls", "instance");
+    char ids[MACHINES][32], machine[8], text[256];
+    s_start_machines(fx, m, ids);
+    en_err_t err;
+    struct {
+        const char *verb, *calls, *rules;
+    } steps[] = {
+        {"Open", ONE_CALL_EACH(8), "80/tcp"},
+        {"Open", ONE_CALL_EACH(8), "80/tcp"}, // again: idempotent, and no dearer
+        {"", ONE_CALL_EACH(8), "80/tcp"},
+        {"Close", ONE_CALL_EACH(8), ""},
+    };
+    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+        assert_int_equal(en_sim_cloud_reset_counters(fx->sim, &err), 0);
+        for (int i = 0; i < MACHINES; i++) {
+            snprintf(machine, sizeof machine, "%d", i);
+            bool read = !*steps[s].verb;
+            if (s_instance_call(fx, steps[s].verb, m, ids[i], machine, read ? NULL : "80/tcp", NULL,
+                                read ? text : NULL, sizeof text, &err))
+                fail_msg("%sInstancePorts on %d: %s", steps[s].verb, i, err.message);
+            if (read)
+                assert_string_equal(text, steps[s].rules);
+        }
+        s_assert_calls(fx, steps[s].calls);
+        for (int i = 0; i < MACHINES; i++) {
+            snprintf(machine, sizeof machine, "%d", i);
+            s_group_rules(fx, m, machine, text, sizeof text);
+            assert_string_equal(text, steps[s].rules);
+        }
+    }
+    free(m);
+}
+
+//  What is not the common path costs more, and still comes out right:
+//  replacing a range's CIDRs (78) adds a revoke; a wrong machine id (76)
+//  and an instance started before its group existed are described first.
+static void
+instance_ports_unusual_cases_take_the_checked_path(void **state)
+{
+    fx_t *fx = *state;
+    char *m = s_open(fx, "checked", "instance");
+    char ids[MACHINES][32], text[256];
+    s_start_machines(fx, m, ids);
+    en_err_t err;
+    // 78: the same range with other CIDRs replaces the rule
+    assert_int_equal(
+        s_instance_call(fx, "Open", m, ids[0], "0", "80/tcp", "10.0.0.0/8", NULL, 0, &err), 0);
+    assert_int_equal(en_sim_cloud_reset_counters(fx->sim, &err), 0);
+    assert_int_equal(
+        s_instance_call(fx, "Open", m, ids[0], "0", "80/tcp", "192.168.0.0/16", NULL, 0, &err), 0);
+    s_assert_calls(fx, "instance_rules 1, describe 0, rules 0, authorize 0, revoke 1, "
+                       "ensure_group 0");
+    s_group_rules(fx, m, "0", text, sizeof text);
+    assert_string_equal(text, "80/tcp from 192.168.0.0/16");
+
+    // 76: machine 0's instance named as machine 1's: Juju's error, found
+    // by describing it, and machine 1's group untouched
+    assert_int_equal(en_sim_cloud_reset_counters(fx->sim, &err), 0);
+    assert_int_equal(s_instance_call(fx, "Open", m, ids[0], "1", "22/tcp", NULL, NULL, 0, &err),
+                     -1);
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_string_equal(err.message,
+                        "OpenPorts with mismatched machine id, expected \"0\" got \"1\"");
+    s_assert_calls(fx, "instance_rules 1, describe 1, rules 0, authorize 0, revoke 0, "
+                       "ensure_group 0");
+    s_group_rules(fx, m, "1", text, sizeof text);
+    assert_string_equal(text, "");
+    assert_int_equal(s_instance_call(fx, "Close", m, ids[0], "1", "80/tcp", NULL, NULL, 0, &err),
+                     -1);
+    assert_string_equal(err.message,
+                        "ClosePorts with mismatched machine id, expected \"0\" got \"1\"");
+    s_group_rules(fx, m, "0", text, sizeof text);
+    assert_string_equal(text, "80/tcp from 192.168.0.0/16");
+
+    // an instance in the model group only (started before its machine's
+    // group was ensured): described, then its group is made
+    char model_group[EN_FW_GROUP_MAX];
+    en_fw_group_model(m, model_group);
+    const char *groups[] = {model_group};
+    en_sim_tag_t tags[] = {{"juju-model-uuid", m}, {"juju-machine-id", "42"}};
+    en_sim_instance_t inst = {0};
+    assert_int_equal(en_sim_cloud_create_in_groups(fx->sim, REGION, NULL, "s1.small", "late-42",
+                                                   tags, 2, groups, 1, &inst, &err),
+                     0);
+    assert_int_equal(en_sim_cloud_reset_counters(fx->sim, &err), 0);
+    assert_int_equal(s_instance_call(fx, "Open", m, inst.id, "42", "80/tcp", NULL, NULL, 0, &err),
+                     0);
+    s_assert_calls(fx, "instance_rules 1, describe 1, rules 1, authorize 2, revoke 0, "
+                       "ensure_group 1");
+    s_group_rules(fx, m, "42", text, sizeof text);
+    assert_string_equal(text, "80/tcp");
+    en_sim_instance_clear(&inst);
+    free(m);
+}
+
 int
 main(void)
 {
@@ -409,6 +640,8 @@ main(void)
         T(delete_groups_retries_while_the_cloud_refuses),
         T(delete_groups_reports_what_stays),
         T(delete_groups_of_a_controller),
+        T(instance_ports_cost_one_cloud_call_per_machine),
+        T(instance_ports_unusual_cases_take_the_checked_path),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -580,6 +580,147 @@ racing_handles_make_one_group_with_one_rule(void **state)
     assert_int_equal(en_sim_cloud_call_count(fx->cloud, "ensure_group", &err), N);
 }
 
+//  --- instance_rules: a change guarded by a member ---
+
+//  A group tagged for machine `machine` of model m1, and an instance of it
+//  created in the group; the instance's id (caller frees).
+static char *
+s_machine(en_sim_cloud_t *cloud, const char *group, const char *machine)
+{
+    en_sim_tag_t tags[] = {{"juju-model-uuid", "m1"}, {"juju-machine-id", machine}};
+    en_err_t err;
+    if (en_sim_cloud_ensure_group(cloud, "sim-east", group, tags, 2, &err))
+        fail_msg("ensure %s: %s", group, err.message);
+    const char *groups[] = {group};
+    char *id = s_create(cloud, group, groups, 1, &err);
+    if (!id)
+        fail_msg("create in %s: %s", group, err.message);
+    return id;
+}
+
+//  en_sim_cloud_instance_rules with the tags of machine (NULL: none), its
+//  rules read back as text unless text is NULL; returns *member, and
+//  fails the test on an error.
+static bool
+s_guarded(en_sim_cloud_t *cloud, const char *group, const char *id, const char *machine,
+          const en_ingress_rule_t *add, size_t nadd, const en_ingress_rule_t *drop, size_t ndrop,
+          char *text, size_t size)
+{
+    en_sim_tag_t tags[] = {{"juju-model-uuid", "m1"}, {"juju-machine-id", machine}};
+    en_sim_instance_rules_t op = {.group = group,
+                                  .instance_id = id,
+                                  .tags = tags,
+                                  .tag_count = machine ? 2 : 0,
+                                  .authorize = add,
+                                  .authorize_count = nadd,
+                                  .revoke = drop,
+                                  .revoke_count = ndrop};
+    bool member = true;
+    en_ingress_rule_t *rules = NULL;
+    size_t n = 99;
+    en_err_t err;
+    if (en_sim_cloud_instance_rules(cloud, "sim-east", &op, &member, text ? &rules : NULL, &n,
+                                    &err))
+        fail_msg("instance_rules %s: %s", group, err.message);
+    if (text) {
+        size_t used = 0;
+        text[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+            char one[128];
+            en_ingress_rule_format(&rules[i], one, sizeof one);
+            used += (size_t)snprintf(text + used, size - used, "%s%s", i ? "; " : "", one);
+        }
+        if (!member)
+            assert_null(rules);
+        en_ingress_rules_free(&rules, n);
+    }
+    return member;
+}
+
+static void
+instance_rules_change_only_while_the_instance_is_a_member(void **state)
+{
+    fixture_t *fx = *state;
+    en_err_t err;
+    char text[512];
+    char *a = s_machine(fx->cloud, "g1", "1"), *b = s_machine(fx->cloud, "g2", "2");
+    en_ingress_rule_t http = s_rule("80/tcp", NULL, NULL), tls = s_rule("443/tcp", NULL, NULL);
+    assert_int_equal(en_sim_cloud_reset_counters(fx->cloud, &err), 0);
+
+    //  The member, in its group tagged for it: added, and read back.
+    assert_true(s_guarded(fx->cloud, "g1", a, "1", &http, 1, NULL, 0, text, sizeof text));
+    assert_string_equal(text, "80/tcp");
+    //  Again: nothing new (68); then one in, one out, in one call.
+    assert_true(s_guarded(fx->cloud, "g1", a, "1", &http, 1, NULL, 0, text, sizeof text));
+    assert_string_equal(text, "80/tcp");
+    assert_true(s_guarded(fx->cloud, "g1", a, "1", &tls, 1, &http, 1, text, sizeof text));
+    assert_string_equal(text, "443/tcp");
+    //  A read alone; and a change without its read.
+    assert_true(s_guarded(fx->cloud, "g1", a, NULL, NULL, 0, NULL, 0, text, sizeof text));
+    assert_string_equal(text, "443/tcp");
+    assert_true(s_guarded(fx->cloud, "g1", a, "1", &http, 1, NULL, 0, NULL, 0));
+    assert_int_equal(en_sim_cloud_call_count(fx->cloud, "instance_rules", &err), 5);
+    assert_int_equal(en_sim_cloud_call_count(fx->cloud, "authorize", &err), 0);
+    assert_int_equal(en_sim_cloud_call_count(fx->cloud, "rules", &err), 0);
+
+    //  Not the member, not the tags, no such group: nothing changes.
+    assert_false(s_guarded(fx->cloud, "g2", a, "2", &http, 1, NULL, 0, text, sizeof text));
+    assert_string_equal(text, "");
+    assert_false(s_guarded(fx->cloud, "g1", a, "2", NULL, 0, &tls, 1, text, sizeof text));
+    assert_false(s_guarded(fx->cloud, "g1", b, "1", NULL, 0, &tls, 1, text, sizeof text));
+    assert_false(s_guarded(fx->cloud, "g9", a, "1", &http, 1, NULL, 0, text, sizeof text));
+    s_rules_text(fx->cloud, "g1", text, sizeof text);
+    assert_string_equal(text, "80/tcp from 0.0.0.0/0; 443/tcp from 0.0.0.0/0");
+    s_rules_text(fx->cloud, "g2", text, sizeof text);
+    assert_string_equal(text, "");
+
+    //  A bad rule: NOT_VALID, and the good one with it is not added.
+    en_ingress_rule_t bad[] = {s_rule("22/tcp", NULL, NULL), s_rule("22/tcp", NULL, NULL)};
+    bad[1].range.from = 70000;
+    bad[1].range.to = 70000;
+    en_sim_tag_t tags[] = {{"juju-machine-id", "1"}};
+    en_sim_instance_rules_t op = {.group = "g1",
+                                  .instance_id = a,
+                                  .tags = tags,
+                                  .tag_count = 1,
+                                  .authorize = bad,
+                                  .authorize_count = 2};
+    bool member = true;
+    assert_int_equal(
+        en_sim_cloud_instance_rules(fx->cloud, "sim-east", &op, &member, NULL, NULL, &err), -1);
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_false(member);
+    s_rules_text(fx->cloud, "g1", text, sizeof text);
+    assert_string_equal(text, "80/tcp from 0.0.0.0/0; 443/tcp from 0.0.0.0/0");
+
+    //  A member describe would not show yet, or any more, is none.
+    assert_int_equal(en_sim_cloud_knob_set(fx->cloud, "consistency_delay_ms", "60000", &err), 0);
+    const char *groups[] = {"g1"};
+    char *late = s_create(fx->cloud, "late", groups, 1, &err);
+    assert_non_null(late);
+    assert_false(s_guarded(fx->cloud, "g1", late, "1", NULL, 0, NULL, 0, text, sizeof text));
+    assert_int_equal(en_sim_cloud_knob_set(fx->cloud, "consistency_delay_ms", NULL, &err), 0);
+    assert_true(s_guarded(fx->cloud, "g1", late, "1", NULL, 0, NULL, 0, text, sizeof text));
+    const char *ids[] = {a};
+    assert_int_equal(en_sim_cloud_terminate(fx->cloud, "sim-east", ids, 1, &err), 0);
+    assert_false(s_guarded(fx->cloud, "g1", a, "1", NULL, 0, &http, 1, text, sizeof text));
+
+    //  An API call like the others: counted, and subject to fail knobs.
+    assert_int_equal(
+        en_sim_cloud_knob_set(fx->cloud, "fail.instance_rules", "UNAVAILABLE count 1", &err), 0);
+    op = (en_sim_instance_rules_t){.group = "g1", .instance_id = late};
+    assert_int_equal(
+        en_sim_cloud_instance_rules(fx->cloud, "sim-east", &op, &member, NULL, NULL, &err), -1);
+    assert_string_equal(err.message, "sim.instance_rules is broken");
+    assert_int_equal(en_sim_cloud_call_count(fx->cloud, "instance_rules", &err), 14);
+    free(late);
+    free(a);
+    free(b);
+    en_ingress_rule_clear(&http);
+    en_ingress_rule_clear(&tls);
+    s_rules_clear(bad, 2);
+}
+
 //  --- knobs and counters ---
 
 static void
@@ -738,6 +879,23 @@ driver_firewall_is_the_sim_groups(void **state)
     assert_int_equal(fw->rules(c, "juju-m1-0", &rules, &n, &err), 0);
     assert_int_equal(n, 1);
     en_ingress_rules_free(&rules, n);
+    //  The guarded call: the instance's group, tagged for its model.
+    en_fw_instance_op_t op = {.group = "juju-m1-0",
+                              .instance_id = inst.id,
+                              .tags = tags,
+                              .tag_count = 1,
+                              .authorize = &open[1],
+                              .authorize_count = 1};
+    bool member = false;
+    assert_int_equal(fw->instance_rules(c, &op, &member, &rules, &n, &err), 0);
+    assert_true(member);
+    assert_int_equal(n, 2);
+    en_ingress_rules_free(&rules, n);
+    op.group = "juju-m1";
+    op.tags = (en_tag_t[]){{"juju-model-uuid", "m2"}};
+    assert_int_equal(fw->instance_rules(c, &op, &member, &rules, &n, &err), 0);
+    assert_false(member);
+    assert_null(rules);
 
     assert_int_equal(fw->delete_group(c, "juju-m1-0", &err), -1);
     assert_int_equal(err.kind, EN_UNAVAILABLE);
@@ -776,6 +934,8 @@ main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(racing_handles_make_one_group_with_one_rule, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(instance_rules_change_only_while_the_instance_is_a_member,
+                                        s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(group_calls_are_counted_and_obey_fail_knobs, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(group_calls_spend_the_latency, s_setup, s_teardown),

@@ -38,6 +38,7 @@ static const char *s_methods[] = {
     "terminate", "set_tags",
     //  security groups (sim_groups.c)
     "ensure_group", "delete_group", "list_groups", "authorize", "revoke", "rules",
+    "instance_rules",
 };
 
 bool

@@ -19,7 +19,7 @@
 
     Every cloud API call (the functions from en_sim_cloud_regions to
     en_sim_cloud_set_tags, and from en_sim_cloud_ensure_group to
-    en_sim_cloud_rules) counts as one call of its method and is subject to
+    en_sim_cloud_instance_rules) counts as one call of its method and is subject to
     the knobs. The control functions (knobs, counters, open/close, the
     group views) are the cloud operator's console: no latency, no
     failures, no limit.
@@ -27,7 +27,7 @@
     Method names, used by the `fail.<method>` knobs and by call counts:
     regions, zones, instance_types, set_zone_available, create, describe,
     list, terminate, set_tags, ensure_group, delete_group, list_groups,
-    authorize, revoke, rules.
+    authorize, revoke, rules, instance_rules.
 
     Knobs (strings in the database; integers are decimal, >= 0):
       latency_ms               sleep this long inside every API call
@@ -248,6 +248,32 @@ int en_sim_cloud_revoke(en_sim_cloud_t *self, const char *region, const char *gr
 //  NOT_FOUND for an unknown group.
 int en_sim_cloud_rules(en_sim_cloud_t *self, const char *region, const char *group,
                        en_ingress_rule_t **rules, size_t *n, en_err_t *err);
+
+//  One call on the group of one instance (en_sim_cloud_instance_rules).
+//  Strings borrowed.
+typedef struct {
+    const char *group;
+    const char *instance_id;  //  must be a live, visible member of group
+    const en_sim_tag_t *tags; //  the group must carry each (filters, as list's)
+    size_t tag_count;
+    const en_ingress_rule_t *authorize; //  added first
+    size_t authorize_count;
+    const en_ingress_rule_t *revoke; //  then removed
+    size_t revoke_count;
+} en_sim_instance_rules_t;
+
+//  Authorize and revoke on a group, guarded by one of its members, and
+//  read the rules back, in one call and one transaction: when
+//  op->instance_id is a member of op->group that is not terminated and is
+//  past the consistency delay (describe would report it), and the group
+//  carries every tag of op->tags, the rules change as authorize then
+//  revoke change them, *member is set and, unless rules is NULL, *rules
+//  is what en_sim_cloud_rules would then return. Otherwise, an unknown
+//  group included, nothing changes, *member is false and *rules NULL.
+//  NOT_VALID for a bad rule (nothing changes).
+int en_sim_cloud_instance_rules(en_sim_cloud_t *self, const char *region,
+                                const en_sim_instance_rules_t *op, bool *member,
+                                en_ingress_rule_t **rules, size_t *n, en_err_t *err);
 
 //  A group as the operator sees it; every pointer owned (en_sim_group_clear).
 typedef struct {

@@ -317,6 +317,26 @@ s_rules(en_compute_t *self, const char *group, en_ingress_rule_t **rules, size_t
     return en_sim_cloud_rules(self->cloud, self->region, group, rules, n, err);
 }
 
+static int
+s_instance_rules(en_compute_t *self, const en_fw_instance_op_t *op, bool *member,
+                 en_ingress_rule_t **rules, size_t *n, en_err_t *err)
+{
+    en_sim_tag_t *t = s_tags(op->tags, op->tag_count);
+    en_sim_instance_rules_t sim_op = {
+        .group = op->group,
+        .instance_id = op->instance_id,
+        .tags = t,
+        .tag_count = op->tag_count,
+        .authorize = op->authorize,
+        .authorize_count = op->authorize_count,
+        .revoke = op->revoke,
+        .revoke_count = op->revoke_count,
+    };
+    int rc = en_sim_cloud_instance_rules(self->cloud, self->region, &sim_op, member, rules, n, err);
+    free(t);
+    return rc;
+}
+
 const en_firewall_ops_t en_sim_firewall = {
     .ensure_group = s_ensure_group,
     .delete_group = s_delete_group,
@@ -324,4 +344,5 @@ const en_firewall_ops_t en_sim_firewall = {
     .authorize = s_authorize,
     .revoke = s_revoke,
     .rules = s_rules,
+    .instance_rules = s_instance_rules,
 };

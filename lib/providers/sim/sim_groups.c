@@ -15,6 +15,13 @@
     terminated instance's groups; only a live member makes a group "in use"
     for delete. They go when the instance is forgotten (ON DELETE CASCADE).
 
+    instance_rules is authorize, revoke and rules in one call, guarded by a
+    member: only while the instance is in the group (live, and visible as
+    describe would see it) and the group carries the tags asked for. An
+    instance firewaller's group is named and tagged for its machine and
+    the instance was created in it, so the guard proves the pairing that a
+    describe would, inside the same transaction as the change.
+
     Every API function is one call through the gate (sim_call_begin) and one
     transaction, run by s_call; the console views at the end pass no gate. */
 #include "providers/sim/sim_private.h"
@@ -36,6 +43,11 @@ typedef struct {
     const en_ingress_rule_t *rules;
     size_t rule_count;
     bool add;
+    const char *instance_id;        //  instance_rules: the guarding member
+    const en_ingress_rule_t *drops; //  instance_rules: revoked after rules
+    size_t drop_count;
+    bool read_back; //  instance_rules: fill rules_out
+    bool member;    //  instance_rules: the guard held
     char **names;
     size_t name_count;
     en_ingress_rule_t *rules_out;
@@ -135,6 +147,25 @@ s_names(en_sim_cloud_t *self, sqlite3_stmt *stmt, char ***names, size_t *count, 
         *count = 0;
         return sim_db_fail(self, rc, "reading names", err);
     }
+    return 0;
+}
+
+//  A query of groups g whose tags must match a->tags (list_groups' tag
+//  filters): head, the filters as parameters from ?first on, bound, then
+//  tail. The caller binds the parameters before ?first.
+static int
+s_prepare_filtered(en_sim_cloud_t *self, const char *head, int first, const s_args_t *a,
+                   const char *tail, sqlite3_stmt **stmt, en_err_t *err)
+{
+    char *sql =
+        sim_filter_sql(head, "group_tags t WHERE t.group_id = g.id", first, a->tag_count, tail);
+    if (!sql)
+        return en_err_set(err, EN_INTERNAL, "out of memory");
+    int rc = sim_prepare(self, sql, stmt, err);
+    free(sql);
+    if (rc)
+        return -1;
+    sim_filters_bind(*stmt, first, a->tags, a->tag_count);
     return 0;
 }
 
@@ -342,45 +373,38 @@ s_list_body(en_sim_cloud_t *self, s_args_t *a, en_err_t *err)
     if (sim_filters_check(a->tags, a->tag_count, err) ||
         sim_region_index(self, a->region, NULL, err))
         return -1;
-    char *sql = sim_filter_sql("SELECT g.name FROM groups g WHERE g.region = ?1",
-                               "group_tags t WHERE t.group_id = g.id", 2, a->tag_count,
-                               " ORDER BY g.name");
-    if (!sql)
-        return en_err_set(err, EN_INTERNAL, "out of memory");
     sqlite3_stmt *stmt;
-    int rc = sim_prepare(self, sql, &stmt, err);
-    free(sql);
-    if (rc)
+    if (s_prepare_filtered(self, "SELECT g.name FROM groups g WHERE g.region = ?1", 2, a,
+                           " ORDER BY g.name", &stmt, err))
         return -1;
     sqlite3_bind_text(stmt, 1, a->region, -1, SQLITE_STATIC);
-    sim_filters_bind(stmt, 2, a->tags, a->tag_count);
     return s_names(self, stmt, &a->names, &a->name_count, err);
 }
 
-//  authorize (a->add) and revoke: the rules are all checked first, so a
-//  bad one changes nothing (the transaction rolls back either way).
+//  Add (or remove) rules of the group, inside the caller's transaction. A
+//  bad rule fails the call, and the caller's transaction rolls back, so it
+//  changes nothing.
 static int
-s_change_body(en_sim_cloud_t *self, s_args_t *a, en_err_t *err)
+s_change_rules(en_sim_cloud_t *self, int64_t id, const en_ingress_rule_t *rules, size_t n, bool add,
+               en_err_t *err)
 {
-    int64_t id;
-    if (a->rule_count && !a->rules)
+    if (n == 0)
+        return 0;
+    if (!rules)
         return en_err_set(err, EN_NOT_VALID, "rules not specified");
-    if (sim_region_index(self, a->region, NULL, err) ||
-        s_group_existing(self, a->region, a->group, &id, err))
-        return -1;
     sqlite3_stmt *stmt;
     if (sim_prepare(self,
-                    a->add ? "INSERT OR IGNORE INTO rules (group_id, protocol, from_port, to_port,"
-                             " cidrs) VALUES (?1, ?2, ?3, ?4, ?5)"
-                           : "DELETE FROM rules WHERE group_id = ?1 AND protocol = ?2"
-                             " AND from_port = ?3 AND to_port = ?4 AND cidrs = ?5",
+                    add ? "INSERT OR IGNORE INTO rules (group_id, protocol, from_port, to_port,"
+                          " cidrs) VALUES (?1, ?2, ?3, ?4, ?5)"
+                        : "DELETE FROM rules WHERE group_id = ?1 AND protocol = ?2"
+                          " AND from_port = ?3 AND to_port = ?4 AND cidrs = ?5",
                     &stmt, err))
         return -1;
     sqlite3_bind_int64(stmt, 1, id);
     int rc = 0;
-    for (size_t i = 0; i < a->rule_count && rc == 0; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         s_key_t key;
-        if (s_rule_key(&a->rules[i], &key, err)) {
+        if (s_rule_key(&rules[i], &key, err)) {
             rc = -1;
             break;
         }
@@ -392,10 +416,54 @@ s_change_body(en_sim_cloud_t *self, s_args_t *a, en_err_t *err)
         int step = sqlite3_step(stmt);
         free(key.cidrs);
         if (step != SQLITE_DONE)
-            rc = sim_db_fail(self, step, a->add ? "authorizing" : "revoking", err);
+            rc = sim_db_fail(self, step, add ? "authorizing" : "revoking", err);
     }
     sqlite3_finalize(stmt);
     return rc;
+}
+
+//  authorize (a->add) and revoke.
+static int
+s_change_body(en_sim_cloud_t *self, s_args_t *a, en_err_t *err)
+{
+    int64_t id;
+    if (a->rule_count && !a->rules)
+        return en_err_set(err, EN_NOT_VALID, "rules not specified");
+    if (sim_region_index(self, a->region, NULL, err) ||
+        s_group_existing(self, a->region, a->group, &id, err))
+        return -1;
+    return s_change_rules(self, id, a->rules, a->rule_count, a->add, err);
+}
+
+//  Whether the guard of instance_rules holds: the instance is a member of
+//  the group, not terminated and past the consistency delay, and the
+//  group carries every tag of a->tags.
+static int
+s_guard(en_sim_cloud_t *self, int64_t group_id, const s_args_t *a, bool *holds, en_err_t *err)
+{
+    int64_t delay;
+    *holds = false;
+    if (sim_filters_check(a->tags, a->tag_count, err) ||
+        sim_knob_int(self, "consistency_delay_ms", &delay, err))
+        return -1;
+    sqlite3_stmt *stmt;
+    if (s_prepare_filtered(self,
+                           "SELECT 1 FROM groups g JOIN memberships m ON m.group_id = g.id"
+                           " JOIN instances i ON i.id = m.instance_id"
+                           " WHERE g.id = ?1 AND m.instance_id = ?2"
+                           " AND i.terminated_ms IS NULL AND i.created_ms + ?3 <= ?4",
+                           5, a, "", &stmt, err))
+        return -1;
+    sqlite3_bind_int64(stmt, 1, group_id);
+    sqlite3_bind_text(stmt, 2, a->instance_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, delay);
+    sqlite3_bind_int64(stmt, 4, sim_now_ms());
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sim_db_fail(self, rc, "reading memberships", err);
+    *holds = rc == SQLITE_ROW;
+    return 0;
 }
 
 static int
@@ -406,6 +474,28 @@ s_rules_body(en_sim_cloud_t *self, s_args_t *a, en_err_t *err)
         s_group_existing(self, a->region, a->group, &id, err))
         return -1;
     return s_load_rules(self, id, &a->rules_out, &a->rules_out_count, err);
+}
+
+//  instance_rules: nothing happens unless the guard holds.
+static int
+s_instance_rules_body(en_sim_cloud_t *self, s_args_t *a, en_err_t *err)
+{
+    int64_t id;
+    if (!a->instance_id)
+        return en_err_set(err, EN_NOT_VALID, "instance id not specified");
+    if (sim_region_index(self, a->region, NULL, err) || s_check_name(a->group, err) ||
+        s_group_id(self, a->region, a->group, &id, err))
+        return -1;
+    if (!id)
+        return 0; //  no group: no member
+    if (s_guard(self, id, a, &a->member, err))
+        return -1;
+    if (!a->member)
+        return 0;
+    if (s_change_rules(self, id, a->rules, a->rule_count, true, err) ||
+        s_change_rules(self, id, a->drops, a->drop_count, false, err))
+        return -1;
+    return a->read_back ? s_load_rules(self, id, &a->rules_out, &a->rules_out_count, err) : 0;
 }
 
 //  --- API ---
@@ -460,6 +550,33 @@ en_sim_cloud_rules(en_sim_cloud_t *self, const char *region, const char *group,
     int rc = s_call(self, "rules", false, s_rules_body, &a, err);
     *rules = a.rules_out;
     *n = a.rules_out_count;
+    return rc;
+}
+
+int
+en_sim_cloud_instance_rules(en_sim_cloud_t *self, const char *region,
+                            const en_sim_instance_rules_t *op, bool *member,
+                            en_ingress_rule_t **rules, size_t *n, en_err_t *err)
+{
+    s_args_t a = {.region = region,
+                  .group = op->group,
+                  .instance_id = op->instance_id,
+                  .tags = op->tags,
+                  .tag_count = op->tag_count,
+                  .rules = op->authorize,
+                  .rule_count = op->authorize_count,
+                  .drops = op->revoke,
+                  .drop_count = op->revoke_count,
+                  .read_back = rules != NULL};
+    bool write = op->authorize_count || op->revoke_count;
+    int rc = s_call(self, "instance_rules", write, s_instance_rules_body, &a, err);
+    *member = rc == 0 && a.member;
+    if (rules) {
+        if (rc) //  a failure after the read: nothing was changed, or read
+            en_ingress_rules_free(&a.rules_out, a.rules_out_count);
+        *rules = a.rules_out;
+        *n = rc ? 0 : a.rules_out_count;
+    }
     return rc;
 }
 
