@@ -80,6 +80,7 @@ typedef struct {
     int lanes;    // 7/MDP connections per broker thread
     bool keep;    // keep the home (logs) even on success
     bool disk;    // the sim's database in the home, not on tmpfs
+    char mode[16]; // the model's firewall-mode: instance (default), global, none
     char build[PATH_MAX];
 } bench_opts_t;
 
@@ -160,11 +161,14 @@ s_remove_shm(const char *dir)
 
 //  Open a model on `cloud`; its uuid into uuid.
 static int
-s_open_model(en_client_t *client, const char *cloud_name, char *uuid, size_t size)
+s_open_model(en_client_t *client, const char *cloud_name, const char *mode, char *uuid,
+             size_t size)
 {
     En__OpenRequest req = EN__OPEN_REQUEST__INIT;
     En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
-    cfg.json = "{}";
+    char json[64];
+    snprintf(json, sizeof json, "{\"firewall-mode\": \"%s\"}", mode);
+    cfg.json = json;
     req.name = "fanout";
     req.cloud_name = (char *)cloud_name;
     req.config = &cfg;
@@ -482,7 +486,7 @@ s_run(const bench_opts_t *o, int *failures)
         if (mkdir(shm, 0700) != 0 || s_add_cloud(client, path))
             goto cleanup;
     }
-    if (s_open_model(client, o->disk ? "sim" : BENCH_CLOUD, model, sizeof model))
+    if (s_open_model(client, o->disk ? "sim" : BENCH_CLOUD, o->mode, model, sizeof model))
         goto cleanup;
     sim = en_sim_cloud_open(path, &err);
     char knobs[128];
@@ -527,8 +531,12 @@ s_run(const bench_opts_t *o, int *failures)
            (long long)en_sim_cloud_call_count(sim, "describe", &err), peak, o->limit);
     s_print_spread(sim, model);
 
-    // the job: a create per machine, and its group plus the model's
-    int needed = 2 * o->count + 1;
+    // the job: a create per machine, plus the groups its firewall-mode
+    // needs: each machine's and the model's (instance), the model's and the
+    // global one (global), none (none)
+    int needed = strcmp(o->mode, "instance") == 0 ? 2 * o->count + 1
+                 : strcmp(o->mode, "global") == 0 ? o->count + 2
+                                                  : o->count;
     double ideal = (double)needed / o->limit * o->latency;
     double eff = ideal / (double)wall;
     printf("\n| process      | peak RSS (kB) | CPU during the call (ms) |\n");
@@ -550,7 +558,9 @@ s_run(const bench_opts_t *o, int *failures)
     bool all_ok = res && ok == (size_t)o->count;
     printf("items       %s\n", s_verdict(all_ok));
     *failures += !eff_ok + !rss_ok + !all_ok;
-    rc = s_open_many(o, fleet, client, sim, model, res, failures);
+    // OpenPortsMany opens ports per instance: instance mode only
+    rc = strcmp(o->mode, "instance") != 0 ? 0
+                                          : s_open_many(o, fleet, client, sim, model, res, failures);
     en__start_instances_result__free_unpacked(res, NULL);
 cleanup:
     if (req)
@@ -570,7 +580,8 @@ s_print_usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--count N] [--latency MS] [--limit L] [--replicas R] [--threads T]\n"
-            "          [--lanes L] [--build DIR] [--keep] [--disk]\n",
+            "          [--lanes L] [--build DIR] [--keep] [--disk]\n"
+            "          [--firewall-mode instance|global|none]\n",
             argv0);
     return 2;
 }
@@ -580,13 +591,15 @@ main(int argc, char **argv)
 {
     zsys_handler_set(NULL);
     bench_opts_t o = {
-        .count = 1000, .latency = 50, .limit = 32, .replicas = 1, .threads = 32, .lanes = 1};
+        .count = 1000, .latency = 50, .limit = 32, .replicas = 1, .threads = 32, .lanes = 1,
+        .mode = "instance"};
     static const struct option longopts[] = {
         {"count", required_argument, NULL, 'n'},   {"latency", required_argument, NULL, 'l'},
         {"limit", required_argument, NULL, 'L'},   {"replicas", required_argument, NULL, 'r'},
         {"threads", required_argument, NULL, 't'}, {"build", required_argument, NULL, 'B'},
         {"keep", no_argument, NULL, 'k'},          {"disk", no_argument, NULL, 'd'},
-        {"lanes", required_argument, NULL, 'a'},   {NULL, 0, NULL, 0}};
+        {"lanes", required_argument, NULL, 'a'},   {"firewall-mode", required_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0}};
     for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
         switch (c) {
         case 'n':
@@ -615,6 +628,11 @@ main(int argc, char **argv)
             break;
         case 'a':
             o.lanes = atoi(optarg);
+            break;
+        case 'm':
+            if (strcmp(optarg, "instance") && strcmp(optarg, "global") && strcmp(optarg, "none"))
+                return s_print_usage(argv[0]);
+            snprintf(o.mode, sizeof o.mode, "%s", optarg);
             break;
         default:
             return s_print_usage(argv[0]);
