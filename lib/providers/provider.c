@@ -273,3 +273,87 @@ en_zones_free(en_zone_t **zones_p, size_t count)
     free(*zones_p);
     *zones_p = NULL;
 }
+
+//  --------------------------------------------------------------------------
+//  Network values
+
+static void
+s_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void
+en_subnet_clear(en_subnet_t *subnet)
+{
+    if (!subnet)
+        return;
+    free(subnet->id);
+    free(subnet->cidr);
+    s_strv_free(subnet->zones, subnet->zone_count);
+    free(subnet->space_id);
+    memset(subnet, 0, sizeof *subnet);
+}
+
+void
+en_subnets_free(en_subnet_t **subnets_p, size_t count)
+{
+    if (!subnets_p || !*subnets_p)
+        return;
+    for (size_t i = 0; i < count; i++)
+        en_subnet_clear(&(*subnets_p)[i]);
+    free(*subnets_p);
+    *subnets_p = NULL;
+}
+
+void
+en_spaces_free(en_space_t **spaces_p, size_t count)
+{
+    if (!spaces_p || !*spaces_p)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        en_space_t *s = &(*spaces_p)[i];
+        free(s->id);
+        free(s->name);
+        en_subnets_free(&s->subnets, s->subnet_count);
+    }
+    free(*spaces_p);
+    *spaces_p = NULL;
+}
+
+void
+en_nic_clear(en_nic_t *nic)
+{
+    if (!nic)
+        return;
+    free(nic->mac);
+    free(nic->cidr);
+    free(nic->provider_id);
+    free(nic->subnet_id);
+    free(nic->space_id);
+    free(nic->vlan_id);
+    free(nic->address_id);
+    s_strv_free(nic->zones, nic->zone_count);
+    free(nic->interface_name);
+    free(nic->parent_interface_name);
+    free(nic->interface_type);
+    free(nic->config_type);
+    free(nic->address);
+    s_strv_free(nic->dns_servers, nic->dns_server_count);
+    s_strv_free(nic->dns_search_domains, nic->dns_search_domain_count);
+    free(nic->gateway);
+    memset(nic, 0, sizeof *nic);
+}
+
+void
+en_nics_free(en_nic_t **nics_p, size_t count)
+{
+    if (!nics_p || !*nics_p)
+        return;
+    for (size_t i = 0; i < count; i++)
+        en_nic_clear(&(*nics_p)[i]);
+    free(*nics_p);
+    *nics_p = NULL;
+}

@@ -78,9 +78,14 @@ typedef struct {
     //  groups (none: NULL, 0; NOT_FOUND `security group "<g>" not found`
     //  when one does not exist). zone NULL: the cloud picks.
     //  ALREADY_EXISTS when a live instance has that name.
+    //  subnets: provider subnet ids, one NIC in each, the first the
+    //  primary (device 0); each must be in the zone, NOT_VALID
+    //  `subnet "<s>" is not in zone "<z>"` (unknown: `subnet "<s>" not
+    //  found`). None (NULL, 0): one NIC in the zone's default subnet.
     int (*create)(en_compute_t *self, const char *name, const char *zone, const char *type,
                   const en_tag_t *tags, size_t tag_count, const char *const *groups,
-                  size_t group_count, en_instance_t *out, en_err_t *err);
+                  size_t group_count, const char *const *subnets, size_t subnet_count,
+                  en_instance_t *out, en_err_t *err);
     //  Instances among ids (each once, in the order of ids; unknown ids
     //  left out; terminated ones reported not live).
     int (*describe)(en_compute_t *self, const char *const *ids, size_t id_count,
@@ -157,6 +162,108 @@ typedef struct {
                           en_ingress_rule_t **rules, size_t *n, en_err_t *err);
 } en_firewall_ops_t;
 
+//  --------------------------------------------------------------------------
+//  Network (§1 H, §5): subnets grouped into spaces, the NICs of instances,
+//  and static addresses for containers, on compute's connection. Every
+//  string owned (free with en_subnets_free, en_spaces_free, en_nics_free).
+
+typedef struct {
+    char *id;   // provider subnet id, the only required field
+    char *cidr; // "10.1.0.0/18"; may be "" if unknown
+    int vlan_tag; // 0 = not a VLAN
+    char **zones;
+    size_t zone_count;
+    char *space_id; // provider space id; "" when none
+} en_subnet_t;
+
+typedef struct {
+    char *id;   // provider space id
+    char *name; // the provider's name (a valid Juju space name on sim)
+    en_subnet_t *subnets;
+    size_t subnet_count;
+} en_space_t;
+
+//  One network interface (network.InterfaceInfo): of an instance, or of a
+//  container on a host instance (container_tag set). String fields never
+//  NULL ("" when unknown).
+typedef struct {
+    int device_index;
+    char *mac;
+    char *cidr;
+    char *provider_id; // NIC
+    char *subnet_id;
+    char *space_id;
+    char *vlan_id;
+    char *address_id;
+    char **zones;
+    size_t zone_count;
+    int vlan_tag;
+    char *interface_name;        // "eth0"
+    char *parent_interface_name; // a container NIC's host bridge, e.g. "br-eth0"
+    char *interface_type;        // "ethernet", "bridge", ...
+    bool disabled;
+    bool no_auto_start;
+    char *config_type; // "dhcp", "static", "manual", ...
+    char *address;     // "10.1.0.7"; "" when none
+    char **dns_servers;
+    size_t dns_server_count;
+    char **dns_search_domains;
+    size_t dns_search_domain_count;
+    int mtu;
+    char *gateway; // "" when none
+} en_nic_t;
+
+//  What a container NIC release names (network.ProviderInterfaceInfo);
+//  strings borrowed, any may be "" or NULL.
+typedef struct {
+    const char *interface_name;
+    const char *provider_id;
+    const char *mac;
+} en_nic_ref_t;
+
+typedef struct {
+    //  Flags, not calls: whether the cloud has spaces (false: Spaces and
+    //  the spaces constraint are NOT_SUPPORTED `spaces not supported`),
+    //  space discovery, and container addresses.
+    bool spaces;
+    bool space_discovery;
+    bool container_addresses;
+    //  The region's subnets in the provider's order (by id); instance_id
+    //  set: only those its live NICs are in (NOT_FOUND `instance "<id>"
+    //  not found`).
+    int (*subnets)(en_compute_t *self, const char *instance_id, en_subnet_t **out, size_t *count,
+                   en_err_t *err);
+    //  The region's spaces by name, each with its subnets.
+    int (*spaces_list)(en_compute_t *self, en_space_t **out, size_t *count, en_err_t *err);
+    //  The instance's own NICs by device index (container NICs on it are
+    //  not included). NOT_FOUND `instance "<id>" not found`.
+    int (*interfaces)(en_compute_t *self, const char *instance_id, en_nic_t **out, size_t *count,
+                      en_err_t *err);
+    //  Static addresses for a container on a live host instance, one NIC
+    //  per prepared entry: its subnet is the prepared subnet_id (else the
+    //  subnet of its cidr, else the host's primary subnet) and must be one
+    //  the host has a NIC in. Exactly once per (host, container tag,
+    //  interface name): asking again answers what was allocated, so a
+    //  resent request never takes a second address. Errors (NOT_VALID):
+    //  `no prepared info to allocate`, `cannot find primary interface for
+    //  container` (no eth0), `subnet "<s>" is not on host "<id>"`;
+    //  NOT_FOUND `instance "<id>" not found`; UNAVAILABLE `insufficient
+    //  free addresses in subnet "<s>"`.
+    int (*allocate_container)(en_compute_t *self, const char *host_id, const char *container_tag,
+                              const en_nic_t *prepared, size_t prepared_count, en_nic_t **out,
+                              size_t *count, en_err_t *err);
+    //  Free the container NICs matching each ref (provider id, else MAC);
+    //  unknown ones are ignored, so releasing twice is not an error.
+    int (*release_container)(en_compute_t *self, const en_nic_ref_t *refs, size_t n,
+                             en_err_t *err);
+} en_network_ops_t;
+
+void en_subnet_clear(en_subnet_t *subnet);
+void en_subnets_free(en_subnet_t **subnets_p, size_t count);
+void en_spaces_free(en_space_t **spaces_p, size_t count);
+void en_nic_clear(en_nic_t *nic);
+void en_nics_free(en_nic_t **nics_p, size_t count);
+
 void en_instance_clear(en_instance_t *instance);
 void en_instances_free(en_instance_t **instances_p, size_t count);
 void en_zones_free(en_zone_t **zones_p, size_t count);
@@ -179,6 +286,8 @@ typedef struct en_provider {
     const en_compute_ops_t *compute;
     // firewall, on compute's connection; NULL = NOT_SUPPORTED
     const en_firewall_ops_t *firewall;
+    // network, on compute's connection; NULL = NOT_SUPPORTED
+    const en_network_ops_t *network;
 } en_provider_t;
 
 //  Providers compiled into this build, NULL-terminated.

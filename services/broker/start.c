@@ -412,7 +412,7 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
                          "Starting instance of type %s in zone %s", spec.itype.type->name,
                          zones[i]);
         cr = m.ops->create(m.conn, name, zones[i], spec.itype.type->name, tags.items, tags.count,
-                           groups, ngroups, &inst, err);
+                           groups, ngroups, NULL, 0, &inst, err);
         if (cr == 0 || !s_zone_constrained(err))
             break;
         // the cached zones said otherwise: ask the cloud next time

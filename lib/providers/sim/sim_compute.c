@@ -185,8 +185,10 @@ s_tags(const en_tag_t *tags, size_t n)
 static int
 s_create(en_compute_t *self, const char *name, const char *zone, const char *type,
          const en_tag_t *tags, size_t tag_count, const char *const *groups, size_t group_count,
-         en_instance_t *out, en_err_t *err)
+         const char *const *subnets, size_t subnet_count, en_instance_t *out, en_err_t *err)
 {
+    (void)subnets;
+    (void)subnet_count;
     en_sim_tag_t *t = s_tags(tags, tag_count);
     en_sim_instance_t inst = {0};
     int rc = en_sim_cloud_create_in_groups(self->cloud, self->region, zone, type, name, t,
