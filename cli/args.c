@@ -50,6 +50,8 @@ static const option_t s_options[CLI_OPT_COUNT] = {
                                     "destroy the models that have machines, too"},
     [CLI_OPT_CIDR] = {"cidr", 0, true, "CIDR",
                       "a source the ports are open to (repeatable; default 0.0.0.0/0)"},
+    [CLI_OPT_SPACE] = {"space", 0, true, "SPACE", "only the subnets of this space (by name)"},
+    [CLI_OPT_ZONE] = {"zone", 0, true, "ZONE", "only the subnets in this availability zone"},
 };
 
 static int

@@ -36,6 +36,7 @@ static const cli_command_t *const s_tables[] = {
     cli_controller_commands,
     cli_machine_commands,
     cli_port_commands,
+    cli_network_commands,
     s_core_commands,
     NULL,
 };
@@ -61,9 +62,10 @@ static void
 s_help_all(FILE *out)
 {
     fprintf(out, "Usage: environs [options] COMMAND [args...]\n\n"
-                 "environs manages clouds, credentials, controllers, models, machines and\n"
-                 "their open ports through an environs gateway: $ENVIRONS_GATEWAY, else\n"
-                 "the endpoint environs-local wrote to $ENVIRONS_HOME/gateway.endpoint.\n"
+                 "environs manages clouds, credentials, controllers, models, machines,\n"
+                 "their open ports and their networks (spaces, subnets, NICs) through an\n"
+                 "environs gateway: $ENVIRONS_GATEWAY, else the endpoint environs-local\n"
+                 "wrote to $ENVIRONS_HOME/gateway.endpoint.\n"
                  "\nCommands:\n");
     const cli_command_t *rows[128];
     size_t n = 0;

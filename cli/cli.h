@@ -67,6 +67,8 @@ typedef enum {
     CLI_OPT_TO,                    // --to PLACEMENT
     CLI_OPT_DESTROY_ALL_MODELS,    // --destroy-all-models
     CLI_OPT_CIDR,                  // --cidr CIDR      (repeatable)
+    CLI_OPT_SPACE,                 // --space S
+    CLI_OPT_ZONE,                  // --zone Z
     CLI_OPT_COUNT
 } cli_opt_t;
 
@@ -130,6 +132,7 @@ extern const cli_command_t cli_model_commands[];
 extern const cli_command_t cli_machine_commands[];
 extern const cli_command_t cli_controller_commands[];
 extern const cli_command_t cli_port_commands[];
+extern const cli_command_t cli_network_commands[];
 
 //  Check options, word counts and --format/--timeout values against the
 //  command's row; fills cli->format and cli->timeout_ms.
@@ -243,6 +246,8 @@ void cli_machines_sort(En__Instance **instances, size_t count);
 json_t *cli_machines_view(const En__Model *model, En__Instance *const *instances, size_t count);
 //  Machine  State  Address  Inst id  Series  AZ  Message
 cli_table_t *cli_machines_table(En__Instance *const *instances, size_t count);
+//  The instance of machine `id` in all (borrowed), or NULL.
+const En__Instance *cli_machine_find(const En__AllInstancesResult *all, const char *id);
 
 //  --------------------------------------------------------------------------
 //  Ports (commands_ports.c)
@@ -264,5 +269,46 @@ json_t *cli_ports_view(const en_ingress_rule_t *rules, size_t count);
 //  Protocol  Ports  Source ("80", "8000-8080", "-" for icmp; sources
 //  joined with ",").
 cli_table_t *cli_ports_table(const en_ingress_rule_t *rules, size_t count);
+
+//  --------------------------------------------------------------------------
+//  Spaces, subnets and a machine's NICs (commands_network.c)
+
+//  Compare text with runs of digits as numbers ("10.1.64.0/18" <
+//  "10.1.128.0/18"), the order go-yaml gives map keys.
+int cli_compare_natural(const char *a, const char *b);
+//  {"spaces": [{id, name, subnets: {CIDR: {type, provider-id, vlan-tag,
+//  zones}}}]}, spaces by name; a subnet without a CIDR is keyed by its
+//  provider id.
+json_t *cli_spaces_view(En__SpaceInfo *const *spaces, size_t count);
+//  Name  Space ID  Subnets (one subnet a line, by CIDR, under its space)
+cli_table_t *cli_spaces_table(En__SpaceInfo *const *spaces, size_t count);
+
+//  A subnet as `subnets` shows it: the wire's, and the name of its space
+//  ("" when it has none). Both borrowed.
+typedef struct {
+    const En__SubnetInfo *info;
+    const char *space;
+} cli_subnet_t;
+
+//  The subnets in space (a name; NULL = any) and zone (NULL = any), each
+//  named with its space (by space_provider_id, else by the space that
+//  lists it), ordered by CIDR. NOT_FOUND `space "x" not found` when no
+//  space has that name. *out (caller frees) may hold zero subnets.
+int cli_subnets_select(En__SubnetInfo *const *subnets, size_t count, En__SpaceInfo *const *spaces,
+                       size_t space_count, const char *space, const char *zone, cli_subnet_t **out,
+                       size_t *out_count, en_err_t *err);
+//  {"subnets": {CIDR: {type, provider-id, space, provider-space-id,
+//  vlan-tag, zones}}}
+json_t *cli_subnets_view(const cli_subnet_t *subnets, size_t count);
+//  Subnet  Provider ID  Space  VLAN  Zones (zones joined with ",")
+cli_table_t *cli_subnets_table(const cli_subnet_t *subnets, size_t count);
+
+//  The `machines` view of one machine with its NICs under
+//  machines.<id>.network-interfaces, keyed by interface name ("eth<index>"
+//  when it has none), by device index; each NIC's space named from spaces
+//  when one matches its provider space id.
+json_t *cli_show_machine_view(const En__Model *model, const En__Instance *inst,
+                              En__InterfaceInfo *const *nics, size_t count,
+                              En__SpaceInfo *const *spaces, size_t space_count);
 
 #endif

@@ -206,6 +206,17 @@ cli_machines_table(En__Instance *const *instances, size_t count)
     return table;
 }
 
+const En__Instance *
+cli_machine_find(const En__AllInstancesResult *all, const char *id)
+{
+    for (size_t i = 0; i < all->n_instances; i++) {
+        const char *machine = s_machine_id(all->instances[i]);
+        if (machine && strcmp(machine, id) == 0)
+            return all->instances[i];
+    }
+    return NULL;
+}
+
 //  --------------------------------------------------------------------------
 //  machines [-m MODEL]
 

@@ -190,11 +190,7 @@ s_target(cli_t *cli, const cli_args_t *args, const char *machine, target_t *t, e
         return 0;
     if (!(t->all = cli_all_instances(cli, t->model->model->uuid, err)))
         return -1;
-    for (size_t i = 0; i < t->all->n_instances && !t->inst; i++) {
-        const char *id = cli_instance_tag(t->all->instances[i], "juju-machine-id");
-        if (id && strcmp(id, machine) == 0)
-            t->inst = t->all->instances[i];
-    }
+    t->inst = cli_machine_find(t->all, machine);
     return t->inst ? 0 : en_err_set(err, EN_NOT_FOUND, "machine %s not found", machine);
 }
 

@@ -76,7 +76,12 @@ s_conn(broker_thread_t *t, const En__CloudSpec *spec, en_err_t *err)
     }
     broker_conn_t *c = &t->conns[t->conn_count++];
     *c = (broker_conn_t){
-        .key = key, .ops = provider->compute, .conn = conn, .firewall = provider->firewall != NULL};
+        .key = key,
+        .ops = provider->compute,
+        .conn = conn,
+        .firewall = provider->firewall != NULL,
+        .net = provider->network,
+    };
     return c;
 }
 
@@ -106,6 +111,7 @@ broker_model(en_call_t *call, broker_model_t *model, en_err_t *err)
     model->ops = c->ops;
     model->conn = c->conn;
     model->firewall = c->firewall;
+    model->net = c->net;
     model->cache = c;
     model->broker = ((broker_thread_t *)call->state)->broker;
     return 0;
@@ -125,6 +131,7 @@ broker_connect(en_call_t *call, const En__CloudSpec *spec, broker_model_t *model
     model->ops = c->ops;
     model->conn = c->conn;
     model->firewall = c->firewall;
+    model->net = c->net;
     model->cache = c;
     model->broker = ((broker_thread_t *)call->state)->broker;
     return 0;

@@ -70,6 +70,7 @@ typedef struct {
     const en_compute_ops_t *ops;
     en_compute_t *conn;
     bool firewall; // the provider has security groups
+    const en_network_ops_t *net; // NULL: the provider has no networking
     en_zone_t *zones; // NULL until fetched, or after broker_zones_forget
     size_t zone_count;
     int64_t zones_ms; // monotonic; when fetched
@@ -94,6 +95,7 @@ typedef struct {
     const en_compute_ops_t *ops;
     en_compute_t *conn;
     bool firewall;        // the provider has security groups (en_firewall_ops_t)
+    const en_network_ops_t *net; // NULL: the provider has no networking
     broker_conn_t *cache; // the connection's caches; NULL: none, ask the cloud
     broker_t *broker;     // the process (shared populations); NULL: none
 } broker_model_t;
@@ -156,6 +158,41 @@ En__HardwareCharacteristics *broker_hardware_to(en_arena_t *a, const en_instance
 //  controller instance with it.
 int broker_start_instance(en_call_t *call, broker_model_t *m, const En__StartInstanceParams *p,
                           En__StartInstanceResult *res, en_err_t *err);
+
+//  Where a start's NICs go (spaces.c): per zone of the region that can
+//  take the instance, the subnets it is created in (primary first), from
+//  the spaces constraint, EndpointBindings and SubnetsToZones. Inactive
+//  (no ask) means the cloud's default subnet in any zone. Strings live in
+//  the call's arena.
+typedef struct {
+    bool active;
+    const char *spaces;   // the positive spaces as "[a b]", for messages
+    const char *excluded; // the negative ones, likewise
+    const char **zones;
+    const char ***subnets;
+    size_t *subnet_counts;
+    size_t zone_count;
+} broker_netplan_t;
+
+//  Errors (NOT_VALID): `space "<s>" not found`, `endpoint "<e>" is bound
+//  to unknown space "<id>"`, `space "<s>" is both required and excluded`,
+//  `subnet "<s>" not found` (SubnetsToZones); NOT_SUPPORTED `spaces not
+//  supported` when the cloud has no spaces.
+int broker_netplan(en_call_t *call, broker_model_t *m, const en_constraints_t *cons,
+                   const En__StartInstanceParams *p, broker_netplan_t *plan, en_err_t *err);
+//  The subnets for zone (NULL, 0 when the plan is inactive); false when the
+//  zone cannot take the instance.
+bool broker_netplan_zone(const broker_netplan_t *plan, const char *zone,
+                         const char *const **subnets, size_t *count);
+//  The error when no zone can take the instance (zone NULL), or the
+//  placement's zone cannot: NOT_VALID, not retryable, `no available zone
+//  has a subnet in each of spaces [dmz storage]`, `availability zone
+//  "sim-east-b" has no subnet in each of spaces [storage]`, `... outside
+//  spaces [internal]`.
+int broker_netplan_unmet(const broker_netplan_t *plan, const char *zone, en_err_t *err);
+
+//  The zones constraint (2.4+): whether zone is allowed.
+bool broker_zone_allowed(const en_constraints_t *cons, const char *zone);
 
 //  The model's constraints validator (policy.c): the sim's vocabularies
 //  from the region's catalogue. Caller destroys.

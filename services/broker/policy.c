@@ -167,6 +167,52 @@ s_merge_constraints(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMess
     return rc;
 }
 
+//  The spaces and zones constraints must be met by some available zone
+//  (the placement's, when given): a machine that could never start is
+//  refused before anything is made for it.
+static int
+s_precheck_network(en_call_t *call, broker_model_t *m, const En__Constraints *c,
+                   const char *placement_zone, en_err_t *err)
+{
+    en_constraints_t cons;
+    en_constraints_init(&cons);
+    if (en_constraints_from_proto(c, &cons, err))
+        return -1;
+    int rc = 0;
+    broker_netplan_t plan;
+    bool zones = en_constraints_has(&cons, EN_CONS_ZONES);
+    if (broker_netplan(call, m, &cons, NULL, &plan, err))
+        rc = -1;
+    else if (plan.active || zones) {
+        en_zone_t *all = NULL;
+        size_t n = 0;
+        rc = broker_zones(m, call->arena, true, &all, &n, err);
+        bool met = false, allowed = false;
+        for (size_t i = 0; rc == 0 && i < n && !met; i++) {
+            if (placement_zone ? strcmp(all[i].name, placement_zone) != 0 : !all[i].available)
+                continue;
+            if (!broker_zone_allowed(&cons, all[i].name))
+                continue;
+            allowed = true;
+            const char *const *subnets;
+            size_t ns;
+            met = broker_netplan_zone(&plan, all[i].name, &subnets, &ns);
+        }
+        if (rc == 0 && !allowed) {
+            if (placement_zone)
+                en_err_set(err, EN_NOT_VALID,
+                           "availability zone \"%s\" is not in the zones constraint",
+                           placement_zone);
+            else
+                en_err_set(err, EN_NOT_VALID, "no available zone in the zones constraint");
+            rc = -1;
+        } else if (rc == 0 && !met)
+            rc = broker_netplan_unmet(&plan, placement_zone, err);
+    }
+    en_constraints_reset(&cons);
+    return rc;
+}
+
 static int
 s_precheck_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_,
                     en_err_t *err)
@@ -193,6 +239,8 @@ s_precheck_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMess
             return en_err_set(err, EN_NOT_VALID, "invalid availability zone \"%s\"", p + 5);
     }
     const En__Constraints *c = req->constraints;
+    if (s_precheck_network(call, &m, c, *p ? p + 5 : NULL, err))
+        return -1;
     if (c && c->_instance_type_case) {
         const en_instance_type_t *types = NULL;
         size_t n = 0;

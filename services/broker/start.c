@@ -214,8 +214,11 @@ static bool
 s_zone_constrained(const en_err_t *err)
 {
     // the sim's zone errors; EC2's capacity errors map to the same
-    return err->kind == EN_UNAVAILABLE && strncmp(err->message, "zone \"", 6) == 0 &&
-           strstr(err->message, "is unavailable") != NULL;
+    if (err->kind != EN_UNAVAILABLE)
+        return false;
+    return (strncmp(err->message, "zone \"", 6) == 0 &&
+            strstr(err->message, "is unavailable") != NULL) ||
+           strncmp(err->message, "insufficient free addresses in subnet", 37) == 0;
 }
 
 //  A placement into an unavailable zone: waiting does not help, so the
@@ -240,7 +243,8 @@ s_cmp_population(const void *a_, const void *b_)
 //  The placement's zone (`zone=<name>`), checked against the zones; a
 //  cached answer that would refuse it is checked again with the cloud.
 static int
-s_placement_zone(en_call_t *call, broker_model_t *m, const char *placement, const char ***order,
+s_placement_zone(en_call_t *call, broker_model_t *m, const char *placement,
+                 const en_constraints_t *cons, const broker_netplan_t *plan, const char ***order,
                  size_t *count, en_err_t *err)
 {
     if (strncmp(placement, "zone=", 5) != 0)
@@ -261,6 +265,16 @@ s_placement_zone(en_call_t *call, broker_model_t *m, const char *placement, cons
         return en_err_set(err, EN_NOT_VALID, "invalid availability zone \"%s\"", z);
     if (!found->available)
         return s_zone_unavailable(err, z);
+    if (!broker_zone_allowed(cons, z)) {
+        en_err_set(err, EN_NOT_VALID, "availability zone \"%s\" is not in the zones constraint",
+                   z);
+        err->retryable = false;
+        return -1;
+    }
+    const char *const *subnets;
+    size_t ns;
+    if (!broker_netplan_zone(plan, z, &subnets, &ns))
+        return broker_netplan_unmet(plan, z, err);
     *order = en_arena_array(call->arena, 1, sizeof(char *));
     (*order)[0] = en_arena_strdup(call->arena, z);
     *count = 1;
@@ -269,14 +283,19 @@ s_placement_zone(en_call_t *call, broker_model_t *m, const char *placement, cons
 
 //  The zones to try, in order (§1 J, statement 97): the placement's zone,
 //  or the available zones sorted by how many of the group's (or, without
-//  a group, the model's) live instances they hold, then by name.
+//  a group, the model's) live instances they hold, then by name. Zones
+//  the zones constraint leaves out, or with no subnet for the network
+//  plan, are skipped before they are tallied (97: "a zone with no subnet
+//  matching the spaces constraint is skipped").
 static int
 s_zone_order(en_call_t *call, broker_model_t *m, const En__StartInstanceParams *p,
-             const char ***order, size_t *count, en_err_t *err, const char **reserved)
+             const en_constraints_t *cons, const broker_netplan_t *plan, const char ***order,
+             size_t *count, en_err_t *err, const char **reserved)
 {
     const char *placement = p->placement ? p->placement : "";
     if (*placement)
-        return s_placement_zone(call, m, placement, order, count, err);
+        return s_placement_zone(call, m, placement, cons, plan, order, count, err);
+    size_t available = 0, in_constraint = 0;
     en_zone_t *zones = NULL;
     size_t nz = 0;
     s_alloc_t *alloc = NULL;
@@ -286,12 +305,29 @@ s_zone_order(en_call_t *call, broker_model_t *m, const En__StartInstanceParams *
         if (broker_zones(m, call->arena, fresh, &zones, &nz, err))
             return -1;
         alloc = en_arena_array(call->arena, nz + 1, sizeof(s_alloc_t));
-        for (size_t i = 0; i < nz; i++)
-            if (zones[i].available) // only available zones are tallied
+        available = in_constraint = 0;
+        for (size_t i = 0; i < nz; i++) {
+            if (!zones[i].available) // only available zones are tallied
+                continue;
+            available++;
+            if (!broker_zone_allowed(cons, zones[i].name))
+                continue;
+            in_constraint++;
+            const char *const *subnets;
+            size_t ns;
+            if (broker_netplan_zone(plan, zones[i].name, &subnets, &ns))
                 alloc[na++] = (s_alloc_t){zones[i].name, 0};
+        }
+    }
+    if (available == 0)
+        return en_err_set(err, EN_UNAVAILABLE, "failed to determine availability zones");
+    if (in_constraint == 0) {
+        en_err_set(err, EN_NOT_VALID, "no available zone in the zones constraint");
+        err->retryable = false;
+        return -1;
     }
     if (na == 0)
-        return en_err_set(err, EN_UNAVAILABLE, "failed to determine availability zones");
+        return broker_netplan_unmet(plan, NULL, err);
     if (p->n_distribution_group) {
         en_instance_t *group = NULL;
         size_t ng = 0;
@@ -401,28 +437,59 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
     // the zone this start is counted in until it knows where it landed, so
     // that concurrent starts spread instead of all taking the same zone
     const char *reserved = NULL;
-    if (s_zone_order(call, &m, p, &zones, &nz, err, &reserved))
+    broker_netplan_t plan;
+    if (broker_netplan(call, &m, &cons, p, &plan, err) ||
+        s_zone_order(call, &m, p, &cons, &plan, &zones, &nz, err, &reserved))
         goto cleanup;
     int cr = -1;
     bool refused = false; // the placement's zone turned out unavailable
+    bool placed = p->placement && *p->placement;
     en_progress_t *progress = ((broker_thread_t *)call->state)->progress;
-    for (size_t i = 0; i < nz && !refused; i++) {
-        // the StatusCallback of Juju's StartInstanceParams
-        en_progress_send(progress, call->request_id, "allocating",
-                         "Starting instance of type %s in zone %s", spec.itype.type->name,
-                         zones[i]);
-        cr = m.ops->create(m.conn, name, zones[i], spec.itype.type->name, tags.items, tags.count,
-                           groups, ngroups, NULL, 0, &inst, err);
-        if (cr == 0 || !s_zone_constrained(err))
-            break;
-        // the cached zones said otherwise: ask the cloud next time
-        broker_zones_forget(&m);
-        if (p->placement && *p->placement) {
-            refused = s_zone_unavailable(err, zones[i]) != 0;
-            continue;
+    const char **tried = en_arena_array(call->arena, nz + 1, sizeof(char *));
+    size_t ntried = 0;
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) {
+            // every zone the cached list offered was refused as
+            // unavailable: ask the cloud once which zones are left
+            if (cr == 0 || placed || !s_zone_constrained(err) ||
+                !strstr(err->message, "is unavailable"))
+                break;
+            if (reserved)
+                broker_population_move(&m, reserved, NULL);
+            reserved = NULL;
+            if (s_zone_order(call, &m, p, &cons, &plan, &zones, &nz, err, &reserved))
+                goto cleanup;
+            const char **more = en_arena_array(call->arena, ntried + nz + 1, sizeof(char *));
+            memcpy(more, tried, ntried * sizeof(char *));
+            tried = more;
         }
-        en_log(EN_LOG_INFO, call->request_id, "StartInstance: %s; trying the next zone",
-               err->message);
+        for (size_t i = 0; i < nz && !refused; i++) {
+            bool seen = false;
+            for (size_t t = 0; t < ntried && !seen; t++)
+                seen = strcmp(tried[t], zones[i]) == 0;
+            if (seen)
+                continue;
+            tried[ntried++] = zones[i];
+            // the StatusCallback of Juju's StartInstanceParams
+            en_progress_send(progress, call->request_id, "allocating",
+                             "Starting instance of type %s in zone %s", spec.itype.type->name,
+                             zones[i]);
+            const char *const *subnets;
+            size_t nsubnets;
+            broker_netplan_zone(&plan, zones[i], &subnets, &nsubnets);
+            cr = m.ops->create(m.conn, name, zones[i], spec.itype.type->name, tags.items,
+                               tags.count, groups, ngroups, subnets, nsubnets, &inst, err);
+            if (cr == 0 || !s_zone_constrained(err))
+                break;
+            // the cached zones said otherwise: ask the cloud next time
+            broker_zones_forget(&m);
+            if (placed) {
+                refused = s_zone_unavailable(err, zones[i]) != 0;
+                continue;
+            }
+            en_log(EN_LOG_INFO, call->request_id, "StartInstance: %s; trying the next zone",
+                   err->message);
+        }
     }
     bool created = cr == 0;
     if (!created && err->kind == EN_ALREADY_EXISTS) {

@@ -1,5 +1,5 @@
 /*  firewaller.c — the firewaller's per-thread state, model resolution
-    (config → firewall mode), its cloud connections, backoff, conversions
+    (the shared en_modelsvc, then config → firewall mode), backoff, conversions
     between protobuf and portrange.h's rules, and the route table (the
     handlers live in ports.c and groups.c). */
 #include "firewaller.h"
@@ -15,65 +15,14 @@
 #include "common/log.h"
 
 //  --------------------------------------------------------------------------
-//  Cloud connections
+//  Models
 
 static void
-s_conn_clear(fw_conn_t *c)
+s_model_conn(fw_model_t *m, const en_modelsvc_model_t *base)
 {
-    c->provider->compute->close(&c->conn);
-    free(c->key);
-    memset(c, 0, sizeof *c);
-}
-
-//  The thread's connection for spec, opened on first use (opening never
-//  talks to the cloud's API).
-static fw_conn_t *
-s_conn(fw_thread_t *t, const En__CloudSpec *spec, en_err_t *err)
-{
-    char *key = NULL;
-    if (asprintf(&key, "%s|%s|%s|%s", spec->type, spec->name, spec->region, spec->endpoint) < 0)
-        abort();
-    for (size_t i = 0; i < t->conn_count; i++)
-        if (strcmp(t->conns[i].key, key) == 0) {
-            free(key);
-            return &t->conns[i];
-        }
-    const en_provider_t *provider = en_provider_builtin(spec->type);
-    if (!provider || !provider->compute) {
-        en_err_set(err, EN_NOT_SUPPORTED, "provider \"%s\" does not support firewalling",
-                   spec->type);
-        free(key);
-        return NULL;
-    }
-    en_cloud_spec_t s = {
-        .type = spec->type,
-        .name = spec->name,
-        .region = spec->region,
-        .endpoint = spec->endpoint,
-        .identity_endpoint = spec->identity_endpoint,
-        .storage_endpoint = spec->storage_endpoint,
-    };
-    en_compute_t *conn = provider->compute->open(&s, t->fw->home, err);
-    if (!conn) {
-        free(key);
-        return NULL;
-    }
-    if (t->conn_count == FW_CONN_MAX) {
-        s_conn_clear(&t->conns[0]);
-        memmove(&t->conns[0], &t->conns[1], (FW_CONN_MAX - 1) * sizeof(fw_conn_t));
-        t->conn_count--;
-    }
-    fw_conn_t *c = &t->conns[t->conn_count++];
-    *c = (fw_conn_t){.key = key, .provider = provider, .conn = conn};
-    return c;
-}
-
-static void
-s_model_conn(fw_model_t *m, const fw_conn_t *c)
-{
-    m->compute = c->provider->compute;
-    m->ops = c->provider->firewall;
-    m->conn = c->conn;
+    m->compute = base->provider->compute;
+    m->ops = base->provider->firewall;
+    m->conn = base->conn;
 }
 
 //  The model config's firewall-mode; absent is the default, instance.
@@ -95,39 +44,28 @@ int
 fw_model(en_call_t *call, fw_model_t *model, en_err_t *err)
 {
     fw_thread_t *t = call->state;
-    if (!call->model_uuid || !*call->model_uuid)
-        return en_err_set(err, EN_NOT_VALID, "%s: no model named", call->method);
-    if (!t->models)
-        return en_err_set(err, EN_UNAVAILABLE, "%s: no registry to resolve models", call->method);
-    const En__GetModelForServiceResult *r = en_modelcache_get(t->models, call->model_uuid, err);
-    if (!r)
+    en_modelsvc_model_t base;
+    if (en_modelsvc_resolve(t->svc, call, &base, err))
         return -1;
-    if (!r->model || !r->cloud)
-        return en_err_set(err, EN_INTERNAL, "model %s has no cloud spec", call->model_uuid);
     memset(model, 0, sizeof *model);
-    // the cache may drop the entry on the next lookup: keep copies
-    model->uuid = en_arena_strdup(call->arena, r->model->uuid);
-    model->name = en_arena_strdup(call->arena, r->model->name ? r->model->name : "");
-    model->controller_uuid =
-        en_arena_strdup(call->arena, r->model->controller_uuid ? r->model->controller_uuid : "");
-    const char *json = r->model->config && r->model->config->json ? r->model->config->json : "{}";
-    if (s_mode(json, model->uuid, &model->mode, err))
+    model->uuid = base.uuid;
+    model->name = base.name;
+    model->controller_uuid = base.controller_uuid;
+    if (s_mode(base.config_json, model->uuid, &model->mode, err))
         return -1;
-    fw_conn_t *c = s_conn(t, r->cloud, err);
-    if (!c)
-        return -1;
-    s_model_conn(model, c);
+    s_model_conn(model, &base);
     return 0;
 }
 
 int
 fw_connect(en_call_t *call, const En__CloudSpec *spec, fw_model_t *model, en_err_t *err)
 {
-    fw_conn_t *c = s_conn(call->state, spec, err);
-    if (!c)
+    fw_thread_t *t = call->state;
+    en_modelsvc_model_t base;
+    if (en_modelsvc_connect(t->svc, spec, &base, err))
         return -1;
     *model = (fw_model_t){.uuid = "", .name = "", .controller_uuid = "", .mode = EN_FW_INSTANCE};
-    s_model_conn(model, c);
+    s_model_conn(model, &base);
     return 0;
 }
 
@@ -265,15 +203,10 @@ s_thread_init(void *service, en_err_t *err)
     fw_thread_t *t = calloc(1, sizeof *t);
     t->fw = self;
     t->seed = (unsigned)en_mono_ms() ^ (unsigned)(uintptr_t)t;
-    if (self->gateways && *self->gateways) {
-        t->client = en_client_new(self->gateways, err);
-        if (t->client)
-            t->models = en_modelcache_new(self->gateways, t->client, err);
-        if (!t->models) {
-            en_client_destroy(&t->client);
-            free(t);
-            return NULL;
-        }
+    t->svc = en_modelsvc_new(self->home, self->gateways, "firewalling", err);
+    if (!t->svc) {
+        free(t);
+        return NULL;
     }
     return t;
 }
@@ -283,10 +216,7 @@ s_thread_fini(void *service, void *state)
 {
     (void)service;
     fw_thread_t *t = state;
-    for (size_t i = 0; i < t->conn_count; i++)
-        s_conn_clear(&t->conns[i]);
-    en_modelcache_destroy(&t->models);
-    en_client_destroy(&t->client);
+    en_modelsvc_destroy(&t->svc);
     free(t);
 }
 

@@ -13,8 +13,9 @@
     cloud's groups, read on every call, so a restarted firewaller, or a
     second replica, answers exactly what the first would have.
 
-    Per worker thread: an MDP client to the gateways (for the registry), a
-    model cache, and one open cloud connection per cloud spec. Handlers are
+    Per worker thread: the state every stateless model service shares
+    (services/common/modelsvc.h: a registry client, a model cache, one open
+    cloud connection per cloud spec) and a backoff seed. Handlers are
     split by topic: ports.c (the six port methods) and groups.c
     (EnsureGroups, DeleteGroups). */
 #ifndef EN_FIREWALLER_H
@@ -23,15 +24,13 @@
 #include <stdbool.h>
 
 #include "bus/client.h"
-#include "bus/modelcache.h"
 #include "bus/service.h"
 #include "common/fwgroup.h"
 #include "common/portrange.h"
 #include "environ.pb-c.h"
 #include "firewaller.pb-c.h"
+#include "modelsvc.h"
 #include "providers/provider.h"
-
-#define FW_CONN_MAX 16
 
 typedef struct {
     char *home;
@@ -40,20 +39,10 @@ typedef struct {
     en_service_def_t def;
 } firewaller_t;
 
-//  One open cloud connection, keyed by type|name|region|endpoint.
-typedef struct {
-    char *key;
-    const en_provider_t *provider;
-    en_compute_t *conn;
-} fw_conn_t;
-
 typedef struct {
     firewaller_t *fw;
-    en_client_t *client;     // NULL without gateways (tests)
-    en_modelcache_t *models; // NULL without gateways
-    fw_conn_t conns[FW_CONN_MAX];
-    size_t conn_count;
-    unsigned seed; // backoff jitter (rand_r: threads do not share it)
+    en_modelsvc_t *svc; // registry client, model cache, cloud connections
+    unsigned seed;      // backoff jitter (rand_r: threads do not share it)
 } fw_thread_t;
 
 //  What a handler needs about the call's model: borrowed until the call

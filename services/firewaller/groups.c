@@ -100,14 +100,15 @@ static int
 s_controller_cloud(en_call_t *call, const char *uuid, fw_model_t *m, en_err_t *err)
 {
     fw_thread_t *t = call->state;
-    if (!t->client)
+    en_client_t *client = en_modelsvc_client(t->svc);
+    if (!client)
         return en_err_set(err, EN_UNAVAILABLE, "no registry to find controller %s", uuid);
     En__GetControllerForServiceRequest q = EN__GET_CONTROLLER_FOR_SERVICE_REQUEST__INIT;
     q.key_case = EN__GET_CONTROLLER_FOR_SERVICE_REQUEST__KEY_UUID;
     q.uuid = (char *)uuid;
     En__GetControllerForServiceResult *found = NULL;
     int64_t left = call->deadline_ms ? call->deadline_ms - en_now_ms() : 30000;
-    if (en_client_call(t->client, "registry", "GetControllerForService", NULL, &q.base,
+    if (en_client_call(client, "registry", "GetControllerForService", NULL, &q.base,
                        &en__get_controller_for_service_result__descriptor,
                        (ProtobufCMessage **)&found, (int)(left > 0 ? left : 1), err))
         return -1;

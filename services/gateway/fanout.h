@@ -2,9 +2,10 @@
     call of the same method on one service, with up to `window` of them in
     flight on the composer's asynchronous client, and every one to an
     outcome by the public call's deadline. batch.c (StartInstances,
-    StopInstances) and ports.c (OpenPortsMany, ClosePortsMany) build their
-    items and read the outcomes; fanout.c says how items are paced,
-    identified and retried. */
+    StopInstances), firewall.c (OpenPortsMany, ClosePortsMany) and
+    network.c (AllocateContainerAddressesMany) build their items and read
+    the outcomes; fanout.c says how items are paced, identified and
+    retried. */
 #ifndef EN_GATEWAY_FANOUT_H
 #define EN_GATEWAY_FANOUT_H
 

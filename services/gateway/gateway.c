@@ -39,7 +39,7 @@ struct gateway {
 
 //  Services this build ships. A composition step for any other service is
 //  a seam for a later issue and answers NOT_IMPLEMENTED.
-static const char *const s_landed[] = {"registry", "broker", "firewaller", NULL};
+static const char *const s_landed[] = {"registry", "broker", "firewaller", "networking", NULL};
 
 bool
 gateway_service_landed(const char *service)
@@ -188,6 +188,7 @@ static const struct {
     {gateway_bootstrap_compositions, &gateway_bootstrap_composition_count},
     {gateway_batch_compositions, &gateway_batch_composition_count},
     {gateway_firewall_compositions, &gateway_firewall_composition_count},
+    {gateway_network_compositions, &gateway_network_composition_count},
 };
 
 static en_handler_fn *

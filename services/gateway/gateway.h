@@ -54,6 +54,8 @@ extern const gateway_composition_t gateway_batch_compositions[];
 extern const size_t gateway_batch_composition_count;
 extern const gateway_composition_t gateway_firewall_compositions[];
 extern const size_t gateway_firewall_composition_count;
+extern const gateway_composition_t gateway_network_compositions[];
+extern const size_t gateway_network_composition_count;
 
 //  Whether this build ships `service`; a step for any other answers
 //  NOT_IMPLEMENTED.

@@ -65,6 +65,17 @@ static const en_forward_t s_forwards[] = {
     {"OpenInstancePorts", "firewaller"},
     {"CloseInstancePorts", "firewaller"},
     {"InstancePorts", "firewaller"},
+    // Networking (AllocateContainerAddressesMany fans out to the
+    // networking service: network.c)
+    {"SupportsNetworking", "networking"},
+    {"SupportsSpaces", "networking"},
+    {"SupportsSpaceDiscovery", "networking"},
+    {"SupportsContainerAddresses", "networking"},
+    {"Subnets", "networking"},
+    {"NetworkInterfaces", "networking"},
+    {"Spaces", "networking"},
+    {"AllocateContainerAddresses", "networking"},
+    {"ReleaseContainerAddresses", "networking"},
 };
 
 const en_forward_t *

@@ -1,10 +1,11 @@
 /*  conformance.c — the numbered statements of docs/juju-environs.md §1,
     each run as its own CTest test against a freshly started gateway and
-    registry, broker and firewaller (real processes, loopback). `conformance sNNN` runs
-    one statement; the table at the bottom is the list of statements
+    registry, broker, firewaller and networking (real processes,
+    loopback). `conformance sNNN` runs one statement; the table at the bottom is the list of statements
     covered. Later issues add their statements to the table; the broker's
     (§1 C, D, I) live in conformance_broker.c, the firewaller's (§1 G) in
-    conformance_firewall.c. */
+    conformance_firewall.c, the networking service's (§1 H) in
+    conformance_network.c. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -346,6 +347,15 @@ static const struct {
     {"s075", s075_mode_none},
     {"s076", s076_instance_calls_carry_the_machine_id},
     {"s078", s078_ingress_rules},
+    {"s079", s079_supports_networking},
+    {"s080", s080_supports_spaces},
+    {"s081", s081_supports_space_discovery},
+    {"s082", s082_subnets},
+    {"s083", s083_network_interfaces},
+    {"s084", s084_spaces},
+    {"s085", s085_container_addresses},
+    {"s086", s086_supports_container_addresses},
+    {"s087", s087_broken_methods},
 };
 
 int
@@ -367,10 +377,12 @@ main(int argc, char **argv)
         harness_start(&H, "registry", 0);
         harness_start(&H, "broker", 0);
         harness_start(&H, "firewaller", 0); // instances' groups, and the port methods
+        harness_start(&H, "networking", 0);
         if (harness_wait_service(&H, "registry", 20000) != 0 ||
             harness_wait_service(&H, "broker", 20000) != 0 ||
-            harness_wait_service(&H, "firewaller", 20000) != 0) {
-            fprintf(stderr, "registry, broker or firewaller never came up\n");
+            harness_wait_service(&H, "firewaller", 20000) != 0 ||
+            harness_wait_service(&H, "networking", 20000) != 0) {
+            fprintf(stderr, "registry, broker, firewaller or networking never came up\n");
             harness_fini(&H);
             return 1;
         }

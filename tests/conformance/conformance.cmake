@@ -1,12 +1,13 @@
 # One CTest test per numbered statement of docs/juju-environs.md §1.
 add_executable(conformance ${CMAKE_CURRENT_LIST_DIR}/conformance.c
   ${CMAKE_CURRENT_LIST_DIR}/conformance_broker.c ${CMAKE_CURRENT_LIST_DIR}/conformance_bootstrap.c
-  ${CMAKE_CURRENT_LIST_DIR}/conformance_firewall.c ${PROJECT_SOURCE_DIR}/tests/harness.c
+  ${CMAKE_CURRENT_LIST_DIR}/conformance_firewall.c ${CMAKE_CURRENT_LIST_DIR}/conformance_network.c
+  ${PROJECT_SOURCE_DIR}/tests/harness.c
   ${PROJECT_SOURCE_DIR}/tests/harness_sim.c)
 target_include_directories(conformance PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR})
 target_link_libraries(conformance PRIVATE en_bus en_providers)
 add_dependencies(conformance environs-gateway environs-registry environs-broker
-  environs-firewaller)
+  environs-firewaller environs-networking)
 foreach(s
     s001_register_provider_rejects_duplicates
     s002_provider_lookup_resolves_aliases
@@ -63,6 +64,15 @@ foreach(s
     s075_mode_none
     s076_instance_calls_carry_the_machine_id
     s078_ingress_rules
+    s079_supports_networking
+    s080_supports_spaces
+    s081_supports_space_discovery
+    s082_subnets
+    s083_network_interfaces
+    s084_spaces
+    s085_container_addresses
+    s086_supports_container_addresses
+    s087_broken_methods
     s088_empty_constraints_pass_precheck
     s089_placement_directives
     s090_instance_type_precheck

@@ -101,4 +101,15 @@ void s075_mode_none(void);
 void s076_instance_calls_carry_the_machine_id(void);
 void s078_ingress_rules(void);
 
+//  Statements of conformance_network.c (§1 H).
+void s079_supports_networking(void);
+void s080_supports_spaces(void);
+void s081_supports_space_discovery(void);
+void s082_subnets(void);
+void s083_network_interfaces(void);
+void s084_spaces(void);
+void s085_container_addresses(void);
+void s086_supports_container_addresses(void);
+void s087_broken_methods(void);
+
 #endif

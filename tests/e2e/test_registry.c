@@ -400,12 +400,17 @@ methods_of_later_services_answer_not_implemented(void **state)
     assert_null(s_call("OpenPorts", s_model_uuid, &oreq.base, &en__open_ports_result__descriptor,
                        &err));
     assert_int_equal(err.kind, EN_UNAVAILABLE);
-    // and methods with no composition yet say so by name
+    // and the networking service
     En__SupportsSpacesRequest sreq = EN__SUPPORTS_SPACES_REQUEST__INIT;
     assert_null(s_call("SupportsSpaces", s_model_uuid, &sreq.base,
                        &en__supports_spaces_result__descriptor, &err));
+    assert_int_equal(err.kind, EN_UNAVAILABLE);
+    // methods with no service or composition yet say so by name
+    En__ImageMetadataSourcesRequest ireq = EN__IMAGE_METADATA_SOURCES_REQUEST__INIT;
+    assert_null(s_call("ImageMetadataSources", s_model_uuid, &ireq.base,
+                       &en__image_metadata_sources_result__descriptor, &err));
     assert_int_equal(err.kind, EN_NOT_IMPLEMENTED);
-    assert_string_equal(err.message, "SupportsSpaces not implemented");
+    assert_string_equal(err.message, "ImageMetadataSources not implemented");
 }
 
 //  Raw frames straight at the gateway's ROUTER.

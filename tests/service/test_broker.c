@@ -20,7 +20,9 @@
 #include "bus/mdp.h"
 #include "common/paths.h"
 #include "harness.h"
+#include "common/consproto.h"
 #include "common/fwgroup.h"
+#include <stdio.h>
 #include "providers/sim/sim_cloud.h"
 
 #define CTRL_UUID "c0ffee00-0000-4000-8000-000000000001"
@@ -544,6 +546,227 @@ start_creates_the_instance_in_its_groups(void **state)
     free(model);
 }
 
+//  --------------------------------------------------------------------------
+//  Spaces, zones, SubnetsToZones and EndpointBindings (spaces.c). The sim's
+//  sim-east: internal 10.1.0.0/18 a, 10.1.64.0/18 b, 10.1.128.0/18 c; dmz
+//  10.1.192.0/20 a, 10.1.208.0/20 b; storage 10.1.224.0/20 c, 10.1.240.0/20 a.
+
+static en_arena_t *s_arena;
+
+static En__Constraints *
+s_parse(const char *text)
+{
+    if (!s_arena)
+        s_arena = en_arena_new();
+    en_constraints_t c;
+    en_constraints_init(&c);
+    en_err_t err;
+    if (en_constraints_parse(&c, text, &err))
+        fail_msg("constraints %s: %s", text, err.message);
+    En__Constraints *out = en_constraints_to_proto(s_arena, &c);
+    en_constraints_reset(&c);
+    return out;
+}
+
+//  Whether dotted address a is inside cidr.
+static bool
+s_in_cidr(const char *a, const char *cidr)
+{
+    unsigned x[4], y[4], bits;
+    if (sscanf(a, "%u.%u.%u.%u", &x[0], &x[1], &x[2], &x[3]) != 4 ||
+        sscanf(cidr, "%u.%u.%u.%u/%u", &y[0], &y[1], &y[2], &y[3], &bits) != 5)
+        return false;
+    uint32_t ax = x[0] << 24 | x[1] << 16 | x[2] << 8 | x[3];
+    uint32_t cy = y[0] << 24 | y[1] << 16 | y[2] << 8 | y[3];
+    uint32_t mask = bits ? ~0u << (32 - bits) : 0;
+    return (ax & mask) == (cy & mask);
+}
+
+static En__StartInstanceResult *
+s_start_net(fx_t *fx, const char *machine, const char *cons, const char *placement,
+            En__StartInstanceParams *extra, en_err_t *err)
+{
+    En__StartInstanceRequest req = EN__START_INSTANCE_REQUEST__INIT;
+    En__StartInstanceParams p = EN__START_INSTANCE_PARAMS__INIT;
+    if (extra)
+        p = *extra;
+    p.machine_id = (char *)machine;
+    p.machine_nonce = "nonce";
+    p.controller_uuid = CTRL_UUID;
+    p.constraints = cons ? s_parse(cons) : NULL;
+    p.placement = (char *)placement;
+    req.params = &p;
+    return s_call(fx, "StartInstance", fx->model, &req, err);
+}
+
+static size_t
+s_live(fx_t *fx)
+{
+    en_sim_instance_t *all = NULL;
+    size_t n = 0;
+    en_err_t err;
+    assert_int_equal(en_sim_cloud_list(fx->sim, "sim-east", NULL, 0, false, &all, &n, &err), 0);
+    en_sim_instances_free(&all, n);
+    return n;
+}
+
+//  A NIC in each positive space, the primary in the first; only zones
+//  with a subnet of every space are used (statement 97's skip).
+static void
+start_places_nics_in_the_spaces_asked_for(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    En__StartInstanceResult *r = s_start_net(fx, "1", "spaces=dmz", NULL, NULL, &err);
+    assert_non_null(r);
+    assert_int_equal(r->instance->n_addresses, 1);
+    const char *a = r->instance->addresses[0]->value;
+    assert_true(s_in_cidr(a, "10.1.192.0/20") || s_in_cidr(a, "10.1.208.0/20"));
+    FREE(r);
+    // only sim-east-a has both dmz and storage
+    for (int i = 0; i < 3; i++) {
+        char machine[8];
+        snprintf(machine, sizeof machine, "%d", 2 + i);
+        r = s_start_net(fx, machine, "spaces=dmz,storage", NULL, NULL, &err);
+        assert_non_null(r);
+        assert_string_equal(r->hardware->availability_zone, "sim-east-a");
+        assert_int_equal(r->instance->n_addresses, 2);
+        assert_true(s_in_cidr(r->instance->addresses[0]->value, "10.1.192.0/20"));
+        assert_true(s_in_cidr(r->instance->addresses[1]->value, "10.1.240.0/20"));
+        FREE(r);
+    }
+    // negative spaces alone: the zone's largest subnet outside them
+    r = s_start_net(fx, "9", "spaces=^internal", "zone=sim-east-c", NULL, &err);
+    assert_non_null(r);
+    assert_int_equal(r->instance->n_addresses, 1);
+    assert_true(s_in_cidr(r->instance->addresses[0]->value, "10.1.224.0/20"));
+    FREE(r);
+    // without a network ask: the zone's default (internal) subnet
+    r = s_start_net(fx, "10", NULL, "zone=sim-east-b", NULL, &err);
+    assert_non_null(r);
+    assert_true(s_in_cidr(r->instance->addresses[0]->value, "10.1.64.0/18"));
+    FREE(r);
+}
+
+static void
+start_refuses_spaces_no_zone_can_meet(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    assert_null(s_start_net(fx, "1", "spaces=nosuch", NULL, NULL, &err));
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_string_equal(err.message, "space \"nosuch\" not found");
+    assert_null(s_start_net(fx, "1", "spaces=storage", "zone=sim-east-b", NULL, &err));
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_string_equal(err.message,
+                        "availability zone \"sim-east-b\" has no subnet in each of spaces [storage]");
+    assert_null(s_start_net(fx, "1", "spaces=dmz,^dmz", NULL, NULL, &err));
+    assert_string_equal(err.message, "space \"dmz\" is both required and excluded");
+    // the one zone with dmz and storage is down
+    assert_int_equal(en_sim_cloud_set_zone_available(fx->sim, "sim-east-a", false, &err), 0);
+    assert_null(s_start_net(fx, "1", "spaces=dmz,storage", NULL, NULL, &err));
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_false(err.retryable);
+    assert_string_equal(err.message,
+                        "no available zone has a subnet in each of spaces [dmz storage]");
+    assert_int_equal(s_live(fx), 0); // nothing was made for any of them
+}
+
+static void
+start_honours_the_zones_constraint(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    for (int i = 0; i < 3; i++) {
+        char machine[8];
+        snprintf(machine, sizeof machine, "%d", i);
+        En__StartInstanceResult *r = s_start_net(fx, machine, "zones=sim-east-c", NULL, NULL, &err);
+        assert_non_null(r);
+        assert_string_equal(r->hardware->availability_zone, "sim-east-c");
+        FREE(r);
+    }
+    assert_null(s_start_net(fx, "5", "zones=sim-east-b spaces=storage", NULL, NULL, &err));
+    assert_string_equal(err.message, "no available zone has a subnet in each of spaces [storage]");
+    assert_null(s_start_net(fx, "5", "zones=sim-east-b", "zone=sim-east-a", NULL, &err));
+    assert_string_equal(err.message,
+                        "availability zone \"sim-east-a\" is not in the zones constraint");
+}
+
+static void
+start_honours_subnets_to_zones_and_endpoint_bindings(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    // the provisioner's SubnetsToZones for the first positive space
+    En__StartInstanceParams p = EN__START_INSTANCE_PARAMS__INIT;
+    En__StringList zones = EN__STRING_LIST__INIT;
+    char *zb[] = {"sim-east-b"};
+    zones.values = zb;
+    zones.n_values = 1;
+    En__StartInstanceParams__SubnetsToZonesEntry e =
+        EN__START_INSTANCE_PARAMS__SUBNETS_TO_ZONES_ENTRY__INIT;
+    e.key = "subnet-sim-east-b-dmz";
+    e.value = &zones;
+    En__StartInstanceParams__SubnetsToZonesEntry *entries[] = {&e};
+    p.subnets_to_zones = entries;
+    p.n_subnets_to_zones = 1;
+    En__StartInstanceResult *r = s_start_net(fx, "1", "spaces=dmz", NULL, &p, &err);
+    assert_non_null(r);
+    assert_string_equal(r->hardware->availability_zone, "sim-east-b");
+    assert_true(s_in_cidr(r->instance->addresses[0]->value, "10.1.208.0/20"));
+    FREE(r);
+    e.key = "subnet-nowhere";
+    assert_null(s_start_net(fx, "2", "spaces=dmz", NULL, &p, &err));
+    assert_string_equal(err.message, "subnet \"subnet-nowhere\" not found");
+
+    // an endpoint bound to a space needs a NIC in it
+    En__StartInstanceParams q = EN__START_INSTANCE_PARAMS__INIT;
+    En__StartInstanceParams__EndpointBindingsEntry b =
+        EN__START_INSTANCE_PARAMS__ENDPOINT_BINDINGS_ENTRY__INIT;
+    b.key = "db";
+    b.value = "sp-sim-east-storage";
+    En__StartInstanceParams__EndpointBindingsEntry *bindings[] = {&b};
+    q.endpoint_bindings = bindings;
+    q.n_endpoint_bindings = 1;
+    r = s_start_net(fx, "3", "spaces=dmz", NULL, &q, &err);
+    assert_non_null(r);
+    assert_string_equal(r->hardware->availability_zone, "sim-east-a");
+    assert_int_equal(r->instance->n_addresses, 2);
+    assert_true(s_in_cidr(r->instance->addresses[1]->value, "10.1.240.0/20"));
+    FREE(r);
+    b.value = "sp-unknown";
+    assert_null(s_start_net(fx, "4", NULL, NULL, &q, &err));
+    assert_string_equal(err.message, "endpoint \"db\" is bound to unknown space \"sp-unknown\"");
+}
+
+static void
+precheck_refuses_spaces_no_zone_can_meet(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    En__PrecheckInstanceRequest req = EN__PRECHECK_INSTANCE_REQUEST__INIT;
+    req.constraints = s_parse("spaces=dmz,storage");
+    void *r = s_call(fx, "PrecheckInstance", fx->model, &req, &err);
+    assert_non_null(r);
+    FREE(r);
+    req.placement = "zone=sim-east-c";
+    assert_null(s_call(fx, "PrecheckInstance", fx->model, &req, &err));
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_string_equal(err.message,
+                        "availability zone \"sim-east-c\" has no subnet in each of spaces [dmz storage]");
+    req.placement = NULL;
+    assert_int_equal(en_sim_cloud_set_zone_available(fx->sim, "sim-east-a", false, &err), 0);
+    assert_null(s_call(fx, "PrecheckInstance", fx->model, &req, &err));
+    assert_string_equal(err.message,
+                        "no available zone has a subnet in each of spaces [dmz storage]");
+    req.constraints = s_parse("spaces=nosuch");
+    assert_null(s_call(fx, "PrecheckInstance", fx->model, &req, &err));
+    assert_string_equal(err.message, "space \"nosuch\" not found");
+    req.constraints = s_parse("zones=nowhere");
+    assert_null(s_call(fx, "PrecheckInstance", fx->model, &req, &err));
+    assert_string_equal(err.message, "no available zone in the zones constraint");
+}
+
 int
 main(void)
 {
@@ -562,6 +785,15 @@ main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(calls_without_a_model_are_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(start_creates_the_instance_in_its_groups, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(start_places_nics_in_the_spaces_asked_for, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(start_refuses_spaces_no_zone_can_meet, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(start_honours_the_zones_constraint, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(start_honours_subnets_to_zones_and_endpoint_bindings,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(precheck_refuses_spaces_no_zone_can_meet, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -805,11 +805,15 @@ a_version_1_database_is_migrated(void **state)
     en_sim_cloud_close(&fx->cloud);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "DROP TABLE memberships; DROP TABLE rules; DROP TABLE group_tags;"
-                                  " DROP TABLE groups; PRAGMA user_version = 1",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "DROP TABLE nics; DROP TABLE subnets; DROP TABLE spaces;"
+                     " CREATE UNIQUE INDEX instances_live_addr"
+                     "   ON instances(region, addr_host) WHERE addr_host IS NOT NULL;"
+                     " DROP TABLE memberships; DROP TABLE rules; DROP TABLE group_tags;"
+                     " DROP TABLE groups; PRAGMA user_version = 1",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     fx->cloud = en_sim_cloud_open(fx->path, &err);
     assert_non_null(fx->cloud);

@@ -39,6 +39,9 @@ static const char *s_methods[] = {
     //  security groups (sim_groups.c)
     "ensure_group", "delete_group", "list_groups", "authorize", "revoke", "rules",
     "instance_rules",
+    //  networks (sim_network.c)
+    "spaces", "subnets", "interfaces", "allocate_container_addresses",
+    "release_container_addresses",
 };
 
 bool

@@ -30,22 +30,11 @@ sim_region_index(en_sim_cloud_t *self, const char *region, int *index, en_err_t 
     return 0;
 }
 
-//  Run a catalogue query (optionally bound to a region) and build an array
-//  of `size`-byte rows with `fill`.
-typedef void(s_fill_fn)(void *row, sqlite3_stmt *stmt);
-
-static int
-s_query(en_sim_cloud_t *self, const char *sql, const char *region, s_fill_fn *fill, size_t size,
-        void **rows, size_t *count, en_err_t *err)
+int
+sim_rows(en_sim_cloud_t *self, sqlite3_stmt *stmt, void (*fill)(void *, sqlite3_stmt *),
+         size_t size, void **rows, size_t *count, en_err_t *err)
 {
-    *rows = NULL;
-    *count = 0;
-    size_t capacity = 0;
-    sqlite3_stmt *stmt;
-    if (sim_prepare(self, sql, &stmt, err))
-        return -1;
-    if (region)
-        sqlite3_bind_text(stmt, 1, region, -1, SQLITE_STATIC);
+    size_t capacity = *count;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (sim_grow(rows, &capacity, *count, size)) {
@@ -58,11 +47,31 @@ s_query(en_sim_cloud_t *self, const char *sql, const char *region, s_fill_fn *fi
         (*count)++;
     }
     sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE) {
+    if (rc != SQLITE_DONE)
+        return sim_db_fail(self, rc, "reading rows", err);
+    return 0;
+}
+
+//  Run a catalogue query (optionally bound to a region) and build an array
+//  of `size`-byte rows with `fill`.
+typedef void(s_fill_fn)(void *row, sqlite3_stmt *stmt);
+
+static int
+s_query(en_sim_cloud_t *self, const char *sql, const char *region, s_fill_fn *fill, size_t size,
+        void **rows, size_t *count, en_err_t *err)
+{
+    *rows = NULL;
+    *count = 0;
+    sqlite3_stmt *stmt;
+    if (sim_prepare(self, sql, &stmt, err))
+        return -1;
+    if (region)
+        sqlite3_bind_text(stmt, 1, region, -1, SQLITE_STATIC);
+    if (sim_rows(self, stmt, fill, size, rows, count, err)) {
         free(*rows);
         *rows = NULL;
         *count = 0;
-        return sim_db_fail(self, rc, "reading the catalogue", err);
+        return -1;
     }
     return 0;
 }

@@ -9,7 +9,9 @@
     Schema changes are migrations: an ordered table of steps, each taking
     the database from user_version i to i + 1 (PRAGMA user_version is the
     schema version). Step 1 creates the tables and seeds the regions, zones
-    and instance-type catalogue. Open runs the missing steps in ONE
+    and instance-type catalogue; step 2 adds security groups; step 3 adds
+    spaces, subnets and NICs, and moves the addresses of existing instances
+    onto NICs. Open runs the missing steps in ONE
     BEGIN IMMEDIATE transaction that first re-reads the version, so when two
     processes race on a fresh file, one migrates and seeds and the other
     finds the work done: the seed is present exactly once. application_id
@@ -185,7 +187,92 @@ static const char s_schema_v2[] =
     ") WITHOUT ROWID;"
     "CREATE INDEX memberships_by_group ON memberships(group_id);";
 
+//  Networks (sim_network.c). A subnet is one zone's slice of its region's
+//  /16, kept both as text (its CIDR, as callers name it) and as numbers
+//  (network address, prefix) for allocation; next_host is where its next
+//  address search starts, as an offset from the network address. A NIC
+//  belongs to an instance, or to a container hosted on it (container_tag
+//  set); its address is a 32-bit integer, NULL once released. The partial
+//  unique indexes are the invariants: no address held twice in a subnet,
+//  a container's interface allocated once, one device index per instance
+//  NIC. addr_host, the region-wide allocation of versions 1 and 2, is
+//  converted into device-0 NICs (s_seed_v3) and no longer used, nor is
+//  regions.next_host.
+static const char s_schema_v3[] =
+    "CREATE TABLE spaces ("
+    "  id TEXT PRIMARY KEY,"
+    "  region TEXT NOT NULL REFERENCES regions(name),"
+    "  name TEXT NOT NULL,"
+    "  UNIQUE (region, name)"
+    ");"
+    "CREATE TABLE subnets ("
+    "  id TEXT PRIMARY KEY,"
+    "  region TEXT NOT NULL REFERENCES regions(name),"
+    "  zone TEXT NOT NULL REFERENCES zones(name),"
+    "  space_id TEXT NOT NULL REFERENCES spaces(id),"
+    "  cidr TEXT NOT NULL UNIQUE,"
+    "  network INTEGER NOT NULL,"
+    "  prefix INTEGER NOT NULL,"
+    "  vlan_tag INTEGER NOT NULL DEFAULT 0,"
+    "  mtu INTEGER NOT NULL,"
+    "  is_default INTEGER NOT NULL DEFAULT 0,"
+    "  next_host INTEGER NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX subnets_zone_default ON subnets(zone) WHERE is_default;"
+    "CREATE INDEX subnets_by_space ON subnets(space_id);"
+    "CREATE TABLE nics ("
+    "  id TEXT PRIMARY KEY,"
+    "  region TEXT NOT NULL REFERENCES regions(name),"
+    "  instance_id TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  container_tag TEXT,"
+    "  device_index INTEGER NOT NULL,"
+    "  interface_name TEXT NOT NULL,"
+    "  mac TEXT NOT NULL UNIQUE,"
+    "  subnet_id TEXT NOT NULL REFERENCES subnets(id),"
+    "  address INTEGER,"
+    "  parent_interface_name TEXT NOT NULL DEFAULT '',"
+    "  config_type TEXT NOT NULL,"
+    "  interface_type TEXT NOT NULL DEFAULT 'ethernet',"
+    "  disabled INTEGER NOT NULL DEFAULT 0,"
+    "  no_auto_start INTEGER NOT NULL DEFAULT 0,"
+    "  mtu INTEGER NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX nics_live_addr ON nics(subnet_id, address) WHERE address IS NOT NULL;"
+    "CREATE UNIQUE INDEX nics_container_once ON nics(instance_id, container_tag, interface_name)"
+    "  WHERE container_tag IS NOT NULL;"
+    "CREATE UNIQUE INDEX nics_instance_device ON nics(instance_id, device_index)"
+    "  WHERE container_tag IS NULL;"
+    "CREATE INDEX nics_by_instance ON nics(instance_id, container_tag, device_index);"
+    "CREATE INDEX nics_by_region ON nics(region, container_tag);"
+    "DROP INDEX instances_live_addr;";
+
+//  The seed's networks: spaces per region, and subnets that cover each
+//  region's /16 exactly (so every address of a region, an old addr_host
+//  included, lies in one subnet). A subnet is 10.<region idx>.<third>.0/
+//  <prefix>; each zone's `internal` subnet is its default. Storage is a
+//  VLAN with jumbo frames, as storage networks often are.
+static const struct {
+    const char *region;
+    const char *name;
+} s_seed_spaces[] = {
+    {"sim-east", "internal"}, {"sim-east", "dmz"}, {"sim-east", "storage"},
+    {"sim-west", "internal"}, {"sim-west", "dmz"},
+};
+
+static const struct {
+    const char *zone;
+    const char *space;
+    int third, prefix, vlan_tag, mtu;
+} s_seed_subnets[] = {
+    {"sim-east-a", "internal", 0, 18, 0, 1500},   {"sim-east-b", "internal", 64, 18, 0, 1500},
+    {"sim-east-c", "internal", 128, 18, 0, 1500}, {"sim-east-a", "dmz", 192, 20, 0, 1500},
+    {"sim-east-b", "dmz", 208, 20, 0, 1500},      {"sim-east-c", "storage", 224, 20, 42, 9000},
+    {"sim-east-a", "storage", 240, 20, 42, 9000}, {"sim-west-a", "internal", 0, 17, 0, 1500},
+    {"sim-west-b", "internal", 128, 18, 0, 1500}, {"sim-west-b", "dmz", 192, 18, 0, 1500},
+};
+
 static int s_seed_v1(en_sim_cloud_t *self, en_err_t *err);
+static int s_seed_v3(en_sim_cloud_t *self, en_err_t *err);
 
 //  Migration i takes the schema from version i to i + 1.
 static const struct {
@@ -194,6 +281,7 @@ static const struct {
 } s_migrations[] = {
     {s_schema_v1, s_seed_v1},
     {s_schema_v2, NULL},
+    {s_schema_v3, s_seed_v3},
 };
 
 #define SIM_SCHEMA_VERSION ((int)S_COUNT(s_migrations))
@@ -378,6 +466,89 @@ cleanup:
     sqlite3_finalize(region);
     sqlite3_finalize(zone);
     sqlite3_finalize(type);
+    return rc;
+}
+
+//  The zone's region and its region's index, from the v1 seed tables.
+static int
+s_zone_region(const char *zone, const char **region, int *index)
+{
+    for (size_t z = 0; z < S_COUNT(s_seed_zones); z++) {
+        if (strcmp(s_seed_zones[z].name, zone) != 0)
+            continue;
+        *region = s_seed_zones[z].region;
+        for (size_t r = 0; r < S_COUNT(s_seed_regions); r++)
+            if (strcmp(s_seed_regions[r].name, *region) == 0) {
+                *index = s_seed_regions[r].index;
+                return 0;
+            }
+    }
+    return -1;
+}
+
+static int
+s_seed_v3(en_sim_cloud_t *self, en_err_t *err)
+{
+    sqlite3_stmt *space = NULL, *subnet = NULL;
+    int rc = -1;
+    if (sim_prepare(self, "INSERT INTO spaces (id, region, name) VALUES (?1, ?2, ?3)", &space,
+                    err) ||
+        sim_prepare(self,
+                    "INSERT INTO subnets (id, region, zone, space_id, cidr, network, prefix,"
+                    " vlan_tag, mtu, is_default, next_host)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0)",
+                    &subnet, err))
+        goto cleanup;
+    for (size_t i = 0; i < S_COUNT(s_seed_spaces); i++) {
+        char id[EN_SIM_NAME_MAX];
+        snprintf(id, sizeof id, "sp-%s-%s", s_seed_spaces[i].region, s_seed_spaces[i].name);
+        sqlite3_reset(space);
+        sqlite3_bind_text(space, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(space, 2, s_seed_spaces[i].region, -1, SQLITE_STATIC);
+        sqlite3_bind_text(space, 3, s_seed_spaces[i].name, -1, SQLITE_STATIC);
+        int step = sqlite3_step(space);
+        if (step != SQLITE_DONE) {
+            sim_db_fail(self, step, "seeding spaces", err);
+            goto cleanup;
+        }
+    }
+    for (size_t i = 0; i < S_COUNT(s_seed_subnets); i++) {
+        const char *region;
+        int index;
+        if (s_zone_region(s_seed_subnets[i].zone, &region, &index)) {
+            en_err_set(err, EN_INTERNAL, "seed subnet in unknown zone \"%s\"",
+                       s_seed_subnets[i].zone);
+            goto cleanup;
+        }
+        char id[EN_SIM_NAME_MAX], space_id[EN_SIM_NAME_MAX], cidr[EN_SIM_ADDR_MAX];
+        snprintf(id, sizeof id, "subnet-%s-%s", s_seed_subnets[i].zone, s_seed_subnets[i].space);
+        snprintf(space_id, sizeof space_id, "sp-%s-%s", region, s_seed_subnets[i].space);
+        snprintf(cidr, sizeof cidr, "10.%d.%d.0/%d", index, s_seed_subnets[i].third,
+                 s_seed_subnets[i].prefix);
+        sqlite3_reset(subnet);
+        sqlite3_bind_text(subnet, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(subnet, 2, region, -1, SQLITE_STATIC);
+        sqlite3_bind_text(subnet, 3, s_seed_subnets[i].zone, -1, SQLITE_STATIC);
+        sqlite3_bind_text(subnet, 4, space_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(subnet, 5, cidr, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(subnet, 6,
+                           (10LL << 24) | ((int64_t)index << 16) |
+                               ((int64_t)s_seed_subnets[i].third << 8));
+        sqlite3_bind_int(subnet, 7, s_seed_subnets[i].prefix);
+        sqlite3_bind_int(subnet, 8, s_seed_subnets[i].vlan_tag);
+        sqlite3_bind_int(subnet, 9, s_seed_subnets[i].mtu);
+        sqlite3_bind_int(subnet, 10, strcmp(s_seed_subnets[i].space, "internal") == 0);
+        int step = sqlite3_step(subnet);
+        if (step != SQLITE_DONE) {
+            sim_db_fail(self, step, "seeding subnets", err);
+            goto cleanup;
+        }
+    }
+    //  Instances created before networks keep their address, now on a NIC.
+    rc = sim_nics_convert(self, err);
+cleanup:
+    sqlite3_finalize(space);
+    sqlite3_finalize(subnet);
     return rc;
 }
 

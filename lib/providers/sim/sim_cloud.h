@@ -2,7 +2,8 @@
 
     The whole state of a sim cloud (regions, zones, the instance-type
     catalogue, instances and their tags, security groups with their rules
-    and members, the behaviour knobs and the call counters) lives in one
+    and members, spaces, subnets and the NICs of instances and containers,
+    the behaviour knobs and the call counters) lives in one
     SQLite database in WAL mode. Every process that
     opens the same file sees the same cloud, so the services of environs,
     started as separate processes, all talk to one cloud exactly as they
@@ -18,16 +19,26 @@
     handle must not be used across fork(): open a new one in the child.
 
     Every cloud API call (the functions from en_sim_cloud_regions to
-    en_sim_cloud_set_tags, and from en_sim_cloud_ensure_group to
-    en_sim_cloud_instance_rules) counts as one call of its method and is subject to
-    the knobs. The control functions (knobs, counters, open/close, the
-    group views) are the cloud operator's console: no latency, no
-    failures, no limit.
+    en_sim_cloud_set_tags, from en_sim_cloud_ensure_group to
+    en_sim_cloud_instance_rules, and from en_sim_cloud_spaces to
+    en_sim_cloud_release_container_addresses) counts as one call of its
+    method and is subject to the knobs. The control functions (knobs,
+    counters, open/close, the group and container NIC views) are the cloud
+    operator's console: no latency, no failures, no limit.
 
     Method names, used by the `fail.<method>` knobs and by call counts:
     regions, zones, instance_types, set_zone_available, create, describe,
     list, terminate, set_tags, ensure_group, delete_group, list_groups,
-    authorize, revoke, rules, instance_rules.
+    authorize, revoke, rules, instance_rules, spaces, subnets, interfaces,
+    allocate_container_addresses, release_container_addresses.
+
+    Networks: each region's 10.<index>.0.0/16 is split into subnets, one
+    zone each, grouped into spaces (see the seed in sim_cloud.c). Every
+    instance has one NIC per subnet it was created in, the first (device
+    0) its primary; a container on an instance gets static addresses from
+    the host's subnets. As in AWS, a subnet's network address, the next
+    three (gateway, DNS, reserved) and its broadcast address are never
+    handed out, and no address is ever held by two NICs at once.
 
     Knobs (strings in the database; integers are decimal, >= 0):
       latency_ms               sleep this long inside every API call
@@ -185,8 +196,23 @@ int en_sim_cloud_create_in_groups(en_sim_cloud_t *self, const char *region, cons
                                   const char *const *groups, size_t group_count,
                                   en_sim_instance_t *out, en_err_t *err);
 
+//  Create placed in subnets: one NIC per subnet id of the region, in order
+//  (device 0 first), each allocated its first free address; none (NULL,
+//  0) puts one NIC in the zone's default subnet (its `internal` one).
+//  With zone NULL and subnets given, the instance goes to the first
+//  subnet's zone. NOT_VALID `subnet "<s>" not found`, `subnet "<s>" is not
+//  in zone "<z>"`, `subnet "<s>" given twice`; UNAVAILABLE `insufficient
+//  free addresses in subnet "<s>"`; nothing is created on any error.
+//  en_sim_cloud_create_in_groups is this with no subnets.
+int en_sim_cloud_create_placed(en_sim_cloud_t *self, const char *region, const char *zone,
+                               const char *instance_type, const char *name,
+                               const en_sim_tag_t *tags, size_t tag_count,
+                               const char *const *groups, size_t group_count,
+                               const char *const *subnets, size_t subnet_count,
+                               en_sim_instance_t *out, en_err_t *err);
+
 //  Terminate; unknown or already terminated ids are ignored. Addresses are
-//  released at once.
+//  released at once, those of containers on the instance too.
 int en_sim_cloud_terminate(en_sim_cloud_t *self, const char *region, const char *const *ids,
                            size_t id_count, en_err_t *err);
 
@@ -300,6 +326,122 @@ int en_sim_cloud_instance_groups(en_sim_cloud_t *self, const char *instance_id, 
 void en_sim_group_clear(en_sim_group_t *group);
 void en_sim_groups_free(en_sim_group_t **groups_p, size_t count);
 void en_sim_names_free(char ***names_p, size_t count);
+
+//  --- networks: spaces, subnets, NICs, container addresses ---
+//
+//  Rows are flat values with bounded strings, in malloc'd arrays the
+//  caller free()s (spaces: en_sim_spaces_free). Unknown regions are
+//  NOT_VALID. An instance argument must name a live instance of the
+//  region that describe would report: NOT_FOUND `instance "<id>" not
+//  found` otherwise (as set_tags).
+
+#define EN_SIM_ADDR_MAX 48 //  an address or a CIDR, as text
+#define EN_SIM_CONTAINER_TAG_MAX 128
+
+typedef struct {
+    char id[EN_SIM_NAME_MAX]; //  "subnet-<zone>-<space name>"
+    char region[EN_SIM_NAME_MAX];
+    char zone[EN_SIM_NAME_MAX];
+    char space_id[EN_SIM_NAME_MAX];          //  "sp-<region>-<space name>"
+    char cidr[EN_SIM_ADDR_MAX];              //  "10.1.0.0/18"
+    int vlan_tag;                            //  0: not a VLAN
+    char gateway[EN_SIM_ADDR_MAX];           //  network + 1
+    char dns[EN_SIM_ADDR_MAX];               //  network + 2
+    char dns_search_domain[EN_SIM_NAME_MAX]; //  "<region>.sim.internal"
+    int mtu;
+} en_sim_subnet_t;
+
+typedef struct {
+    char id[EN_SIM_NAME_MAX];
+    char region[EN_SIM_NAME_MAX];
+    char name[EN_SIM_NAME_MAX];
+    en_sim_subnet_t *subnets; //  owned, by id
+    size_t subnet_count;
+} en_sim_space_t;
+
+//  A NIC of an instance (container_tag "") or of a container hosted on
+//  instance_id, with what its subnet says about it.
+typedef struct {
+    char id[EN_SIM_NAME_MAX]; //  "eni-" and 16 hex digits
+    char region[EN_SIM_NAME_MAX];
+    char instance_id[EN_SIM_NAME_MAX];
+    char container_tag[EN_SIM_CONTAINER_TAG_MAX];
+    int device_index;
+    char interface_name[EN_SIM_NAME_MAX];        //  "eth0"
+    char parent_interface_name[EN_SIM_NAME_MAX]; //  a container's host bridge
+    char interface_type[EN_SIM_NAME_MAX];        //  "ethernet"
+    char config_type[EN_SIM_NAME_MAX];           //  "dhcp" or "static"
+    char mac[EN_SIM_NAME_MAX];                   //  "02:xx:xx:xx:xx:xx"
+    char address[EN_SIM_ADDR_MAX];               //  "" once released
+    bool disabled;
+    bool no_auto_start;
+    int mtu;
+    en_sim_subnet_t subnet;
+} en_sim_nic_t;
+
+//  A container NIC to allocate (network.InterfaceInfo as the caller
+//  prepared it). Strings borrowed; NULL or "" means not given.
+typedef struct {
+    const char *interface_name; //  required; one must be "eth0"
+    const char *mac;            //  not given: the cloud makes one
+    const char *subnet_id;
+    const char *cidr;                  //  picks the subnet when subnet_id is not given
+    const char *parent_interface_name; //  not given: "br-" + the host NIC's name
+    int mtu;                           //  0: the subnet's
+    bool disabled;
+    bool no_auto_start;
+} en_sim_prepared_nic_t;
+
+//  A container NIC to release; strings borrowed, NULL or "" not given.
+typedef struct {
+    const char *provider_id;
+    const char *mac;
+} en_sim_nic_ref_t;
+
+//  The spaces of the region by name, each with its subnets by id.
+int en_sim_cloud_spaces(en_sim_cloud_t *self, const char *region, en_sim_space_t **spaces,
+                        size_t *count, en_err_t *err);
+
+//  The subnets of the region by id; instance_id not NULL: only those the
+//  instance has a NIC in.
+int en_sim_cloud_subnets(en_sim_cloud_t *self, const char *region, const char *instance_id,
+                         en_sim_subnet_t **subnets, size_t *count, en_err_t *err);
+
+//  An instance's own NICs (not its containers') by device index.
+int en_sim_cloud_interfaces(en_sim_cloud_t *self, const char *region, const char *instance_id,
+                            en_sim_nic_t **nics, size_t *count, en_err_t *err);
+
+//  Static addresses for a container on a host instance, one NIC per
+//  prepared entry, in one transaction (all or nothing). An entry's subnet
+//  is its subnet_id, else the subnet whose CIDR is its cidr, else the
+//  host's primary one, and must be a subnet the host has a NIC in. Exactly
+//  once per (host, container_tag, interface name): an entry already
+//  allocated is answered as it is, so a resend never takes a second
+//  address. *nics in device order: eth0 (device 0), then the others in the
+//  order given. NOT_VALID `no prepared info to allocate`, `cannot find
+//  primary interface for container`, `subnet "<s>" is not on host "<id>"`,
+//  `interface "<n>" given twice`, `MAC address "<m>" already in use`;
+//  NOT_FOUND for the host; UNAVAILABLE `insufficient free addresses in
+//  subnet "<s>"`.
+int en_sim_cloud_allocate_container_addresses(en_sim_cloud_t *self, const char *region,
+                                              const char *host_id, const char *container_tag,
+                                              const en_sim_prepared_nic_t *prepared,
+                                              size_t prepared_count, en_sim_nic_t **nics,
+                                              size_t *count, en_err_t *err);
+
+//  Delete the container NICs named by provider id (a ref without one: by
+//  MAC), freeing their addresses. Unknown refs, and instances' own NICs,
+//  are ignored, so releasing twice is not an error.
+int en_sim_cloud_release_container_addresses(en_sim_cloud_t *self, const char *region,
+                                             const en_sim_nic_ref_t *refs, size_t ref_count,
+                                             en_err_t *err);
+
+//  Console: every container NIC of the region, by host, tag and device.
+int en_sim_cloud_container_nics(en_sim_cloud_t *self, const char *region, en_sim_nic_t **nics,
+                                size_t *count, en_err_t *err);
+
+//  Free an array of n spaces with their subnets and NULL the pointer.
+void en_sim_spaces_free(en_sim_space_t **spaces_p, size_t count);
 
 //  --- operator console: knobs and counters ---
 

@@ -1,5 +1,6 @@
-/*  sim_compute.c — the sim provider's compute and firewall drivers
-    (en_compute_ops_t, en_firewall_ops_t: one connection serves both).
+/*  sim_compute.c — the sim provider's compute, firewall and network
+    drivers (en_compute_ops_t, en_firewall_ops_t, en_network_ops_t: one
+    connection serves all three).
 
     A connection is a sim cloud handle plus the spec's region. The cloud's
     database is the spec's endpoint when set, else
@@ -187,12 +188,10 @@ s_create(en_compute_t *self, const char *name, const char *zone, const char *typ
          const en_tag_t *tags, size_t tag_count, const char *const *groups, size_t group_count,
          const char *const *subnets, size_t subnet_count, en_instance_t *out, en_err_t *err)
 {
-    (void)subnets;
-    (void)subnet_count;
     en_sim_tag_t *t = s_tags(tags, tag_count);
     en_sim_instance_t inst = {0};
-    int rc = en_sim_cloud_create_in_groups(self->cloud, self->region, zone, type, name, t,
-                                           tag_count, groups, group_count, &inst, err);
+    int rc = en_sim_cloud_create_placed(self->cloud, self->region, zone, type, name, t, tag_count,
+                                        groups, group_count, subnets, subnet_count, &inst, err);
     free(t);
     if (rc == 0) {
         s_convert(out, &inst);
@@ -347,4 +346,175 @@ const en_firewall_ops_t en_sim_firewall = {
     .revoke = s_revoke,
     .rules = s_rules,
     .instance_rules = s_instance_rules,
+};
+
+//  --- network: the cloud's spaces, subnets and NICs, in the connection's
+//  region. Sim rows are flat; the driver's structs own every string, none
+//  NULL. ---
+
+static char **
+s_strv1(const char *value, size_t *count)
+{
+    char **v = calloc(1, sizeof *v);
+    v[0] = strdup(value);
+    *count = 1;
+    return v;
+}
+
+static void
+s_subnet_convert(en_subnet_t *dst, const en_sim_subnet_t *src)
+{
+    *dst = (en_subnet_t){
+        .id = strdup(src->id),
+        .cidr = strdup(src->cidr),
+        .vlan_tag = src->vlan_tag,
+        .space_id = strdup(src->space_id),
+    };
+    dst->zones = s_strv1(src->zone, &dst->zone_count);
+}
+
+static en_subnet_t *
+s_subnets_convert(const en_sim_subnet_t *rows, size_t n)
+{
+    en_subnet_t *out = calloc(n ? n : 1, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        s_subnet_convert(&out[i], &rows[i]);
+    return out;
+}
+
+static int
+s_net_subnets(en_compute_t *self, const char *instance_id, en_subnet_t **out, size_t *count,
+              en_err_t *err)
+{
+    en_sim_subnet_t *rows;
+    size_t n;
+    if (en_sim_cloud_subnets(self->cloud, self->region,
+                             instance_id && *instance_id ? instance_id : NULL, &rows, &n, err))
+        return -1;
+    *out = s_subnets_convert(rows, n);
+    *count = n;
+    free(rows);
+    return 0;
+}
+
+static int
+s_net_spaces(en_compute_t *self, en_space_t **out, size_t *count, en_err_t *err)
+{
+    en_sim_space_t *rows;
+    size_t n;
+    if (en_sim_cloud_spaces(self->cloud, self->region, &rows, &n, err))
+        return -1;
+    *out = calloc(n ? n : 1, sizeof **out);
+    for (size_t i = 0; i < n; i++) {
+        (*out)[i].id = strdup(rows[i].id);
+        (*out)[i].name = strdup(rows[i].name);
+        (*out)[i].subnets = s_subnets_convert(rows[i].subnets, rows[i].subnet_count);
+        (*out)[i].subnet_count = rows[i].subnet_count;
+    }
+    *count = n;
+    en_sim_spaces_free(&rows, n);
+    return 0;
+}
+
+static void
+s_nic_convert(en_nic_t *dst, const en_sim_nic_t *src)
+{
+    const en_sim_subnet_t *sub = &src->subnet;
+    char vlan_id[32] = "";
+    if (sub->vlan_tag)
+        snprintf(vlan_id, sizeof vlan_id, "vlan-%d", sub->vlan_tag);
+    *dst = (en_nic_t){
+        .device_index = src->device_index,
+        .mac = strdup(src->mac),
+        .cidr = strdup(sub->cidr),
+        .provider_id = strdup(src->id),
+        .subnet_id = strdup(sub->id),
+        .space_id = strdup(sub->space_id),
+        .vlan_id = strdup(vlan_id),
+        .address_id = strdup(""),
+        .vlan_tag = sub->vlan_tag,
+        .interface_name = strdup(src->interface_name),
+        .parent_interface_name = strdup(src->parent_interface_name),
+        .interface_type = strdup(src->interface_type),
+        .disabled = src->disabled,
+        .no_auto_start = src->no_auto_start,
+        .config_type = strdup(src->config_type),
+        .address = strdup(src->address),
+        .mtu = src->mtu,
+        .gateway = strdup(sub->gateway),
+    };
+    dst->zones = s_strv1(sub->zone, &dst->zone_count);
+    dst->dns_servers = s_strv1(sub->dns, &dst->dns_server_count);
+    dst->dns_search_domains = s_strv1(sub->dns_search_domain, &dst->dns_search_domain_count);
+}
+
+static en_nic_t *
+s_nics_convert(en_sim_nic_t *rows, size_t n)
+{
+    en_nic_t *out = calloc(n ? n : 1, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        s_nic_convert(&out[i], &rows[i]);
+    free(rows);
+    return out;
+}
+
+static int
+s_net_interfaces(en_compute_t *self, const char *instance_id, en_nic_t **out, size_t *count,
+                 en_err_t *err)
+{
+    en_sim_nic_t *rows;
+    if (en_sim_cloud_interfaces(self->cloud, self->region, instance_id, &rows, count, err))
+        return -1;
+    *out = s_nics_convert(rows, *count);
+    return 0;
+}
+
+static int
+s_net_allocate_container(en_compute_t *self, const char *host_id, const char *container_tag,
+                         const en_nic_t *prepared, size_t prepared_count, en_nic_t **out,
+                         size_t *count, en_err_t *err)
+{
+    en_sim_prepared_nic_t *p = calloc(prepared_count ? prepared_count : 1, sizeof *p);
+    for (size_t i = 0; i < prepared_count; i++)
+        p[i] = (en_sim_prepared_nic_t){
+            .interface_name = prepared[i].interface_name,
+            .mac = prepared[i].mac,
+            .subnet_id = prepared[i].subnet_id,
+            .cidr = prepared[i].cidr,
+            .parent_interface_name = prepared[i].parent_interface_name,
+            .mtu = prepared[i].mtu > 0 ? prepared[i].mtu : 0,
+            .disabled = prepared[i].disabled,
+            .no_auto_start = prepared[i].no_auto_start,
+        };
+    en_sim_nic_t *rows;
+    int rc = en_sim_cloud_allocate_container_addresses(self->cloud, self->region, host_id,
+                                                       container_tag, prepared ? p : NULL,
+                                                       prepared_count, &rows, count, err);
+    free(p);
+    if (rc == 0)
+        *out = s_nics_convert(rows, *count);
+    return rc;
+}
+
+static int
+s_net_release_container(en_compute_t *self, const en_nic_ref_t *refs, size_t n, en_err_t *err)
+{
+    en_sim_nic_ref_t *r = calloc(n ? n : 1, sizeof *r);
+    for (size_t i = 0; i < n; i++)
+        r[i] = (en_sim_nic_ref_t){refs[i].provider_id, refs[i].mac};
+    int rc = en_sim_cloud_release_container_addresses(self->cloud, self->region, refs ? r : NULL, n,
+                                                      err);
+    free(r);
+    return rc;
+}
+
+const en_network_ops_t en_sim_network = {
+    .spaces = true,
+    .space_discovery = true,
+    .container_addresses = true,
+    .subnets = s_net_subnets,
+    .spaces_list = s_net_spaces,
+    .interfaces = s_net_interfaces,
+    .allocate_container = s_net_allocate_container,
+    .release_container = s_net_release_container,
 };

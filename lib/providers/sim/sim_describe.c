@@ -24,15 +24,16 @@
 
 #define S_COLUMNS                                                                                  \
     "i.id, i.name, i.region, i.zone, i.instance_type, i.arch, i.cores, i.mem_mib,"                 \
-    " i.root_disk_mib, i.cpu_power, i.addr_host, i.created_ms, i.terminated_ms, r.idx"
+    " i.root_disk_mib, i.cpu_power, i.created_ms, i.terminated_ms"
 
 //  What a read needs besides the row: the clock and knobs of the moment,
-//  and the prepared tag query.
+//  and the prepared tag and address queries.
 typedef struct {
     int64_t now;
     int64_t running_delay;
     int64_t consistency_delay;
     sqlite3_stmt *tags;
+    sqlite3_stmt *addresses;
 } s_view_t;
 
 static int
@@ -45,15 +46,23 @@ s_view_open(en_sim_cloud_t *self, s_view_t *view, en_err_t *err)
         return -1;
     //  In primary-key order; s_load_tags puts them in seq order, which
     //  costs far less than a sort inside SQLite for every instance.
-    return sim_prepare(self, "SELECT key, value, seq FROM tags WHERE instance_id = ?1", &view->tags,
-                       err);
+    if (sim_prepare(self, "SELECT key, value, seq FROM tags WHERE instance_id = ?1", &view->tags,
+                    err))
+        return -1;
+    //  The instance's own NICs (not its containers'), primary first.
+    return sim_prepare(self,
+                       "SELECT address FROM nics WHERE instance_id = ?1 AND container_tag IS NULL"
+                       " AND address IS NOT NULL ORDER BY device_index",
+                       &view->addresses, err);
 }
 
 static void
 s_view_close(s_view_t *view)
 {
     sqlite3_finalize(view->tags);
+    sqlite3_finalize(view->addresses);
     view->tags = NULL;
+    view->addresses = NULL;
 }
 
 const char *
@@ -151,6 +160,28 @@ s_load_tags(en_sim_cloud_t *self, s_view_t *view, en_sim_instance_t *out, en_err
     return 0;
 }
 
+//  The addresses of an instance's NICs in device order.
+static int
+s_load_addresses(en_sim_cloud_t *self, s_view_t *view, en_sim_instance_t *out, en_err_t *err)
+{
+    size_t capacity = 0;
+    sqlite3_reset(view->addresses);
+    sqlite3_bind_text(view->addresses, 1, out->id, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(view->addresses)) == SQLITE_ROW) {
+        char address[EN_SIM_ADDR_MAX];
+        sim_ipv4_format(sqlite3_column_int64(view->addresses, 0), address, sizeof address);
+        if (sim_grow((void **)&out->addresses, &capacity, out->address_count,
+                     sizeof *out->addresses) ||
+            !(out->addresses[out->address_count] = strdup(address)))
+            return en_err_set(err, EN_INTERNAL, "out of memory");
+        out->address_count++;
+    }
+    if (rc != SQLITE_DONE)
+        return sim_db_fail(self, rc, "reading addresses", err);
+    return 0;
+}
+
 //  Fill *out from a row selected with S_COLUMNS.
 static int
 s_load_row(en_sim_cloud_t *self, s_view_t *view, sqlite3_stmt *row, en_sim_instance_t *out,
@@ -168,29 +199,21 @@ s_load_row(en_sim_cloud_t *self, s_view_t *view, sqlite3_stmt *row, en_sim_insta
     out->mem_mib = (uint64_t)sqlite3_column_int64(row, 7);
     out->root_disk_mib = (uint64_t)sqlite3_column_int64(row, 8);
     out->cpu_power = (uint64_t)sqlite3_column_int64(row, 9);
-    out->created_ms = sqlite3_column_int64(row, 11);
-    out->terminated_ms = sqlite3_column_int64(row, 12);
+    out->created_ms = sqlite3_column_int64(row, 10);
+    out->terminated_ms = sqlite3_column_int64(row, 11);
     if (out->terminated_ms)
         out->state = view->now < out->terminated_ms + view->consistency_delay ? EN_SIM_SHUTTING_DOWN
                                                                               : EN_SIM_TERMINATED;
     else
         out->state =
             view->now < out->created_ms + view->running_delay ? EN_SIM_PENDING : EN_SIM_RUNNING;
-    // like a cloud's public address, the address shows once the instance
-    // runs: a bootstrap has to wait for it (statement 53)
-    if (sqlite3_column_type(row, 10) != SQLITE_NULL && out->state != EN_SIM_PENDING) {
-        int host = sqlite3_column_int(row, 10);
-        char address[32];
-        snprintf(address, sizeof address, "10.%d.%d.%d", sqlite3_column_int(row, 13) & 0xff,
-                 (host >> 8) & 0xff, host & 0xff);
-        out->addresses = calloc(1, sizeof *out->addresses);
-        if (out->addresses && (out->addresses[0] = strdup(address)))
-            out->address_count = 1;
-        else
-            oom = true;
-    }
     if (oom)
         return en_err_set(err, EN_INTERNAL, "out of memory");
+    // like a cloud's public address, the address shows once the instance
+    // runs: a bootstrap has to wait for it (statement 53); a terminated
+    // instance's NICs hold none
+    if (out->state != EN_SIM_PENDING && s_load_addresses(self, view, out, err))
+        return -1;
     return s_load_tags(self, view, out, err);
 }
 
@@ -220,10 +243,8 @@ sim_instance_load(en_sim_cloud_t *self, const char *id, en_sim_instance_t *out, 
     sqlite3_stmt *stmt = NULL;
     int rc = -1;
     if (s_view_open(self, &view, err) == 0 &&
-        sim_prepare(self,
-                    "SELECT " S_COLUMNS " FROM instances i JOIN regions r ON r.name = i.region"
-                    " WHERE i.id = ?1",
-                    &stmt, err) == 0) {
+        sim_prepare(self, "SELECT " S_COLUMNS " FROM instances i WHERE i.id = ?1", &stmt, err) ==
+            0) {
         sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
         int step = sqlite3_step(stmt);
         if (step == SQLITE_ROW)
@@ -267,7 +288,7 @@ s_describe(en_sim_cloud_t *self, const char *region, const char *const *ids, siz
     if (sim_prepare(self,
                     "SELECT " S_COLUMNS " FROM"
                     " (SELECT value AS want, min(key) AS pos FROM json_each(?2) GROUP BY value) w"
-                    " JOIN instances i ON i.id = w.want JOIN regions r ON r.name = i.region"
+                    " JOIN instances i ON i.id = w.want"
                     " WHERE i.region = ?1 AND i.created_ms + ?3 <= ?4 ORDER BY w.pos",
                     &stmt, err))
         goto cleanup;
@@ -349,10 +370,9 @@ sim_filters_bind(sqlite3_stmt *stmt, int first, const en_sim_tag_t *filters, siz
 static char *
 s_list_sql(size_t filter_count)
 {
-    static const char head[] =
-        "SELECT " S_COLUMNS " FROM instances i JOIN regions r ON r.name = i.region"
-        " WHERE i.region = ?1 AND i.created_ms + ?2 <= ?3"
-        " AND (i.terminated_ms IS NULL OR i.terminated_ms + ?2 > ?3 OR ?4)";
+    static const char head[] = "SELECT " S_COLUMNS " FROM instances i"
+                               " WHERE i.region = ?1 AND i.created_ms + ?2 <= ?3"
+                               " AND (i.terminated_ms IS NULL OR i.terminated_ms + ?2 > ?3 OR ?4)";
     //  rowid is insertion order, which timestamps cannot break ties in.
     return sim_filter_sql(head, "tags t WHERE t.instance_id = i.id", 5, filter_count,
                           " ORDER BY i.rowid");

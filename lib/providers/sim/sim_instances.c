@@ -1,17 +1,12 @@
 /*  sim_instances.c — changing instances: create, terminate, set_tags.
 
     Invariants are enforced by the database, not by care: a live name is
-    unique per region and a live address is unique per region (partial
+    unique per region and a live address is unique per subnet (partial
     unique indexes). Create checks them first only to report Juju-style
-    errors. A create, with its tags, its address and its security group
-    memberships, is one transaction, so no instance is ever seen without
-    the tags that say who owns it or outside the groups that guard it.
-
-    Each region owns 10.<index>.0.0/16; hosts .0.0 (network), .0.1
-    (gateway) and .255.255 (broadcast) are never handed out. Allocation
-    starts where the previous one stopped, so a released address is reused
-    only after the range wraps, as clouds avoid handing an address straight
-    to a new owner.
+    errors. A create, with its tags, its NICs and their addresses
+    (sim_network.c) and its security group memberships, is one
+    transaction, so no instance is ever seen without the tags that say who
+    owns it, outside the groups that guard it, or without its address.
 
     Like EC2's CreateTags right after RunInstances, set_tags does not find
     an instance still inside its consistency delay. Terminate does: an
@@ -23,8 +18,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define S_HOST_FIRST 2
-#define S_HOST_LAST 65534
 #define S_NAME_MAX 255
 
 int
@@ -148,60 +141,6 @@ s_pick_zone(en_sim_cloud_t *self, const char *region, const char *zone, char *ou
     return 0;
 }
 
-//  First free host at or after `from` (no wrap); 0 when none.
-static int
-s_free_host(en_sim_cloud_t *self, const char *region, int from, int *host, en_err_t *err)
-{
-    //  A gap starts at `from` itself or right after a used host.
-    sqlite3_stmt *stmt;
-    if (sim_prepare(self,
-                    "SELECT h FROM (SELECT ?2 AS h UNION ALL SELECT addr_host + 1 FROM instances"
-                    "               WHERE region = ?1 AND addr_host >= ?2 AND addr_host < ?3) c"
-                    " WHERE NOT EXISTS (SELECT 1 FROM instances"
-                    "                   WHERE region = ?1 AND addr_host = c.h)"
-                    " ORDER BY h LIMIT 1",
-                    &stmt, err))
-        return -1;
-    sqlite3_bind_text(stmt, 1, region, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, from);
-    sqlite3_bind_int(stmt, 3, S_HOST_LAST);
-    int rc = sqlite3_step(stmt);
-    *host = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return sim_db_fail(self, rc, "allocating an address", err);
-    return 0;
-}
-
-static int
-s_allocate_host(en_sim_cloud_t *self, const char *region, int *host, en_err_t *err)
-{
-    sqlite3_stmt *row;
-    if (s_lookup(self, "SELECT next_host FROM regions WHERE name = ?1", region, NULL, &row, err))
-        return -1;
-    int next = row ? sqlite3_column_int(row, 0) : S_HOST_FIRST;
-    sqlite3_finalize(row);
-    if (next < S_HOST_FIRST || next > S_HOST_LAST)
-        next = S_HOST_FIRST;
-    if (s_free_host(self, region, next, host, err))
-        return -1;
-    if (*host == 0 && next > S_HOST_FIRST && s_free_host(self, region, S_HOST_FIRST, host, err))
-        return -1;
-    if (*host == 0)
-        return en_err_set(err, EN_UNAVAILABLE, "insufficient free addresses in region \"%s\"",
-                          region);
-    sqlite3_stmt *stmt;
-    if (sim_prepare(self, "UPDATE regions SET next_host = ?2 WHERE name = ?1", &stmt, err))
-        return -1;
-    sqlite3_bind_text(stmt, 1, region, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, *host >= S_HOST_LAST ? S_HOST_FIRST : *host + 1);
-    int rc = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE)
-        return sim_db_fail(self, rc, "allocating an address", err);
-    return 0;
-}
-
 //  A fresh "i-<16 hex>" not used in the database.
 static int
 s_new_id(en_sim_cloud_t *self, char id[19], en_err_t *err)
@@ -226,12 +165,12 @@ s_new_id(en_sim_cloud_t *self, char id[19], en_err_t *err)
 static int
 s_create_locked(en_sim_cloud_t *self, const char *region, const char *zone, const char *type,
                 const char *name, const en_sim_tag_t *tags, size_t tag_count,
-                const char *const *groups, size_t group_count, en_sim_instance_t *out,
-                en_err_t *err)
+                const char *const *groups, size_t group_count, const char *const *subnets,
+                size_t subnet_count, en_sim_instance_t *out, en_err_t *err)
 {
-    char id[19], placed[EN_SIM_NAME_MAX];
+    char id[19], placed[EN_SIM_NAME_MAX], subnet_zone[EN_SIM_NAME_MAX];
     sqlite3_stmt *spec = NULL, *stmt = NULL;
-    int host, rc = -1;
+    int rc = -1;
     if (sim_region_index(self, region, NULL, err))
         goto cleanup;
     if (s_lookup(self,
@@ -244,6 +183,12 @@ s_create_locked(en_sim_cloud_t *self, const char *region, const char *zone, cons
                    region);
         goto cleanup;
     }
+    //  Like EC2's RunInstances with a subnet: the subnet decides the zone.
+    if (!zone && subnet_count) {
+        if (sim_subnet_zone(self, region, subnets[0], subnet_zone, sizeof subnet_zone, err))
+            goto cleanup;
+        zone = subnet_zone;
+    }
     if (s_pick_zone(self, region, zone, placed, sizeof placed, err))
         goto cleanup;
     if (s_lookup(self,
@@ -255,12 +200,14 @@ s_create_locked(en_sim_cloud_t *self, const char *region, const char *zone, cons
         en_err_set(err, EN_ALREADY_EXISTS, "instance \"%s\" already exists", name);
         goto cleanup;
     }
-    if (s_allocate_host(self, region, &host, err) || s_new_id(self, id, err))
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (s_new_id(self, id, err))
         goto cleanup;
     if (sim_prepare(self,
                     "INSERT INTO instances (id, name, region, zone, instance_type, arch, cores,"
-                    " mem_mib, root_disk_mib, cpu_power, addr_host, created_ms)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    " mem_mib, root_disk_mib, cpu_power, created_ms)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     &stmt, err))
         goto cleanup;
     sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
@@ -270,14 +217,14 @@ s_create_locked(en_sim_cloud_t *self, const char *region, const char *zone, cons
     sqlite3_bind_text(stmt, 5, type, -1, SQLITE_STATIC);
     for (int column = 0; column < 5; column++)
         sqlite3_bind_value(stmt, 6 + column, sqlite3_column_value(spec, column));
-    sqlite3_bind_int(stmt, 11, host);
-    sqlite3_bind_int64(stmt, 12, sim_now_ms());
+    sqlite3_bind_int64(stmt, 11, sim_now_ms());
     int step = sqlite3_step(stmt);
     if (step != SQLITE_DONE) {
         sim_db_fail(self, step, "inserting an instance", err);
         goto cleanup;
     }
-    if (s_put_tags(self, id, tags, tag_count, err) ||
+    if (sim_nics_attach(self, region, id, placed, subnets, subnet_count, err) ||
+        s_put_tags(self, id, tags, tag_count, err) ||
         sim_groups_join(self, region, id, groups, group_count, err))
         goto cleanup;
 
@@ -293,16 +240,19 @@ cleanup:
 static int
 s_create(en_sim_cloud_t *self, const char *region, const char *zone, const char *type,
          const char *name, const en_sim_tag_t *tags, size_t tag_count, const char *const *groups,
-         size_t group_count, en_sim_instance_t *out, en_err_t *err)
+         size_t group_count, const char *const *subnets, size_t subnet_count,
+         en_sim_instance_t *out, en_err_t *err)
 {
+    if (subnet_count && !subnets)
+        return en_err_set(err, EN_NOT_VALID, "subnets not specified");
     if (!type)
         return en_err_set(err, EN_NOT_VALID, "instance type not specified");
     if (!name || !*name || strlen(name) > S_NAME_MAX)
         return en_err_set(err, EN_NOT_VALID, "instance name \"%s\" not valid", name ? name : "");
     if (sim_check_tags(tags, tag_count, err) || sim_tx_write(self, err))
         return -1;
-    if (s_create_locked(self, region, zone, type, name, tags, tag_count, groups, group_count, out,
-                        err) ||
+    if (s_create_locked(self, region, zone, type, name, tags, tag_count, groups, group_count,
+                        subnets, subnet_count, out, err) ||
         sim_tx_commit(self, err)) {
         sim_tx_rollback(self);
         en_sim_instance_clear(out);
@@ -327,11 +277,22 @@ en_sim_cloud_create_in_groups(en_sim_cloud_t *self, const char *region, const ch
                               const char *const *groups, size_t group_count,
                               en_sim_instance_t *out, en_err_t *err)
 {
+    return en_sim_cloud_create_placed(self, region, zone, instance_type, name, tags, tag_count,
+                                      groups, group_count, NULL, 0, out, err);
+}
+
+int
+en_sim_cloud_create_placed(en_sim_cloud_t *self, const char *region, const char *zone,
+                           const char *instance_type, const char *name, const en_sim_tag_t *tags,
+                           size_t tag_count, const char *const *groups, size_t group_count,
+                           const char *const *subnets, size_t subnet_count, en_sim_instance_t *out,
+                           en_err_t *err)
+{
     memset(out, 0, sizeof *out);
     if (sim_call_begin(self, "create", err))
         return -1;
-    int rc = s_create(self, region, zone, instance_type, name, tags, tag_count, groups,
-                      group_count, out, err);
+    int rc = s_create(self, region, zone, instance_type, name, tags, tag_count, groups, group_count,
+                      subnets, subnet_count, out, err);
     sim_call_end(self);
     return rc;
 }
@@ -346,7 +307,7 @@ s_terminate_locked(en_sim_cloud_t *self, const char *region, const char *const *
         return -1;
     sqlite3_stmt *stmt;
     if (sim_prepare(self,
-                    "UPDATE instances SET terminated_ms = ?3, addr_host = NULL"
+                    "UPDATE instances SET terminated_ms = ?3"
                     " WHERE region = ?1 AND id = ?2 AND terminated_ms IS NULL",
                     &stmt, err))
         return -1;
@@ -359,6 +320,12 @@ s_terminate_locked(en_sim_cloud_t *self, const char *region, const char *const *
         sqlite3_reset(stmt);
         sqlite3_bind_text(stmt, 2, ids[i], -1, SQLITE_STATIC);
         rc = sqlite3_step(stmt);
+        //  Only an instance this call terminated gives up its addresses.
+        if (rc == SQLITE_DONE && sqlite3_changes(self->db) == 1 &&
+            sim_nics_release(self, ids[i], err)) {
+            sqlite3_finalize(stmt);
+            return -1;
+        }
     }
     sqlite3_finalize(stmt);
     if (rc != SQLITE_DONE)
@@ -406,9 +373,16 @@ static int
 s_set_tags_locked(en_sim_cloud_t *self, const char *region, const char *id,
                   const en_sim_tag_t *tags, size_t tag_count, en_err_t *err)
 {
+    if (sim_region_index(self, region, NULL, err) || sim_instance_visible(self, region, id, err))
+        return -1;
+    return s_put_tags(self, id, tags, tag_count, err);
+}
+
+int
+sim_instance_visible(en_sim_cloud_t *self, const char *region, const char *id, en_err_t *err)
+{
     int64_t delay;
-    if (sim_region_index(self, region, NULL, err) ||
-        sim_knob_int(self, "consistency_delay_ms", &delay, err))
+    if (sim_knob_int(self, "consistency_delay_ms", &delay, err))
         return -1;
     sqlite3_stmt *row;
     if (s_lookup(self,
@@ -421,7 +395,7 @@ s_set_tags_locked(en_sim_cloud_t *self, const char *region, const char *id,
     sqlite3_finalize(row);
     if (!visible)
         return en_err_set(err, EN_NOT_FOUND, "instance \"%s\" not found", id);
-    return s_put_tags(self, id, tags, tag_count, err);
+    return 0;
 }
 
 static int

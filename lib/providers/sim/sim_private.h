@@ -6,8 +6,9 @@
     limit, call counters); sim_knobs.c stores and validates knobs;
     sim_catalog.c answers regions, zones and instance types; sim_instances.c
     changes instances and sim_describe.c reads them back; sim_groups.c keeps
-    security groups, their rules and memberships. Functions shared between those files are
-    named sim_<verb>; statics stay s_<verb>. */
+    security groups, their rules and memberships; sim_nics.c allocates NICs
+    and addresses and sim_network.c answers the network API. Functions shared between
+    those files are named sim_<verb>; statics stay s_<verb>. */
 #ifndef EN_SIM_PRIVATE_H
 #define EN_SIM_PRIVATE_H
 
@@ -100,6 +101,70 @@ void sim_fail_format(const sim_fail_t *fail, char *buf, size_t size);
 //  Tags as create and set_tags accept them (count, sizes, duplicate keys).
 int sim_check_tags(const en_sim_tag_t *tags, size_t count, en_err_t *err);
 
+//  NOT_FOUND `instance "<id>" not found` unless id is a live instance of
+//  the region past its consistency delay (what describe would report);
+//  inside the caller's transaction.
+int sim_instance_visible(en_sim_cloud_t *self, const char *region, const char *id, en_err_t *err);
+
+//  --- sim_nics.c (inside the caller's write transaction) ---
+
+//  Bind text parameters ?1..?4 (NULL: leave SQL NULL).
+void sim_bind_text(sqlite3_stmt *stmt, const char *a, const char *b, const char *c, const char *d);
+
+//  Run a one-row query with text parameters ?1..?3 and copy its first
+//  column into out (unless NULL; "" when there is no row); *found says
+//  whether there was a row.
+int sim_lookup_text(en_sim_cloud_t *self, const char *sql, const char *a, const char *b,
+                    const char *c, char *out, size_t size, bool *found, en_err_t *err);
+
+//  Run a statement with text parameters ?1..?3 that returns no rows.
+int sim_run(en_sim_cloud_t *self, const char *sql, const char *a, const char *b, const char *c,
+            en_err_t *err);
+
+//  A NIC to insert (sim_nic_insert). address 0 allocates one from the subnet; mac NULL or
+//  "" makes one up.
+typedef struct {
+    const char *region;
+    const char *instance_id;
+    const char *container_tag; //  NULL: the instance's own NIC
+    int device_index;
+    const char *interface_name;
+    const char *mac;
+    const char *subnet_id;
+    int64_t address;
+    const char *parent_interface_name;
+    const char *config_type;
+    bool disabled;
+    bool no_auto_start;
+    int mtu; //  0: the subnet's
+} sim_nic_spec_t;
+
+//  Insert a NIC, with a fresh id, and a MAC and an address unless given.
+int sim_nic_insert(en_sim_cloud_t *self, const sim_nic_spec_t *spec, en_err_t *err);
+
+//  The zone of a subnet of the region; NOT_VALID `subnet "<s>" not found`.
+int sim_subnet_zone(en_sim_cloud_t *self, const char *region, const char *subnet, char *zone,
+                    size_t size, en_err_t *err);
+
+//  Create's NICs for a new instance in zone: one per subnet, device 0
+//  first, or one in the zone's default subnet when there are none.
+int sim_nics_attach(en_sim_cloud_t *self, const char *region, const char *instance_id,
+                    const char *zone, const char *const *subnets, size_t subnet_count,
+                    en_err_t *err);
+
+//  Terminate's part: release the instance's addresses and delete the NICs
+//  of the containers on it.
+int sim_nics_release(en_sim_cloud_t *self, const char *instance_id, en_err_t *err);
+
+//  Migration 3: each live instance's addr_host becomes a device-0 NIC
+//  keeping that address, in the subnet that contains it.
+int sim_nics_convert(en_sim_cloud_t *self, en_err_t *err);
+
+//  --- sim_network.c ---
+
+//  "a.b.c.d" of an IPv4 address held as an integer.
+void sim_ipv4_format(int64_t address, char *buf, size_t size);
+
 //  --- sim_groups.c ---
 
 //  Put a new instance in the named groups of its region, inside create's
@@ -125,6 +190,12 @@ void sim_filters_bind(sqlite3_stmt *stmt, int first, const en_sim_tag_t *filters
 int sim_instance_load(en_sim_cloud_t *self, const char *id, en_sim_instance_t *out, en_err_t *err);
 
 //  --- sim_catalog.c ---
+
+//  Step a bound statement to its end, appending one `size`-byte row per
+//  result, zeroed then filled by fill, to *rows (which may already hold
+//  *count rows). Finalizes stmt.
+int sim_rows(en_sim_cloud_t *self, sqlite3_stmt *stmt, void (*fill)(void *, sqlite3_stmt *),
+             size_t size, void **rows, size_t *count, en_err_t *err);
 
 //  The region's index (its 10.<index>.0.0/16), NOT_VALID when unknown.
 int sim_region_index(en_sim_cloud_t *self, const char *region, int *index, en_err_t *err);

@@ -1,5 +1,6 @@
 /*  sim_provider.c — the `sim` provider's credential, region and config
-    concerns (its compute driver is sim_compute.c, on sim_cloud.c). The sim cloud needs no
+    concerns (its compute, firewall and network drivers are sim_compute.c,
+    on sim_cloud.c). The sim cloud needs no
     secret, but accepts userpass so the schema machinery is exercised the
     way a real cloud's is. */
 #include <stdlib.h>
@@ -49,6 +50,7 @@ s_prepare_config(const en_cloud_spec_t *spec, json_t *cfg, en_err_t *err)
 
 extern const en_compute_ops_t en_sim_compute;
 extern const en_firewall_ops_t en_sim_firewall;
+extern const en_network_ops_t en_sim_network;
 
 const en_provider_t en_sim_provider = {
     .name = "sim",
@@ -60,4 +62,5 @@ const en_provider_t en_sim_provider = {
     .prepare_config = s_prepare_config,
     .compute = &en_sim_compute,
     .firewall = &en_sim_firewall,
+    .network = &en_sim_network,
 };
