@@ -39,6 +39,13 @@
     counters say how many calls each item really made, and the console
     checks that every machine's group holds the rule once.
 
+    Then (issue 5): one AllocateContainerAddressesMany asking a static
+    address for one container on every machine (machine-<i>-lxd-0, eth0),
+    fanned out as one networking AllocateContainerAddresses per container
+    in the same window, each one cloud call; the console then checks one
+    container NIC per container and no address held twice. --no-alloc
+    skips it.
+
     Targets: efficiency >= 80 % for each call, summed RSS <= 80 MB, every
     item done. Exit status: 0 when every target passes, 1 when one fails,
     2 when the benchmark could not run. */
@@ -80,6 +87,7 @@ typedef struct {
     int lanes;    // 7/MDP connections per broker thread
     bool keep;    // keep the home (logs) even on success
     bool disk;    // the sim's database in the home, not on tmpfs
+    bool no_alloc; // skip the container address phase
     char mode[16]; // the model's firewall-mode: instance (default), global, none
     char build[PATH_MAX];
 } bench_opts_t;
@@ -445,6 +453,104 @@ s_open_many(const bench_opts_t *o, fleet_t *fleet, en_client_t *client, en_sim_c
     return 0;
 }
 
+//  Issue 5: one AllocateContainerAddressesMany for a container on each
+//  machine `started` gave (machine-<id>-lxd-0, one eth0), fanned out by the
+//  gateway as one networking AllocateContainerAddresses per container,
+//  each one cloud call (allocate_container_addresses). Ideal: count /
+//  limit x latency. Afterwards the cloud's console must show exactly one
+//  container NIC per container and no address twice.
+static int
+s_alloc_many(const bench_opts_t *o, fleet_t *fleet, en_client_t *client, en_sim_cloud_t *sim,
+             const char *model, const En__StartInstancesResult *started, int *failures)
+{
+    size_t n = 0;
+    En__AllocateContainerAddressesItem *items = calloc(started->n_items + 1, sizeof *items);
+    En__AllocateContainerAddressesItem **ptrs = calloc(started->n_items + 1, sizeof *ptrs);
+    char (*tags)[48] = calloc(started->n_items + 1, sizeof *tags);
+    En__InterfaceInfo eth0 = EN__INTERFACE_INFO__INIT;
+    eth0.interface_name = "eth0";
+    eth0.config_type = "static";
+    En__InterfaceInfo *prepared[] = {&eth0};
+    for (size_t i = 0; i < started->n_items; i++) {
+        const En__StartInstanceResult *one = started->items[i]->result;
+        if (!one || !one->instance)
+            continue;
+        en__allocate_container_addresses_item__init(&items[n]);
+        items[n].host_instance_id = one->instance->id;
+        snprintf(tags[n], sizeof tags[n], "machine-%zu-lxd-0", i);
+        items[n].container_tag = tags[n];
+        items[n].prepared = prepared;
+        items[n].n_prepared = 1;
+        ptrs[n] = &items[n];
+        n++;
+    }
+    En__AllocateContainerAddressesManyRequest req =
+        EN__ALLOCATE_CONTAINER_ADDRESSES_MANY_REQUEST__INIT;
+    req.items = ptrs;
+    req.n_items = n;
+    en_err_t err;
+    en_sim_cloud_reset_counters(sim, &err);
+    probe_t probe = {0};
+    size_t nproc = fleet_size(fleet) < BENCH_MAX_PROCS ? fleet_size(fleet) : BENCH_MAX_PROCS;
+    int64_t wall = 0;
+    printf("\n--- AllocateContainerAddressesMany: a container address on each of %zu machines in "
+           "one call (issue 5) ---\n",
+           n);
+    En__AllocateContainerAddressesManyResult *res =
+        (En__AllocateContainerAddressesManyResult *)s_timed_call(
+            fleet, client, model, "AllocateContainerAddressesMany", &req.base,
+            &en__allocate_container_addresses_many_result__descriptor, &probe, &wall);
+    free(ptrs);
+    free(items);
+    free(tags);
+    if (!res)
+        return -1;
+    size_t ok = 0;
+    const char *first_error = NULL;
+    for (size_t i = 0; i < res->n_items; i++) {
+        if (!res->items[i]->error || res->items[i]->error->kind == EN__ERROR_KIND__OK)
+            ok += res->items[i]->n_interfaces == 1;
+        else if (!first_error)
+            first_error = res->items[i]->error->message;
+    }
+    printf("items allocated: %zu of %zu%s%s\n", ok, n, first_error ? "; first error: " : "",
+           first_error ? first_error : "");
+    int in_flight = 0, peak = 0;
+    en_sim_cloud_in_flight(sim, &in_flight, &peak, &err);
+    long long calls = (long long)en_sim_cloud_call_count(sim, "allocate_container_addresses", &err);
+    printf("cloud calls: allocate_container_addresses %lld (%.2f per container); most in flight "
+           "%d (limit %d)\n",
+           calls, n ? (double)calls / (double)n : 0.0, peak, o->limit);
+    en_sim_nic_t *nics = NULL;
+    size_t nn = 0, dup = 0;
+    if (en_sim_cloud_container_nics(sim, "sim-east", &nics, &nn, &err) == 0) {
+        for (size_t i = 0; i < nn; i++)
+            for (size_t k = i + 1; k < nn; k++)
+                dup += strcmp(nics[i].address, nics[k].address) == 0;
+        free(nics);
+    }
+    printf("container NICs in the cloud: %zu, addresses held twice: %zu\n", nn, dup);
+    printf("\n| process      | CPU during the call (ms) |\n");
+    printf("|--------------|-------------------------:|\n");
+    for (size_t i = 0; i < nproc; i++)
+        printf("| %-12s | %24.0f |\n", fleet_name(fleet, i),
+               (probe.after[i].cpu_us - probe.before[i].cpu_us) / 1000.0);
+    double ideal = (double)n / o->limit * o->latency;
+    double eff = ideal / (double)wall;
+    printf("\nwall time   %lld ms  (%.0f allocations/s)\n", (long long)wall,
+           wall ? (double)n * 1000.0 / (double)wall : 0.0);
+    printf("ideal       %.1f ms  (%zu / %d x %d ms: one cloud call per container)\n", ideal, n,
+           o->limit, o->latency);
+    bool eff_ok = eff >= TARGET_EFFICIENCY;
+    printf("efficiency  %.1f %%  (target >= %.0f %%)  %s\n", eff * 100, TARGET_EFFICIENCY * 100,
+           s_verdict(eff_ok));
+    bool all_ok = ok == n && n == (size_t)o->count && nn == n && dup == 0;
+    printf("items       %s\n", s_verdict(all_ok));
+    *failures += !eff_ok + !all_ok;
+    en__allocate_container_addresses_many_result__free_unpacked(res, NULL);
+    return 0;
+}
+
 static int
 s_run(const bench_opts_t *o, int *failures)
 {
@@ -466,13 +572,16 @@ s_run(const bench_opts_t *o, int *failures)
         goto cleanup;
     for (int r = 0; r < o->replicas; r++)
         if (s_spawn_service(fleet, o, "broker", gw, r, o->threads, o->lanes) < 0 ||
-            s_spawn_service(fleet, o, "firewaller", gw, r, o->threads, o->lanes) < 0)
+            s_spawn_service(fleet, o, "firewaller", gw, r, o->threads, o->lanes) < 0 ||
+            s_spawn_service(fleet, o, "networking", gw, r, o->threads, o->lanes) < 0)
             goto cleanup;
     en_err_t err;
     client = en_client_new(gw, &err);
     if (!client || s_wait_service(client, "registry", 20000) ||
-        s_wait_service(client, "broker", 20000) || s_wait_service(client, "firewaller", 20000)) {
-        fprintf(stderr, "bench: the gateway never saw a registry, a broker and a firewaller\n");
+        s_wait_service(client, "broker", 20000) || s_wait_service(client, "firewaller", 20000) ||
+        s_wait_service(client, "networking", 20000)) {
+        fprintf(stderr, "bench: the gateway never saw a registry, a broker, a firewaller and a "
+                        "networking service\n");
         goto cleanup;
     }
     if (o->disk) {
@@ -561,6 +670,8 @@ s_run(const bench_opts_t *o, int *failures)
     // OpenPortsMany opens ports per instance: instance mode only
     rc = strcmp(o->mode, "instance") != 0 ? 0
                                           : s_open_many(o, fleet, client, sim, model, res, failures);
+    if (rc == 0 && !o->no_alloc)
+        rc = s_alloc_many(o, fleet, client, sim, model, res, failures);
     en__start_instances_result__free_unpacked(res, NULL);
 cleanup:
     if (req)
@@ -581,7 +692,7 @@ s_print_usage(const char *argv0)
     fprintf(stderr,
             "usage: %s [--count N] [--latency MS] [--limit L] [--replicas R] [--threads T]\n"
             "          [--lanes L] [--build DIR] [--keep] [--disk]\n"
-            "          [--firewall-mode instance|global|none]\n",
+            "          [--firewall-mode instance|global|none] [--no-alloc]\n",
             argv0);
     return 2;
 }
@@ -599,7 +710,7 @@ main(int argc, char **argv)
         {"threads", required_argument, NULL, 't'}, {"build", required_argument, NULL, 'B'},
         {"keep", no_argument, NULL, 'k'},          {"disk", no_argument, NULL, 'd'},
         {"lanes", required_argument, NULL, 'a'},   {"firewall-mode", required_argument, NULL, 'm'},
-        {NULL, 0, NULL, 0}};
+        {"no-alloc", no_argument, NULL, 'A'},      {NULL, 0, NULL, 0}};
     for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
         switch (c) {
         case 'n':
@@ -629,6 +740,9 @@ main(int argc, char **argv)
         case 'a':
             o.lanes = atoi(optarg);
             break;
+        case 'A':
+            o.no_alloc = true;
+            break;
         case 'm':
             if (strcmp(optarg, "instance") && strcmp(optarg, "global") && strcmp(optarg, "none"))
                 return s_print_usage(argv[0]);
@@ -652,8 +766,9 @@ main(int argc, char **argv)
         snprintf(o.build, sizeof o.build, "%s", dirname(dirname(self)));
     }
     signal(SIGPIPE, SIG_IGN);
-    printf("bench-fanout: build %s; StartInstances then OpenPortsMany of %d, sim latency %d ms, "
-           "limit %d; %d broker and firewaller replica(s) x %d thread(s) x %d lane(s); the "
+    printf("bench-fanout: build %s; StartInstances, OpenPortsMany and "
+           "AllocateContainerAddressesMany of %d, sim latency %d ms, limit %d; %d broker, "
+           "firewaller and networking replica(s) x %d thread(s) x %d lane(s); the "
            "cloud's database on %s\n",
            o.build, o.count, o.latency, o.limit, o.replicas, o.threads, o.lanes,
            o.disk ? "disk (the home)" : "tmpfs (/dev/shm)");

@@ -283,15 +283,15 @@ broker_netplan_zone(const broker_netplan_t *plan, const char *zone, const char *
 int
 broker_netplan_unmet(const broker_netplan_t *plan, const char *zone, en_err_t *err)
 {
-    const char *what = strcmp(plan->spaces, "[]") != 0    ? "in each of spaces"
+    const char *what = strcmp(plan->spaces, "[]") != 0     ? "in each of spaces"
                        : strcmp(plan->excluded, "[]") != 0 ? "outside spaces"
                                                            : "among those asked for";
-    const char *names = strcmp(plan->spaces, "[]") != 0    ? plan->spaces
+    const char *names = strcmp(plan->spaces, "[]") != 0     ? plan->spaces
                         : strcmp(plan->excluded, "[]") != 0 ? plan->excluded
                                                             : "";
     if (zone)
-        en_err_set(err, EN_NOT_VALID, "availability zone \"%s\" has no subnet %s%s%s", zone,
-                   what, *names ? " " : "", names);
+        en_err_set(err, EN_NOT_VALID, "availability zone \"%s\" has no subnet %s%s%s", zone, what,
+                   *names ? " " : "", names);
     else
         en_err_set(err, EN_NOT_VALID, "no available zone has a subnet %s%s%s", what,
                    *names ? " " : "", names);

@@ -152,9 +152,11 @@ gateway_start_refused(const En__StartInstanceParams *p)
 
 //  StartInstance = registry (the model must exist; its spec and config are
 //  what every later step needs) → imagemeta (ImageMetadata for release,
-//  arch and region) → networking (subnets to zones for spaces) →
-//  firewaller (the machine's groups, which the broker creates the
-//  instance in) → broker.
+//  arch and region) → firewaller (the machine's groups, which the broker
+//  creates the instance in) → broker. The spaces constraint needs no
+//  networking step: the broker reads the cloud's spaces on the connection
+//  it creates with (services/broker/spaces.c), and honours SubnetsToZones
+//  and EndpointBindings when the caller gives them.
 static int
 s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res,
                  en_err_t *err)
@@ -163,8 +165,8 @@ s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     gateway_composer_state_t *state = call->state;
     if (!en_modelcache_get(state->models, call->model_uuid, err))
         return -1;
-    // seams: the imagemeta and networking issues add their steps here,
-    // each filling StartInstanceParams before the broker runs
+    // seam: the imagemeta issue adds its step here, filling
+    // StartInstanceParams.image_metadata before the broker runs
     const En__StartInstanceParams *p = req->params;
     if (!gateway_start_refused(p)) {
         const char *machine = gateway_machine_id(p);
