@@ -74,6 +74,63 @@ en_routes_join(const en_route_group_t *groups, size_t group_count, size_t *count
     return routes;
 }
 
+int
+en_service_base_init(en_service_base_t *base, const char *name, const char *home,
+                     const char *gateways, const en_route_group_t *groups, size_t group_count,
+                     void *service, void *(*thread_init)(void *service, en_err_t *err),
+                     void (*thread_fini)(void *service, void *state), en_err_t *err)
+{
+    memset(base, 0, sizeof *base);
+    if (!home || !*home)
+        return en_err_set(err, EN_NOT_VALID, "the %s service needs a state directory (--home)",
+                          name);
+    base->home = strdup(home);
+    base->gateways = strdup(gateways ? gateways : "");
+    size_t n = 0;
+    en_route_t *routes = en_routes_join(groups, group_count, &n);
+    base->def = (en_service_def_t){
+        .name = name,
+        .routes = routes,
+        .route_count = n,
+        .service = service,
+        .thread_init = thread_init,
+        .thread_fini = thread_fini,
+    };
+    return 0;
+}
+
+void
+en_service_base_fini(en_service_base_t *base)
+{
+    free(base->home);
+    free(base->gateways);
+    free((en_route_t *)base->def.routes);
+    memset(base, 0, sizeof *base);
+}
+
+int
+en_service_main(int argc, char **argv, const char *name,
+                const en_service_def_t *(*make)(const char *home, const char *gateways,
+                                                en_err_t *err),
+                void (*destroy)(const en_service_def_t *def))
+{
+    en_signals_block();
+    en_service_opts_t opts;
+    en_err_t err;
+    if (en_service_opts_parse(&opts, argc, argv, &err)) {
+        fprintf(stderr, "ERROR %s\n", err.message);
+        return 2;
+    }
+    const en_service_def_t *def = make(opts.home, opts.gateways, &err);
+    if (!def) {
+        en_error("%s: %s", name, err.message);
+        return 1;
+    }
+    int rc = en_service_run(def, &opts);
+    destroy(def);
+    return rc == 0 ? 0 : 1;
+}
+
 en_dispatcher_t *
 en_dispatcher_new(const en_service_def_t *def, en_err_t *err)
 {

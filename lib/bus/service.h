@@ -79,6 +79,31 @@ typedef struct {
 
 en_route_t *en_routes_join(const en_route_group_t *groups, size_t group_count, size_t *count);
 
+//  What every service object starts with: its state directory, its
+//  gateways and its definition (routes joined from the groups, the thread
+//  hooks, `service` pointing at the object). NOT_VALID `the <name> service
+//  needs a state directory (--home)` without a home.
+typedef struct {
+    char *home;
+    char *gateways; // "" when none (tests)
+    en_service_def_t def;
+} en_service_base_t;
+
+int en_service_base_init(en_service_base_t *base, const char *name, const char *home,
+                         const char *gateways, const en_route_group_t *groups, size_t group_count,
+                         void *service, void *(*thread_init)(void *service, en_err_t *err),
+                         void (*thread_fini)(void *service, void *state), en_err_t *err);
+void en_service_base_fini(en_service_base_t *base);
+
+//  A service executable's main: block signals, parse the options, make the
+//  service object with `make` (home, gateways), serve it until SIGTERM,
+//  then `destroy` it. Returns the exit status: 2 for bad options, 1 when
+//  the object cannot be made or the drain fails, else 0.
+int en_service_main(int argc, char **argv, const char *name,
+                    const en_service_def_t *(*make)(const char *home, const char *gateways,
+                                                    en_err_t *err),
+                    void (*destroy)(const en_service_def_t *def));
+
 //  A dispatcher decodes, routes and encodes for one thread; no sockets.
 typedef struct en_dispatcher en_dispatcher_t;
 

@@ -63,7 +63,7 @@ s_conn(broker_thread_t *t, const En__CloudSpec *spec, en_err_t *err)
         .identity_endpoint = spec->identity_endpoint,
         .storage_endpoint = spec->storage_endpoint,
     };
-    en_compute_t *conn = provider->compute->open(&s, t->broker->home, err);
+    en_compute_t *conn = provider->compute->open(&s, t->broker->base.home, err);
     if (!conn) {
         free(key);
         return NULL;
@@ -462,17 +462,17 @@ s_thread_init(void *service, en_err_t *err)
     broker_t *self = service;
     broker_thread_t *t = calloc(1, sizeof *t);
     t->broker = self;
-    if (self->gateways && *self->gateways) {
-        t->client = en_client_new(self->gateways, err);
+    if (self->base.gateways && *self->base.gateways) {
+        t->client = en_client_new(self->base.gateways, err);
         if (t->client)
-            t->models = en_modelcache_new(self->gateways, t->client, err);
+            t->models = en_modelcache_new(self->base.gateways, t->client, err);
         if (!t->models) {
             en_client_destroy(&t->client);
             free(t);
             return NULL;
         }
     }
-    t->progress = en_progress_new(self->gateways, err);
+    t->progress = en_progress_new(self->base.gateways, err);
     if (!t->progress) {
         en_modelcache_destroy(&t->models);
         en_client_destroy(&t->client);
@@ -498,30 +498,20 @@ s_thread_fini(void *service, void *state)
 broker_t *
 broker_new(const char *home, const char *gateways, en_err_t *err)
 {
-    if (!home || !*home) {
-        en_err_set(err, EN_NOT_VALID, "the broker needs a state directory (--home)");
-        return NULL;
-    }
     broker_t *self = calloc(1, sizeof *self);
-    self->home = strdup(home);
-    pthread_mutex_init(&self->population_lock, NULL);
-    self->gateways = strdup(gateways ? gateways : "");
     const en_route_group_t groups[] = {
         {broker_instance_routes, broker_instance_route_count},
         {broker_start_routes, broker_start_route_count},
         {broker_policy_routes, broker_policy_route_count},
         {broker_bootstrap_routes, broker_bootstrap_route_count},
     };
-    size_t n;
-    self->routes = en_routes_join(groups, sizeof groups / sizeof groups[0], &n);
-    self->def = (en_service_def_t){
-        .name = "broker",
-        .routes = self->routes,
-        .route_count = n,
-        .service = self,
-        .thread_init = s_thread_init,
-        .thread_fini = s_thread_fini,
-    };
+    if (en_service_base_init(&self->base, "broker", home, gateways, groups,
+                             sizeof groups / sizeof groups[0], self, s_thread_init, s_thread_fini,
+                             err)) {
+        free(self);
+        return NULL;
+    }
+    pthread_mutex_init(&self->population_lock, NULL);
     return self;
 }
 
@@ -531,9 +521,7 @@ broker_destroy(broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     broker_t *self = *self_p;
-    free(self->home);
-    free(self->gateways);
-    free(self->routes);
+    en_service_base_fini(&self->base);
     for (size_t i = 0; i < self->population_count; i++)
         s_population_clear(&self->populations[i]);
     pthread_mutex_destroy(&self->population_lock);
@@ -544,5 +532,5 @@ broker_destroy(broker_t **self_p)
 const en_service_def_t *
 broker_service(broker_t *self)
 {
-    return &self->def;
+    return &self->base.def;
 }

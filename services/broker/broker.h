@@ -48,10 +48,7 @@ typedef struct {
 } broker_population_t;
 
 typedef struct {
-    char *home;
-    char *gateways;
-    en_route_t *routes;
-    en_service_def_t def;
+    en_service_base_t base; // home, gateways, definition
     // zone populations are shared by the process's threads, so starts
     // handled by different threads still spread least-populated-first;
     // other replicas' creates show after BROKER_POPULATION_TTL_MS

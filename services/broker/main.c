@@ -1,25 +1,22 @@
 /*  environs-broker — instances, constraints and instance types. */
-#include <stdio.h>
-
 #include "broker.h"
-#include "common/log.h"
+
+static const en_service_def_t *
+s_make(const char *home, const char *gateways, en_err_t *err)
+{
+    broker_t *self = broker_new(home, gateways, err);
+    return self ? broker_service(self) : NULL;
+}
+
+static void
+s_destroy(const en_service_def_t *def)
+{
+    broker_t *self = def->service;
+    broker_destroy(&self);
+}
 
 int
 main(int argc, char **argv)
 {
-    en_signals_block();
-    en_service_opts_t opts;
-    en_err_t err;
-    if (en_service_opts_parse(&opts, argc, argv, &err)) {
-        fprintf(stderr, "ERROR %s\n", err.message);
-        return 2;
-    }
-    broker_t *broker = broker_new(opts.home, opts.gateways, &err);
-    if (!broker) {
-        en_error("broker: %s", err.message);
-        return 1;
-    }
-    int rc = en_service_run(broker_service(broker), &opts);
-    broker_destroy(&broker);
-    return rc == 0 ? 0 : 1;
+    return en_service_main(argc, argv, "broker", s_make, s_destroy);
 }

@@ -203,7 +203,7 @@ s_thread_init(void *service, en_err_t *err)
     fw_thread_t *t = calloc(1, sizeof *t);
     t->fw = self;
     t->seed = (unsigned)en_mono_ms() ^ (unsigned)(uintptr_t)t;
-    t->svc = en_modelsvc_new(self->home, self->gateways, "firewalling", err);
+    t->svc = en_modelsvc_new(self->base.home, self->base.gateways, "firewalling", err);
     if (!t->svc) {
         free(t);
         return NULL;
@@ -223,27 +223,17 @@ s_thread_fini(void *service, void *state)
 firewaller_t *
 firewaller_new(const char *home, const char *gateways, en_err_t *err)
 {
-    if (!home || !*home) {
-        en_err_set(err, EN_NOT_VALID, "the firewaller needs a state directory (--home)");
-        return NULL;
-    }
     firewaller_t *self = calloc(1, sizeof *self);
-    self->home = strdup(home);
-    self->gateways = strdup(gateways ? gateways : "");
     const en_route_group_t groups[] = {
         {fw_port_routes, fw_port_route_count},
         {fw_group_routes, fw_group_route_count},
     };
-    size_t n;
-    self->routes = en_routes_join(groups, sizeof groups / sizeof groups[0], &n);
-    self->def = (en_service_def_t){
-        .name = "firewaller",
-        .routes = self->routes,
-        .route_count = n,
-        .service = self,
-        .thread_init = s_thread_init,
-        .thread_fini = s_thread_fini,
-    };
+    if (en_service_base_init(&self->base, "firewaller", home, gateways, groups,
+                             sizeof groups / sizeof groups[0], self, s_thread_init, s_thread_fini,
+                             err)) {
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
@@ -253,9 +243,7 @@ firewaller_destroy(firewaller_t **self_p)
     if (!self_p || !*self_p)
         return;
     firewaller_t *self = *self_p;
-    free(self->home);
-    free(self->gateways);
-    free(self->routes);
+    en_service_base_fini(&self->base);
     free(self);
     *self_p = NULL;
 }
@@ -263,5 +251,5 @@ firewaller_destroy(firewaller_t **self_p)
 const en_service_def_t *
 firewaller_service(firewaller_t *self)
 {
-    return &self->def;
+    return &self->base.def;
 }

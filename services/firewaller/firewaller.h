@@ -33,10 +33,7 @@
 #include "providers/provider.h"
 
 typedef struct {
-    char *home;
-    char *gateways;
-    en_route_t *routes;
-    en_service_def_t def;
+    en_service_base_t base; // home, gateways, definition
 } firewaller_t;
 
 typedef struct {

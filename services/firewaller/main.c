@@ -1,25 +1,22 @@
 /*  environs-firewaller — port ranges, ingress rules and security groups. */
-#include <stdio.h>
-
-#include "common/log.h"
 #include "firewaller.h"
+
+static const en_service_def_t *
+s_make(const char *home, const char *gateways, en_err_t *err)
+{
+    firewaller_t *self = firewaller_new(home, gateways, err);
+    return self ? firewaller_service(self) : NULL;
+}
+
+static void
+s_destroy(const en_service_def_t *def)
+{
+    firewaller_t *self = def->service;
+    firewaller_destroy(&self);
+}
 
 int
 main(int argc, char **argv)
 {
-    en_signals_block();
-    en_service_opts_t opts;
-    en_err_t err;
-    if (en_service_opts_parse(&opts, argc, argv, &err)) {
-        fprintf(stderr, "ERROR %s\n", err.message);
-        return 2;
-    }
-    firewaller_t *fw = firewaller_new(opts.home, opts.gateways, &err);
-    if (!fw) {
-        en_error("firewaller: %s", err.message);
-        return 1;
-    }
-    int rc = en_service_run(firewaller_service(fw), &opts);
-    firewaller_destroy(&fw);
-    return rc == 0 ? 0 : 1;
+    return en_service_main(argc, argv, "firewaller", s_make, s_destroy);
 }

@@ -1,25 +1,22 @@
 /*  environs-networking — subnets, spaces, NICs and container addresses. */
-#include <stdio.h>
-
-#include "common/log.h"
 #include "networking.h"
+
+static const en_service_def_t *
+s_make(const char *home, const char *gateways, en_err_t *err)
+{
+    networking_t *self = networking_new(home, gateways, err);
+    return self ? networking_service(self) : NULL;
+}
+
+static void
+s_destroy(const en_service_def_t *def)
+{
+    networking_t *self = def->service;
+    networking_destroy(&self);
+}
 
 int
 main(int argc, char **argv)
 {
-    en_signals_block();
-    en_service_opts_t opts;
-    en_err_t err;
-    if (en_service_opts_parse(&opts, argc, argv, &err)) {
-        fprintf(stderr, "ERROR %s\n", err.message);
-        return 2;
-    }
-    networking_t *nw = networking_new(opts.home, opts.gateways, &err);
-    if (!nw) {
-        en_error("networking: %s", err.message);
-        return 1;
-    }
-    int rc = en_service_run(networking_service(nw), &opts);
-    networking_destroy(&nw);
-    return rc == 0 ? 0 : 1;
+    return en_service_main(argc, argv, "networking", s_make, s_destroy);
 }

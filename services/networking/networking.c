@@ -222,7 +222,7 @@ static void *
 s_thread_init(void *service, en_err_t *err)
 {
     networking_t *self = service;
-    return en_modelsvc_new(self->home, self->gateways, "networking", err);
+    return en_modelsvc_new(self->base.home, self->base.gateways, "networking", err);
 }
 
 static void
@@ -236,27 +236,17 @@ s_thread_fini(void *service, void *state)
 networking_t *
 networking_new(const char *home, const char *gateways, en_err_t *err)
 {
-    if (!home || !*home) {
-        en_err_set(err, EN_NOT_VALID, "the networking service needs a state directory (--home)");
-        return NULL;
-    }
     networking_t *self = calloc(1, sizeof *self);
-    self->home = strdup(home);
-    self->gateways = strdup(gateways ? gateways : "");
     const en_route_group_t groups[] = {
         {nw_query_routes, nw_query_route_count},
         {nw_container_routes, nw_container_route_count},
     };
-    size_t n;
-    self->routes = en_routes_join(groups, sizeof groups / sizeof groups[0], &n);
-    self->def = (en_service_def_t){
-        .name = "networking",
-        .routes = self->routes,
-        .route_count = n,
-        .service = self,
-        .thread_init = s_thread_init,
-        .thread_fini = s_thread_fini,
-    };
+    if (en_service_base_init(&self->base, "networking", home, gateways, groups,
+                             sizeof groups / sizeof groups[0], self, s_thread_init, s_thread_fini,
+                             err)) {
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
@@ -266,9 +256,7 @@ networking_destroy(networking_t **self_p)
     if (!self_p || !*self_p)
         return;
     networking_t *self = *self_p;
-    free(self->home);
-    free(self->gateways);
-    free(self->routes);
+    en_service_base_fini(&self->base);
     free(self);
     *self_p = NULL;
 }
@@ -276,5 +264,5 @@ networking_destroy(networking_t **self_p)
 const en_service_def_t *
 networking_service(networking_t *self)
 {
-    return &self->def;
+    return &self->base.def;
 }

@@ -27,10 +27,7 @@
 #include "providers/provider.h"
 
 typedef struct {
-    char *home;
-    char *gateways;
-    en_route_t *routes;
-    en_service_def_t def;
+    en_service_base_t base; // home, gateways, definition
 } networking_t;
 
 //  What a handler needs about the call's model, borrowed until the call

@@ -1,25 +1,22 @@
 /*  environs-registry — providers, clouds, credentials and models. */
-#include <stdio.h>
-
-#include "common/log.h"
 #include "registry.h"
+
+static const en_service_def_t *
+s_make(const char *home, const char *gateways, en_err_t *err)
+{
+    registry_t *self = registry_new(home, gateways, err);
+    return self ? registry_service(self) : NULL;
+}
+
+static void
+s_destroy(const en_service_def_t *def)
+{
+    registry_t *self = def->service;
+    registry_destroy(&self);
+}
 
 int
 main(int argc, char **argv)
 {
-    en_signals_block();
-    en_service_opts_t opts;
-    en_err_t err;
-    if (en_service_opts_parse(&opts, argc, argv, &err)) {
-        fprintf(stderr, "ERROR %s\n", err.message);
-        return 2;
-    }
-    registry_t *registry = registry_new(opts.home, opts.gateways, &err);
-    if (!registry) {
-        en_error("registry: %s", err.message);
-        return 1;
-    }
-    int rc = en_service_run(registry_service(registry), &opts);
-    registry_destroy(&registry);
-    return rc == 0 ? 0 : 1;
+    return en_service_main(argc, argv, "registry", s_make, s_destroy);
 }
