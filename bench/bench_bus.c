@@ -25,7 +25,14 @@
 
     Idle memory: a fresh gateway, registry (--threads 4) and any other
     service executable in the build tree, idle ~2 s once the gateway sees a
-    registry worker; VmRSS summed from /proc/<pid>/status.
+    registry worker. Each process's VmRSS and RssAnon come from
+    /proc/<pid>/status, but the target is on the unique resident memory of
+    the set (fleet_unique_kb): most of a service's VmRSS is shared library
+    pages (libc, libstdc++, libzmq: RssFile) that every service maps, so
+    summing VmRSS counts them once per process and overstates what the
+    services take from the machine. The bench's own process is not in the
+    set. Without root the page frames are hidden and the target falls back
+    to the VmRSS sum, and the output says so.
 
     Exit status: 0 when every target passes, 1 when one fails, 2 when the
     benchmark could not run. */
@@ -683,22 +690,43 @@ s_idle_memory(const bench_opts_t *o, int *failures)
     en_client_destroy(&client);
     usleep(2000 * 1000);
     long total = 0;
-    printf("\nIdle RSS (VmRSS, ~2 s idle after the registry is ready)\n\n");
-    printf("| process              |    RSS (kB) |\n");
-    printf("|----------------------|------------:|\n");
+    printf("\nIdle memory (~2 s idle after the registry is ready): VmRSS and RssAnon of each "
+           "process\n\n");
+    printf("| process              | VmRSS (kB) | RssAnon (kB) |\n");
+    printf("|----------------------|-----------:|-------------:|\n");
     for (size_t i = 0; i < fleet_size(fleet); i++) {
         long kb = fleet_rss_kb(fleet_pid(fleet, i));
         if (kb < 0) {
             fprintf(stderr, "bench: %s is gone\n", fleet_name(fleet, i));
             goto cleanup;
         }
-        printf("| %-20s | %11ld |\n", fleet_name(fleet, i), kb);
+        printf("| %-20s | %10ld | %12ld |\n", fleet_name(fleet, i), kb,
+               fleet_status_kb(fleet_pid(fleet, i), "RssAnon"));
         total += kb;
     }
-    printf("| **total**            | %11ld |\n", total);
-    bool ok = total <= TARGET_IDLE_RSS_KB;
-    printf("\nidle RSS total = %.1f MB  (target ≤ %d MB)  %s\n", total / 1024.0,
-           TARGET_IDLE_RSS_KB / 1024, s_verdict(ok));
+    printf("| **VmRSS summed**     | %10ld |              |\n", total);
+    // the target is on what the set takes together, each page once
+    double t0 = s_now_us();
+    long unique = fleet_unique_kb_all(fleet, NULL);
+    double probe_us = s_now_us() - t0;
+    bool ok;
+    if (unique >= 0) {
+        ok = unique <= TARGET_IDLE_RSS_KB;
+        printf("\nidle memory of the %zu service processes = %.1f MB unique resident (VmRSS "
+               "summed: %.1f MB, shared libraries counted once per process)  (target ≤ %d MB)  "
+               "%s\n",
+               fleet_size(fleet), unique / 1024.0, total / 1024.0, TARGET_IDLE_RSS_KB / 1024,
+               s_verdict(ok));
+        printf("(unique resident: the page frames of /proc/<pid>/pagemap, each once; read in "
+               "%.1f ms)\n",
+               probe_us / 1000.0);
+    } else {
+        ok = total <= TARGET_IDLE_RSS_KB;
+        printf("\nidle memory of the %zu service processes = %.1f MB VmRSS summed, not root "
+               "(each shared library counted once per process; unique resident needs "
+               "CAP_SYS_ADMIN)  (target ≤ %d MB)  %s\n",
+               fleet_size(fleet), total / 1024.0, TARGET_IDLE_RSS_KB / 1024, s_verdict(ok));
+    }
     *failures += !ok;
     rc = 0;
 cleanup:

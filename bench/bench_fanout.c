@@ -19,11 +19,20 @@
     that many StartInstance calls in flight; each costs one cloud call, the
     create, once a broker thread's caches are warm. The ideal wall time is
     therefore count / limit x latency; efficiency is ideal / measured. While
-    the call runs, the VmRSS of every process is sampled every 20 ms and the
-    largest sum is reported, with each process's CPU time over the call
-    (from /proc). Afterwards the cloud's counters say how many create calls
-    were made (count, unless an item was retried), the most calls ever in
-    flight, and how the instances spread over the zones.
+    the call runs, the VmRSS of every process is sampled every 20 ms, with
+    each process's CPU time over the call (from /proc). Summing VmRSS counts
+    the shared libraries every service maps (libc, libstdc++, libzmq: most
+    of an idle service's VmRSS) once per process, so the memory target is
+    on the unique resident memory of the service processes together, each
+    physical page once (fleet_unique_kb, from their page tables in
+    /proc/<pid>/pagemap), sampled every 10th tick because one probe of the
+    five processes (three with 32 threads) takes ~5-7 ms, up to ~15 ms
+    while the batch runs. Its peak is reported next to the peak VmRSS sum;
+    without root the frames are hidden and the target falls back to the
+    VmRSS sum, and the output says so. Afterwards the cloud's counters say
+    how many create calls were made (count, unless an item was retried),
+    the most calls ever in flight, and how the instances spread over the
+    zones.
 
     The model is in firewall-mode instance (the default), so the batch also
     makes every machine's security group before its instance (the
@@ -46,8 +55,9 @@
     container NIC per container and no address held twice. --no-alloc
     skips it.
 
-    Targets: efficiency >= 80 % for each call, summed RSS <= 80 MB, every
-    item done. Exit status: 0 when every target passes, 1 when one fails,
+    Targets: efficiency >= 80 % for each call, peak unique resident memory
+    of the service processes <= 80 MB during StartInstances, every item
+    done. Exit status: 0 when every target passes, 1 when one fails,
     2 when the benchmark could not run. */
 #include <czmq.h>
 #include <getopt.h>
@@ -58,6 +68,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus/client.h"
@@ -71,6 +82,7 @@
 #define BENCH_CALL_MS 300000 // deadline of the batch call
 #define BENCH_CONTROLLER "c0ffee00-0000-4000-8000-0000000fa40c"
 #define BENCH_SAMPLE_MS 20
+#define BENCH_UNIQUE_EVERY 10 // VmRSS samples per unique resident one (~5-15 ms each)
 #define BENCH_CLOUD "fanout-shm"
 #define BENCH_MAX_PROCS 16
 
@@ -195,10 +207,24 @@ s_open_model(en_client_t *client, const char *cloud_name, const char *mode, char
 typedef struct {
     long peak_sum;              // kB, the largest summed sample
     long peak[BENCH_MAX_PROCS]; // kB, per process
+    long peak_unique;           // kB, the largest unique resident sample; -1: not readable
     fleet_usage_t before[BENCH_MAX_PROCS], after[BENCH_MAX_PROCS];
     int samples;
+    int unique_samples;
+    double unique_ms, unique_max_ms; // the time the unique probes took, total and longest
 } probe_t;
 
+static double
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+//  The VmRSS of every process, and every BENCH_UNIQUE_EVERY samples the
+//  unique resident memory of them all (fleet_unique_kb), which reads their
+//  page tables and takes longer.
 static int
 s_sample(fleet_t *fleet, probe_t *p)
 {
@@ -213,7 +239,15 @@ s_sample(fleet_t *fleet, probe_t *p)
         p->peak[i] = kb > p->peak[i] ? kb : p->peak[i];
     }
     p->peak_sum = sum > p->peak_sum ? sum : p->peak_sum;
-    p->samples++;
+    if (p->samples++ % BENCH_UNIQUE_EVERY == 0 && p->peak_unique >= 0) {
+        double t0 = s_now_ms();
+        long kb = fleet_unique_kb_all(fleet, NULL);
+        double ms = s_now_ms() - t0;
+        p->peak_unique = kb < 0 ? -1 : kb > p->peak_unique ? kb : p->peak_unique;
+        p->unique_samples++;
+        p->unique_ms += ms;
+        p->unique_max_ms = ms > p->unique_max_ms ? ms : p->unique_max_ms;
+    }
     return 0;
 }
 
@@ -356,6 +390,25 @@ s_groups_with_rule(en_sim_cloud_t *sim, const char *model, size_t *twice)
     return once;
 }
 
+//  The memory line of a later phase: its peak, checked against the same
+//  target (the services keep what the earlier phases grew).
+static bool
+s_memory_line(const probe_t *probe, size_t nproc)
+{
+    if (probe->peak_unique < 0) {
+        printf("memory      %.1f MB peak VmRSS summed over %zu processes (not root: no unique "
+               "resident figure)\n",
+               probe->peak_sum / 1024.0, nproc);
+        return probe->peak_sum <= TARGET_RSS_KB;
+    }
+    bool ok = probe->peak_unique <= TARGET_RSS_KB;
+    printf("memory      %.1f MB peak unique resident of the %zu service processes (peak VmRSS "
+           "summed: %.1f MB)  (target <= %d MB)  %s\n",
+           probe->peak_unique / 1024.0, nproc, probe->peak_sum / 1024.0, TARGET_RSS_KB / 1024,
+           s_verdict(ok));
+    return ok;
+}
+
 //  Issue 4: OpenPortsMany of one rule on every machine `started` gave.
 static int
 s_open_many(const bench_opts_t *o, fleet_t *fleet, en_client_t *client, en_sim_cloud_t *sim,
@@ -448,7 +501,8 @@ s_open_many(const bench_opts_t *o, fleet_t *fleet, en_client_t *client, en_sim_c
            per_call * 100, all_calls);
     bool all_ok = ok == n && n == (size_t)o->count && once == n && twice == 0;
     printf("items       %s\n", s_verdict(all_ok));
-    *failures += !eff_ok + !all_ok;
+    bool mem_ok = s_memory_line(&probe, nproc);
+    *failures += !eff_ok + !all_ok + !mem_ok;
     en__open_ports_many_result__free_unpacked(res, NULL);
     return 0;
 }
@@ -546,7 +600,8 @@ s_alloc_many(const bench_opts_t *o, fleet_t *fleet, en_client_t *client, en_sim_
            s_verdict(eff_ok));
     bool all_ok = ok == n && n == (size_t)o->count && nn == n && dup == 0;
     printf("items       %s\n", s_verdict(all_ok));
-    *failures += !eff_ok + !all_ok;
+    bool mem_ok = s_memory_line(&probe, nproc);
+    *failures += !eff_ok + !all_ok + !mem_ok;
     en__allocate_container_addresses_many_result__free_unpacked(res, NULL);
     return 0;
 }
@@ -611,7 +666,7 @@ s_run(const bench_opts_t *o, int *failures)
     size_t nproc = fleet_size(fleet) < BENCH_MAX_PROCS ? fleet_size(fleet) : BENCH_MAX_PROCS;
     if (s_sample(fleet, &probe))
         goto cleanup;
-    long idle_sum = probe.peak_sum;
+    long idle_sum = probe.peak_sum, idle_unique = probe.peak_unique;
 
     int64_t wall = 0;
     En__StartInstancesResult *res = (En__StartInstancesResult *)s_timed_call(
@@ -659,11 +714,27 @@ s_run(const bench_opts_t *o, int *failures)
     bool eff_ok = eff >= TARGET_EFFICIENCY;
     printf("efficiency  %.1f %%  (target >= %.0f %%)  %s\n", eff * 100, TARGET_EFFICIENCY * 100,
            s_verdict(eff_ok));
-    bool rss_ok = probe.peak_sum <= TARGET_RSS_KB;
-    printf("RSS         %.1f MB peak summed over %zu processes (%.1f MB idle, %d samples)  "
-           "(target <= %d MB)  %s\n",
-           probe.peak_sum / 1024.0, nproc, idle_sum / 1024.0, probe.samples, TARGET_RSS_KB / 1024,
-           s_verdict(rss_ok));
+    // the target is on what the processes take together, each page once
+    bool rss_ok;
+    if (probe.peak_unique >= 0) {
+        rss_ok = probe.peak_unique <= TARGET_RSS_KB;
+        printf("memory      %.1f MB peak unique resident of the %zu service processes (peak VmRSS "
+               "summed: %.1f MB, shared libraries counted once per process; idle %.1f MB "
+               "unique, %.1f MB summed)  (target <= %d MB)  %s\n",
+               probe.peak_unique / 1024.0, nproc, probe.peak_sum / 1024.0, idle_unique / 1024.0,
+               idle_sum / 1024.0, TARGET_RSS_KB / 1024, s_verdict(rss_ok));
+        printf("            %d VmRSS samples every %d ms, %d unique resident ones (every %d): "
+               "%.1f ms each, at most %.1f ms\n",
+               probe.samples, BENCH_SAMPLE_MS, probe.unique_samples, BENCH_UNIQUE_EVERY,
+               probe.unique_ms / probe.unique_samples, probe.unique_max_ms);
+    } else {
+        rss_ok = probe.peak_sum <= TARGET_RSS_KB;
+        printf("memory      %.1f MB peak VmRSS summed over the %zu service processes, not root "
+               "(each shared library counted once per process; unique resident needs "
+               "CAP_SYS_ADMIN; %.1f MB idle, %d samples)  (target <= %d MB)  %s\n",
+               probe.peak_sum / 1024.0, nproc, idle_sum / 1024.0, probe.samples,
+               TARGET_RSS_KB / 1024, s_verdict(rss_ok));
+    }
     bool all_ok = res && ok == (size_t)o->count;
     printf("items       %s\n", s_verdict(all_ok));
     *failures += !eff_ok + !rss_ok + !all_ok;

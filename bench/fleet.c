@@ -227,3 +227,174 @@ fleet_rss_kb(pid_t pid)
 {
     return fleet_status_kb(pid, "VmRSS");
 }
+
+//  --------------------------------------------------------------------------
+//  Unique resident memory: the page frames of a set of processes, each once
+
+//  A /proc/<pid>/pagemap entry, one per virtual page (the kernel's
+//  Documentation/admin-guide/mm/pagemap.rst).
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_FRAME ((1ULL << 55) - 1) // the PFN, or the swap type and offset
+#define PM_CHUNK (64 * 1024 / 8)    // entries per read: 64 KiB
+
+//  A set of uint64 by open addressing with linear probing, kept at most
+//  half full. 0 marks an empty slot: no user page sits in frame 0, and a
+//  swapped page's key carries PM_SWAPPED, so no key is 0.
+typedef struct {
+    uint64_t *slots;
+    size_t cap; // a power of two
+    size_t count;
+} frameset_t;
+
+static size_t
+s_frame_hash(uint64_t key)
+{
+    // the finaliser of splitmix64: consecutive frames spread over the table
+    key ^= key >> 30;
+    key *= 0xbf58476d1ce4e5b9ULL;
+    key ^= key >> 27;
+    key *= 0x94d049bb133111ebULL;
+    return (size_t) (key ^ (key >> 31));
+}
+
+//  The slot holding key, or the empty slot where it belongs.
+static size_t
+s_frameset_slot(const frameset_t *set, uint64_t key)
+{
+    size_t i = s_frame_hash(key) & (set->cap - 1);
+    while (set->slots[i] && set->slots[i] != key)
+        i = (i + 1) & (set->cap - 1);
+    return i;
+}
+
+static int
+s_frameset_grow(frameset_t *set)
+{
+    frameset_t bigger = {.cap = set->cap ? set->cap * 2 : 1 << 14, .count = set->count};
+    bigger.slots = calloc(bigger.cap, sizeof *bigger.slots);
+    if (!bigger.slots)
+        return -1;
+    for (size_t i = 0; i < set->cap; i++)
+        if (set->slots[i])
+            bigger.slots[s_frameset_slot(&bigger, set->slots[i])] = set->slots[i];
+    free(set->slots);
+    *set = bigger;
+    return 0;
+}
+
+//  1 when key is new to the set, 0 when it was there, -1 out of memory.
+static int
+s_frameset_add(frameset_t *set, uint64_t key)
+{
+    if (2 * (set->count + 1) > set->cap && s_frameset_grow(set))
+        return -1;
+    size_t i = s_frameset_slot(set, key);
+    if (set->slots[i])
+        return 0;
+    set->slots[i] = key;
+    set->count++;
+    return 1;
+}
+
+typedef struct {
+    frameset_t set;
+    uint64_t *buf;          // PM_CHUNK entries
+    long page;              // bytes
+    long resident, swapped; // pages new to the set
+} frame_scan_t;
+
+//  Add the entries of pages [first, last) of one mapping to the set. A
+//  mapping whose pagemap cannot be read is skipped: a process that is gone
+//  fails when its maps is opened, not here. -1 when frame numbers are
+//  hidden or memory runs out.
+static int
+s_scan_range(frame_scan_t *scan, int fd, uint64_t first, uint64_t last)
+{
+    for (uint64_t page = first; page < last;) {
+        size_t want = last - page < PM_CHUNK ? (size_t) (last - page) : PM_CHUNK;
+        ssize_t got = pread(fd, scan->buf, want * sizeof *scan->buf,
+                            (off_t) (page * sizeof *scan->buf));
+        if (got < (ssize_t) sizeof *scan->buf)
+            return 0;
+        size_t entries = (size_t) got / sizeof *scan->buf;
+        for (size_t i = 0; i < entries; i++) {
+            uint64_t e = scan->buf[i];
+            int added = 0;
+            if (e & PM_PRESENT) {
+                if ((e & PM_FRAME) == 0)
+                    return -1; // present, but the PFN hidden from us
+                scan->resident += added = s_frameset_add(&scan->set, e & PM_FRAME);
+            } else if (e & PM_SWAPPED)
+                scan->swapped += added = s_frameset_add(&scan->set, (e & PM_FRAME) | PM_SWAPPED);
+            if (added < 0)
+                return -1;
+        }
+        page += entries;
+    }
+    return 0;
+}
+
+//  Every mapping of one process, but [vvar] (the kernel's, not pages of
+//  ours) and [vsyscall] (above the user address space).
+static int
+s_scan_process(frame_scan_t *scan, pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int) pid);
+    FILE *maps = fopen(path, "r");
+    snprintf(path, sizeof path, "/proc/%d/pagemap", (int) pid);
+    int fd = open(path, O_RDONLY);
+    char *line = NULL;
+    size_t size = 0;
+    int rc = -1;
+    if (!maps || fd < 0)
+        goto cleanup;
+    rc = 0;
+    while (rc == 0 && getline(&line, &size, maps) > 0) {
+        unsigned long long start, end;
+        int name = 0;
+        // start-end perms offset dev inode [name]
+        if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %n", &start, &end, &name) < 2 || !name)
+            continue;
+        if (strncmp(line + name, "[vvar", 5) == 0 || strncmp(line + name, "[vsyscall]", 10) == 0)
+            continue;
+        rc = s_scan_range(scan, fd, start / (uint64_t) scan->page, end / (uint64_t) scan->page);
+    }
+cleanup:
+    free(line);
+    if (maps)
+        fclose(maps);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+long
+fleet_unique_kb(const pid_t *pids, size_t n, long *swapped_kb)
+{
+    frame_scan_t scan = {.page = sysconf(_SC_PAGESIZE)};
+    scan.buf = malloc(PM_CHUNK * sizeof *scan.buf);
+    long kb = -1;
+    if (!scan.buf || s_frameset_grow(&scan.set))
+        goto cleanup;
+    for (size_t i = 0; i < n; i++)
+        if (s_scan_process(&scan, pids[i]))
+            goto cleanup;
+    kb = scan.resident * (scan.page / 1024);
+    if (swapped_kb)
+        *swapped_kb = scan.swapped * (scan.page / 1024);
+cleanup:
+    free(scan.buf);
+    free(scan.set.slots);
+    return kb;
+}
+
+long
+fleet_unique_kb_all(fleet_t *self, long *swapped_kb)
+{
+    pid_t pids[FLEET_MAX];
+    for (size_t i = 0; i < self->count; i++)
+        pids[i] = self->procs[i].pid;
+    return fleet_unique_kb(pids, self->count, swapped_kb);
+}
