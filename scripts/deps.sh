@@ -7,6 +7,8 @@ packages=(
   libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libjansson-dev libyaml-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
   libgpgme-dev libcmocka-dev
+  # run time of gpgme (gpg; gpg-agent + gpgconf for the test signer); gpgv to compare
+  gpg gpg-agent gpgconf gpgv
 )
 missing=()
 for p in "${packages[@]}"; do

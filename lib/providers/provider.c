@@ -62,6 +62,9 @@ static const en_config_field_t s_common[] = {
     {"image-stream", "string", "The simplestreams stream used to identify which image ids to "
                                "search when starting an instance",
      "\"released\"", false, s_streams},
+    {"image-metadata-defaults-disabled", "bool",
+     "Whether image metadata lookups skip the default sources (cloud-images.ubuntu.com)",
+     "false", false, NULL},
     {"agent-metadata-url", "string", "URL of private stream", "\"\"", false, NULL},
     {"agent-stream", "string", "Version of Juju to use for deploy/upgrades", "\"released\"",
      false, s_streams},
