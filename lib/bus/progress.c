@@ -9,11 +9,42 @@
 #include "bus/events.h"
 #include "types.pb-c.h"
 
+//  How long the first line waits for a gateway to subscribe (below).
+#define S_FIRST_WAIT_MS 1000
+
 struct en_progress {
-    zsock_t *pub; // NULL: drop everything
+    zsock_t *pub; // an XPUB; NULL: drop everything
+    bool heard;   // a gateway's proxy has subscribed (or we gave up waiting)
     char request_id[EN_REQUEST_ID_MAX + 1];
     uint32_t seq;
 };
+
+//  Read the subscriptions the gateways' proxies sent; with wait_ms > 0,
+//  wait that long for the first. A PUB drops what it publishes before a
+//  subscriber's subscription has reached it, and a publisher made at a
+//  thread's start often sends its first line before its connection is up:
+//  a bootstrap's first progress line went missing that way. An XPUB sees
+//  the subscriptions, so the first line waits until one has arrived (once
+//  per publisher, bounded).
+static void
+s_subscriptions(en_progress_t *self, int wait_ms)
+{
+    void *handle = zsock_resolve(self->pub);
+    if (wait_ms > 0 && !self->heard) {
+        zmq_pollitem_t item = {handle, 0, ZMQ_POLLIN, 0};
+        int64_t until = zclock_mono() + wait_ms;
+        for (int64_t left = wait_ms; left > 0 && !self->heard;
+             left = until - zclock_mono())
+            if (zmq_poll(&item, 1, (long) left) > 0)
+                self->heard = true;
+        self->heard = true; // one wait per publisher, even without an answer
+    }
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    while (zmq_msg_recv(&msg, handle, ZMQ_DONTWAIT) >= 0)
+        self->heard = true;
+    zmq_msg_close(&msg);
+}
 
 en_progress_t *
 en_progress_new(const char *gateways, en_err_t *err)
@@ -27,7 +58,7 @@ en_progress_new(const char *gateways, en_err_t *err)
         free(self);
         return NULL;
     }
-    self->pub = zsock_new(ZMQ_PUB);
+    self->pub = zsock_new(ZMQ_XPUB);
     zsock_set_linger(self->pub, 500);
     // a service often starts before its gateway listens: retry the
     // connection soon (libzmq's default waits 100 ms, and a line published
@@ -60,6 +91,7 @@ en_progress_send(en_progress_t *self, const char *request_id, const char *status
 {
     if (!self || !self->pub || !request_id || !*request_id)
         return;
+    s_subscriptions(self, S_FIRST_WAIT_MS);
     if (strcmp(self->request_id, request_id) != 0) {
         snprintf(self->request_id, sizeof self->request_id, "%s", request_id);
         self->seq = 0;

@@ -29,7 +29,10 @@ en_progress_t *en_progress_new(const char *gateways, en_err_t *err);
 void en_progress_destroy(en_progress_t **self_p);
 
 //  Publish one line for request_id; status may be NULL or "" for a plain
-//  line. Never blocks (a slow subscriber loses lines, not the call).
+//  line. Never blocks on a slow subscriber (it loses lines, not the call);
+//  the publisher's very first line waits, at most a second, until a
+//  gateway's event proxy has subscribed, so a line sent right after the
+//  publisher was made is not dropped for want of a connection.
 void en_progress_send(en_progress_t *self, const char *request_id, const char *status,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
