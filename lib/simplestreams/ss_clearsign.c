@@ -1,7 +1,8 @@
 /*  ss_clearsign.c — the text of an OpenPGP clear-signed message (RFC 4880
-    §7) WITHOUT verifying it. For tests and offline tools only; services
-    take plaintext from the verify layer (ssverify), which checks the
-    signature with gpgme. Follows Go's clearsign.Decode: the block starts
+    §7) WITHOUT verifying it. Services never use it alone: ssverify's
+    en_ssverify_verify_with cuts the text with it from the very block gpg
+    checks, and reports the signature's verdict before anything made of
+    the text may be used; tests and offline tools use it directly. Follows Go's clearsign.Decode: the block starts
     at offset 0 or after a newline, armor headers end at an empty line,
     "- " prefixes are removed, the line break before the signature is not
     part of the text, anything after the signature is ignored. */

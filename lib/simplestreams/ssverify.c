@@ -16,6 +16,7 @@
     collected from the keyring at import time: a GOOD signature from a key
     that is somehow not in that set is still refused. */
 #include "simplestreams/ssverify.h"
+#include "simplestreams/ss.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -379,7 +380,7 @@ s_check_signature(en_ssverify_t *self, const char *name, gpgme_signature_t sig, 
 }
 
 //  Verify block with gpg and check every signature; *plain_out gets gpg's
-//  plaintext. Caller holds the mutex.
+//  plaintext (plain_out NULL: gpg writes none). Caller holds the mutex.
 static int
 s_verify_block(en_ssverify_t *self, const char *name, const char *block, size_t block_len,
                gpgme_data_t *plain_out, char *signer, en_err_t *err)
@@ -394,7 +395,7 @@ s_verify_block(en_ssverify_t *self, const char *name, const char *block, size_t 
                    gpgme_strerror(ge));
         goto cleanup;
     }
-    ge = gpgme_op_verify(self->ctx, sigdata, NULL, plain);
+    ge = gpgme_op_verify(self->ctx, sigdata, NULL, plain_out ? plain : NULL);
     gpgme_verify_result_t result = gpgme_op_verify_result(self->ctx);
     if (ge || !result || !result->signatures) {
         en_err_set(err, EN_NOT_VALID, "source \"%s\": %s: no valid signature%s%s", self->source,
@@ -404,8 +405,10 @@ s_verify_block(en_ssverify_t *self, const char *name, const char *block, size_t 
     for (gpgme_signature_t sig = result->signatures; sig; sig = sig->next)
         if (s_check_signature(self, name, sig, signer, err) < 0)
             goto cleanup;
-    *plain_out = plain;
-    plain = NULL;
+    if (plain_out) {
+        *plain_out = plain;
+        plain = NULL;
+    }
     rc = 0;
 cleanup:
     gpgme_data_release(sigdata);
@@ -442,6 +445,69 @@ en_ssverify_verify(en_ssverify_t *self, const char *name, const char *buf, size_
     gpgme_free(mem);
     *plain = out;
     *plain_len = n;
+    return 0;
+}
+
+//  The verifying half of en_ssverify_verify_with, on its own thread.
+typedef struct {
+    en_ssverify_t *self;
+    const char *name;
+    const char *block;
+    size_t block_len;
+    char signer[S_FPR_LEN + 1];
+    int rc;
+    en_err_t err;
+} s_job_t;
+
+static void *
+s_verify_job(void *arg)
+{
+    s_job_t *job = arg;
+    pthread_mutex_lock(&job->self->mutex);
+    job->rc = s_verify_block(job->self, job->name, job->block, job->block_len, NULL, job->signer,
+                             &job->err);
+    pthread_mutex_unlock(&job->self->mutex);
+    return NULL;
+}
+
+int
+en_ssverify_verify_with(en_ssverify_t *self, const char *name, const char *buf, size_t len,
+                        en_ssverify_consume_fn *consume, void *arg, char *signer, en_err_t *err)
+{
+    const char *block, *why;
+    size_t block_len;
+    if (s_find_block(buf, len, &block, &block_len, &why) < 0)
+        return en_err_set(err, EN_NOT_VALID, "source \"%s\": %s: %s", self->source, name, why);
+    //  the text is cut from the very block gpg checks
+    char *text = NULL;
+    size_t text_len = 0;
+    en_err_t cut;
+    if (en_ss_clearsign_body(block, block_len, &text, &text_len, &cut) < 0)
+        return en_err_set(err, EN_NOT_VALID, "source \"%s\": %s: %s", self->source, name,
+                          cut.message);
+    s_job_t job = {.self = self, .name = name, .block = block, .block_len = block_len, .rc = -1};
+    pthread_t thread;
+    bool threaded = pthread_create(&thread, NULL, s_verify_job, &job) == 0;
+    if (!threaded)
+        s_verify_job(&job); // no thread to spare: one after the other
+    en_err_t consumed;
+    en_err_clear(&consumed);
+    int crc = consume(text, text_len, arg, &consumed);
+    if (threaded)
+        pthread_join(thread, NULL);
+    free(text);
+    //  the signature's verdict first: what consume made of unverified
+    //  text is the caller's to throw away
+    if (job.rc < 0) {
+        *err = job.err;
+        return -1;
+    }
+    if (crc < 0) {
+        *err = consumed;
+        return -1;
+    }
+    if (signer)
+        memcpy(signer, job.signer, S_FPR_LEN + 1);
     return 0;
 }
 

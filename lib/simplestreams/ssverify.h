@@ -55,6 +55,22 @@ void en_ssverify_destroy(en_ssverify_t **self_p);
 int en_ssverify_verify(en_ssverify_t *self, const char *name, const char *buf, size_t len,
                        char **plain, size_t *plain_len, char *signer, en_err_t *err);
 
+//  Verify while the signed text is used: the text is cut from the
+//  clear-signed block here (en_ss_clearsign_body: armor headers skipped,
+//  dash-escapes undone, the line break before the signature left out) and
+//  handed to consume(text, len, arg, err) on the calling thread while gpg
+//  checks the same block on another, so a document is parsed in the time
+//  it takes to verify it rather than after. The signature's verdict comes
+//  first: on a bad signature this returns that error whatever consume did,
+//  and the caller must throw away what consume made of the text. Only
+//  whitespace at the ends of lines can differ from gpg's own plaintext
+//  (OpenPGP does not sign it), which no JSON string can hold. Same errors
+//  as en_ssverify_verify, or consume's.
+typedef int en_ssverify_consume_fn(const char *text, size_t len, void *arg, en_err_t *err);
+int en_ssverify_verify_with(en_ssverify_t *self, const char *name, const char *buf, size_t len,
+                            en_ssverify_consume_fn *consume, void *arg, char *signer,
+                            en_err_t *err);
+
 //  The fingerprints (primary keys) of the keys this verifier accepts, in
 //  keyring order; borrowed.
 size_t en_ssverify_keys(en_ssverify_t *self, const char *const **fingerprints);
