@@ -148,19 +148,51 @@ s_constraints(broker_model_t *m, const En__StartInstanceParams *p, json_t *cfg,
     return rc;
 }
 
-//  FindInstanceSpec over the catalogue with one image per arch, so the
-//  cheapest type wins and Juju's arch preference (64-bit, then name)
-//  breaks ties between arches.
+//  FindInstanceSpec over the catalogue. With the images the gateway's
+//  imagemeta step found (StartInstanceParams.image_metadata: those of
+//  this region, or naming none), the type and the image are chosen
+//  together and no image means Juju's `no "jammy" images in sim-east with
+//  arches [...]`; without, one image per catalogue arch, so the cheapest
+//  type wins and Juju's arch preference (64-bit, then name) breaks ties
+//  between arches.
 static int
-s_spec(broker_model_t *m, const en_constraints_t *cons, const char *series,
+s_spec(broker_model_t *m, const en_constraints_t *cons, const En__StartInstanceParams *p,
        en_instance_spec_t *spec, en_image_t *images, size_t cap, en_err_t *err)
 {
+    const char *series = p->series;
     const en_instance_type_t *types = NULL;
     size_t n = 0;
     if (m->ops->instance_types(m->conn, &types, &n, err))
         return -1;
     size_t n_images = 0;
     const char *arches[16];
+    if (p->n_image_metadata > 0) {
+        for (size_t i = 0; i < p->n_image_metadata && n_images < cap; i++) {
+            const En__ImageMetadata *md = p->image_metadata[i];
+            if (!md || !md->id || !md->arch ||
+                (md->region_name && *md->region_name && strcmp(md->region_name, m->region) != 0))
+                continue;
+            images[n_images++] = (en_image_t){
+                .id = md->id, .arch = md->arch, .virt_type = md->virt_type};
+        }
+        size_t n_arches = 0;
+        for (size_t i = 0; i < p->n_image_metadata && n_arches < 16; i++) {
+            const char *a = p->image_metadata[i] ? p->image_metadata[i]->arch : NULL;
+            bool seen = !a;
+            for (size_t k = 0; k < n_arches && !seen; k++)
+                seen = strcmp(arches[k], a) == 0;
+            if (!seen)
+                arches[n_arches++] = a;
+        }
+        en_instance_constraint_t ic = {
+            .region = m->region,
+            .series = series && *series ? series : "jammy",
+            .arches = arches,
+            .arch_count = n_arches,
+            .cons = cons,
+        };
+        return en_find_instance_spec(images, n_images, &ic, types, n, spec, err);
+    }
     for (size_t i = 0; i < n; i++)
         for (size_t a = 0; a < types[i].arch_count; a++) {
             bool seen = false;
@@ -418,10 +450,13 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
     int rc = -1;
     if (s_tags_build(call, &m, p, cfg, &tags, err) || s_constraints(&m, p, cfg, &cons, err))
         goto cleanup;
-    en_image_t images[16];
+    en_image_t images[64];
     en_instance_spec_t spec;
-    if (s_spec(&m, &cons, p->series, &spec, images, 16, err))
+    if (s_spec(&m, &cons, p, &spec, images, 64, err))
         goto cleanup;
+    if (p->n_image_metadata > 0)
+        en_log(EN_LOG_INFO, call->request_id, "StartInstance: type %s, image %s (%s)",
+               spec.itype.type->name, spec.image->id, spec.image->arch);
     char group_names[2][EN_FW_GROUP_MAX];
     const char *groups[2];
     size_t ngroups = 0;

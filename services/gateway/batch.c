@@ -60,9 +60,10 @@ s_gate_done(gateway_fanout_t *f, size_t index)
     }
 }
 
-//  The model is resolved once for the batch (it must exist; the steps that
-//  later issues add to StartInstance, image metadata and subnets, go here
-//  too, once per batch where their answer is shared). Then one fan-out:
+//  The model is resolved once for the batch (it must exist), and the
+//  images looked up once per release and arch of the batch (images.c: an
+//  item without images fails with the lookup's error and gets no groups).
+//  Then one fan-out:
 //  the machines' firewall groups in chunks of consecutive machines of one
 //  controller (EnsureGroups; in practice one controller per batch), and
 //  one broker StartInstance per item, each sent as soon as its chunk's
@@ -85,15 +86,20 @@ s_start_instances(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessag
         .first = en_arena_array(call->arena, n, sizeof(size_t)),
         .last = en_arena_array(call->arena, n, sizeof(size_t)),
     };
+    // the images first, one lookup per release and arch of the batch
+    En__StartInstanceParams **params = en_arena_array(call->arena, n, sizeof(*params));
+    en_err_t *no_image = en_arena_array(call->arena, n, sizeof(en_err_t));
+    if (gateway_images(call, call->model_uuid, req->params, n, params, no_image, err))
+        return -1;
     const char **machines = en_arena_array(call->arena, n, sizeof(char *));
     for (size_t i = 0; i < n; i++) {
-        const En__StartInstanceParams *p = req->params[i];
-        if (gateway_start_refused(p))
-            continue; // no groups for a start the broker refuses
+        const En__StartInstanceParams *p = params[i];
+        if (gateway_start_refused(p) || no_image[i].kind != EN_OK)
+            continue; // no groups for a start that cannot go ahead
         machines[i] = gateway_machine_id(p);
         bool join =
             g.chunks > 0 && i - g.first[g.chunks - 1] < chunk &&
-            strcmp(req->params[g.first[g.chunks - 1]]->controller_uuid, p->controller_uuid) == 0;
+            strcmp(params[g.first[g.chunks - 1]]->controller_uuid, p->controller_uuid) == 0;
         if (!join)
             g.first[g.chunks++] = i;
         g.last[g.chunks - 1] = i + 1;
@@ -113,17 +119,21 @@ s_start_instances(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessag
         item->service = "firewaller";
         item->method = "EnsureGroups";
         item->res_desc = &en__ensure_groups_result__descriptor;
-        item->req = gateway_ensure_groups_request(call, req->params[g.first[c]]->controller_uuid,
-                                                  list, count);
+        item->req = gateway_ensure_groups_request(call, params[g.first[c]]->controller_uuid, list,
+                                                  count);
         gateway_fanout_id_by_content(&f, c);
     }
     gateway_item_t *starts = f.items + g.chunks;
     for (size_t i = 0; i < n; i++) {
         En__StartInstanceRequest *one = en_arena_alloc(call->arena, sizeof *one);
         en__start_instance_request__init(one);
-        one->params = req->params[i];
+        one->params = params[i];
         starts[i].req = &one->base;
         starts[i].state = machines[i] ? GATEWAY_ITEM_WAITING : GATEWAY_ITEM_FRESH;
+        if (no_image[i].kind != EN_OK) {
+            starts[i].state = GATEWAY_ITEM_DONE;
+            starts[i].err = no_image[i];
+        }
         gateway_derive_id(call, "StartInstance", i, starts[i].id);
     }
     int64_t started = en_mono_ms();

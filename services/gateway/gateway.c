@@ -152,7 +152,7 @@ gateway_start_refused(const En__StartInstanceParams *p)
 
 //  StartInstance = registry (the model must exist; its spec and config are
 //  what every later step needs) → imagemeta (ImageMetadata for release,
-//  arch and region) → firewaller (the machine's groups, which the broker
+//  arch and region: images.c) → firewaller (the machine's groups, which the broker
 //  creates the instance in) → broker. The spaces constraint needs no
 //  networking step: the broker reads the cloud's spaces on the connection
 //  it creates with (services/broker/spaces.c), and honours SubnetsToZones
@@ -165,15 +165,22 @@ s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     gateway_composer_state_t *state = call->state;
     if (!en_modelcache_get(state->models, call->model_uuid, err))
         return -1;
-    // seam: the imagemeta issue adds its step here, filling
-    // StartInstanceParams.image_metadata before the broker runs
-    const En__StartInstanceParams *p = req->params;
+    En__StartInstanceParams *p = NULL;
+    en_err_t found;
+    if (gateway_images(call, call->model_uuid, &req->params, 1, &p, &found, err))
+        return -1;
+    if (found.kind != EN_OK) {
+        *err = found;
+        return -1;
+    }
     if (!gateway_start_refused(p)) {
         const char *machine = gateway_machine_id(p);
         if (gateway_ensure_groups(call, call->model_uuid, p->controller_uuid, &machine, 1, err))
             return -1;
     }
-    return gateway_step(call, "broker", req_, res, err);
+    En__StartInstanceRequest one = *req;
+    one.params = p;
+    return gateway_step(call, "broker", &one.base, res, err);
 }
 
 static const gateway_composition_t s_compositions[] = {

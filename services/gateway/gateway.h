@@ -99,6 +99,13 @@ bool gateway_ensure_groups_failed(const en_err_t *outcome, en_err_t *err);
 //  ("0" when none is given), and whether the broker refuses the start's
 //  parameters outright (then no groups are made for it).
 const char *gateway_machine_id(const En__StartInstanceParams *p);
+
+//  The image step (images.c): out[i] is params[i], or an arena copy that
+//  carries the images imagemeta found for its release and arch; errs[i]
+//  the item's lookup error (kind EN_OK when none). Returns 0 (-1 only for
+//  a failure of the whole call).
+int gateway_images(en_call_t *call, const char *model_uuid, En__StartInstanceParams *const *params,
+                   size_t n, En__StartInstanceParams **out, en_err_t *errs, en_err_t *err);
 bool gateway_start_refused(const En__StartInstanceParams *p);
 //  DeleteGroups; groups left are logged and make the call fail, naming
 //  them (EC2's `cannot delete security group "<g>": consider deleting it

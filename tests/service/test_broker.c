@@ -767,6 +767,41 @@ precheck_refuses_spaces_no_zone_can_meet(void **state)
     assert_string_equal(err.message, "no available zone in the zones constraint");
 }
 
+//  The images imagemeta found choose the arch with the type: only an
+//  arm64 image makes an arm64 instance; images of another region are not
+//  this region's, and none left is Juju's no-images error.
+static void
+start_uses_the_image_metadata_it_is_given(void **state)
+{
+    fx_t *fx = *state;
+    en_err_t err;
+    En__ImageMetadata arm = EN__IMAGE_METADATA__INIT;
+    arm.id = "img-arm";
+    arm.arch = "arm64";
+    arm.region_name = "sim-east";
+    arm.virt_type = "hvm";
+    En__ImageMetadata west = EN__IMAGE_METADATA__INIT;
+    west.id = "img-west";
+    west.arch = "amd64";
+    west.region_name = "sim-west";
+    En__ImageMetadata *both[] = {&arm, &west};
+    En__StartInstanceParams p = EN__START_INSTANCE_PARAMS__INIT;
+    p.image_metadata = both;
+    p.n_image_metadata = 2;
+    p.series = "jammy";
+    En__StartInstanceResult *r = s_start_net(fx, "1", NULL, NULL, &p, &err);
+    assert_non_null(r);
+    assert_string_equal(r->hardware->arch, "arm64");
+    FREE(r);
+    En__ImageMetadata *only_west[] = {&west};
+    p.image_metadata = only_west;
+    p.n_image_metadata = 1;
+    assert_null(s_start_net(fx, "2", NULL, NULL, &p, &err));
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    assert_string_equal(err.message, "no \"jammy\" images in sim-east with arches [amd64]");
+    assert_int_equal(s_live(fx), 1);
+}
+
 int
 main(void)
 {
@@ -794,6 +829,8 @@ main(void)
         cmocka_unit_test_setup_teardown(start_honours_subnets_to_zones_and_endpoint_bindings,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(precheck_refuses_spaces_no_zone_can_meet, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(start_uses_the_image_metadata_it_is_given, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
