@@ -52,6 +52,28 @@ static const option_t s_options[CLI_OPT_COUNT] = {
                       "a source the ports are open to (repeatable; default 0.0.0.0/0)"},
     [CLI_OPT_SPACE] = {"space", 0, true, "SPACE", "only the subnets of this space (by name)"},
     [CLI_OPT_ZONE] = {"zone", 0, true, "ZONE", "only the subnets in this availability zone"},
+    [CLI_OPT_DIR] = {"dir", 'd', true, "DIR", "the directory the metadata is written to"},
+    [CLI_OPT_IMAGE_ID] = {"image-id", 'i', true, "ID", "the cloud's image id"},
+    [CLI_OPT_BASE] = {"base", 0, true, "BASE", "the image's base, e.g. ubuntu@22.04"},
+    [CLI_OPT_SERIES] = {"series", 's', true, "SERIES", "the image's series, e.g. jammy"},
+    [CLI_OPT_RELEASE] = {"release", 0, true, "R", "the Ubuntu release, e.g. 22.04"},
+    [CLI_OPT_ARCH] = {"arch", 'a', true, "ARCH", "the architecture, e.g. amd64"},
+    [CLI_OPT_REGION] = {"region", 'r', true, "REGION", "the cloud region"},
+    [CLI_OPT_ENDPOINT] = {"endpoint", 'u', true, "URL", "the cloud's endpoint"},
+    [CLI_OPT_STREAM] = {"stream", 0, true, "S", "the image stream (default released)"},
+    [CLI_OPT_VIRT_TYPE] = {"virt-type", 0, true, "V", "the image's virtualisation type, e.g. hvm"},
+    [CLI_OPT_STORAGE] = {"storage", 0, true, "S", "the image's root storage type, e.g. ssd"},
+    [CLI_OPT_SIGN_KEY] = {"sign-key", 0, true, "FILE",
+                          "an armored secret key: also write clear-signed .sjson files"},
+    [CLI_OPT_PASSPHRASE] = {"passphrase", 0, true, "P", "the passphrase of --sign-key"},
+    [CLI_OPT_PRIORITY] = {"priority", 0, true, "N", "the source's priority (default 50)"},
+    [CLI_OPT_REQUIRE_SIGNED] = {"require-signed", 0, false, NULL,
+                                "accept only signed (.sjson) metadata from the source"},
+    [CLI_OPT_KEYRING] = {"keyring", 0, true, "FILE",
+                         "armored public key(s) the source's signatures are checked with"},
+    [CLI_OPT_USER] = {"user", 0, false, NULL, "a user source: tried before the cloud's own"},
+    [CLI_OPT_VERBOSE] = {"verbose", 0, false, NULL,
+                         "show which source matched and why others were skipped"},
 };
 
 static int
@@ -179,7 +201,7 @@ cli_timeout_parse(const char *text)
 }
 
 void
-cli_options_help(FILE *out, unsigned mask)
+cli_options_help(FILE *out, uint64_t mask)
 {
     for (int i = 0; i < CLI_OPT_COUNT; i++) {
         if (!(mask & CLI_OPT(i)))
@@ -225,7 +247,7 @@ cli_constraints_arg(const cli_args_t *args, cli_opt_t opt, en_constraints_t *out
 int
 cli_args_check(const cli_args_t *args, const cli_command_t *command, cli_t *cli, en_err_t *err)
 {
-    unsigned extra = args->given & ~(command->options | CLI_OPTS_COMMON);
+    uint64_t extra = args->given & ~(command->options | CLI_OPTS_COMMON);
     for (int i = 0; i < CLI_OPT_COUNT; i++)
         if (extra & CLI_OPT(i))
             return en_err_set(err, EN_NOT_VALID, "option provided but not defined: --%s",

@@ -5,7 +5,10 @@
     file only lists the tables, finds the row for argv's command, checks the
     words against the row and calls its handler. Help is generated from the
     same rows and the option table, so a new command is one row in one
-    table and shows up in `environs help` by itself. */
+    table and shows up in `environs help` by itself. A row may name a
+    command of two words (`metadata generate-image`, as Juju's
+    supercommands): argv's command and its first word are tried together
+    before the command alone. */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -21,7 +24,7 @@ static const cli_command_t s_core_commands[] = {
      .handler = s_help,
      .usage = "[COMMAND]",
      .summary = "Shows help on a command, or lists the commands.",
-     .max_words = 1},
+     .max_words = 2},
     {.name = "version",
      .handler = s_version,
      .summary = "Prints the version of environs.",
@@ -37,6 +40,7 @@ static const cli_command_t *const s_tables[] = {
     cli_machine_commands,
     cli_port_commands,
     cli_network_commands,
+    cli_metadata_commands,
     s_core_commands,
     NULL,
 };
@@ -51,6 +55,18 @@ cli_command_find(const char *name)
     return NULL;
 }
 
+const cli_command_t *
+cli_command_find2(const char *name, const char *next)
+{
+    char both[128];
+    if (next && (size_t)snprintf(both, sizeof both, "%s %s", name, next) < sizeof both) {
+        const cli_command_t *c = cli_command_find(both);
+        if (c)
+            return c;
+    }
+    return cli_command_find(name);
+}
+
 static int
 s_compare_commands(const void *a, const void *b)
 {
@@ -63,9 +79,9 @@ s_help_all(FILE *out)
 {
     fprintf(out, "Usage: environs [options] COMMAND [args...]\n\n"
                  "environs manages clouds, credentials, controllers, models, machines,\n"
-                 "their open ports and their networks (spaces, subnets, NICs) through an\n"
-                 "environs gateway: $ENVIRONS_GATEWAY, else the endpoint environs-local\n"
-                 "wrote to $ENVIRONS_HOME/gateway.endpoint.\n"
+                 "their open ports, their networks (spaces, subnets, NICs) and image\n"
+                 "metadata through an environs gateway: $ENVIRONS_GATEWAY, else the\n"
+                 "endpoint environs-local wrote to $ENVIRONS_HOME/gateway.endpoint.\n"
                  "\nCommands:\n");
     const cli_command_t *rows[128];
     size_t n = 0;
@@ -73,8 +89,12 @@ s_help_all(FILE *out)
         for (const cli_command_t *c = s_tables[t]; c->name && n < 128; c++)
             rows[n++] = c;
     qsort(rows, n, sizeof rows[0], s_compare_commands);
+    int width = 22; // the widest name sets the column
     for (size_t i = 0; i < n; i++)
-        fprintf(out, "    %-22s %s\n", rows[i]->name, rows[i]->summary);
+        if ((int)strlen(rows[i]->name) > width)
+            width = (int)strlen(rows[i]->name);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "    %-*s %s\n", width, rows[i]->name, rows[i]->summary);
     fprintf(out, "\nOptions every command takes:\n");
     cli_options_help(out, CLI_OPTS_COMMON);
     fprintf(out, "\nSee 'environs help COMMAND' for the options of a command.\n");
@@ -101,8 +121,9 @@ s_help(cli_t *cli, const cli_args_t *args)
         s_help_all(stdout);
         return CLI_EXIT_OK;
     }
-    const cli_command_t *c = cli_command_find(args->words[0]);
-    if (!c)
+    const cli_command_t *c = cli_command_find2(args->words[0],
+                                               args->word_count > 1 ? args->words[1] : NULL);
+    if (!c || (args->word_count > 1 && !strchr(c->name, ' ')))
         return cli_usage("unknown command or topic for %s", args->words[0]);
     s_help_command(stdout, c);
     return CLI_EXIT_OK;
@@ -135,7 +156,13 @@ cli_main(int argc, char **argv)
         rc = CLI_EXIT_OK;
         goto cleanup;
     }
-    const cli_command_t *command = cli_command_find(args.command);
+    const cli_command_t *command =
+        cli_command_find2(args.command, args.word_count ? args.words[0] : NULL);
+    if (command && strchr(command->name, ' ')) { // two words: shift the second off
+        args.command = command->name;
+        memmove(args.words, args.words + 1, (args.word_count - 1) * sizeof *args.words);
+        args.word_count--;
+    }
     if (!command) {
         rc = cli_usage("unrecognized command: environs %s", args.command);
         goto cleanup;

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "bus/client.h"
@@ -29,6 +30,8 @@
 #include "common/portrange.h"
 #include "environ.pb-c.h"
 #include "format.h"
+#include "simplestreams/ss.h"
+#include "simplestreams/ssverify.h"
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAILURE 1
@@ -69,10 +72,28 @@ typedef enum {
     CLI_OPT_CIDR,                  // --cidr CIDR      (repeatable)
     CLI_OPT_SPACE,                 // --space S
     CLI_OPT_ZONE,                  // --zone Z
+    CLI_OPT_DIR,                   // -d, --dir DIR          (metadata generate-image)
+    CLI_OPT_IMAGE_ID,              // -i, --image-id ID
+    CLI_OPT_BASE,                  // --base ubuntu@22.04
+    CLI_OPT_SERIES,                // -s, --series jammy
+    CLI_OPT_RELEASE,               // --release 22.04
+    CLI_OPT_ARCH,                  // -a, --arch A
+    CLI_OPT_REGION,                // -r, --region R
+    CLI_OPT_ENDPOINT,              // -u, --endpoint URL
+    CLI_OPT_STREAM,                // --stream S
+    CLI_OPT_VIRT_TYPE,             // --virt-type V
+    CLI_OPT_STORAGE,               // --storage S
+    CLI_OPT_SIGN_KEY,              // --sign-key FILE
+    CLI_OPT_PASSPHRASE,            // --passphrase P
+    CLI_OPT_PRIORITY,              // --priority N           (metadata add-source)
+    CLI_OPT_REQUIRE_SIGNED,        // --require-signed
+    CLI_OPT_KEYRING,               // --keyring FILE
+    CLI_OPT_USER,                  // --user
+    CLI_OPT_VERBOSE,               // --verbose              (images)
     CLI_OPT_COUNT
 } cli_opt_t;
 
-#define CLI_OPT(o) (1u << (o))
+#define CLI_OPT(o) (UINT64_C(1) << (o))
 //  Options every command accepts.
 #define CLI_OPTS_COMMON (CLI_OPT(CLI_OPT_HELP) | CLI_OPT(CLI_OPT_TIMEOUT))
 
@@ -84,7 +105,7 @@ typedef struct {
     size_t word_count;
     const char **values[CLI_OPT_COUNT];
     size_t value_count[CLI_OPT_COUNT];
-    unsigned given; // CLI_OPT() mask of the options present
+    uint64_t given; // CLI_OPT() mask of the options present
 } cli_args_t;
 
 //  Usage errors are EN_NOT_VALID with Juju's gnuflag wording: `option
@@ -96,7 +117,7 @@ bool cli_args_has(const cli_args_t *args, cli_opt_t opt);
 //  "500" and "500ms" are milliseconds, "30s" seconds; -1 when not valid.
 int cli_timeout_parse(const char *text);
 //  One line per option in mask: `    --format F     output format ...`.
-void cli_options_help(FILE *out, unsigned mask);
+void cli_options_help(FILE *out, uint64_t mask);
 //  The command's timeout when --timeout is given, else default_ms (for
 //  commands whose calls take minutes).
 int cli_timeout_or(const cli_t *cli, const cli_args_t *args, int default_ms);
@@ -117,7 +138,7 @@ typedef struct {
     const char *usage;    // words after the name, e.g. "CLOUD"
     const char *summary;  // one line
     const char *details;  // paragraph(s) for `help <name>`, or NULL
-    unsigned options;     // CLI_OPT() mask beyond CLI_OPTS_COMMON
+    uint64_t options;     // CLI_OPT() mask beyond CLI_OPTS_COMMON
     int min_words;        // positional words required ...
     int max_words;        // ... and allowed (-1 = any number)
     const char *required; // name printed when words are missing, e.g. "CLOUD"
@@ -133,11 +154,14 @@ extern const cli_command_t cli_machine_commands[];
 extern const cli_command_t cli_controller_commands[];
 extern const cli_command_t cli_port_commands[];
 extern const cli_command_t cli_network_commands[];
+extern const cli_command_t cli_metadata_commands[];
 
 //  Check options, word counts and --format/--timeout values against the
 //  command's row; fills cli->format and cli->timeout_ms.
 int cli_args_check(const cli_args_t *args, const cli_command_t *command, cli_t *cli, en_err_t *err);
 const cli_command_t *cli_command_find(const char *name);
+//  The two-word command "name next" when there is one, else name's row.
+const cli_command_t *cli_command_find2(const char *name, const char *next);
 int cli_main(int argc, char **argv);
 
 //  --------------------------------------------------------------------------
@@ -310,5 +334,21 @@ cli_table_t *cli_subnets_table(const cli_subnet_t *subnets, size_t count);
 json_t *cli_show_machine_view(const En__Model *model, const En__Instance *inst,
                               En__InterfaceInfo *const *nics, size_t count,
                               En__SpaceInfo *const *spaces, size_t space_count);
+
+//  --------------------------------------------------------------------------
+//  Image metadata (commands_metadata.c)
+
+//  The image `metadata generate-image` describes, its strings borrowed
+//  from args. Usage errors (EN_NOT_VALID): `missing option: -i`, `missing
+//  option: --base, --series or --release`, `invalid value "x" for option
+//  --arch: ...`, `--passphrase needs --sign-key`.
+int cli_generate_image_meta(const cli_args_t *args, en_ss_image_meta_t *image, en_err_t *err);
+//  Whether two images take the same place in a tree (stream, release, arch,
+//  cloud, virt type, root storage): the newer replaces the older.
+bool cli_image_meta_same_slot(const en_ss_image_meta_t *a, const en_ss_image_meta_t *b);
+//  Merge image into dir/images (see commands_metadata.c), signing the
+//  documents too when signer is not NULL.
+int cli_generate_image_write(const char *dir, const en_ss_image_meta_t *image,
+                             en_sssigner_t *signer, time_t now, en_err_t *err);
 
 #endif

@@ -277,6 +277,29 @@ en_zones_free(en_zone_t **zones_p, size_t count)
     *zones_p = NULL;
 }
 
+void
+en_image_source_clear(en_image_source_t *source)
+{
+    if (!source)
+        return;
+    free(source->id);
+    free(source->description);
+    free(source->url);
+    free(source->keyring_armored);
+    memset(source, 0, sizeof *source);
+}
+
+void
+en_image_sources_free(en_image_source_t **sources_p, size_t count)
+{
+    if (!sources_p || !*sources_p)
+        return;
+    for (size_t i = 0; i < count; i++)
+        en_image_source_clear(&(*sources_p)[i]);
+    free(*sources_p);
+    *sources_p = NULL;
+}
+
 //  --------------------------------------------------------------------------
 //  Network values
 

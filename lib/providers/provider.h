@@ -268,6 +268,28 @@ void en_instance_clear(en_instance_t *instance);
 void en_instances_free(en_instance_t **instances_p, size_t count);
 void en_zones_free(en_zone_t **zones_p, size_t count);
 
+//  --------------------------------------------------------------------------
+//  Image metadata (docs/simplestreams.md §8.1): simplestreams data sources
+//  a cloud publishes itself (Juju's provider data sources, between the
+//  user's and the default ones). Every string owned (en_image_sources_free).
+
+//  Juju's priorities, recorded with each source (the list is tried in order).
+#define EN_IMAGE_PRIORITY_CUSTOM 50   // CUSTOM_CLOUD_DATA: user-registered
+#define EN_IMAGE_PRIORITY_SPECIFIC 20 // SPECIFIC_CLOUD_DATA: the cloud's own
+#define EN_IMAGE_PRIORITY_DEFAULT 10  // DEFAULT_CLOUD_DATA: cloud-images
+
+typedef struct {
+    char *id;          // "sim"
+    char *description; // "sim cloud images", quoted in lookup errors
+    char *url;         // base of the tree: <url>/streams/v1/index.json
+    int priority;      // EN_IMAGE_PRIORITY_*
+    bool require_signed;
+    char *keyring_armored; // public key(s) for .sjson; NULL when unsigned only
+} en_image_source_t;
+
+void en_image_source_clear(en_image_source_t *source);
+void en_image_sources_free(en_image_source_t **sources_p, size_t count);
+
 typedef struct en_provider {
     const char *name;
     const char *const *aliases; // NULL-terminated
@@ -288,6 +310,15 @@ typedef struct en_provider {
     const en_firewall_ops_t *firewall;
     // network, on compute's connection; NULL = NOT_SUPPORTED
     const en_network_ops_t *network;
+    //  Optional (NULL: the cloud publishes no image metadata). The image
+    //  metadata sources of the cloud spec names, in the order they are
+    //  tried; home as compute's open. May write the tree it points at
+    //  (idempotent, safe when processes race) but never talks to the
+    //  cloud's API. *out malloc'd (en_image_sources_free); *count may be 0.
+    //  sim: one source "sim" at file://<dir of its db>/<cloud>-images,
+    //  priority 20, unsigned (require_signed false, no keyring).
+    int (*image_sources)(const en_cloud_spec_t *spec, const char *home,
+                         en_image_source_t **out, size_t *count, en_err_t *err);
 } en_provider_t;
 
 //  Providers compiled into this build, NULL-terminated.

@@ -16,6 +16,7 @@
 #include "common/paths.h"
 #include "providers/provider.h"
 #include "providers/sim/sim_cloud.h"
+#include "providers/sim/sim_private.h"
 
 struct en_compute {
     en_sim_cloud_t *cloud;
@@ -26,30 +27,37 @@ struct en_compute {
     size_t type_count;
 };
 
+int
+sim_spec_db_path(const en_cloud_spec_t *spec, const char *home, char *path, size_t size,
+                 en_err_t *err)
+{
+    char dir[4200], home_buf[4096];
+    if (spec->endpoint && *spec->endpoint) {
+        if ((size_t)snprintf(path, size, "%s", spec->endpoint) >= size)
+            return en_err_set(err, EN_NOT_VALID, "sim database path too long");
+        return 0;
+    }
+    if ((!home || !*home) && en_home(home_buf, sizeof home_buf) == 0)
+        home = home_buf;
+    if (!home || !*home)
+        return en_err_set(err, EN_NOT_VALID, "no state directory for the sim cloud");
+    if (strlen(home) >= sizeof home_buf)
+        return en_err_set(err, EN_NOT_VALID, "state directory path too long");
+    snprintf(dir, sizeof dir, "%.4096s/sim", home);
+    if (en_mkdirs(dir, 0700) != 0)
+        return en_err_set(err, EN_INTERNAL, "cannot create %s", dir);
+    if ((size_t)snprintf(path, size, "%s/%.3000s.db", dir, spec->name ? spec->name : "sim") >=
+        size)
+        return en_err_set(err, EN_NOT_VALID, "sim database path too long");
+    return 0;
+}
+
 static en_compute_t *
 s_open(const en_cloud_spec_t *spec, const char *home, en_err_t *err)
 {
-    char path[8192], dir[4200], home_buf[4096];
-    if (spec->endpoint && *spec->endpoint)
-        snprintf(path, sizeof path, "%s", spec->endpoint);
-    else {
-        if ((!home || !*home) && en_home(home_buf, sizeof home_buf) == 0)
-            home = home_buf;
-        if (!home || !*home) {
-            en_err_set(err, EN_NOT_VALID, "no state directory for the sim cloud");
-            return NULL;
-        }
-        if (strlen(home) >= sizeof home_buf) {
-            en_err_set(err, EN_NOT_VALID, "state directory path too long");
-            return NULL;
-        }
-        snprintf(dir, sizeof dir, "%.4096s/sim", home);
-        if (en_mkdirs(dir, 0700) != 0) {
-            en_err_set(err, EN_INTERNAL, "cannot create %s", dir);
-            return NULL;
-        }
-        snprintf(path, sizeof path, "%s/%.3000s.db", dir, spec->name ? spec->name : "sim");
-    }
+    char path[8192];
+    if (sim_spec_db_path(spec, home, path, sizeof path, err))
+        return NULL;
     en_sim_cloud_t *cloud = en_sim_cloud_open(path, err);
     if (!cloud)
         return NULL;

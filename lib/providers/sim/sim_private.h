@@ -7,7 +7,8 @@
     sim_catalog.c answers regions, zones and instance types; sim_instances.c
     changes instances and sim_describe.c reads them back; sim_groups.c keeps
     security groups, their rules and memberships; sim_nics.c allocates NICs
-    and addresses and sim_network.c answers the network API. Functions shared between
+    and addresses and sim_network.c answers the network API; sim_images.c
+    publishes the cloud's image metadata. Functions shared between
     those files are named sim_<verb>; statics stay s_<verb>. */
 #ifndef EN_SIM_PRIVATE_H
 #define EN_SIM_PRIVATE_H
@@ -16,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/cloudfile.h"
 #include "common/err.h"
 #include "providers/sim/sim_cloud.h"
 
@@ -79,6 +81,14 @@ void sim_calls_close(en_sim_cloud_t *self);
 
 //  Whether `method` names a cloud API method.
 bool sim_method_known(const char *method);
+
+//  --- sim_compute.c ---
+
+//  The database of the cloud spec names: its endpoint when set, else
+//  <home>/sim/<cloud-name>.db (home NULL: en_home(); the directory is
+//  made). Shared by compute's open and the image metadata (sim_images.c).
+int sim_spec_db_path(const en_cloud_spec_t *spec, const char *home, char *path, size_t size,
+                     en_err_t *err);
 
 //  --- sim_knobs.c ---
 

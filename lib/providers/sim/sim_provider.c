@@ -1,6 +1,6 @@
 /*  sim_provider.c — the `sim` provider's credential, region and config
     concerns (its compute, firewall and network drivers are sim_compute.c,
-    on sim_cloud.c). The sim cloud needs no
+    on sim_cloud.c; its image metadata is sim_images.c). The sim cloud needs no
     secret, but accepts userpass so the schema machinery is exercised the
     way a real cloud's is. */
 #include <stdlib.h>
@@ -51,6 +51,8 @@ s_prepare_config(const en_cloud_spec_t *spec, json_t *cfg, en_err_t *err)
 extern const en_compute_ops_t en_sim_compute;
 extern const en_firewall_ops_t en_sim_firewall;
 extern const en_network_ops_t en_sim_network;
+int en_sim_image_sources(const en_cloud_spec_t *spec, const char *home, en_image_source_t **out,
+                         size_t *count, en_err_t *err); // sim_images.c
 
 const en_provider_t en_sim_provider = {
     .name = "sim",
@@ -63,4 +65,5 @@ const en_provider_t en_sim_provider = {
     .compute = &en_sim_compute,
     .firewall = &en_sim_firewall,
     .network = &en_sim_network,
+    .image_sources = en_sim_image_sources,
 };
