@@ -74,6 +74,8 @@ static const option_t s_options[CLI_OPT_COUNT] = {
     [CLI_OPT_USER] = {"user", 0, false, NULL, "a user source: tried before the cloud's own"},
     [CLI_OPT_VERBOSE] = {"verbose", 0, false, NULL,
                          "show which source matched and why others were skipped"},
+    [CLI_OPT_DESCRIPTION] = {"description", 0, true, "D",
+                             "what the source is called in lookups (default its id)"},
 };
 
 static int

@@ -41,6 +41,7 @@ static const cli_command_t *const s_tables[] = {
     cli_port_commands,
     cli_network_commands,
     cli_metadata_commands,
+    cli_image_commands,
     s_core_commands,
     NULL,
 };

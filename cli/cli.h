@@ -90,6 +90,7 @@ typedef enum {
     CLI_OPT_KEYRING,               // --keyring FILE
     CLI_OPT_USER,                  // --user
     CLI_OPT_VERBOSE,               // --verbose              (images)
+    CLI_OPT_DESCRIPTION,           // --description D        (metadata add-source)
     CLI_OPT_COUNT
 } cli_opt_t;
 
@@ -155,6 +156,7 @@ extern const cli_command_t cli_controller_commands[];
 extern const cli_command_t cli_port_commands[];
 extern const cli_command_t cli_network_commands[];
 extern const cli_command_t cli_metadata_commands[];
+extern const cli_command_t cli_image_commands[];
 
 //  Check options, word counts and --format/--timeout values against the
 //  command's row; fills cli->format and cli->timeout_ms.
@@ -350,5 +352,51 @@ bool cli_image_meta_same_slot(const en_ss_image_meta_t *a, const en_ss_image_met
 //  documents too when signer is not NULL.
 int cli_generate_image_write(const char *dir, const en_ss_image_meta_t *image,
                              en_sssigner_t *signer, time_t now, en_err_t *err);
+//  A whole file, NUL-terminated (*data caller-freed). EN_NOT_FOUND `cannot
+//  read PATH: No such file or directory` when it is missing.
+int cli_read_file(const char *path, char **data, size_t *len, en_err_t *err);
+
+//  --------------------------------------------------------------------------
+//  Image data sources and lookups (commands_images.c)
+
+//  {"sources": [{id, description, url, priority, require-signed,
+//  keyring-bytes}]}, in lookup order; keyring-bytes only when there is a
+//  keyring (its text is never shown).
+json_t *cli_image_sources_view(En__ImageDataSource *const *sources, size_t count);
+//  Id  Description  URL  Priority  Signed ("required" / "optional")
+cli_table_t *cli_image_sources_table(En__ImageDataSource *const *sources, size_t count);
+//  The source `metadata add-source ID URL` describes: id and url from the
+//  words, description (default the id), priority (default 50) and
+//  require_signed; strings borrowed from args, no keyring (see
+//  cli_keyring_read). Usage errors (EN_NOT_VALID): `invalid URL "x":
+//  expected file://, http:// or https://`, `invalid value "x" for option
+//  --priority`.
+int cli_image_source_from_args(const cli_args_t *args, En__ImageDataSource *src, en_err_t *err);
+//  The armored public key(s) in file (caller frees): NULL with
+//  cli_read_file's error, or EN_NOT_VALID `invalid keyring FILE: expected
+//  an armored public key (-----BEGIN PGP PUBLIC KEY BLOCK-----)`.
+char *cli_keyring_read(const char *file, en_err_t *err);
+//  "22.04": digits, one dot, digits.
+bool cli_version_valid(const char *release);
+//  The release a --release value names: a version ("22.04") as it is, a
+//  series ("jammy") mapped to its version. NULL with EN_NOT_VALID
+//  `invalid value "x" for option --release: expected a version (22.04) or
+//  a series (jammy)`.
+const char *cli_release_arg(const char *value, en_err_t *err);
+//  The model's default-series (config "default-series", else
+//  "default-base" ubuntu@R) as a version; NULL when it has none.
+const char *cli_model_default_release(const En__Model *model, char *buf, size_t size);
+//  {"images": [{id, release, series, arch, region, endpoint, virt-type,
+//  storage, stream, source, priority}], "resolve-info": {source, signed,
+//  index-url, mirror-url}, "skipped": [{source, error}]} (empty fields
+//  left out; skipped only when a source was skipped).
+json_t *cli_images_view(const En__FindImageMetadataResult *res);
+//  Id  Release  Arch  Region  Virt  Storage  Source
+cli_table_t *cli_images_table(const En__FindImageMetadataResult *res);
+//  --verbose's lines, in the order the sources were tried: `Skipped
+//  <source>: <error>` per skipped source, then `Found in <source>
+//  (signed|unsigned): <index url>` (with ` via mirror <url>` when one was
+//  used). Caller frees.
+char *cli_images_verbose(const En__FindImageMetadataResult *res);
 
 #endif

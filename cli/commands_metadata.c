@@ -43,17 +43,6 @@ static const struct {
 
 static const char *const s_arches[] = {"amd64", "arm64", "ppc64el", "s390x", "riscv64", NULL};
 
-//  "22.04": digits, one dot, digits.
-static bool
-s_release_valid(const char *r)
-{
-    size_t a = strspn(r, "0123456789");
-    if (!a || r[a] != '.')
-        return false;
-    size_t b = strspn(r + a + 1, "0123456789");
-    return b && !r[a + 1 + b];
-}
-
 //  The release from exactly one of --base, --series, --release.
 static int
 s_release_arg(const cli_args_t *args, const char **release, en_err_t *err)
@@ -79,7 +68,7 @@ s_release_arg(const cli_args_t *args, const char **release, en_err_t *err)
     }
     if (!rel)
         return en_err_set(err, EN_NOT_VALID, "missing option: --base, --series or --release");
-    if (!s_release_valid(rel))
+    if (!cli_version_valid(rel))
         return en_err_set(err, EN_NOT_VALID, "invalid release \"%s\": expected e.g. 22.04", rel);
     *release = rel;
     return 0;
@@ -128,8 +117,8 @@ cli_generate_image_meta(const cli_args_t *args, en_ss_image_meta_t *im, en_err_t
 //  --------------------------------------------------------------------------
 //  Files
 
-static int
-s_read_file(const char *path, char **data, size_t *len, en_err_t *err)
+int
+cli_read_file(const char *path, char **data, size_t *len, en_err_t *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -260,7 +249,7 @@ s_existing_read(const char *root, s_existing_t *ex, en_err_t *err)
     snprintf(path, sizeof path, "%s/streams/v1/index.json", root);
     char *buf = NULL;
     size_t len = 0;
-    if (s_read_file(path, &buf, &len, err))
+    if (cli_read_file(path, &buf, &len, err))
         return err->kind == EN_NOT_FOUND ? 0 : -1;
     en_ss_index_t *index = en_ss_index_parse(buf, len, path, err);
     free(buf);
@@ -272,7 +261,7 @@ s_existing_read(const char *root, s_existing_t *ex, en_err_t *err)
         if (!e->datatype || strcmp(e->datatype, "image-ids") != 0)
             continue;
         snprintf(path, sizeof path, "%s/%s", root, e->path);
-        if ((rc = s_read_file(path, &buf, &len, err)))
+        if ((rc = cli_read_file(path, &buf, &len, err)))
             break;
         en_ss_products_t *doc = en_ss_products_parse(buf, len, path, err);
         free(buf);
@@ -384,7 +373,7 @@ s_signer(const cli_args_t *args, en_err_t *err)
     const char *pass = cli_args_value(args, CLI_OPT_PASSPHRASE);
     char *key = NULL;
     size_t len = 0;
-    if (s_read_file(file, &key, &len, err))
+    if (cli_read_file(file, &key, &len, err))
         return NULL;
     en_sssigner_t *signer = en_sssigner_new(key, pass ? pass : "", err);
     free(key);

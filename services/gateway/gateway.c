@@ -39,7 +39,8 @@ struct gateway {
 
 //  Services this build ships. A composition step for any other service is
 //  a seam for a later issue and answers NOT_IMPLEMENTED.
-static const char *const s_landed[] = {"registry", "broker", "firewaller", "networking", NULL};
+static const char *const s_landed[] = {"registry",   "broker",    "firewaller",
+                                        "networking", "imagemeta", NULL};
 
 bool
 gateway_service_landed(const char *service)

@@ -76,6 +76,14 @@ static const en_forward_t s_forwards[] = {
     {"Spaces", "networking"},
     {"AllocateContainerAddresses", "networking"},
     {"ReleaseContainerAddresses", "networking"},
+    // Image and agent metadata (StartInstance's image step: images.c)
+    {"ImageMetadataSources", "imagemeta"},
+    {"RegisterImageDataSource", "imagemeta"},
+    {"RegisterUserImageDataSource", "imagemeta"},
+    {"UnregisterImageDataSource", "imagemeta"},
+    {"FindImageMetadata", "imagemeta"},
+    {"AgentMetadataSources", "imagemeta"},
+    {"FindAgentMetadata", "imagemeta"},
 };
 
 const en_forward_t *

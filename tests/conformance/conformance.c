@@ -377,12 +377,14 @@ main(int argc, char **argv)
         harness_start(&H, "registry", 0);
         harness_start(&H, "broker", 0);
         harness_start(&H, "firewaller", 0); // instances' groups, and the port methods
+        harness_start(&H, "imagemeta", 0); // the images of each start
         harness_start(&H, "networking", 0);
         if (harness_wait_service(&H, "registry", 20000) != 0 ||
             harness_wait_service(&H, "broker", 20000) != 0 ||
             harness_wait_service(&H, "firewaller", 20000) != 0 ||
+            harness_wait_service(&H, "imagemeta", 20000) != 0 ||
             harness_wait_service(&H, "networking", 20000) != 0) {
-            fprintf(stderr, "registry, broker, firewaller or networking never came up\n");
+            fprintf(stderr, "registry, broker, firewaller, imagemeta or networking never came up\n");
             harness_fini(&H);
             return 1;
         }

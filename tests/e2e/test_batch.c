@@ -85,9 +85,11 @@ s_setup(void **state)
                     "--lanes", "1",         "--replica",    "0",      NULL};
     harness_spawn(&fx->h, "broker", 0, argv);
     harness_start(&fx->h, "firewaller", 0); // each start's groups first
+    harness_start(&fx->h, "imagemeta", 0); // the images of each start
     if (harness_wait_service(&fx->h, "registry", 20000) ||
         harness_wait_service(&fx->h, "broker", 20000) ||
-        harness_wait_service(&fx->h, "firewaller", 20000))
+        harness_wait_service(&fx->h, "firewaller", 20000) ||
+        harness_wait_service(&fx->h, "imagemeta", 20000))
         return -1;
     En__OpenRequest req = EN__OPEN_REQUEST__INIT;
     En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;

@@ -48,9 +48,11 @@ setup(void **state)
     harness_start(&H, "registry", 0);
     harness_start(&H, "broker", 0);
     harness_start(&H, "firewaller", 0);
+    harness_start(&H, "imagemeta", 0); // the images of each start
     NETWORKING = harness_start(&H, "networking", 0);
     if (harness_wait_service(&H, "registry", 20000) || harness_wait_service(&H, "broker", 20000) ||
         harness_wait_service(&H, "firewaller", 20000) ||
+        harness_wait_service(&H, "imagemeta", 20000) ||
         harness_wait_service(&H, "networking", 20000))
         return -1;
     char sim[512];

@@ -121,9 +121,11 @@ s_setup(void **state)
     harness_start(&fx->h, "registry", 0);
     harness_start(&fx->h, "broker", 0);
     fx->firewaller = harness_start(&fx->h, "firewaller", 0);
+    harness_start(&fx->h, "imagemeta", 0); // the images of each start
     if (harness_wait_service(&fx->h, "registry", 20000) ||
         harness_wait_service(&fx->h, "broker", 20000) ||
-        harness_wait_service(&fx->h, "firewaller", 20000))
+        harness_wait_service(&fx->h, "firewaller", 20000) ||
+        harness_wait_service(&fx->h, "imagemeta", 20000))
         return -1;
     char path[512];
     snprintf(path, sizeof path, "%s/sim", fx->h.home);

@@ -47,8 +47,10 @@ setup(void **state)
     harness_start(&H, "registry", 0);
     BROKER = harness_start(&H, "broker", 0);
     harness_start(&H, "firewaller", 0); // each start's groups first
+    harness_start(&H, "imagemeta", 0); // the images of each start
     if (harness_wait_service(&H, "registry", 20000) || harness_wait_service(&H, "broker", 20000) ||
-        harness_wait_service(&H, "firewaller", 20000))
+        harness_wait_service(&H, "firewaller", 20000) ||
+        harness_wait_service(&H, "imagemeta", 20000))
         return -1;
     char path[512];
     snprintf(path, sizeof path, "%s/sim", H.home);

@@ -48,8 +48,10 @@ setup(void **state)
     brokers[0] = harness_start(&H, "broker", 0);
     brokers[1] = harness_start(&H, "broker", 1);
     harness_start(&H, "firewaller", 0); // each start's groups first
+    harness_start(&H, "imagemeta", 0); // the images of each start
     if (harness_wait_service(&H, "registry", 20000) || harness_wait_service(&H, "broker", 20000) ||
-        harness_wait_service(&H, "firewaller", 20000))
+        harness_wait_service(&H, "firewaller", 20000) ||
+        harness_wait_service(&H, "imagemeta", 20000))
         return -1;
     return 0;
 }

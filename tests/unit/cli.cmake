@@ -7,7 +7,7 @@ set(EN_CLI_SRCS
   ${EN_CLI_DIR}/commands_credentials.c ${EN_CLI_DIR}/commands_models.c
   ${EN_CLI_DIR}/commands_bootstrap.c ${EN_CLI_DIR}/commands_machines.c
   ${EN_CLI_DIR}/commands_ports.c ${EN_CLI_DIR}/commands_network.c
-  ${EN_CLI_DIR}/commands_metadata.c)
+  ${EN_CLI_DIR}/commands_metadata.c ${EN_CLI_DIR}/commands_images.c)
 en_test(NAME unit.cli_format LABEL unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli_format.c ${EN_CLI_SRCS}
   LIBS en_bus en_simplestreams)

@@ -1,0 +1,365 @@
+/*  e2e: image metadata through the `environs` CLI — `images` finding the
+    sim cloud's own image, `metadata add-source` of a tree written by
+    `metadata generate-image` that then answers first, a source that
+    requires signatures skipped with --verbose, and `metadata
+    remove-source` — against real gateway, registry, broker, firewaller
+    and imagemeta processes on loopback and the sim cloud.
+
+    The tests run in order and share one set of processes and one home:
+    the first bootstraps controller c1 on sim/sim-east, whose "controller"
+    model is the current one; the others register and remove sources
+    (a registry shared by every model) and look images up. The sim
+    publishes sim-img-<region>-<release>-<arch> for 20.04, 22.04 and 24.04
+    as source "sim cloud images"; no source is registered at the start. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <czmq.h>
+#include <jansson.h>
+
+#include "common/paths.h"
+#include "harness.h"
+
+static harness_t H;
+static char CLI[1024];
+//  The endpoint the sim's images carry ("" when none): the custom image
+//  is generated for the same cloud, so the lookup matches it.
+static char ENDPOINT[512];
+
+static int
+setup(void **state)
+{
+    (void)state;
+    setenv("ENVIRONS_RETRY_SCALE", "0.05", 1);
+    zsys_handler_set(NULL);
+    if (harness_init(&H))
+        return -1;
+    snprintf(CLI, sizeof CLI, "%s", harness_bin("cli/environs"));
+    harness_start(&H, "gateway", 0);
+    harness_start(&H, "registry", 0);
+    harness_start(&H, "broker", 0);
+    harness_start(&H, "firewaller", 0);
+    harness_start(&H, "imagemeta", 0);
+    if (harness_wait_service(&H, "registry", 20000) || harness_wait_service(&H, "broker", 20000) ||
+        harness_wait_service(&H, "firewaller", 20000) ||
+        harness_wait_service(&H, "imagemeta", 20000))
+        return -1;
+    char sim[512];
+    snprintf(sim, sizeof sim, "%s/sim", H.home);
+    return en_mkdirs(sim, 0700);
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    return harness_fini(&H);
+}
+
+//  Run the CLI; *out and *err are its stdout and stderr (caller frees).
+static int cli(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+cli(char **out, char **err, const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return harness_run(&H, out, err, "%s %s", CLI, args);
+}
+
+//  What `environs <args>` prints on stdout; asserts exit 0 and a quiet
+//  stderr. Caller frees.
+static char *
+s_ok(const char *args)
+{
+    char *out, *err;
+    int rc = cli(&out, &err, "%s", args);
+    if (rc != 0 || *err)
+        fail_msg("environs %s: exit %d, stderr \"%s\"", args, rc, err);
+    free(err);
+    return out;
+}
+
+//  The command succeeds silently, as add-source and remove-source do.
+static void
+s_quiet(const char *args)
+{
+    char *out = s_ok(args);
+    if (*out)
+        fail_msg("environs %s: stdout \"%s\"", args, out);
+    free(out);
+}
+
+//  The JSON `environs <args> --format json` prints. Caller json_decrefs.
+static json_t *
+s_json(const char *args)
+{
+    char command[2048];
+    snprintf(command, sizeof command, "%s --format json", args);
+    char *out = s_ok(command);
+    json_error_t error;
+    json_t *doc = json_loads(out, 0, &error);
+    if (!json_is_object(doc))
+        fail_msg("environs %s: not a JSON object (%s): %s", command, error.text, out);
+    free(out);
+    return doc;
+}
+
+//  The command fails with exit `rc`, nothing on stdout and stderr starting
+//  with `prefix`.
+static void
+s_fails(const char *args, int want_rc, const char *prefix)
+{
+    char *out, *err;
+    int rc = cli(&out, &err, "%s", args);
+    if (rc != want_rc || strncmp(err, prefix, strlen(prefix)) != 0)
+        fail_msg("environs %s: exit %d, stderr \"%s\", wanted exit %d and \"%s...\"", args, rc, err,
+                 want_rc, prefix);
+    assert_string_equal(out, "");
+    free(out);
+    free(err);
+}
+
+static const char *
+s_text(const json_t *object, const char *key)
+{
+    const char *text = json_string_value(json_object_get(object, key));
+    if (!text)
+        fail_msg("no text \"%s\" in %s", key, json_dumps(object, JSON_COMPACT));
+    return text;
+}
+
+//  The images table of one image of release 22.04, amd64, sim-east, hvm,
+//  ssd. Caller frees.
+static char *
+s_one_image_table(const char *id, const char *source)
+{
+    int w = (int)strlen(id);
+    char *text = NULL;
+    if (asprintf(&text,
+                 "%-*s  Release  Arch   Region    Virt  Storage  Source\n"
+                 "%-*s  22.04    amd64  sim-east  hvm   ssd      %s\n",
+                 w, "Id", w, id, source) < 0)
+        fail_msg("out of memory");
+    return text;
+}
+
+//  The ids of `metadata sources`, joined by ",". Caller frees.
+static char *
+s_source_ids(void)
+{
+    json_t *doc = s_json("metadata sources");
+    json_t *sources = json_object_get(doc, "sources");
+    assert_true(json_is_array(sources));
+    char *ids = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&ids, &size);
+    size_t i;
+    json_t *s;
+    json_array_foreach(sources, i, s)
+    {
+        fprintf(f, "%s%s", i ? "," : "", s_text(s, "id"));
+        assert_null(json_object_get(s, "keyring_armored")); // never the key itself
+    }
+    fclose(f);
+    json_decref(doc);
+    return ids;
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+bootstrap(void **state)
+{
+    (void)state;
+    char *out, *err;
+    int rc = cli(&out, &err, "bootstrap sim/sim-east c1");
+    if (rc != 0)
+        fail_msg("bootstrap: exit %d, stderr \"%s\"", rc, err);
+    free(out);
+    free(err);
+}
+
+static void
+images_finds_the_sims_own_image(void **state)
+{
+    (void)state;
+    char *table = s_ok("images --release 22.04 --arch amd64");
+    char *want = s_one_image_table("sim-img-sim-east-22.04-amd64", "sim cloud images");
+    assert_string_equal(table, want);
+    free(table);
+    //  a series names the same release
+    table = s_ok("images --release jammy --arch amd64");
+    assert_string_equal(table, want);
+    free(table);
+    free(want);
+    json_t *doc = s_json("images --release 22.04 --arch amd64");
+    json_t *images = json_object_get(doc, "images");
+    assert_int_equal(json_array_size(images), 1);
+    json_t *im = json_array_get(images, 0);
+    assert_string_equal(s_text(im, "id"), "sim-img-sim-east-22.04-amd64");
+    assert_string_equal(s_text(im, "release"), "22.04");
+    assert_string_equal(s_text(im, "source"), "sim cloud images");
+    const char *endpoint = json_string_value(json_object_get(im, "endpoint"));
+    snprintf(ENDPOINT, sizeof ENDPOINT, "%s", endpoint ? endpoint : "");
+    json_t *info = json_object_get(doc, "resolve-info");
+    assert_string_equal(s_text(info, "source"), "sim cloud images");
+    assert_false(json_is_true(json_object_get(info, "signed")));
+    assert_null(json_object_get(doc, "skipped"));
+    json_decref(doc);
+    //  --verbose: where it was found, on stderr
+    char *out, *err;
+    assert_int_equal(cli(&out, &err, "images --release 22.04 --arch amd64 --verbose"), 0);
+    const char *found = "Found in sim cloud images (unsigned): file://";
+    if (strncmp(err, found, strlen(found)) != 0 || !strstr(err, "/streams/v1/index.json\n"))
+        fail_msg("--verbose stderr \"%s\"", err);
+    assert_non_null(strstr(out, "sim-img-sim-east-22.04-amd64"));
+    free(out);
+    free(err);
+}
+
+static void
+images_of_a_release_nobody_has_is_not_found(void **state)
+{
+    (void)state;
+    s_fails("images --release 18.04 --arch amd64", 1, "ERROR no image metadata found for ");
+    s_fails("images --release 22.4x", 2, "ERROR invalid value \"22.4x\" for option --release");
+}
+
+static void
+add_source_rejects_bad_urls_and_keyrings(void **state)
+{
+    (void)state;
+    s_fails("metadata add-source x ftp://example.com/images", 2,
+            "ERROR invalid URL \"ftp://example.com/images\": expected file://, http:// or "
+            "https://\n");
+    char path[600];
+    snprintf(path, sizeof path, "%s/not-a-key", H.home);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a key\n", f);
+    fclose(f);
+    char args[1024];
+    snprintf(args, sizeof args, "metadata add-source x file:///tmp --keyring %s", path);
+    s_fails(args, 1, "ERROR invalid keyring ");
+    char *ids = s_source_ids();
+    assert_null(strstr(ids, "x,")); // nothing was registered
+    free(ids);
+}
+
+static void
+a_registered_source_answers_before_the_clouds_own(void **state)
+{
+    (void)state;
+    char args[2048];
+    snprintf(args, sizeof args,
+             "metadata generate-image -d %s/custom -i custom-img-1 --release 22.04 -a amd64 "
+             "-r sim-east %s%s --virt-type hvm --storage ssd",
+             H.home, *ENDPOINT ? "-u " : "", ENDPOINT);
+    char *out = s_ok(args);
+    free(out);
+    snprintf(args, sizeof args,
+             "metadata add-source custom file://%s/custom/images --description 'custom images'",
+             H.home);
+    s_quiet(args);
+    char *ids = s_source_ids();
+    if (strncmp(ids, "custom,sim", 10) != 0)
+        fail_msg("sources %s", ids);
+    free(ids);
+    json_t *doc = s_json("metadata sources");
+    json_t *custom = json_array_get(json_object_get(doc, "sources"), 0);
+    assert_string_equal(s_text(custom, "description"), "custom images");
+    assert_int_equal(json_integer_value(json_object_get(custom, "priority")), 50);
+    assert_false(json_is_true(json_object_get(custom, "require-signed")));
+    json_decref(doc);
+    char *table = s_ok("images --release 22.04 --arch amd64");
+    char *want = s_one_image_table("custom-img-1", "custom images");
+    assert_string_equal(table, want);
+    free(table);
+    free(want);
+    char *err;
+    assert_int_equal(cli(&out, &err, "images --release 22.04 --arch amd64 --verbose"), 0);
+    char found[1024];
+    snprintf(found, sizeof found,
+             "Found in custom images (unsigned): file://%s/custom/images/streams/v1/index.json\n",
+             H.home);
+    assert_string_equal(err, found);
+    free(out);
+    free(err);
+}
+
+static void
+a_source_that_requires_signatures_is_skipped_with_why(void **state)
+{
+    (void)state;
+    char args[2048];
+    snprintf(args, sizeof args,
+             "metadata add-source strict file://%s/custom/images --user --require-signed "
+             "--description 'strict images'",
+             H.home);
+    s_quiet(args);
+    char *ids = s_source_ids();
+    if (strncmp(ids, "strict,custom,sim", 17) != 0) // --user: first
+        fail_msg("sources %s", ids);
+    free(ids);
+    char *table = s_ok("metadata sources");
+    assert_non_null(strstr(table, "strict images"));
+    assert_non_null(strstr(table, "required"));
+    free(table);
+    char *out, *err;
+    assert_int_equal(cli(&out, &err, "images --release 22.04 --arch amd64 --verbose"), 0);
+    const char *skipped = "Skipped strict images: ";
+    if (strncmp(err, skipped, strlen(skipped)) != 0 ||
+        !strstr(err, "\nFound in custom images (unsigned): "))
+        fail_msg("--verbose stderr \"%s\"", err);
+    assert_non_null(strstr(out, "custom-img-1"));
+    free(out);
+    free(err);
+    json_t *doc = s_json("images --release 22.04 --arch amd64");
+    json_t *skip = json_array_get(json_object_get(doc, "skipped"), 0);
+    assert_string_equal(s_text(skip, "source"), "strict images");
+    assert_true(*s_text(skip, "error"));
+    json_decref(doc);
+    s_quiet("metadata remove-source strict");
+}
+
+static void
+remove_source_brings_back_the_clouds_own(void **state)
+{
+    (void)state;
+    s_quiet("metadata remove-source custom");
+    char *ids = s_source_ids();
+    if (strncmp(ids, "sim", 3) != 0)
+        fail_msg("sources %s", ids);
+    free(ids);
+    char *table = s_ok("images --release 22.04 --arch amd64");
+    char *want = s_one_image_table("sim-img-sim-east-22.04-amd64", "sim cloud images");
+    assert_string_equal(table, want);
+    free(table);
+    free(want);
+    s_quiet("metadata remove-source custom"); // an unknown id is no error, as in Juju
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bootstrap),
+        cmocka_unit_test(images_finds_the_sims_own_image),
+        cmocka_unit_test(images_of_a_release_nobody_has_is_not_found),
+        cmocka_unit_test(add_source_rejects_bad_urls_and_keyrings),
+        cmocka_unit_test(a_registered_source_answers_before_the_clouds_own),
+        cmocka_unit_test(a_source_that_requires_signatures_is_skipped_with_why),
+        cmocka_unit_test(remove_source_brings_back_the_clouds_own),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
