@@ -349,6 +349,34 @@ remove_source_brings_back_the_clouds_own(void **state)
     s_quiet("metadata remove-source custom"); // an unknown id is no error, as in Juju
 }
 
+//  A machine starts with the image the lookup found (its arch decides the
+//  instance's), and a release no source has fails the start, naming
+//  release, arch and region, before anything is made.
+static void
+machines_start_with_their_image_or_say_why_not(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL;
+    // like Juju, add-machine reports on stderr
+    if (cli(&out, &err, "add-machine --constraints arch=arm64") != 0 ||
+        !strstr(err, "created machine"))
+        fail_msg("add-machine arch=arm64: \"%s\" \"%s\"", out, err);
+    free(out);
+    free(err);
+    out = s_ok("machines --format json");
+    assert_non_null(strstr(out, "arch=arm64"));
+    free(out);
+    s_quiet("model-config default-series=bionic");
+    int rc = cli(&out, &err, "add-machine");
+    const char *said = *err ? err : out;
+    if (rc == 0 || !strstr(said, "no image metadata found for release \"18.04\"") ||
+        !strstr(said, "region \"sim-east\""))
+        fail_msg("add-machine with series bionic: exit %d, \"%s\" \"%s\"", rc, out, err);
+    free(out);
+    free(err);
+    s_quiet("model-config default-series=jammy");
+}
+
 int
 main(void)
 {
@@ -360,6 +388,7 @@ main(void)
         cmocka_unit_test(a_registered_source_answers_before_the_clouds_own),
         cmocka_unit_test(a_source_that_requires_signatures_is_skipped_with_why),
         cmocka_unit_test(remove_source_brings_back_the_clouds_own),
+        cmocka_unit_test(machines_start_with_their_image_or_say_why_not),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
