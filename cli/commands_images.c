@@ -356,7 +356,7 @@ s_values(const cli_args_t *args, cli_opt_t opt, const char *fallback, size_t *co
 }
 
 //  images [--release R] [--arch A] [--region X] [--endpoint U] [--stream S]
-//  [--verbose] [-m MODEL]
+//  [--virt-type V] [--storage S] [--verbose] [-m MODEL]
 static int
 s_images(cli_t *cli, const cli_args_t *args)
 {
@@ -396,6 +396,10 @@ s_images(cli_t *cli, const cli_args_t *args)
     cons.stream = (char *)(stream ? stream : "");
     cons.region = (char *)(region ? region : "");
     cons.endpoint = (char *)(endpoint ? endpoint : "");
+    const char *virt = cli_args_value(args, CLI_OPT_VIRT_TYPE);
+    const char *storage = cli_args_value(args, CLI_OPT_STORAGE);
+    cons.virt_type = (char *)(virt ? virt : "");
+    cons.root_store = (char *)(storage ? storage : "");
     En__FindImageMetadataRequest req = EN__FIND_IMAGE_METADATA_REQUEST__INIT;
     req.constraint = &cons;
     if (cli_call(cli, "FindImageMetadata", model->model->uuid, &req.base,
@@ -428,7 +432,8 @@ const cli_command_t cli_image_commands[] = {
                 "first with matching records answers. --release is a version (22.04) or a\n"
                 "series (jammy), default the model's default-series; --arch defaults to\n"
                 "amd64 (both may be repeated); --region and --endpoint to the model's\n"
-                "cloud; --stream to released. --verbose says on stderr which sources were\n"
+                "cloud; --stream to released. --virt-type and --storage keep the images\n"
+                "that name them (or name none). --verbose says on stderr which sources were\n"
                 "skipped and why, and where the images were found. YAML and JSON:\n"
                 "  images: [{id, release, series, arch, region, endpoint, virt-type, storage,\n"
                 "            stream, source, priority}]\n"
@@ -436,7 +441,8 @@ const cli_command_t cli_image_commands[] = {
                 "  skipped: [{source, error}]",
      .options = CLI_OPT(CLI_OPT_FORMAT) | CLI_OPT(CLI_OPT_MODEL) | CLI_OPT(CLI_OPT_RELEASE) |
                 CLI_OPT(CLI_OPT_ARCH) | CLI_OPT(CLI_OPT_REGION) | CLI_OPT(CLI_OPT_ENDPOINT) |
-                CLI_OPT(CLI_OPT_STREAM) | CLI_OPT(CLI_OPT_VERBOSE),
+                CLI_OPT(CLI_OPT_STREAM) | CLI_OPT(CLI_OPT_VIRT_TYPE) | CLI_OPT(CLI_OPT_STORAGE) |
+                CLI_OPT(CLI_OPT_VERBOSE),
      .max_words = 0},
     {.name = "metadata sources",
      .handler = s_sources,

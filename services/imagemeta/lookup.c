@@ -160,9 +160,19 @@ s_first(im_thread_t *t, en_call_t *call, const im_source_t *srcs, size_t n, s_tr
 
 typedef struct {
     en_ss_image_query_t q;
+    const char *virt_type;  // "" or NULL: any
+    const char *root_store; // likewise
     En__ImageMetadata **images;
     size_t n_images;
 } s_images_t;
+
+//  The constraint's value `want` ("" any) accepts an image's `have` (""
+//  names none, and so matches any).
+static bool
+s_accepts(const char *want, const char *have)
+{
+    return !want || !*want || !*have || strcmp(want, have) == 0;
+}
 
 static const char *
 s_attr(en_arena_t *a, const en_ss_item_t *item, const char *key)
@@ -208,7 +218,8 @@ s_try_images(im_thread_t *t, en_call_t *call, const im_source_t *src, bool is_si
         rc = r == EN_SS_NO_MATCH ? 1 : -1;
         goto cleanup;
     }
-    s->images = en_arena_array(a, m.count, sizeof *s->images);
+    s->images = en_arena_array(a, m.count ? m.count : 1, sizeof *s->images);
+    s->n_images = 0;
     for (size_t i = 0; i < m.count; i++) {
         const en_ss_item_t *it = m.v[i].item;
         En__ImageMetadata *im = en_arena_alloc(a, sizeof *im);
@@ -216,6 +227,8 @@ s_try_images(im_thread_t *t, en_call_t *call, const im_source_t *src, bool is_si
         im->id = (char *)s_attr(a, it, "id");
         im->storage = (char *)s_attr(a, it, "root_store");
         im->virt_type = (char *)s_attr(a, it, "virt");
+        if (!s_accepts(s->virt_type, im->virt_type) || !s_accepts(s->root_store, im->storage))
+            continue;
         im->arch = (char *)s_attr(a, it, "arch");
         im->version = (char *)s_attr(a, it, "version");
         im->series = (char *)s_attr(a, it, "release");
@@ -227,10 +240,16 @@ s_try_images(im_thread_t *t, en_call_t *call, const im_source_t *src, bool is_si
                                                                       : "released");
         im->priority = src->priority;
         im->source = (char *)src->description;
-        s->images[i] = im;
+        s->images[s->n_images++] = im;
     }
-    s->n_images = m.count;
+    // none of the virt type or root store asked for: the next source
     rc = 0;
+    if (!s->n_images) {
+        en_err_set(err, EN_NOT_FOUND, "index has no matching records (virt-type \"%s\", "
+                   "root-store \"%s\")", s->virt_type ? s->virt_type : "",
+                   s->root_store ? s->root_store : "");
+        rc = 1;
+    }
 cleanup:
     en_ss_matches_free(&m);
     en_ss_strv_free(ids, n_ids);
@@ -287,7 +306,9 @@ s_find_images(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *re
                         .stream = *stream ? stream : "released",
                         .region = *c->region ? c->region : model.cloud->region,
                         .endpoint = *c->endpoint ? c->endpoint : model.cloud->endpoint,
-                    }};
+                    },
+                    .virt_type = c->virt_type,
+                    .root_store = c->root_store};
     s_skipped_t sk = {0};
     if (s_first(t, call, srcs, n, s_try_images, &s, &out->resolve_info, &sk) == 0) {
         out->images = s.images;
@@ -300,6 +321,10 @@ s_find_images(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *re
                                        s_quoted_list(a, "release", c->releases, c->n_releases),
                                        s_quoted_list(a, "arch", c->arches, c->n_arches),
                                        s.q.region ? s.q.region : "");
+    if (*c->virt_type)
+        head = en_arena_printf(a, "%s, virt-type \"%s\"", head, c->virt_type);
+    if (*c->root_store)
+        head = en_arena_printf(a, "%s, root-store \"%s\"", head, c->root_store);
     s_not_found(err, head, &sk);
     return -1;
 }

@@ -232,6 +232,13 @@ images_of_a_release_nobody_has_is_not_found(void **state)
 {
     (void)state;
     s_fails("images --release 18.04 --arch amd64", 1, "ERROR no image metadata found for ");
+    // the sim's images are hvm on ssd
+    s_fails("images --release 22.04 --arch amd64 --virt-type pv", 1,
+            "ERROR no image metadata found for release \"22.04\", arch \"amd64\", region "
+            "\"sim-east\", virt-type \"pv\"");
+    char *hvm = s_ok("images --release 22.04 --arch amd64 --virt-type hvm --storage ssd");
+    assert_non_null(strstr(hvm, "sim-img-sim-east-22.04-amd64"));
+    free(hvm);
     s_fails("images --release 22.4x", 2, "ERROR invalid value \"22.4x\" for option --release");
 }
 

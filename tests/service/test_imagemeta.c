@@ -537,6 +537,51 @@ find_unsigned_when_allowed(void **state)
     free(model);
 }
 
+//  The constraint's virt type and root store keep the images that name
+//  them (or name none); a source with none of them left is passed over
+//  like one without the release.
+static void
+find_filters_by_virt_type_and_root_store(void **state)
+{
+    fx_t *fx = *state;
+    char *model = s_open(fx, "virt", DISABLED);
+    s_register(fx, false, "plain", s_url(fx, "/unsigned/"), false, NULL, NULL);
+    En__FindImageMetadataRequest req = EN__FIND_IMAGE_METADATA_REQUEST__INIT;
+    En__ImageConstraint c = EN__IMAGE_CONSTRAINT__INIT;
+    char *releases[] = {"12.04"}, *arches[] = {"amd64"};
+    c.releases = releases;
+    c.n_releases = 1;
+    c.arches = arches;
+    c.n_arches = 1;
+    c.region = "us-east-1";
+    c.endpoint = EP;
+    req.constraint = &c;
+    en_err_t err;
+    En__FindImageMetadataResult *all = s_call(fx->d, "FindImageMetadata", model, &req, &err);
+    if (!all)
+        fail_msg("find: %s", err.message);
+    size_t hvm = 0;
+    for (size_t i = 0; i < all->n_images; i++)
+        hvm += !strcmp(all->images[i]->virt_type, "hvm") || !*all->images[i]->virt_type;
+    assert_true(hvm > 0 && hvm <= all->n_images);
+    c.virt_type = "hvm";
+    En__FindImageMetadataResult *r = s_call(fx->d, "FindImageMetadata", model, &req, &err);
+    if (!r)
+        fail_msg("find hvm: %s", err.message);
+    assert_int_equal(r->n_images, hvm);
+    for (size_t i = 0; i < r->n_images; i++)
+        assert_true(!strcmp(r->images[i]->virt_type, "hvm") || !*r->images[i]->virt_type);
+    FREE(r);
+    c.root_store = "no-such-store";
+    assert_null(s_call(fx->d, "FindImageMetadata", model, &req, &err));
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    assert_non_null(strstr(err.message, "no image metadata found for release \"12.04\", arch "
+                                        "\"amd64\", region \"us-east-1\", virt-type \"hvm\", "
+                                        "root-store \"no-such-store\""));
+    FREE(all);
+    free(model);
+}
+
 //  The model's image-metadata-url is the first source (no key: its
 //  unsigned files); a require_signed source without a key is skipped
 //  before any request.
@@ -817,6 +862,8 @@ main(void)
         cmocka_unit_test_setup_teardown(find_skips_unsigned_tampered_and_unreachable, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(find_unsigned_when_allowed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(find_filters_by_virt_type_and_root_store, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(find_through_image_metadata_url, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(cache_budget_evicts_least_recently_used, s_setup,
                                         s_teardown),
