@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -339,6 +340,54 @@ a_source_that_requires_signatures_is_skipped_with_why(void **state)
     s_quiet("metadata remove-source strict");
 }
 
+//  A tree generate-image signed is read signed by a source that requires
+//  signatures and trusts only the generating key; the registration
+//  outlives the service process (SIGKILL, a new one on the same home).
+static void
+a_signed_generated_tree_is_read_signed_and_outlives_a_restart(void **state)
+{
+    (void)state;
+    const char *shared = getenv("EN_SHARED_DIR");
+    assert_non_null(shared);
+    char args[4096];
+    snprintf(args, sizeof args,
+             "metadata generate-image -d %s/signed -i signed-img-1 --release 24.04 -a amd64 "
+             "-r sim-east %s%s --sign-key %s/testdata/simplestreams/keys/juju-test-signing.sec.asc "
+             "--passphrase 12345",
+             H.home, *ENDPOINT ? "-u " : "", ENDPOINT, shared);
+    free(s_ok(args));
+    snprintf(args, sizeof args,
+             "metadata add-source signed file://%s/signed/images --user --require-signed "
+             "--keyring %s/testdata/simplestreams/keys/juju-test-signing.pub.asc "
+             "--description 'signed images'",
+             H.home, shared);
+    s_quiet(args);
+    for (int round = 0; round < 2; round++) {
+        char *out, *err;
+        assert_int_equal(cli(&out, &err, "images --release 24.04 --arch amd64 --verbose"), 0);
+        if (!strstr(out, "signed-img-1") || !strstr(err, "Found in signed images (signed): "))
+            fail_msg("round %d: \"%s\" \"%s\"", round, out, err);
+        free(out);
+        free(err);
+        if (round == 1)
+            break;
+        // a new imagemeta process on the same home: the source is still there
+        int i = 0;
+        while (i < H.count && strcmp(H.names[i], "imagemeta") != 0)
+            i++;
+        assert_true(i < H.count);
+        harness_kill(&H, i, SIGKILL);
+        harness_wait(&H, i, 10000);
+        harness_start(&H, "imagemeta", 1);
+        assert_int_equal(harness_wait_service(&H, "imagemeta", 20000), 0);
+        char *ids = s_source_ids();
+        if (strncmp(ids, "signed,", 7) != 0)
+            fail_msg("sources after the restart: %s", ids);
+        free(ids);
+    }
+    s_quiet("metadata remove-source signed");
+}
+
 static void
 remove_source_brings_back_the_clouds_own(void **state)
 {
@@ -394,6 +443,7 @@ main(void)
         cmocka_unit_test(add_source_rejects_bad_urls_and_keyrings),
         cmocka_unit_test(a_registered_source_answers_before_the_clouds_own),
         cmocka_unit_test(a_source_that_requires_signatures_is_skipped_with_why),
+        cmocka_unit_test(a_signed_generated_tree_is_read_signed_and_outlives_a_restart),
         cmocka_unit_test(remove_source_brings_back_the_clouds_own),
         cmocka_unit_test(machines_start_with_their_image_or_say_why_not),
     };
