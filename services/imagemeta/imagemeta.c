@@ -145,6 +145,7 @@ s_thread_fini(void *service, void *state)
     if (!t)
         return;
     im_verifiers_free(t);
+    im_provider_cache_clear(t);
     en_ssfetch_destroy(&t->fetch);
     sqlite3_close(t->db);
     en_modelcache_destroy(&t->models);

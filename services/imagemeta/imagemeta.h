@@ -38,6 +38,7 @@
 
 #include "bus/client.h"
 #include "bus/modelcache.h"
+#include "providers/provider.h"
 #include "bus/service.h"
 #include "environ.pb-c.h"
 #include "simplestreams/ss.h"
@@ -99,8 +100,22 @@ void imagemeta_expire(imagemeta_t *self);
 
 typedef struct im_verifier im_verifier_t;
 
+//  What a thread remembers of a provider's own sources (image_sources
+//  opens the cloud's files: the sim its database and its tree), per cloud
+//  spec, for IM_PROVIDER_TTL_MS: a cloud's published tree does not move.
+#define IM_PROVIDER_CACHE_MAX 8
+#define IM_PROVIDER_TTL_MS 60000
+typedef struct {
+    char *key; // type|name|region|endpoint
+    en_image_source_t *sources;
+    size_t count;
+    int64_t at_ms; // monotonic
+} im_provider_cached_t;
+
 typedef struct {
     imagemeta_t *self;
+    im_provider_cached_t providers[IM_PROVIDER_CACHE_MAX];
+    size_t provider_count;
     en_client_t *client;     // NULL without gateways
     en_modelcache_t *models; // NULL without gateways
     sqlite3 *db;
@@ -141,6 +156,8 @@ int im_store_list(im_thread_t *t, en_arena_t *a, const char *kind, im_source_t *
 int im_url_check(const char *what, const char *url, en_err_t *err);
 
 //  sources.c: the model's sources, in lookup order, in the arena.
+//  Forget the remembered provider sources (thread end).
+void im_provider_cache_clear(im_thread_t *t);
 int im_sources(im_thread_t *t, en_call_t *call, const im_model_t *model, bool agents,
                im_source_t **out, size_t *count, en_err_t *err);
 En__ImageDataSource *im_source_to(en_arena_t *a, const im_source_t *s);

@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include "imagemeta.h"
+
+#include "common/clock.h"
 #include "providers/provider.h"
 
 #define IM_DEFAULT_IMAGES_URL "http://cloud-images.ubuntu.com/"
@@ -140,10 +142,41 @@ s_provider_sources(im_thread_t *t, s_list_t *l, const im_model_t *model, en_err_
         .identity_endpoint = model->cloud->identity_endpoint,
         .storage_endpoint = model->cloud->storage_endpoint,
     };
-    en_image_source_t *v = NULL;
-    size_t n = 0;
-    if (p->image_sources(&spec, t->self->base.home, &v, &n, err))
-        return -1;
+    char *key = en_arena_printf(l->a, "%s|%s|%s|%s", spec.type, spec.name ? spec.name : "",
+                                spec.region ? spec.region : "",
+                                spec.endpoint ? spec.endpoint : "");
+    im_provider_cached_t *c = NULL;
+    for (size_t i = 0; i < t->provider_count && !c; i++)
+        if (strcmp(t->providers[i].key, key) == 0)
+            c = &t->providers[i];
+    if (c && en_mono_ms() - c->at_ms > IM_PROVIDER_TTL_MS) {
+        en_image_sources_free(&c->sources, c->count);
+        c->count = 0;
+        c->at_ms = 0;
+    }
+    if (!c || !c->sources) {
+        en_image_source_t *fresh = NULL;
+        size_t fresh_n = 0;
+        if (p->image_sources(&spec, t->self->base.home, &fresh, &fresh_n, err))
+            return -1;
+        if (!c) {
+            if (t->provider_count == IM_PROVIDER_CACHE_MAX) {
+                // a thread serving more clouds than that: drop the oldest
+                free(t->providers[0].key);
+                en_image_sources_free(&t->providers[0].sources, t->providers[0].count);
+                memmove(&t->providers[0], &t->providers[1],
+                        (IM_PROVIDER_CACHE_MAX - 1) * sizeof t->providers[0]);
+                t->provider_count--;
+            }
+            c = &t->providers[t->provider_count++];
+            *c = (im_provider_cached_t){.key = strdup(key)};
+        }
+        c->sources = fresh;
+        c->count = fresh_n;
+        c->at_ms = en_mono_ms();
+    }
+    const en_image_source_t *v = c->sources;
+    size_t n = c->count;
     for (size_t i = 0; i < n; i++) {
         im_source_t s = {
             .id = en_arena_strdup(l->a, v[i].id ? v[i].id : p->name),
@@ -156,8 +189,17 @@ s_provider_sources(im_thread_t *t, s_list_t *l, const im_model_t *model, en_err_
         };
         s_push(l, &s);
     }
-    en_image_sources_free(&v, n);
     return 0;
+}
+
+void
+im_provider_cache_clear(im_thread_t *t)
+{
+    for (size_t i = 0; i < t->provider_count; i++) {
+        free(t->providers[i].key);
+        en_image_sources_free(&t->providers[i].sources, t->providers[i].count);
+    }
+    t->provider_count = 0;
 }
 
 int
