@@ -9,6 +9,9 @@ packages=(
   libgpgme-dev libcmocka-dev
   # run time of gpgme (gpg; gpg-agent + gpgconf for the test signer); gpgv to compare
   gpg gpg-agent gpgconf gpgv
+  # tests: openssl req makes throwaway certificates, openssl s_server -WWW
+  # is the HTTPS server of unit.ssfetch
+  openssl
 )
 missing=()
 for p in "${packages[@]}"; do

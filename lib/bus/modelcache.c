@@ -110,3 +110,23 @@ en_modelcache_events(en_modelcache_t *self)
 {
     return self->sub;
 }
+
+const En__GetModelForServiceResult *
+en_modelcache_for(en_modelcache_t *self, const char *method, const char *model_uuid,
+                  en_err_t *err)
+{
+    if (!model_uuid || !*model_uuid) {
+        en_err_set(err, EN_NOT_VALID, "%s: no model named", method);
+        return NULL;
+    }
+    if (!self) {
+        en_err_set(err, EN_UNAVAILABLE, "%s: no registry to resolve models", method);
+        return NULL;
+    }
+    const En__GetModelForServiceResult *r = en_modelcache_get(self, model_uuid, err);
+    if (r && (!r->model || !r->cloud)) {
+        en_err_set(err, EN_INTERNAL, "model %s has no cloud spec", model_uuid);
+        return NULL;
+    }
+    return r;
+}

@@ -25,6 +25,15 @@ void en_modelcache_destroy(en_modelcache_t **self_p);
 const En__GetModelForServiceResult *en_modelcache_get(en_modelcache_t *self, const char *uuid,
                                                       en_err_t *err);
 
+//  The model a service call names, with the checks every model service
+//  makes: NOT_VALID `<method>: no model named`, UNAVAILABLE `<method>: no
+//  registry to resolve models` (self NULL: a service run without
+//  gateways), the registry's error (NOT_FOUND for an unknown model), and
+//  INTERNAL `model <uuid> has no cloud spec`. Borrowed until the next
+//  call, as en_modelcache_get.
+const En__GetModelForServiceResult *en_modelcache_for(en_modelcache_t *self, const char *method,
+                                                      const char *model_uuid, en_err_t *err);
+
 //  Apply any pending change events now; returns how many entries dropped.
 int en_modelcache_drain(en_modelcache_t *self);
 size_t en_modelcache_size(en_modelcache_t *self);

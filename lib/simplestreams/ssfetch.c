@@ -278,6 +278,15 @@ s_curl_error(en_ssfetch_t *self, const char *url, CURLcode rc, en_err_t *err)
         return en_err_set(err, EN_NOT_FOUND, "cannot find URL \"%s\"", url);
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
+    // the server's certificate, or our CA file: the same on every attempt
+    // (a failed handshake itself, CURLE_SSL_CONNECT_ERROR, may be a dropped
+    // connection and stays retryable)
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
         return en_err_set(err, EN_NOT_VALID, "cannot access URL \"%s\": %s", url, why);
     default:
         return en_err_set(err, EN_UNAVAILABLE, "cannot access URL \"%s\": %s", url, why);
@@ -375,7 +384,8 @@ en_ssfetch_get(en_ssfetch_t *self, const char *url, const en_ssfetch_validators_
     memset(out, 0, sizeof *out);
     en_err_t local;
     int64_t delay = S_FIRST_DELAY_MS;
-    for (int attempt = 1;; attempt++) {
+    int attempt = 1;
+    for (;; attempt++) {
         en_err_clear(&local);
         if (s_attempt(self, url, prev, out, &local) == 0) {
             out->attempts = attempt;
@@ -389,6 +399,7 @@ en_ssfetch_get(en_ssfetch_t *self, const char *url, const en_ssfetch_validators_
         en_sleep_ms((int64_t)((double)delay * en_retry_scale()));
         delay = delay * 2 < S_MAX_DELAY_MS ? delay * 2 : S_MAX_DELAY_MS;
     }
+    out->attempts = attempt; // what a failure cost, too
     if (err)
         *err = local;
     return -1;

@@ -17,6 +17,9 @@
       refused, DNS   UNAVAILABLE   `cannot access URL "<url>": <curl's reason>`
       timeout        TIMEOUT       `cannot access URL "<url>": timed out after 2s (...)`
       redirects      NOT_VALID     `cannot access URL "<url>": stopped after 10 redirects`
+      certificate    NOT_VALID     `cannot access URL "<url>": SSL certificate problem: ...`
+                                   (untrusted, wrong name, unreadable CA file: a retry
+                                   cannot change the answer)
       size           NOT_VALID     `URL "<url>": body exceeds the size limit of N bytes`
       file:// gone   NOT_FOUND     `cannot find URL "file:///..."`
 
@@ -68,7 +71,7 @@ typedef struct {
     char *etag;        //  validators to keep (on 304: the new ones, else the old); NULL if none
     char *last_modified;
     char *effective_url; //  after redirects
-    int attempts;        //  GETs made, retries included
+    int attempts;        //  GETs made, retries included (also when the fetch failed)
 } en_ssfetch_result_t;
 
 //  GET url. On success fills *out (free with en_ssfetch_result_free) and

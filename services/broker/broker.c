@@ -89,15 +89,10 @@ int
 broker_model(en_call_t *call, broker_model_t *model, en_err_t *err)
 {
     broker_thread_t *t = call->state;
-    if (!call->model_uuid || !*call->model_uuid)
-        return en_err_set(err, EN_NOT_VALID, "%s: no model named", call->method);
-    if (!t->models)
-        return en_err_set(err, EN_UNAVAILABLE, "%s: no registry to resolve models", call->method);
-    const En__GetModelForServiceResult *r = en_modelcache_get(t->models, call->model_uuid, err);
+    const En__GetModelForServiceResult *r =
+        en_modelcache_for(t->models, call->method, call->model_uuid, err);
     if (!r)
         return -1;
-    if (!r->model || !r->cloud)
-        return en_err_set(err, EN_INTERNAL, "model %s has no cloud spec", call->model_uuid);
     // the cache may drop the entry on the next lookup: keep copies
     memset(model, 0, sizeof *model);
     model->uuid = en_arena_strdup(call->arena, r->model->uuid);

@@ -135,15 +135,10 @@ en_modelsvc_connect(en_modelsvc_t *self, const En__CloudSpec *spec, en_modelsvc_
 static int
 s_resolve(en_modelsvc_t *self, en_call_t *call, bool any, en_modelsvc_model_t *model, en_err_t *err)
 {
-    if (!call->model_uuid || !*call->model_uuid)
-        return en_err_set(err, EN_NOT_VALID, "%s: no model named", call->method);
-    if (!self->models)
-        return en_err_set(err, EN_UNAVAILABLE, "%s: no registry to resolve models", call->method);
-    const En__GetModelForServiceResult *r = en_modelcache_get(self->models, call->model_uuid, err);
+    const En__GetModelForServiceResult *r =
+        en_modelcache_for(self->models, call->method, call->model_uuid, err);
     if (!r)
         return -1;
-    if (!r->model || !r->cloud)
-        return en_err_set(err, EN_INTERNAL, "model %s has no cloud spec", call->model_uuid);
     // copies first: opening a connection does not touch the cache, but a
     // handler's next lookup may drop the entry
     const En__Model *m = r->model;

@@ -33,15 +33,10 @@
 int
 im_model(im_thread_t *t, en_call_t *call, im_model_t *model, en_err_t *err)
 {
-    if (!call->model_uuid || !*call->model_uuid)
-        return en_err_set(err, EN_NOT_VALID, "%s: no model named", call->method);
-    if (!t->models)
-        return en_err_set(err, EN_UNAVAILABLE, "%s: no registry to resolve models", call->method);
-    const En__GetModelForServiceResult *r = en_modelcache_get(t->models, call->model_uuid, err);
+    const En__GetModelForServiceResult *r =
+        en_modelcache_for(t->models, call->method, call->model_uuid, err);
     if (!r)
         return -1;
-    if (!r->model || !r->cloud)
-        return en_err_set(err, EN_INTERNAL, "model %s has no cloud spec", call->model_uuid);
     // copies: the cache may drop its entry on the next lookup
     const En__Model *m = r->model;
     model->config_json = en_arena_strdup(

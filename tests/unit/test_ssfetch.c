@@ -1,5 +1,7 @@
 /*  ssfetch: status mapping, retries, limits, revalidation and file://,
-    against the loopback test server serving testdata/simplestreams/. */
+    against the loopback test server serving testdata/simplestreams/; and
+    https:// against a real TLS server, `openssl s_server -WWW`, started as
+    a child with throwaway self-signed certificates (see "HTTPS" below). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,11 +9,20 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -344,20 +355,27 @@ fetch_revalidates_with_etag_and_last_modified(void **state)
     free(url);
 }
 
-static void
-fetch_unreachable_port_is_unavailable(void **state)
+//  A loopback port that was free a moment ago.
+static int
+s_free_port(void)
 {
-    fixture_t *f = *state;
-    //  a port that was free a moment ago and has no listener
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t sl = sizeof sa;
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static void
+fetch_unreachable_port_is_unavailable(void **state)
+{
+    fixture_t *f = *state;
+    //  no listener there
     char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/streams/v1/index.json", ntohs(sa.sin_port));
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/streams/v1/index.json", s_free_port());
     en_ssfetch_result_t r;
     en_err_t err = {0};
     assert_int_equal(en_ssfetch_get(f->fetch, url, NULL, &r, &err), -1);
@@ -387,6 +405,384 @@ url_join_matches_juju(void **state)
     }
 }
 
+/*  HTTPS. Each test gets a temporary directory holding certificates made
+    with `openssl req`, server logs, and www/, which `openssl s_server -WWW`
+    serves (it resolves paths against its working directory) on a free
+    loopback port. openssl is a test dependency installed by
+    scripts/deps.sh: when it is missing each test fails loudly, none
+    skips. */
+
+#define TLS_PATH "/hello.bin"
+#define TLS_MAX_SERVERS 2
+//  binary-safe: a NUL and a CRLF must come back byte for byte
+static const char s_tls_body[] = "hello over TLS\0with a NUL\r\nand a CRLF\n";
+#define TLS_BODY_LEN (sizeof s_tls_body - 1)
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char log[320];
+} tls_server_t;
+
+typedef struct {
+    char dir[256]; //  mkdtemp: <name>.pem, <name>.key, *.log, www/
+    tls_server_t servers[TLS_MAX_SERVERS];
+    int nservers;
+} tls_fixture_t;
+
+//  fork + execvp argv in cwd, stdin from /dev/null, stdout and stderr
+//  appended to log; the child's pid. The child dies with the test
+//  (PDEATHSIG), so a crashed test leaves no server behind. A failed exec
+//  (openssl not installed) fails the test: the child sends its errno back
+//  over a close-on-exec pipe, whose EOF means the exec happened.
+static pid_t
+s_spawn(char *const argv[], const char *cwd, const char *log)
+{
+    int pfd[2];
+    assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        int in = open("/dev/null", O_RDONLY);
+        if (out >= 0 && in >= 0 && dup2(in, 0) >= 0 && dup2(out, 1) >= 0 && dup2(out, 2) >= 0 &&
+            chdir(cwd) == 0)
+            execvp(argv[0], argv);
+        int e = errno;
+        ssize_t w = write(pfd[1], &e, sizeof e);
+        (void)w;
+        _exit(127);
+    }
+    close(pfd[1]);
+    int e = 0;
+    ssize_t n;
+    do
+        n = read(pfd[0], &e, sizeof e);
+    while (n < 0 && errno == EINTR);
+    close(pfd[0]);
+    if (n == (ssize_t)sizeof e) {
+        waitpid(p, NULL, 0);
+        fail_msg("cannot run %s (%s): it is a test dependency, install it with scripts/deps.sh",
+                 argv[0], strerror(e));
+    }
+    return p;
+}
+
+static void
+s_dump(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    fprintf(stderr, "---- %s\n", path);
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        fputs(line, stderr);
+    fclose(f);
+}
+
+//  Run openssl with args (argv[0] is "openssl") to completion; fails the
+//  test unless it exits 0.
+static void
+s_openssl(tls_fixture_t *t, char *const argv[])
+{
+    char log[320];
+    snprintf(log, sizeof log, "%s/openssl.log", t->dir);
+    pid_t pid = s_spawn(argv, t->dir, log);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        s_dump(log);
+        fail_msg("openssl %s failed (wait status %d)", argv[1], status);
+    }
+}
+
+//  A self-signed P-256 certificate <dir>/<name>.pem (and .key) for cn, with
+//  san as its subjectAltName, valid for a day.
+static void
+s_make_cert(tls_fixture_t *t, const char *name, const char *cn, const char *san)
+{
+    char subj[64], ext[96], key[320], crt[320];
+    snprintf(subj, sizeof subj, "/CN=%s", cn);
+    snprintf(ext, sizeof ext, "subjectAltName=%s", san);
+    snprintf(key, sizeof key, "%s/%s.key", t->dir, name);
+    snprintf(crt, sizeof crt, "%s/%s.pem", t->dir, name);
+    char *argv[] = {
+        "openssl", "req",   "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes",  "-days", "1",     "-subj",   subj, "-addext",  ext,
+        "-keyout", key,     "-out",  crt,       NULL};
+    s_openssl(t, argv);
+}
+
+static char *
+s_cert_path(tls_fixture_t *t, const char *name)
+{
+    char *path = malloc(320);
+    snprintf(path, 320, "%s/%s.pem", t->dir, name);
+    return path;
+}
+
+static bool
+s_connects(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+//  Poll connect() until the server accepts, at most timeout_ms. Between
+//  tries the wait is a poll on the server's pidfd, so a server that exits
+//  (port taken, bad key) fails the test at once with its log.
+static void
+s_wait_accepting(tls_server_t *s, int timeout_ms)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+    assert_true(pidfd >= 0);
+    int64_t deadline = en_mono_ms() + timeout_ms;
+    while (!s_connects(s->port)) {
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+        bool exited = poll(&p, 1, 10) > 0;
+        if (exited || en_mono_ms() > deadline) {
+            close(pidfd);
+            s_dump(s->log);
+            fail_msg("openssl s_server on 127.0.0.1:%d %s", s->port,
+                     exited ? "exited before accepting" : "not accepting in time");
+        }
+    }
+    close(pidfd);
+}
+
+//  Start `openssl s_server -WWW` on a free port with <cert>.pem/.key,
+//  serving <dir>/www.
+static tls_server_t *
+s_tls_serve(tls_fixture_t *t, const char *cert)
+{
+    assert_true(t->nservers < TLS_MAX_SERVERS);
+    tls_server_t *s = &t->servers[t->nservers];
+    s->port = s_free_port();
+    char accept[32], key[320], crt[320], www[300];
+    snprintf(accept, sizeof accept, "127.0.0.1:%d", s->port);
+    snprintf(key, sizeof key, "%s/%s.key", t->dir, cert);
+    snprintf(crt, sizeof crt, "%s/%s.pem", t->dir, cert);
+    snprintf(www, sizeof www, "%s/www", t->dir);
+    char log[sizeof s->log]; //  via a local: gcc cannot tell cert from *t (-Wrestrict)
+    snprintf(log, sizeof log, "%s/s_server-%s.log", t->dir, cert);
+    memcpy(s->log, log, sizeof log);
+    char *argv[] = {"openssl", "s_server", "-WWW", "-accept", accept,
+                    "-cert",   crt,        "-key", key,       NULL};
+    s->pid = s_spawn(argv, www, s->log);
+    t->nservers++;
+    s_wait_accepting(s, 10000);
+    return s;
+}
+
+static char *
+s_tls_url(const char *host, tls_server_t *s, const char *path)
+{
+    char *url = malloc(128);
+    snprintf(url, 128, "https://%s:%d%s", host, s->port, path);
+    return url;
+}
+
+//  How many times needle occurs in the file at path.
+static int
+s_count_in_file(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int n = 0;
+    char line[1024];
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, needle))
+            n++;
+    fclose(f);
+    return n;
+}
+
+//  The usual server: a certificate for 127.0.0.1 ("ip") served on one port.
+//  Started by the test, not the setup, so that a failure (no openssl)
+//  still runs the teardown that removes the directory.
+static tls_server_t *
+s_tls_start(tls_fixture_t *t)
+{
+    s_make_cert(t, "ip", "127.0.0.1", "IP:127.0.0.1");
+    return s_tls_serve(t, "ip");
+}
+
+static int
+tls_setup(void **state)
+{
+    tls_fixture_t *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    *state = t;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(t->dir, sizeof t->dir, "%s/ssfetch-tls-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(t->dir));
+    char path[320];
+    snprintf(path, sizeof path, "%s/www", t->dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/www%s", t->dir, TLS_PATH);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(s_tls_body, 1, TLS_BODY_LEN, f), TLS_BODY_LEN);
+    fclose(f);
+    return 0;
+}
+
+static int
+s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int
+tls_teardown(void **state)
+{
+    tls_fixture_t *t = *state;
+    for (int i = 0; i < t->nservers; i++) {
+        kill(t->servers[i].pid, SIGTERM);
+        waitpid(t->servers[i].pid, NULL, 0);
+    }
+    if (t->dir[0])
+        nftw(t->dir, s_rm, 8, FTW_DEPTH | FTW_PHYS);
+    free(t);
+    return 0;
+}
+
+static en_ssfetch_t *
+s_tls_fetcher(const en_ssfetch_opts_t *o)
+{
+    en_err_t err = {0};
+    en_ssfetch_t *fetch = en_ssfetch_new(o, &err);
+    if (!fetch)
+        fail_msg("en_ssfetch_new: %s", err.message);
+    return fetch;
+}
+
+static void
+https_with_ca_file_returns_exact_bytes(void **state)
+{
+    tls_fixture_t *t = *state;
+    tls_server_t *s = s_tls_start(t);
+    char *ca = s_cert_path(t, "ip");
+    en_ssfetch_opts_t o = {.ca_file = ca};
+    en_ssfetch_t *fetch = s_tls_fetcher(&o);
+    char *url = s_tls_url("127.0.0.1", s, TLS_PATH);
+    en_ssfetch_result_t r;
+    en_err_t err = {0};
+    int rc = en_ssfetch_get(fetch, url, NULL, &r, &err);
+    if (rc != 0)
+        fail_msg("GET %s: %s", url, err.message);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, TLS_BODY_LEN);
+    assert_memory_equal(r.body, s_tls_body, TLS_BODY_LEN);
+    assert_string_equal(r.effective_url, url);
+    assert_int_equal(r.attempts, 1);
+    en_ssfetch_result_free(&r);
+    en_ssfetch_destroy(&fetch);
+    free(url);
+    free(ca);
+}
+
+static void
+https_untrusted_cert_fails_naming_the_url(void **state)
+{
+    tls_fixture_t *t = *state;
+    tls_server_t *s = s_tls_start(t);
+    en_ssfetch_t *fetch = s_tls_fetcher(NULL); //  system CAs only
+    char *url = s_tls_url("127.0.0.1", s, TLS_PATH);
+    en_ssfetch_result_t r;
+    en_err_t err = {0};
+    assert_int_equal(en_ssfetch_get(fetch, url, NULL, &r, &err), -1);
+    assert_null(r.body);
+    char want[200];
+    snprintf(want, sizeof want, "cannot access URL \"%s\": ", url);
+    assert_memory_equal(err.message, want, strlen(want));
+    assert_non_null(strstr(err.message, "SSL certificate problem: self-signed certificate"));
+    //  A certificate failure is not an outage: the answer cannot change
+    //  between attempts, so it is NOT_VALID and tried once — one
+    //  handshake, refused by the client with an "unknown ca" alert that
+    //  the server logs.
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_false(err.retryable);
+    assert_int_equal(r.attempts, 1);
+    //  the server logs the alert after the client has gone: wait for it
+    int64_t deadline = en_mono_ms() + 5000;
+    while (s_count_in_file(s->log, "alert unknown ca") < 1 && en_mono_ms() < deadline)
+        poll(NULL, 0, 10);
+    assert_int_equal(s_count_in_file(s->log, "alert unknown ca"), 1);
+    en_ssfetch_destroy(&fetch);
+    free(url);
+}
+
+static void
+https_insecure_skips_verification(void **state)
+{
+    tls_fixture_t *t = *state;
+    tls_server_t *s = s_tls_start(t);
+    en_ssfetch_opts_t o = {.insecure = true};
+    en_ssfetch_t *fetch = s_tls_fetcher(&o);
+    char *url = s_tls_url("127.0.0.1", s, TLS_PATH);
+    en_ssfetch_result_t r;
+    en_err_t err = {0};
+    int rc = en_ssfetch_get(fetch, url, NULL, &r, &err);
+    if (rc != 0)
+        fail_msg("GET %s: %s", url, err.message);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, TLS_BODY_LEN);
+    assert_memory_equal(r.body, s_tls_body, TLS_BODY_LEN);
+    en_ssfetch_result_free(&r);
+    en_ssfetch_destroy(&fetch);
+    free(url);
+}
+
+static void
+https_cert_for_another_name_fails_host_verification(void **state)
+{
+    tls_fixture_t *t = *state;
+    s_make_cert(t, "localhost", "localhost", "DNS:localhost");
+    tls_server_t *s = s_tls_serve(t, "localhost");
+    char *ca = s_cert_path(t, "localhost");
+    en_ssfetch_opts_t o = {.ca_file = ca};
+    en_ssfetch_t *fetch = s_tls_fetcher(&o);
+    en_ssfetch_result_t r;
+    en_err_t err = {0};
+
+    //  trusted, but issued for localhost, not 127.0.0.1
+    char *url = s_tls_url("127.0.0.1", s, "/");
+    assert_int_equal(en_ssfetch_get(fetch, url, NULL, &r, &err), -1);
+    assert_null(r.body);
+    assert_int_equal(err.kind, EN_NOT_VALID); //  as for an untrusted cert, see above
+    assert_false(err.retryable);
+    char want[200];
+    snprintf(want, sizeof want, "cannot access URL \"%s\": ", url);
+    assert_memory_equal(err.message, want, strlen(want));
+    assert_non_null(strstr(err.message, "no alternative certificate subject name matches target "
+                                        "host name '127.0.0.1'"));
+    free(url);
+
+    //  the control: the same CA and server under the name the cert is for
+    url = s_tls_url("localhost", s, TLS_PATH);
+    int rc = en_ssfetch_get(fetch, url, NULL, &r, &err);
+    if (rc != 0)
+        fail_msg("GET %s: %s", url, err.message);
+    assert_int_equal(r.len, TLS_BODY_LEN);
+    assert_memory_equal(r.body, s_tls_body, TLS_BODY_LEN);
+    en_ssfetch_result_free(&r);
+    en_ssfetch_destroy(&fetch);
+    free(url);
+    free(ca);
+}
+
 int
 main(void)
 {
@@ -409,5 +805,15 @@ main(void)
         cmocka_unit_test_setup_teardown(fetch_unreachable_port_is_unavailable, setup, teardown),
         cmocka_unit_test(url_join_matches_juju),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest https[] = {
+        cmocka_unit_test_setup_teardown(https_with_ca_file_returns_exact_bytes, tls_setup,
+                                        tls_teardown),
+        cmocka_unit_test_setup_teardown(https_untrusted_cert_fails_naming_the_url, tls_setup,
+                                        tls_teardown),
+        cmocka_unit_test_setup_teardown(https_insecure_skips_verification, tls_setup, tls_teardown),
+        cmocka_unit_test_setup_teardown(https_cert_for_another_name_fails_host_verification,
+                                        tls_setup, tls_teardown),
+    };
+    int failed = cmocka_run_group_tests_name("ssfetch", tests, NULL, NULL);
+    return failed + cmocka_run_group_tests_name("ssfetch https", https, NULL, NULL);
 }
