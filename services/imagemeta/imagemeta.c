@@ -200,6 +200,8 @@ imagemeta_new(const char *home, const char *gateways, en_err_t *err)
         opts.cache_bytes = (size_t)strtoull(v, NULL, 10) << 20;
     opts.cloudimage_keyring = getenv("ENVIRONS_CLOUDIMAGE_KEYRING");
     opts.juju_keyring = getenv("ENVIRONS_JUJU_KEYRING");
+    // https sources: the CA bundle to trust instead of the system's
+    opts.fetch.ca_file = getenv("ENVIRONS_IMAGEMETA_CA_FILE");
     return imagemeta_new_opts(home, gateways, &opts, err);
 }
 

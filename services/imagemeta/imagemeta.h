@@ -63,7 +63,9 @@ typedef struct {
     const char *cloudimage_keyring; // [ENVIRONS_CLOUDIMAGE_KEYRING]
                                     // /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg
     const char *juju_keyring;       // [ENVIRONS_JUJU_KEYRING] none
-    en_ssfetch_opts_t fetch;
+    en_ssfetch_opts_t fetch; // .ca_file: the CA bundle https sources are
+                             // checked with [ENVIRONS_IMAGEMETA_CA_FILE];
+                             // the system's when unset
 } imagemeta_opts_t;
 
 typedef struct {

@@ -2,7 +2,7 @@
     fetch, signature checks, lookup and cache. Options beyond the common
     ones come from the environment (imagemeta.h): ENVIRONS_IMAGEMETA_TTL_MS,
     ENVIRONS_IMAGEMETA_CACHE_MB, ENVIRONS_CLOUDIMAGE_KEYRING,
-    ENVIRONS_JUJU_KEYRING. */
+    ENVIRONS_JUJU_KEYRING, ENVIRONS_IMAGEMETA_CA_FILE. */
 #include "imagemeta.h"
 
 static const en_service_def_t *
