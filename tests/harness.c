@@ -270,3 +270,14 @@ harness_run(harness_t *h, char **out, char **err, const char *fmt, ...)
         *err = s_slurp(e);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
+
+int
+harness_cli(harness_t *h, char **out, char **err, const char *fmt, ...)
+{
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return harness_run(h, out, err, "%s %s", harness_bin("cli/environs"), args);
+}

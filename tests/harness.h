@@ -52,6 +52,9 @@ int harness_fini(harness_t *h);
 //  stderr (malloc'd, caller frees); returns the exit status.
 int harness_run(harness_t *h, char **out, char **err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+//  The same for the CLI of this build: `environs <args>`.
+int harness_cli(harness_t *h, char **out, char **err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 //  The embedded sim cloud the services of this harness use
 //  (<home>/sim/sim.db), opened as its operator would, to see what the API
 //  does not show; NULL with err. In harness_sim.c: only tests that link

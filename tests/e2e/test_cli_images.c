@@ -63,27 +63,13 @@ teardown(void **state)
     return harness_fini(&H);
 }
 
-//  Run the CLI; *out and *err are its stdout and stderr (caller frees).
-static int cli(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-cli(char **out, char **err, const char *fmt, ...)
-{
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return harness_run(&H, out, err, "%s %s", CLI, args);
-}
-
 //  What `environs <args>` prints on stdout; asserts exit 0 and a quiet
 //  stderr. Caller frees.
 static char *
 s_ok(const char *args)
 {
     char *out, *err;
-    int rc = cli(&out, &err, "%s", args);
+    int rc = harness_cli(&H, &out, &err, "%s", args);
     if (rc != 0 || *err)
         fail_msg("environs %s: exit %d, stderr \"%s\"", args, rc, err);
     free(err);
@@ -121,7 +107,7 @@ static void
 s_fails(const char *args, int want_rc, const char *prefix)
 {
     char *out, *err;
-    int rc = cli(&out, &err, "%s", args);
+    int rc = harness_cli(&H, &out, &err, "%s", args);
     if (rc != want_rc || strncmp(err, prefix, strlen(prefix)) != 0)
         fail_msg("environs %s: exit %d, stderr \"%s\", wanted exit %d and \"%s...\"", args, rc, err,
                  want_rc, prefix);
@@ -183,7 +169,7 @@ bootstrap(void **state)
 {
     (void)state;
     char *out, *err;
-    int rc = cli(&out, &err, "bootstrap sim/sim-east c1");
+    int rc = harness_cli(&H, &out, &err, "bootstrap sim/sim-east c1");
     if (rc != 0)
         fail_msg("bootstrap: exit %d, stderr \"%s\"", rc, err);
     free(out);
@@ -219,7 +205,7 @@ images_finds_the_sims_own_image(void **state)
     json_decref(doc);
     //  --verbose: where it was found, on stderr
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "images --release 22.04 --arch amd64 --verbose"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "images --release 22.04 --arch amd64 --verbose"), 0);
     const char *found = "Found in sim cloud images (unsigned): file://";
     if (strncmp(err, found, strlen(found)) != 0 || !strstr(err, "/streams/v1/index.json\n"))
         fail_msg("--verbose stderr \"%s\"", err);
@@ -295,7 +281,7 @@ a_registered_source_answers_before_the_clouds_own(void **state)
     free(table);
     free(want);
     char *err;
-    assert_int_equal(cli(&out, &err, "images --release 22.04 --arch amd64 --verbose"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "images --release 22.04 --arch amd64 --verbose"), 0);
     char found[1024];
     snprintf(found, sizeof found,
              "Found in custom images (unsigned): file://%s/custom/images/streams/v1/index.json\n",
@@ -324,7 +310,7 @@ a_source_that_requires_signatures_is_skipped_with_why(void **state)
     assert_non_null(strstr(table, "required"));
     free(table);
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "images --release 22.04 --arch amd64 --verbose"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "images --release 22.04 --arch amd64 --verbose"), 0);
     const char *skipped = "Skipped strict images: ";
     if (strncmp(err, skipped, strlen(skipped)) != 0 ||
         !strstr(err, "\nFound in custom images (unsigned): "))
@@ -364,7 +350,7 @@ a_signed_generated_tree_is_read_signed_and_outlives_a_restart(void **state)
     s_quiet(args);
     for (int round = 0; round < 2; round++) {
         char *out, *err;
-        assert_int_equal(cli(&out, &err, "images --release 24.04 --arch amd64 --verbose"), 0);
+        assert_int_equal(harness_cli(&H, &out, &err, "images --release 24.04 --arch amd64 --verbose"), 0);
         if (!strstr(out, "signed-img-1") || !strstr(err, "Found in signed images (signed): "))
             fail_msg("round %d: \"%s\" \"%s\"", round, out, err);
         free(out);
@@ -414,7 +400,7 @@ machines_start_with_their_image_or_say_why_not(void **state)
     (void)state;
     char *out = NULL, *err = NULL;
     // like Juju, add-machine reports on stderr
-    if (cli(&out, &err, "add-machine --constraints arch=arm64") != 0 ||
+    if (harness_cli(&H, &out, &err, "add-machine --constraints arch=arm64") != 0 ||
         !strstr(err, "created machine"))
         fail_msg("add-machine arch=arm64: \"%s\" \"%s\"", out, err);
     free(out);
@@ -423,7 +409,7 @@ machines_start_with_their_image_or_say_why_not(void **state)
     assert_non_null(strstr(out, "arch=arm64"));
     free(out);
     s_quiet("model-config default-series=bionic");
-    int rc = cli(&out, &err, "add-machine");
+    int rc = harness_cli(&H, &out, &err, "add-machine");
     const char *said = *err ? err : out;
     if (rc == 0 || !strstr(said, "no image metadata found for release \"18.04\"") ||
         !strstr(said, "region \"sim-east\""))

@@ -67,27 +67,13 @@ teardown(void **state)
     return harness_fini(&H);
 }
 
-//  Run the CLI; *out and *err are its stdout and stderr (caller frees).
-static int cli(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-cli(char **out, char **err, const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return harness_run(&H, out, err, "%s %s", CLI, args);
-}
-
 //  What `environs <args>` prints on stdout; asserts exit 0 and a quiet
 //  stderr. Caller frees.
 static char *
 s_ok(const char *args)
 {
     char *out, *err;
-    int rc = cli(&out, &err, "%s", args);
+    int rc = harness_cli(&H, &out, &err, "%s", args);
     if (rc != 0 || *err)
         fail_msg("environs %s: exit %d, stderr \"%s\"", args, rc, err);
     free(err);
@@ -115,7 +101,7 @@ static void
 s_fails(const char *args, int want_rc, const char *message)
 {
     char *out, *err;
-    int rc = cli(&out, &err, "%s", args);
+    int rc = harness_cli(&H, &out, &err, "%s", args);
     if (rc != want_rc || strcmp(err, message) != 0)
         fail_msg("environs %s: exit %d, stderr \"%s\", wanted exit %d and \"%s\"", args, rc, err,
                  want_rc, message);
@@ -195,14 +181,14 @@ bootstrap_and_two_machines(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "bootstrap sim/sim-east c1"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "bootstrap sim/sim-east c1"), 0);
     free(out);
     free(err);
-    assert_int_equal(cli(&out, &err, "add-machine"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "add-machine"), 0);
     assert_string_equal(err, "created machine 0\n");
     free(out);
     free(err);
-    assert_int_equal(cli(&out, &err, "add-machine --to zone=sim-east-b"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "add-machine --to zone=sim-east-b"), 0);
     assert_string_equal(err, "created machine 1\n");
     free(out);
     free(err);

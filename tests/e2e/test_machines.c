@@ -69,25 +69,12 @@ teardown(void **state)
     return harness_fini(&H);
 }
 
-static int cli(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-cli(char **out, char **err, const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return harness_run(&H, out, err, "%s %s", CLI, args);
-}
-
 //  The CLI's JSON output of `args` (asserts exit 0).
 static json_t *
 cli_json(const char *args)
 {
     char *out, *err;
-    int rc = cli(&out, &err, "%s --format json", args);
+    int rc = harness_cli(&H, &out, &err, "%s --format json", args);
     if (rc != 0)
         fail_msg("environs %s: exit %d: %s", args, rc, err);
     json_t *doc = json_loads(out, 0, NULL);
@@ -155,7 +142,7 @@ bootstrap_on_sim_shows_progress_and_records_the_controller(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "bootstrap sim/sim-east c1"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "bootstrap sim/sim-east c1"), 0);
     //  Juju's first line, then the service's progress, then Juju's last
     const char *lines[] = {
         "Creating Juju controller \"c1\" on sim/sim-east\n",
@@ -214,7 +201,7 @@ bootstrap_of_a_known_name_fails_before_anything_starts(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "bootstrap sim c1"), 1);
+    assert_int_equal(harness_cli(&H, &out, &err, "bootstrap sim c1"), 1);
     assert_string_equal(err, "ERROR controller \"c1\" already exists\n");
     free(out);
     free(err);
@@ -229,7 +216,7 @@ add_machine_n3_starts_three_machines(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "add-machine -n 3"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "add-machine -n 3"), 0);
     assert_non_null(strstr(err, "created machine 0\n"));
     assert_non_null(strstr(err, "created machine 1\n"));
     assert_non_null(strstr(err, "created machine 2\n"));
@@ -280,14 +267,14 @@ machines_json_has_juju_status_shape(void **state)
     json_decref(doc);
 
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "machines"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "machines"), 0);
     assert_int_equal(strncmp(out, "Machine  State    Address", 25), 0);
     const char *row0 = strstr(out, "\n0 "), *row1 = strstr(out, "\n1 "),
                *row2 = strstr(out, "\n2 ");
     assert_true(row0 && row1 && row2 && row0 < row1 && row1 < row2);
     free(out);
     free(err);
-    assert_int_equal(cli(&out, &err, "machines --format yaml"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "machines --format yaml"), 0);
     assert_non_null(strstr(out, "machines:\n  \"0\":\n    instance-id: i-"));
     free(out);
     free(err);
@@ -298,7 +285,7 @@ add_machine_to_a_zone_starts_it_there(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "add-machine --to zone=sim-east-c --constraints cores=2"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "add-machine --to zone=sim-east-c --constraints cores=2"), 0);
     assert_string_equal(err, "created machine 3\n");
     free(out);
     free(err);
@@ -308,7 +295,7 @@ add_machine_to_a_zone_starts_it_there(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(m, "hardware")), "cores=2"));
     json_decref(machines);
     //  a zone the region does not have: the machine fails, the command too
-    assert_int_equal(cli(&out, &err, "add-machine --to zone=mars"), 1);
+    assert_int_equal(harness_cli(&H, &out, &err, "add-machine --to zone=mars"), 1);
     assert_non_null(strstr(err, "failed to create machine 4: "));
     free(out);
     free(err);
@@ -319,7 +306,7 @@ remove_machine_removes_known_and_reports_unknown(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "remove-machine 1 99"), 1);
+    assert_int_equal(harness_cli(&H, &out, &err, "remove-machine 1 99"), 1);
     assert_string_equal(err, "removing machine 1\nERROR machine 99 not found\n");
     free(out);
     free(err);
@@ -436,20 +423,20 @@ failed_bootstrap_is_forgotten_unless_keep_broken(void **state)
     en_err_t err;
     assert_int_equal(en_sim_cloud_knob_set(SIM, "fail.create", "INTERNAL no capacity", &err), 0);
     char *out, *text;
-    assert_int_equal(cli(&out, &text, "bootstrap sim/sim-west broken"), 1);
+    assert_int_equal(harness_cli(&H, &out, &text, "bootstrap sim/sim-west broken"), 1);
     assert_non_null(strstr(text, "ERROR "));
     assert_null(strstr(text, "--keep-broken"));
     free(out);
     free(text);
     assert_false(s_controller_known("broken"));
-    assert_int_equal(cli(&out, &text, "bootstrap sim/sim-west broken --keep-broken"), 1);
+    assert_int_equal(harness_cli(&H, &out, &text, "bootstrap sim/sim-west broken --keep-broken"), 1);
     assert_non_null(strstr(text, "bootstrap failed but --keep-broken was specified so resources "
                                  "are not being destroyed.\nERROR "));
     free(out);
     free(text);
     assert_true(s_controller_known("broken"));
     assert_int_equal(en_sim_cloud_knob_set(SIM, "fail.create", NULL, &err), 0);
-    assert_int_equal(cli(&out, &text, "kill-controller broken"), 0);
+    assert_int_equal(harness_cli(&H, &out, &text, "kill-controller broken"), 0);
     free(out);
     free(text);
     assert_false(s_controller_known("broken"));
@@ -464,7 +451,7 @@ destroy_controller_refuses_live_models_then_destroys_all(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "destroy-controller c1"), 1);
+    assert_int_equal(harness_cli(&H, &out, &err, "destroy-controller c1"), 1);
     assert_non_null(strstr(err, "ERROR cannot destroy controller \"c1\"\n\n"
                                 "The controller has live models. If you want\n"
                                 "to destroy all models in the controller,\n"
@@ -473,7 +460,7 @@ destroy_controller_refuses_live_models_then_destroys_all(void **state)
     free(out);
     free(err);
     assert_true(s_controller_known("c1"));
-    assert_int_equal(cli(&out, &err, "destroy-controller c1 --destroy-all-models"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "destroy-controller c1 --destroy-all-models"), 0);
     assert_non_null(strstr(err, "Destroying controller \"c1\"\n"));
     free(out);
     free(err);
@@ -489,10 +476,10 @@ kill_controller_removes_a_controller_and_its_machines(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "bootstrap sim/sim-west c2"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "bootstrap sim/sim-west c2"), 0);
     free(out);
     free(err);
-    assert_int_equal(cli(&out, &err, "add-machine -n 2"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "add-machine -n 2"), 0);
     free(out);
     free(err);
     json_t *doc = cli_json("controllers");
@@ -506,7 +493,7 @@ kill_controller_removes_a_controller_and_its_machines(void **state)
 
     //  Two controllers, two models "default": the current controller (c3
     //  now) tells them apart, CONTROLLER:MODEL names either.
-    assert_int_equal(cli(&out, &err, "bootstrap sim/sim-west c3"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "bootstrap sim/sim-west c3"), 0);
     free(out);
     free(err);
     json_t *machines = s_machines(NULL);
@@ -515,18 +502,18 @@ kill_controller_removes_a_controller_and_its_machines(void **state)
     machines = s_machines("c2:default");
     assert_int_equal(json_object_size(machines), 2);
     json_decref(machines);
-    assert_int_equal(cli(&out, &err, "machines"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "machines"), 0);
     assert_string_equal(err, "No machines to display.\n");
     free(out);
     free(err);
 
-    assert_int_equal(cli(&out, &err, "kill-controller c2"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "kill-controller c2"), 0);
     assert_non_null(strstr(err, "Destroying controller \"c2\"\n"));
     free(out);
     free(err);
     assert_false(s_controller_known("c2"));
     assert_int_equal(s_live("sim-west", "juju-controller-uuid", c2), 0);
-    assert_int_equal(cli(&out, &err, "kill-controller c3"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "kill-controller c3"), 0);
     free(out);
     free(err);
     assert_false(s_controller_known("c3"));

@@ -58,26 +58,12 @@ teardown(void **state)
     return harness_fini(&H);
 }
 
-//  Run the CLI; *out and *err are its stdout and stderr (caller frees).
-static int cli(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-cli(char **out, char **err, const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return harness_run(&H, out, err, "%s %s", CLI, args);
-}
-
 //  The command succeeds and prints nothing at all (open-port, close-port).
 static void
 s_quiet(const char *args)
 {
     char *out, *err;
-    int rc = cli(&out, &err, "%s", args);
+    int rc = harness_cli(&H, &out, &err, "%s", args);
     if (rc != 0 || *out || *err)
         fail_msg("environs %s: exit %d, stdout \"%s\", stderr \"%s\"", args, rc, out, err);
     free(out);
@@ -89,7 +75,7 @@ static void
 s_fails(const char *args, const char *message)
 {
     char *out, *err;
-    int rc = cli(&out, &err, "%s", args);
+    int rc = harness_cli(&H, &out, &err, "%s", args);
     if (rc != 1 || strcmp(err, message) != 0)
         fail_msg("environs %s: exit %d, stderr \"%s\", wanted exit 1 and \"%s\"", args, rc, err,
                  message);
@@ -103,7 +89,7 @@ static char *
 s_ports(const char *args)
 {
     char *out, *err;
-    int rc = cli(&out, &err, "ports %s", args);
+    int rc = harness_cli(&H, &out, &err, "ports %s", args);
     if (rc != 0)
         fail_msg("environs ports %s: exit %d: %s", args, rc, err);
     free(err);
@@ -116,7 +102,7 @@ static char *
 s_ports_json(const char *args)
 {
     char *out, *err;
-    int rc = cli(&out, &err, "ports %s --format json", args);
+    int rc = harness_cli(&H, &out, &err, "ports %s --format json", args);
     if (rc != 0)
         fail_msg("environs ports %s --format json: exit %d: %s", args, rc, err);
     json_t *doc = json_loads(out, 0, NULL);
@@ -161,17 +147,17 @@ bootstrap_and_a_global_model_show_their_firewall_modes(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "bootstrap sim/sim-east c1"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "bootstrap sim/sim-east c1"), 0);
     free(out);
     free(err);
-    assert_int_equal(cli(&out, &err, "show-model -m default"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "show-model -m default"), 0);
     assert_non_null(strstr(out, "\n  firewall-mode: instance\n"));
     free(out);
     free(err);
-    assert_int_equal(cli(&out, &err, "add-model g --config firewall-mode=global"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "add-model g --config firewall-mode=global"), 0);
     free(out);
     free(err);
-    assert_int_equal(cli(&out, &err, "show-model -m g --format json"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "show-model -m g --format json"), 0);
     json_t *doc = json_loads(out, 0, NULL);
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(doc, "g"), "firewall-mode")), "global");
@@ -188,7 +174,7 @@ global_model_opens_and_lists_ports_sorted_like_juju(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "ports -m g"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "ports -m g"), 0);
     assert_string_equal(out, "");
     assert_string_equal(err, "No open ports.\n"); // nothing open initially (66)
     free(out);
@@ -208,7 +194,7 @@ global_model_opens_and_lists_ports_sorted_like_juju(void **state)
     char *texts = s_ports_json("-m g");
     assert_string_equal(texts, "icmp 45/tcp 80/tcp 80-100/tcp 67/udp");
     free(texts);
-    assert_int_equal(cli(&out, &err, "ports -m g --format yaml"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "ports -m g --format yaml"), 0);
     assert_non_null(strstr(out, "- port-range: 45/tcp\n  protocol: tcp\n  from-port: 45\n"
                                 "  to-port: 45\n  source-cidrs: [0.0.0.0/0]\n"));
     free(out);
@@ -233,7 +219,7 @@ global_model_refuses_machine_ports(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "add-machine -m g"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "add-machine -m g"), 0);
     assert_string_equal(err, "created machine 0\n");
     free(out);
     free(err);
@@ -256,7 +242,7 @@ instance_model_opens_ports_on_one_machine_only(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "add-machine -n 2 -m default"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "add-machine -n 2 -m default"), 0);
     assert_non_null(strstr(err, "created machine 0\n"));
     assert_non_null(strstr(err, "created machine 1\n"));
     free(out);
@@ -273,7 +259,7 @@ instance_model_opens_ports_on_one_machine_only(void **state)
                                "udp       53         192.168.1.0/24\n");
     free(table);
     //  no crosstalk (72)
-    assert_int_equal(cli(&out, &err, "ports 1 -m default"), 0);
+    assert_int_equal(harness_cli(&H, &out, &err, "ports 1 -m default"), 0);
     assert_string_equal(out, "");
     assert_string_equal(err, "No open ports.\n");
     free(out);
@@ -326,7 +312,7 @@ unknown_machines_and_bad_ranges_fail_before_the_firewall(void **state)
     s_fails("open-port 80 9 -m default", "ERROR machine 9 not found\n");
     s_fails("ports 9 -m default", "ERROR machine 9 not found\n");
     char *out, *err;
-    assert_int_equal(cli(&out, &err, "open-port 80-90/sctp 0 -m default"), 2);
+    assert_int_equal(harness_cli(&H, &out, &err, "open-port 80-90/sctp 0 -m default"), 2);
     assert_string_equal(
         err, "ERROR invalid protocol \"sctp\", expected \"tcp\", \"udp\", or \"icmp\"\n");
     free(out);
