@@ -1,6 +1,8 @@
 /*  harness.c — see harness.h. */
 #include "harness.h"
 
+#include <errno.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -280,4 +282,31 @@ harness_cli(harness_t *h, char **out, char **err, const char *fmt, ...)
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
     return harness_run(h, out, err, "%s %s", harness_bin("cli/environs"), args);
+}
+
+int
+harness_up(harness_t *h, const char *const *services)
+{
+    harness_start(h, "gateway", 0);
+    for (const char *const *n = services; *n; n++)
+        harness_start(h, *n, 0);
+    for (const char *const *n = services; *n; n++)
+        if (harness_wait_service(h, *n, 20000) != 0) {
+            fprintf(stderr, "harness: %s never came up\n", *n);
+            return -1;
+        }
+    char sim[600];
+    snprintf(sim, sizeof sim, "%s/sim", h->home);
+    if (mkdir(sim, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int
+harness_find(harness_t *h, const char *name)
+{
+    for (int i = 0; i < h->count; i++)
+        if (strcmp(h->names[i], name) == 0)
+            return i;
+    return -1;
 }

@@ -52,6 +52,12 @@ int harness_fini(harness_t *h);
 //  stderr (malloc'd, caller frees); returns the exit status.
 int harness_run(harness_t *h, char **out, char **err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+//  Start the gateway and each named service (replica 0; names ends with
+//  NULL), wait until every service answers at the gateway, and make
+//  <home>/sim for the embedded sim cloud. 0, or -1 when one never came up.
+int harness_up(harness_t *h, const char *const *services);
+//  The index of the first process started as `name`, or -1.
+int harness_find(harness_t *h, const char *name);
 //  The same for the CLI of this build: `environs <args>`.
 int harness_cli(harness_t *h, char **out, char **err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -28,7 +28,6 @@
 #include "harness.h"
 
 static harness_t H;
-static char CLI[1024];
 //  The endpoint the sim's images carry ("" when none): the custom image
 //  is generated for the same cloud, so the lookup matches it.
 static char ENDPOINT[512];
@@ -41,19 +40,10 @@ setup(void **state)
     zsys_handler_set(NULL);
     if (harness_init(&H))
         return -1;
-    snprintf(CLI, sizeof CLI, "%s", harness_bin("cli/environs"));
-    harness_start(&H, "gateway", 0);
-    harness_start(&H, "registry", 0);
-    harness_start(&H, "broker", 0);
-    harness_start(&H, "firewaller", 0);
-    harness_start(&H, "imagemeta", 0);
-    if (harness_wait_service(&H, "registry", 20000) || harness_wait_service(&H, "broker", 20000) ||
-        harness_wait_service(&H, "firewaller", 20000) ||
-        harness_wait_service(&H, "imagemeta", 20000))
+    static const char *const services[] = {"registry", "broker", "firewaller", "imagemeta", NULL};
+    if (harness_up(&H, services))
         return -1;
-    char sim[512];
-    snprintf(sim, sizeof sim, "%s/sim", H.home);
-    return en_mkdirs(sim, 0700);
+    return 0;
 }
 
 static int

@@ -32,7 +32,6 @@
 #include "service/bus_fixture.h"
 
 static harness_t H;
-static char CLI[1024];
 static int NETWORKING; // harness index, to replace it with a cloud without spaces
 
 static int
@@ -43,21 +42,12 @@ setup(void **state)
     zsys_handler_set(NULL);
     if (harness_init(&H))
         return -1;
-    snprintf(CLI, sizeof CLI, "%s", harness_bin("cli/environs"));
-    harness_start(&H, "gateway", 0);
-    harness_start(&H, "registry", 0);
-    harness_start(&H, "broker", 0);
-    harness_start(&H, "firewaller", 0);
-    harness_start(&H, "imagemeta", 0); // the images of each start
-    NETWORKING = harness_start(&H, "networking", 0);
-    if (harness_wait_service(&H, "registry", 20000) || harness_wait_service(&H, "broker", 20000) ||
-        harness_wait_service(&H, "firewaller", 20000) ||
-        harness_wait_service(&H, "imagemeta", 20000) ||
-        harness_wait_service(&H, "networking", 20000))
+    static const char *const services[] = {"registry",  "broker",     "firewaller",
+                                           "imagemeta", "networking", NULL};
+    if (harness_up(&H, services))
         return -1;
-    char sim[512];
-    snprintf(sim, sizeof sim, "%s/sim", H.home);
-    return en_mkdirs(sim, 0700);
+    NETWORKING = harness_find(&H, "networking");
+    return 0;
 }
 
 static int
