@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "common/cloudfile.h"
+#include "common/constraints.h"
 #include "common/err.h"
 #include "common/portrange.h"
 #include "common/instancetype.h"
@@ -60,6 +61,37 @@ typedef struct {
     bool available;
 } en_zone_t;
 
+//  What a create call makes. Strings borrowed.
+typedef struct {
+    const char *name; // deterministic (the broker's juju-<model>-<machine>)
+    //  zone NULL: the cloud picks.
+    const char *zone;
+    //  The catalogue type the broker chose (en_compute_ops_t.instance_types).
+    const char *type;
+    //  The image the broker chose (ImageMetadata.id: an AMI, an LXD alias
+    //  or fingerprint, a sim image id); NULL: the cloud's default.
+    const char *image;
+    //  The merged constraints, for clouds whose catalogue is not fixed
+    //  (lxd: limits.cpu, limits.memory, root disk size); may be NULL.
+    const en_constraints_t *cons;
+    //  Ownership tags (juju-model-uuid, juju-controller-uuid,
+    //  juju-is-controller, juju-machine-id, juju-machine-nonce, ...).
+    const en_tag_t *tags;
+    size_t tag_count;
+    //  Security groups the instance is made a member of (none: NULL, 0;
+    //  NOT_FOUND `security group "<g>" not found` when one does not exist).
+    const char *const *groups;
+    size_t group_count;
+    //  Provider subnet ids, one NIC in each, the first the primary (device
+    //  0); each must be in the zone, NOT_VALID `subnet "<s>" is not in zone
+    //  "<z>"` (unknown: `subnet "<s>" not found`). None (NULL, 0): one NIC
+    //  in the zone's default subnet.
+    const char *const *subnets;
+    size_t subnet_count;
+    //  cloud-init user data (NULL: none).
+    const char *user_data;
+} en_create_args_t;
+
 //  A cheap connection to one cloud region (one per thread: not
 //  thread-safe).
 typedef struct en_compute en_compute_t;
@@ -74,18 +106,10 @@ typedef struct {
     //  The region's catalogue, borrowed from the connection (fetched once).
     int (*instance_types)(en_compute_t *self, const en_instance_type_t **types, size_t *count,
                           en_err_t *err);
-    //  Create an instance with its tags in one call, in the named security
-    //  groups (none: NULL, 0; NOT_FOUND `security group "<g>" not found`
-    //  when one does not exist). zone NULL: the cloud picks.
-    //  ALREADY_EXISTS when a live instance has that name.
-    //  subnets: provider subnet ids, one NIC in each, the first the
-    //  primary (device 0); each must be in the zone, NOT_VALID
-    //  `subnet "<s>" is not in zone "<z>"` (unknown: `subnet "<s>" not
-    //  found`). None (NULL, 0): one NIC in the zone's default subnet.
-    int (*create)(en_compute_t *self, const char *name, const char *zone, const char *type,
-                  const en_tag_t *tags, size_t tag_count, const char *const *groups,
-                  size_t group_count, const char *const *subnets, size_t subnet_count,
-                  en_instance_t *out, en_err_t *err);
+    //  Create an instance as args describes (en_create_args_t), with its
+    //  tags in the one create call, and start it.
+    int (*create)(en_compute_t *self, const en_create_args_t *args, en_instance_t *out,
+                  en_err_t *err);
     //  Instances among ids (each once, in the order of ids; unknown ids
     //  left out; terminated ones reported not live).
     int (*describe)(en_compute_t *self, const char *const *ids, size_t id_count,
