@@ -126,6 +126,20 @@ typedef struct {
     //  throttles (*limit 0: no limit). Not itself an API call: callers
     //  plan their fan-out with it. NULL: the driver cannot tell.
     int (*concurrency)(en_compute_t *self, int *limit, en_err_t *err);
+    //  Optional (NULL: the cloud keeps nothing per model but instances and
+    //  security groups). Remove the model-level resources (lxd: the model's
+    //  bridge and profile) carrying every filter tag (juju-model-uuid, or
+    //  juju-controller-uuid for a whole controller), once no instance uses
+    //  them. Called after the instances are gone; idempotent. UNAVAILABLE
+    //  (retryable) while a resource is still in use.
+    int (*release_model)(en_compute_t *self, const en_tag_t *filters, size_t filter_count,
+                         en_err_t *err);
+    //  Optional (NULL: the cloud cannot read files in its instances; the
+    //  bootstrap nonce check uses the juju-machine-nonce tag). Read a file
+    //  inside an instance: *data malloc'd and NUL-ended. NOT_FOUND when the
+    //  file or the instance is not there.
+    int (*read_file)(en_compute_t *self, const char *id, const char *path, char **data,
+                     size_t *len, en_err_t *err);
 } en_compute_ops_t;
 
 //  One call on the group of one instance (en_firewall_ops_t.instance_rules):

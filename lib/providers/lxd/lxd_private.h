@@ -79,6 +79,15 @@ int lxd_model_ensure(en_compute_t *self, const char *model_uuid, const char *con
 int lxd_instance_addresses(en_compute_t *self, const char *name, char ***out, size_t *count,
                            en_err_t *err);
 
+//  The network ACL that stands for a security group (lxd_firewall.c):
+//  a deterministic name LXD accepts, derived from the group name alone.
+#define LXD_ACL_MAX 64
+void lxd_acl_name(const char *group, char out[LXD_ACL_MAX]);
+
+//  Where an instance's nonce is written at create (Juju's
+//  <DataDir>/nonce.txt), then read back by bootstrap's finalize.
+#define LXD_NONCE_FILE "/var/lib/juju/nonce.txt"
+
 //  The firewall ops and network ops tables (lxd_firewall.c, lxd_network.c).
 extern const en_firewall_ops_t lxd_firewall_ops;
 extern const en_network_ops_t lxd_network_ops;
