@@ -512,8 +512,21 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
             const char *const *subnets;
             size_t nsubnets;
             broker_netplan_zone(&plan, zones[i], &subnets, &nsubnets);
-            cr = m.ops->create(m.conn, name, zones[i], spec.itype.type->name, tags.items,
-                               tags.count, groups, ngroups, subnets, nsubnets, &inst, err);
+            en_create_args_t args = {
+                .name = name,
+                .zone = zones[i],
+                .type = spec.itype.type->name,
+                // without ImageMetadata the "images" are the catalogue's arches
+                .image = p->n_image_metadata > 0 ? spec.image->id : NULL,
+                .cons = &cons,
+                .tags = tags.items,
+                .tag_count = tags.count,
+                .groups = groups,
+                .group_count = ngroups,
+                .subnets = subnets,
+                .subnet_count = nsubnets,
+            };
+            cr = m.ops->create(m.conn, &args, &inst, err);
             if (cr == 0 || !s_zone_constrained(err))
                 break;
             // the cached zones said otherwise: ask the cloud next time

@@ -120,8 +120,13 @@ create_describe_list_terminate(void **state)
     assert_non_null(c);
     en_tag_t tags[] = {{"juju-model-uuid", "m1"}, {"owner", "ops"}};
     en_instance_t inst = {0};
-    assert_int_equal(ops->create(c, "juju-m1-0", "sim-east-b", "s1.small", tags, 2, NULL, 0, NULL, 0, &inst,
-                                 &err),
+    assert_int_equal(ops->create(c,
+                                 &(en_create_args_t){.name = "juju-m1-0",
+                                                     .zone = "sim-east-b",
+                                                     .type = "s1.small",
+                                                     .tags = tags,
+                                                     .tag_count = 2},
+                                 &inst, &err),
                      0);
     assert_string_equal(inst.zone, "sim-east-b");
     assert_string_equal(inst.instance_type, "s1.small");
@@ -130,7 +135,12 @@ create_describe_list_terminate(void **state)
     assert_true(inst.address_count >= 1);
     // the same name again, while live: ALREADY_EXISTS
     en_instance_t dup = {0};
-    assert_int_equal(ops->create(c, "juju-m1-0", NULL, "s1.small", tags, 2, NULL, 0, NULL, 0, &dup, &err),
+    assert_int_equal(ops->create(c,
+                                 &(en_create_args_t){.name = "juju-m1-0",
+                                                     .type = "s1.small",
+                                                     .tags = tags,
+                                                     .tag_count = 2},
+                                 &dup, &err),
                      -1);
     assert_int_equal(err.kind, EN_ALREADY_EXISTS);
     en_tag_t filter = {"juju-model-uuid", "m1"};

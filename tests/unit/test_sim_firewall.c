@@ -858,12 +858,26 @@ driver_firewall_is_the_sim_groups(void **state)
 
     const char *groups[] = {"juju-m1", "juju-m1-0"};
     en_instance_t inst = {0};
-    assert_int_equal(ops->create(c, "juju-m1-0", NULL, "s1.small", tags, 2, groups, 2, NULL, 0, &inst, &err),
+    assert_int_equal(ops->create(c,
+                                 &(en_create_args_t){.name = "juju-m1-0",
+                                                     .type = "s1.small",
+                                                     .tags = tags,
+                                                     .tag_count = 2,
+                                                     .groups = groups,
+                                                     .group_count = 2},
+                                 &inst, &err),
                      0);
     const char *missing[] = {"juju-m1-9"};
     en_instance_t none = {0};
     assert_int_equal(
-        ops->create(c, "juju-m1-9", NULL, "s1.small", tags, 2, missing, 1, NULL, 0, &none, &err), -1);
+        ops->create(c,
+                    &(en_create_args_t){.name = "juju-m1-9",
+                                        .type = "s1.small",
+                                        .tags = tags,
+                                        .tag_count = 2,
+                                        .groups = missing,
+                                        .group_count = 1},
+                    &none, &err), -1);
     assert_int_equal(err.kind, EN_NOT_FOUND);
     assert_string_equal(err.message, "security group \"juju-m1-9\" not found");
 

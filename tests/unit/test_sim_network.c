@@ -1063,15 +1063,25 @@ driver_network_is_the_sim_network(void **state)
     assert_non_null(c);
     const char *subnets[] = {"subnet-sim-east-a-storage", "subnet-sim-east-a-internal"};
     en_instance_t inst;
-    assert_int_equal(sim->compute->create(c, "m0", "sim-east-a", "s1.small", NULL, 0, NULL, 0,
-                                          subnets, 2, &inst, &err),
+    assert_int_equal(sim->compute->create(c,
+                                          &(en_create_args_t){.name = "m0",
+                                                              .zone = "sim-east-a",
+                                                              .type = "s1.small",
+                                                              .subnets = subnets,
+                                                              .subnet_count = 2},
+                                          &inst, &err),
                      0);
     assert_int_equal(inst.address_count, 2);
     assert_string_equal(inst.addresses[0], "10.1.240.4");
     en_instance_t bad;
     const char *wrong[] = {"subnet-sim-east-b-dmz"};
-    assert_int_equal(sim->compute->create(c, "m1", "sim-east-a", "s1.small", NULL, 0, NULL, 0,
-                                          wrong, 1, &bad, &err),
+    assert_int_equal(sim->compute->create(c,
+                                          &(en_create_args_t){.name = "m1",
+                                                              .zone = "sim-east-a",
+                                                              .type = "s1.small",
+                                                              .subnets = wrong,
+                                                              .subnet_count = 1},
+                                          &bad, &err),
                      -1);
     assert_string_equal(err.message,
                         "subnet \"subnet-sim-east-b-dmz\" is not in zone \"sim-east-a\"");

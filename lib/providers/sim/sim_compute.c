@@ -192,14 +192,13 @@ s_tags(const en_tag_t *tags, size_t n)
 }
 
 static int
-s_create(en_compute_t *self, const char *name, const char *zone, const char *type,
-         const en_tag_t *tags, size_t tag_count, const char *const *groups, size_t group_count,
-         const char *const *subnets, size_t subnet_count, en_instance_t *out, en_err_t *err)
+s_create(en_compute_t *self, const en_create_args_t *a, en_instance_t *out, en_err_t *err)
 {
-    en_sim_tag_t *t = s_tags(tags, tag_count);
+    en_sim_tag_t *t = s_tags(a->tags, a->tag_count);
     en_sim_instance_t inst = {0};
-    int rc = en_sim_cloud_create_placed(self->cloud, self->region, zone, type, name, t, tag_count,
-                                        groups, group_count, subnets, subnet_count, &inst, err);
+    int rc = en_sim_cloud_create_placed(self->cloud, self->region, a->zone, a->type, a->name, t,
+                                        a->tag_count, a->groups, a->group_count, a->subnets,
+                                        a->subnet_count, &inst, err);
     free(t);
     if (rc == 0) {
         s_convert(out, &inst);
