@@ -12,15 +12,17 @@
     (statement 44). A bootstrap that fails after its instance exists
     removes that instance unless keep_broken.
 
-    What stands in for SSH. The sim has no machines to log in to; the
-    nonce check is made against the instance's juju-machine-nonce tag,
-    which the create call wrote and only the cloud can report back. The
-    lines and the errors are Juju's, with the file Juju's script would
-    test.
+    What stands in for SSH. On a cloud with a file API (lxd) the nonce
+    file is read from inside the machine, where the create call wrote it
+    as cloud-init would. The sim has no machines to log in to; its nonce
+    check is made against the instance's juju-machine-nonce tag, which the
+    create call wrote and only the cloud can report back. The lines and
+    the errors are Juju's, with the file Juju's script would test.
 
     Destroy is common.Destroy (56, 59): every instance of the model,
     NO_INSTANCES counting as success; the sim has no environ-scoped
-    storage (57). DestroyController (62) destroys the model and then every
+    storage (57); a cloud's model-level resources (lxd's bridge and
+    profile) are released once the instances are gone. DestroyController (62) destroys the model and then every
     instance tagged with the controller's uuid, in any model; without a
     model in the envelope it finds the cloud through the registry's
     controller store alone, so a controller whose model records are gone
@@ -187,6 +189,39 @@ done:
     return rc;
 }
 
+//  The check script of statement 54: the nonce file inside the machine,
+//  read through the cloud's file API where it has one (lxd), else the
+//  juju-machine-nonce tag the create call wrote, which only the cloud can
+//  report back (sim).
+static int
+s_check_nonce(broker_model_t *m, const en_instance_t *inst, const char *nonce, en_err_t *err)
+{
+    if (m->ops->read_file) {
+        char *data = NULL;
+        size_t len = 0;
+        if (m->ops->read_file(m->conn, inst->id, S_NONCE_FILE, &data, &len, err)) {
+            if (err->kind == EN_NOT_FOUND)
+                return en_err_set(err, EN_NOT_FOUND, "%s does not exist", S_NONCE_FILE);
+            return en_err_annotate(err, "reading %s", S_NONCE_FILE);
+        }
+        // the script compares the file's first line
+        size_t n = strcspn(data, "\n");
+        bool same = n == strlen(nonce) && strncmp(data, nonce, n) == 0;
+        free(data);
+        if (!same)
+            return en_err_set(err, EN_NOT_VALID, "%s contents do not match machine nonce",
+                              S_NONCE_FILE);
+        return 0;
+    }
+    const char *tag = en_kvlist_get(&inst->tags, "juju-machine-nonce");
+    if (!tag)
+        return en_err_set(err, EN_NOT_FOUND, "%s does not exist", S_NONCE_FILE);
+    if (strcmp(tag, nonce) != 0)
+        return en_err_set(err, EN_NOT_VALID, "%s contents do not match machine nonce",
+                          S_NONCE_FILE);
+    return 0;
+}
+
 //  WaitSSH's address loop (statement 53) and the nonce check (54): poll
 //  the instance every `delay` until it has an address, printing each new
 //  one; ProvisioningError ends it at once.
@@ -230,16 +265,9 @@ s_wait_address(en_call_t *call, broker_model_t *m, const char *id, const char *n
             }
         }
         if (inst->address_count) {
-            // the check script: the nonce the machine was started with
-            const char *tag = en_kvlist_get(&inst->tags, "juju-machine-nonce");
-            if (!tag) {
+            if (s_check_nonce(m, inst, nonce, err)) {
                 en_instances_free(&found, count);
-                return en_err_set(err, EN_NOT_FOUND, "%s does not exist", S_NONCE_FILE);
-            }
-            if (strcmp(tag, nonce) != 0) {
-                en_instances_free(&found, count);
-                return en_err_set(err, EN_NOT_VALID, "%s contents do not match machine nonce",
-                                  S_NONCE_FILE);
+                return -1;
             }
             *out = *inst;
             memset(inst, 0, sizeof *inst);
@@ -426,6 +454,25 @@ s_create(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res, e
 //  --------------------------------------------------------------------------
 //  Destroy
 
+//  The model-level resources of a cloud that keeps any (lxd: the model's
+//  bridge and profile), once the instances are gone. A resource still in
+//  use (an instance not yet gone from the cloud's view) is retried with
+//  backoff until the call's deadline comes near.
+static int
+s_release(en_call_t *call, broker_model_t *m, const en_tag_t *filter, en_err_t *err)
+{
+    if (!m->ops->release_model)
+        return 0;
+    for (size_t attempt = 0;; attempt++) {
+        if (m->ops->release_model(m->conn, filter, 1, err) == 0)
+            return 0;
+        bool near = call->deadline_ms && en_now_ms() + 1000 >= call->deadline_ms;
+        if (!err->retryable || near || !broker_retry_wait(attempt))
+            return en_err_annotate(err, "releasing model resources");
+        en_log(EN_LOG_INFO, call->request_id, "%s; trying again", err->message);
+    }
+}
+
 //  common.Destroy (statements 56, 59).
 static int
 s_destroy_model(en_call_t *call, broker_model_t *m, en_err_t *err)
@@ -437,7 +484,7 @@ s_destroy_model(en_call_t *call, broker_model_t *m, en_err_t *err)
         return en_err_annotate(err, "destroying instances");
     if (n)
         en_log(EN_LOG_INFO, call->request_id, "destroyed %zu instances of model %s", n, m->uuid);
-    return 0;
+    return s_release(call, m, &filter, err);
 }
 
 static int
@@ -499,6 +546,8 @@ s_destroy_controller(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMes
         en_err_annotate(err, "destroying managed environs");
         goto cleanup;
     }
+    if (s_release(call, &m, &filter, err))
+        goto cleanup;
     en_log(EN_LOG_INFO, call->request_id, "controller %s destroyed (%zu instances)", uuid, n);
     rc = 0;
 cleanup:
