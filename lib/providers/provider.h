@@ -92,6 +92,23 @@ typedef struct {
     const char *user_data;
 } en_create_args_t;
 
+//  A cloud's constraints policy (§1 I: the validator and PrecheckInstance).
+typedef struct {
+    //  The cloud's name in errors: `invalid sim instance type "x"
+    //  specified`, `LXD does not support instance types (got "x")`.
+    const char *name;
+    //  Attributes the cloud ignores (reported, never an error),
+    //  NULL-terminated.
+    const char *const *unsupported;
+    //  instance-type names a catalogue type, and conflicts with mem, cores
+    //  and cpu-power (EC2, sim). false: the catalogue is synthesized, and
+    //  PrecheckInstance refuses any instance type.
+    bool instance_types;
+    //  `zone=<name>` placement is accepted; false: any placement is
+    //  `unknown placement directive: <p>` (LXD, statement 89).
+    bool zone_placement;
+} en_compute_policy_t;
+
 //  A cheap connection to one cloud region (one per thread: not
 //  thread-safe).
 typedef struct en_compute en_compute_t;
@@ -126,6 +143,10 @@ typedef struct {
     //  throttles (*limit 0: no limit). Not itself an API call: callers
     //  plan their fan-out with it. NULL: the driver cannot tell.
     int (*concurrency)(en_compute_t *self, int *limit, en_err_t *err);
+    //  The constraints policy; NULL: EC2's (the sim's): instance-type
+    //  conflicts with mem, cores and cpu-power, tags and virt-type are
+    //  unsupported, zone placement.
+    const en_compute_policy_t *policy;
     //  Optional (NULL: the cloud keeps nothing per model but instances and
     //  security groups). Remove the model-level resources (lxd: the model's
     //  bridge and profile) carrying every filter tag (juju-model-uuid, or

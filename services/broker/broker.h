@@ -97,6 +97,9 @@ typedef struct {
     broker_t *broker;     // the process (shared populations); NULL: none
 } broker_model_t;
 
+//  The cloud's constraints policy (EC2's when the driver names none).
+const en_compute_policy_t *broker_policy(const broker_model_t *m);
+
 broker_t *broker_new(const char *home, const char *gateways, en_err_t *err);
 void broker_destroy(broker_t **self_p);
 const en_service_def_t *broker_service(broker_t *self);

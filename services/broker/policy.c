@@ -5,11 +5,31 @@
     virt-type are unsupported (reported, never an error); the arch and
     instance-type vocabularies come from the region's catalogue. Precheck
     follows EC2 too (statements 89, 90): only `zone=<name>` placement,
-    known zones, known instance types that support the asked arch. */
+    known zones, known instance types that support the asked arch.
+
+    A driver may name its own policy (en_compute_policy_t): LXD's catalogue
+    is synthesized from the host, so instance-type is unsupported and a
+    precheck with one fails `LXD does not support instance types (got
+    "<t>")`, and any placement is an unknown directive (statements 89, 90,
+    93). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker.h"
+
+//  EC2's policy, the sim's.
+static const en_compute_policy_t s_ec2_policy = {
+    .name = "sim",
+    .unsupported = (const char *const[]){"tags", "virt-type", NULL},
+    .instance_types = true,
+    .zone_placement = true,
+};
+
+const en_compute_policy_t *
+broker_policy(const broker_model_t *m)
+{
+    return m->ops->policy ? m->ops->policy : &s_ec2_policy;
+}
 
 static int
 s_cmp_str(const void *a, const void *b)
@@ -29,9 +49,12 @@ broker_validator(broker_model_t *m, en_err_t *err)
         en_err_set(err, EN_INTERNAL, "out of memory");
         return NULL;
     }
+    const en_compute_policy_t *policy = broker_policy(m);
     const char *reds[] = {"instance-type"};
     const char *blues[] = {"mem", "cores", "cpu-power"};
-    const char *unsupported[] = {"tags", "virt-type"};
+    size_t n_unsupported = 0;
+    while (policy->unsupported[n_unsupported])
+        n_unsupported++;
     const char **arches = calloc(n ? n : 1, sizeof(char *));
     const char **names = calloc(n ? n : 1, sizeof(char *));
     size_t n_arches = 0;
@@ -46,10 +69,13 @@ broker_validator(broker_model_t *m, en_err_t *err)
         }
     }
     qsort(arches, n_arches, sizeof(char *), s_cmp_str);
-    int rc = en_cons_validator_register_conflicts(v, reds, 1, blues, 3, err) ||
-             en_cons_validator_register_unsupported(v, unsupported, 2, err) ||
+    int rc = (policy->instance_types &&
+              en_cons_validator_register_conflicts(v, reds, 1, blues, 3, err)) ||
+             en_cons_validator_register_unsupported(v, (const char **)policy->unsupported,
+                                                    n_unsupported, err) ||
              en_cons_validator_register_vocabulary(v, "arch", arches, n_arches, err) ||
-             en_cons_validator_register_vocabulary(v, "instance-type", names, n, err);
+             (policy->instance_types &&
+              en_cons_validator_register_vocabulary(v, "instance-type", names, n, err));
     free(arches);
     free(names);
     if (rc)
@@ -222,9 +248,10 @@ s_precheck_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMess
     broker_model_t m;
     if (broker_model(call, &m, err))
         return -1;
+    const en_compute_policy_t *policy = broker_policy(&m);
     const char *p = req->placement ? req->placement : "";
     if (*p) {
-        if (strncmp(p, "zone=", 5) != 0)
+        if (!policy->zone_placement || strncmp(p, "zone=", 5) != 0)
             return en_err_set(err, EN_NOT_VALID, "unknown placement directive: %s", p);
         en_zone_t *zones = NULL;
         size_t n = 0;
@@ -241,6 +268,9 @@ s_precheck_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMess
     const En__Constraints *c = req->constraints;
     if (s_precheck_network(call, &m, c, *p ? p + 5 : NULL, err))
         return -1;
+    if (c && c->_instance_type_case && !policy->instance_types)
+        return en_err_set(err, EN_NOT_VALID, "%s does not support instance types (got \"%s\")",
+                          policy->name, c->instance_type);
     if (c && c->_instance_type_case) {
         const en_instance_type_t *types = NULL;
         size_t n = 0;
@@ -251,16 +281,16 @@ s_precheck_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMess
             if (strcmp(types[i].name, c->instance_type) == 0)
                 t = &types[i];
         if (!t)
-            return en_err_set(err, EN_NOT_VALID, "invalid sim instance type \"%s\" specified",
-                              c->instance_type);
+            return en_err_set(err, EN_NOT_VALID, "invalid %s instance type \"%s\" specified",
+                              policy->name, c->instance_type);
         if (c->_arch_case) {
             bool ok = false;
             for (size_t a = 0; a < t->arch_count && !ok; a++)
                 ok = strcmp(t->arches[a], c->arch) == 0;
             if (!ok)
                 return en_err_set(err, EN_NOT_VALID,
-                                  "invalid sim instance type \"%s\" and arch \"%s\" specified",
-                                  c->instance_type, c->arch);
+                                  "invalid %s instance type \"%s\" and arch \"%s\" specified",
+                                  policy->name, c->instance_type, c->arch);
         }
     }
     return 0;
