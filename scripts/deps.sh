@@ -12,6 +12,11 @@ packages=(
   # tests: openssl req makes throwaway certificates, openssl s_server -WWW
   # is the HTTPS server of unit.ssfetch
   openssl
+  # lxd tests (scripts/lxd-setup.sh): the daemon and client, its firewall
+  # back ends, dnsmasq for the bridge's DHCP (only a Recommends of lxd),
+  # the static busybox the test image is made of, curl to reach the image's
+  # httpd
+  lxd lxd-client iptables nftables dnsmasq-base busybox-static curl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Install test dependencies, build, and run every test: first the whole
-# suite built with AddressSanitizer + UndefinedBehaviorSanitizer, then the
-# normal build, whose CTest summary ends the output.
+# Install test dependencies, prepare LXD (scripts/lxd-setup.sh), build, and
+# run every test: first the whole suite built with AddressSanitizer +
+# UndefinedBehaviorSanitizer (without label lxd), then the normal build, lxd
+# tests included, whose CTest summary ends the output.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 bash scripts/deps.sh || exit 1
+# The lxd tests (label lxd, normal build only) need a running LXD daemon with
+# the entest0 bridge, the entest profile and the environs/busybox image.
+# Fail early, before any build, if that cannot be had.
+echo "== LXD set-up =="
+if ! bash scripts/lxd-setup.sh; then
+  echo "LXD set-up failed (scripts/lxd-setup.sh); the lxd tests cannot run" >&2
+  exit 1
+fi
 
 status=0
 echo "== sanitizer build (ASan + UBSan) =="

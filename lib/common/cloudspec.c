@@ -79,8 +79,10 @@ en_builtin_clouds(void)
     //  path. Its zones are the service's business, not clouds.yaml's.
     static const char *const sim_auth[] = {"empty", "userpass", NULL};
     static const char *const sim_regions[] = {"sim-east", "sim-west", NULL};
-    //  Juju's only built-in (BuiltInClouds: lxdnames.DefaultCloud).
-    static const char *const lxd_auth[] = {"empty", NULL};
+    //  Juju's only built-in (BuiltInClouds: lxdnames.DefaultCloud): the
+    //  local daemon's socket needs no credential; certificate and
+    //  interactive are for a daemon reached over HTTPS.
+    static const char *const lxd_auth[] = {"empty", "certificate", "interactive", NULL};
     static const char *const lxd_regions[] = {"localhost", NULL};
     en_clouds_t *clouds = en_clouds_new();
     en_cloud_t *sim = s_builtin("sim", "sim", "Simulated cloud (embedded)", sim_auth, sim_regions);

@@ -357,6 +357,16 @@ typedef struct en_provider {
     size_t schema_count;
     //  Credentials found in the environment; EN_NOT_FOUND when none.
     int (*detect_credentials)(en_cloud_credentials_t **out, en_err_t *err);
+    //  Optional (NULL: the schema check is all there is). Juju's
+    //  FinalizeCredential, run by the registry's FinalizeCredential after
+    //  the schema check (en_credential_finalize), before a credential is
+    //  stored: it may talk to the cloud at endpoint (the request's
+    //  cloud_endpoint, "" when none) and change the auth-type. *out is a
+    //  new credential, fully formed (same name and label); one that needs
+    //  nothing comes back as a copy. lxd: `interactive` {trust-password |
+    //  token} becomes a trusted `certificate` credential.
+    int (*finalize_credential)(const en_credential_t *cred, const char *endpoint,
+                               en_credential_t **out, en_err_t *err);
     //  Regions found in the environment; EN_NOT_FOUND when none.
     int (*detect_regions)(en_region_t **regions, size_t *count, en_err_t *err);
     // config

@@ -248,6 +248,13 @@ s_finalize_credential(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMe
     en_credential_t *in = convert_credential_from(req->credential);
     en_credential_t *out = NULL;
     int rc = en_credential_finalize(in, p->schemas, p->schema_count, &out, err);
+    // then the provider's own step (lxd: interactive → certificate)
+    if (rc == 0 && p->finalize_credential) {
+        en_credential_destroy(&in);
+        in = out;
+        out = NULL;
+        rc = p->finalize_credential(in, req->cloud_endpoint ? req->cloud_endpoint : "", &out, err);
+    }
     if (rc == 0)
         res->credential = convert_credential(call->arena, out);
     en_credential_destroy(&in);

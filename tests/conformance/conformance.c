@@ -14,6 +14,7 @@
 
 #include <czmq.h>
 
+#include "common/cert.h"
 #include "bus/envelope.h"
 #include "bus/mdp.h"
 #include "conformance.h"
@@ -273,10 +274,55 @@ s013_prepare_config_deterministic_and_validating(void)
     CHECK(a && b && strcmp(a->config->json, b->config->json) == 0, "same input, same output");
     FREE(a);
     FREE(b);
+    // LXD 2.3+ (not 2.0's "non-empty endpoint"): a malformed endpoint is
+    // refused, an https one without a certificate credential too
     En__PrepareConfigResult *c = s_prepare("lxd", "localhost", "1.2.3.4", BASE_CFG, &err);
-    CHECK(!c, "lxd with an endpoint refused");
-    CHECK_ERR(err, EN_NOT_VALID, "validating cloud spec: non-empty endpoint \"1.2.3.4\" not valid");
+    CHECK(!c, "lxd with a malformed endpoint refused");
+    CHECK_ERR(err, EN_NOT_VALID,
+              "validating cloud spec: endpoint \"1.2.3.4\" not valid: expected "
+              "\"https://<host>[:<port>]\" or \"unix:<socket path>\"");
     FREE(c);
+    c = s_prepare("lxd", "localhost", "https://127.0.0.1:8443", BASE_CFG, &err);
+    CHECK(!c, "lxd over https without a certificate credential refused");
+    CHECK_ERR(err, EN_NOT_VALID,
+              "validating cloud spec: endpoint \"https://127.0.0.1:8443\" needs a "
+              "\"certificate\" credential, got \"empty\"");
+    FREE(c);
+    c = s_prepare("lxd", "localhost", "", BASE_CFG, &err);
+    CHECK(c != NULL, "lxd on the unix socket accepted (%s)", err.message);
+    FREE(c);
+    // and a certificate credential over https is accepted (never contacted)
+    char *cert = NULL, *key = NULL;
+    CHECK(en_client_cert_generate("conformance", &cert, &key, &err) == 0, "client cert: %s",
+          err.message);
+    En__Credential__AttributesEntry kv[3], *kvp[3] = {&kv[0], &kv[1], &kv[2]};
+    const char *keys[3] = {"server-cert", "client-cert", "client-key"};
+    const char *vals[3] = {cert, cert, key};
+    for (int i = 0; i < 3; i++) {
+        en__credential__attributes_entry__init(&kv[i]);
+        kv[i].key = (char *)keys[i];
+        kv[i].value = (char *)vals[i];
+    }
+    En__Credential cred = EN__CREDENTIAL__INIT;
+    cred.name = "c";
+    cred.auth_type = "certificate";
+    cred.attributes = kvp;
+    cred.n_attributes = 3;
+    En__PrepareConfigRequest req = EN__PREPARE_CONFIG_REQUEST__INIT;
+    En__CloudSpec spec = EN__CLOUD_SPEC__INIT;
+    En__ConfigAttrs cfg = EN__CONFIG_ATTRS__INIT;
+    spec.type = "lxd";
+    spec.name = "localhost";
+    spec.endpoint = "https://127.0.0.1:8443";
+    spec.credential = &cred;
+    cfg.json = BASE_CFG;
+    req.cloud = &spec;
+    req.config = &cfg;
+    c = conf_call("PrepareConfig", NULL, &req, &en__prepare_config_result__descriptor, &err);
+    CHECK(c != NULL, "lxd over https with a certificate credential accepted (%s)", err.message);
+    FREE(c);
+    free(cert);
+    free(key);
 }
 
 static const struct {

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -48,12 +50,25 @@ credential_schemas_of_sim_and_lxd(void **state)
     assert_string_equal(up->attrs[1]->description, "The password for the specified username.");
     FX_FREE(res);
 
+    // LXD 2.3+: the socket's empty, a client certificate, and interactive
+    // (a trust password or token that FinalizeCredential trades for one)
     req.provider_type = "lxd";
     res = fx_call(FX, "CredentialSchemas", NULL, &req, &err);
     assert_non_null(res);
-    assert_int_equal(res->n_schemas, 1);
+    assert_int_equal(res->n_schemas, 3);
     assert_string_equal(res->schemas[0]->auth_type, "empty");
     assert_int_equal(res->schemas[0]->n_attrs, 0);
+    const En__CredentialSchema *cert = res->schemas[1];
+    assert_string_equal(cert->auth_type, "certificate");
+    assert_int_equal(cert->n_attrs, 3);
+    assert_string_equal(cert->attrs[0]->name, "server-cert");
+    assert_string_equal(cert->attrs[1]->name, "client-cert");
+    assert_string_equal(cert->attrs[2]->name, "client-key");
+    assert_true(cert->attrs[2]->hidden);
+    assert_string_equal(cert->attrs[2]->file_attr, "client-key-file");
+    assert_string_equal(res->schemas[2]->auth_type, "interactive");
+    assert_int_equal(res->schemas[2]->n_attrs, 2);
+    assert_true(res->schemas[2]->attrs[0]->optional);
     FX_FREE(res);
 
     req.provider_type = "x";
@@ -69,23 +84,46 @@ credential_schemas_of_sim_and_lxd(void **state)
 }
 
 static void
-detect_credentials_gives_sim_and_lxd_an_empty_default(void **state)
+detect_credentials_gives_sim_an_empty_default_and_lxd_its_socket(void **state)
 {
     en_err_t err;
     En__DetectCredentialsRequest req = EN__DETECT_CREDENTIALS_REQUEST__INIT;
-    // Juju's NewEmptyCloudCredential, for the dummy-like sim and LXD 2.0
-    const char *types[] = {"sim", "lxd"};
-    for (int i = 0; i < 2; i++) {
-        req.provider_type = (char *)types[i];
-        En__DetectCredentialsResult *res = fx_call(FX, "DetectCredentials", NULL, &req, &err);
-        if (!res)
-            fail_msg("DetectCredentials %s: %s", types[i], err.message);
-        assert_int_equal(res->n_credentials, 1);
-        assert_string_equal(res->credentials[0]->name, "default");
-        assert_string_equal(res->credentials[0]->auth_type, "empty");
-        assert_int_equal(res->credentials[0]->n_attributes, 0);
-        FX_FREE(res);
-    }
+    // Juju's NewEmptyCloudCredential, for the dummy-like sim
+    req.provider_type = "sim";
+    En__DetectCredentialsResult *res = fx_call(FX, "DetectCredentials", NULL, &req, &err);
+    if (!res)
+        fail_msg("DetectCredentials sim: %s", err.message);
+    assert_int_equal(res->n_credentials, 1);
+    assert_string_equal(res->credentials[0]->name, "default");
+    assert_string_equal(res->credentials[0]->auth_type, "empty");
+    assert_int_equal(res->credentials[0]->n_attributes, 0);
+    FX_FREE(res);
+    // lxd: `localhost` (empty) only when its unix socket is there, and no
+    // lxc client configuration here (tests/unit/test_lxd_provider.c reads one)
+    char path[512];
+    snprintf(path, sizeof path, "%s/lxd.socket", FX->home);
+    setenv("LXD_SOCKET", path, 1);
+    setenv("LXD_CONF", FX->home, 1);
+    req.provider_type = "lxd";
+    assert_null(fx_call(FX, "DetectCredentials", NULL, &req, &err));
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    assert_string_equal(err.message, "credentials not found");
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    assert_true(strlen(path) < sizeof addr.sun_path);
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    close(fd);
+    res = fx_call(FX, "DetectCredentials", NULL, &req, &err);
+    if (!res)
+        fail_msg("DetectCredentials lxd: %s", err.message);
+    assert_int_equal(res->n_credentials, 1);
+    assert_string_equal(res->credentials[0]->name, "localhost");
+    assert_string_equal(res->credentials[0]->auth_type, "empty");
+    FX_FREE(res);
+    unlink(path);
+    unsetenv("LXD_SOCKET");
+    unsetenv("LXD_CONF");
 }
 
 static void
@@ -128,6 +166,24 @@ finalize_credential_uses_a_strict_schema(void **state)
     assert_null(fx_call(FX, "FinalizeCredential", NULL, &req, &err));
     assert_int_equal(err.kind, EN_NOT_VALID);
     assert_string_equal(err.message, "no credential to finalize");
+
+    // then the provider's own step: lxd's interactive needs an https
+    // endpoint to trade its secret for a certificate (tests/lxd does that)
+    req.provider_type = "lxd";
+    req.credential = &c.cred;
+    fx_cred(&c, "x", "interactive", 1, (const char *[]){"trust-password", "pw"});
+    req.cloud_endpoint = "";
+    assert_null(fx_call(FX, "FinalizeCredential", NULL, &req, &err));
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_string_equal(err.message,
+                        "finalizing credential \"x\": the \"interactive\" auth-type needs an "
+                        "https:// endpoint, got \"\" (the unix socket needs no credential: use "
+                        "\"empty\")");
+    fx_cred(&c, "x", "empty", 0, NULL);
+    res = fx_call(FX, "FinalizeCredential", NULL, &req, &err);
+    assert_non_null(res);
+    assert_string_equal(res->credential->auth_type, "empty");
+    FX_FREE(res);
 }
 
 static void
@@ -363,7 +419,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         T(credential_schemas_of_sim_and_lxd),
-        T(detect_credentials_gives_sim_and_lxd_an_empty_default),
+        T(detect_credentials_gives_sim_an_empty_default_and_lxd_its_socket),
         T(finalize_credential_uses_a_strict_schema),
         T(add_credential_writes_a_private_file_once),
         T(credentials_listing_hides_secrets_and_the_database_never_holds_them),

@@ -81,18 +81,29 @@ prepare_config_refuses_bad_input(void **state)
     assert_string_equal(err.message, "no registered provider for \"x\"");
 }
 
+//  Statement 13 for LXD 2.3+ (lxd_provider.c): the unix socket ("" or
+//  unix:<path>) needs no credential, https needs a certificate one, and
+//  anything else is refused naming the accepted forms.
 static void
-prepare_config_lxd_refuses_an_endpoint(void **state)
+prepare_config_lxd_validates_the_endpoint(void **state)
 {
     en_err_t err;
     const char *cfg = "{\"uuid\":\"" UUID1 "\",\"name\":\"m\"}";
     assert_null(s_prepare(FX, "lxd", "1.2.3.4", cfg, &err));
     assert_int_equal(err.kind, EN_NOT_VALID);
     assert_string_equal(err.message,
-                        "validating cloud spec: non-empty endpoint \"1.2.3.4\" not valid");
+                        "validating cloud spec: endpoint \"1.2.3.4\" not valid: expected "
+                        "\"https://<host>[:<port>]\" or \"unix:<socket path>\"");
+    assert_null(s_prepare(FX, "lxd", "https://127.0.0.1:8443", cfg, &err));
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_string_equal(err.message, "validating cloud spec: endpoint \"https://127.0.0.1:8443\" "
+                                     "needs a \"certificate\" credential, got \"empty\"");
     En__PrepareConfigResult *ok = s_prepare(FX, "lxd", "", cfg, &err);
     assert_non_null(ok);
     assert_string_equal(fx_json_get(ok->config->json, "type"), "\"lxd\"");
+    FX_FREE(ok);
+    ok = s_prepare(FX, "lxd", "unix:/var/lib/lxd/unix.socket", cfg, &err);
+    assert_non_null(ok);
     FX_FREE(ok);
 }
 
@@ -522,7 +533,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         T(prepare_config_is_deterministic_and_fills_defaults),
         T(prepare_config_refuses_bad_input),
-        T(prepare_config_lxd_refuses_an_endpoint),
+        T(prepare_config_lxd_validates_the_endpoint),
         T(validate_checks_immutables_values_and_types),
         T(upgrade_config_renames_deprecated_keys_idempotently),
         T(schema_is_sorted_and_marks_firewall_mode_immutable),

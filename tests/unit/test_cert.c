@@ -56,6 +56,29 @@ ca_check_refuses_garbage_and_tampering(void **state)
 }
 
 static void
+client_cert_is_for_tls_clients_only(void **state)
+{
+    (void)state;
+    char *cert = NULL, *key = NULL;
+    en_err_t err;
+    assert_int_equal(en_client_cert_generate("environs@host", &cert, &key, &err), 0);
+    assert_non_null(strstr(cert, "-----BEGIN CERTIFICATE-----"));
+    assert_non_null(strstr(key, "PRIVATE KEY-----"));
+    // not a CA: en_ca_check refuses it, but its syntax is fine
+    assert_int_equal(en_ca_check(cert, NULL, &err), -1);
+    assert_string_equal(err.message, "certificate is not a CA");
+    assert_int_equal(en_ca_check(NULL, key, &err), 0);
+    char *cert2 = NULL, *key2 = NULL;
+    assert_int_equal(en_client_cert_generate(NULL, &cert2, &key2, &err), 0);
+    assert_string_not_equal(cert, cert2);
+    assert_string_not_equal(key, key2);
+    free(cert);
+    free(key);
+    free(cert2);
+    free(key2);
+}
+
+static void
 durations_print_like_go(void **state)
 {
     (void) state;
@@ -80,6 +103,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ca_is_a_ca_matching_its_key),
         cmocka_unit_test(ca_check_refuses_garbage_and_tampering),
+        cmocka_unit_test(client_cert_is_for_tls_clients_only),
         cmocka_unit_test(durations_print_like_go),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -683,8 +683,10 @@ builtin_clouds_are_sim_and_localhost(void **state)
     en_cloud_t *lxd = en_clouds_find(b, "localhost");
     assert_non_null(lxd);
     assert_string_equal(lxd->type, "lxd");
-    assert_int_equal(lxd->auth_type_count, 1);
+    assert_int_equal(lxd->auth_type_count, 3);
     assert_string_equal(lxd->auth_types[0], "empty");
+    assert_string_equal(lxd->auth_types[1], "certificate");
+    assert_string_equal(lxd->auth_types[2], "interactive");
     assert_int_equal(lxd->region_count, 1);
     assert_string_equal(lxd->regions[0].name, "localhost");
     en_clouds_destroy(&b);

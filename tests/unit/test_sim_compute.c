@@ -44,13 +44,22 @@ s_ops(void)
     return sim->compute;
 }
 
+//  LXD's catalogue is synthesized from the host: its policy has no
+//  instance types and no zone placement (statements 89, 90, 93); the sim
+//  keeps EC2's (NULL).
 static void
-lxd_has_no_compute_yet(void **state)
+lxd_compute_names_its_own_policy(void **state)
 {
     (void)state;
     const en_provider_t *lxd = en_provider_builtin("lxd");
     assert_non_null(lxd);
-    assert_null(lxd->compute);
+    assert_non_null(lxd->compute);
+    const en_compute_policy_t *p = lxd->compute->policy;
+    assert_non_null(p);
+    assert_string_equal(p->name, "LXD");
+    assert_false(p->instance_types);
+    assert_false(p->zone_placement);
+    assert_null(en_provider_builtin("sim")->compute->policy);
 }
 
 static void
@@ -173,7 +182,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(lxd_has_no_compute_yet),
+        cmocka_unit_test(lxd_compute_names_its_own_policy),
         cmocka_unit_test_setup_teardown(database_is_the_endpoint_else_under_home, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(instance_types_are_the_regions_catalogue, s_setup,

@@ -839,7 +839,7 @@ driver_firewall_is_the_sim_groups(void **state)
     const en_firewall_ops_t *fw = sim->firewall;
     const en_compute_ops_t *ops = sim->compute;
     const en_provider_t *lxd = en_provider_builtin("lxd");
-    assert_null(lxd->firewall);
+    assert_non_null(lxd->firewall); // network ACLs (tests/lxd)
 
     en_err_t err;
     en_cloud_spec_t spec = {

@@ -18,8 +18,8 @@
         ipv6.address=none, ipv4.dhcp=true;
         security.acls = the model's ACLs, security.acls.default.ingress.action
         = reject, security.acls.default.egress.action = allow.
-      - profile `en-<model uuid>`: eth0 (nictype bridged on the bridge)
-        and root (disk, path /, pool = the connection's pool).
+      - profile `en-<model uuid>`: eth0 {type nic, network <bridge>} and
+        root (disk, path /, pool = the connection's pool).
       - ACLs, one per security group (lxd_firewall.c).
     Instances are created with profiles [profile] only. */
 #ifndef EN_LXD_PRIVATE_H
@@ -62,6 +62,12 @@ struct en_compute {
 //  The security groups an instance was created in, joined by ','
 //  (user.juju-security-groups); lxd_firewall.c reads it.
 #define LXD_KEY_GROUPS "user.juju-security-groups"
+
+//  Where and how to reach LXD for a cloud spec (lxd_provider.c): cfg gets
+//  pointers borrowed from spec (the socket of "" or "unix:<path>", the
+//  endpoint and certificates of an https spec with a `certificate`
+//  credential). Errors are the spec's: `validating cloud spec: ...`.
+int lxd_spec_config(const en_cloud_spec_t *spec, en_lxd_config_t *cfg, en_err_t *err);
 
 //  Names from a model uuid.
 void lxd_bridge_name(const char *model_uuid, char out[LXD_BRIDGE_MAX]);

@@ -1,0 +1,359 @@
+/*  lxd_network.c — the lxd provider's network API: a managed bridge
+    network is a subnet, an instance's nic devices are its interfaces.
+
+    LXD has no spaces, and no addresses for containers nested in an
+    instance, so the flags say so and those entries stay NULL: the
+    networking service answers Juju's NOT_SUPPORTED `spaces not supported`
+    and `container address allocation not supported`.
+
+    A subnet is a managed network of type bridge (GET /1.0/networks): its
+    id is the network's name, which is what create's subnets name; its
+    CIDR the network of the bridge's ipv4.address; its one zone the server
+    (a standalone server is one zone: environment.server_name of GET
+    /1.0). An instance's interfaces come from two reads: its expanded
+    devices (profile devices included) say which nic is on which network,
+    under which interface name, with which MAC (volatile.<dev>.hwaddr);
+    its state says what the container has now (address, MTU, and the MAC
+    when volatile has none yet). The bridge's own address is the gateway
+    and DNS server, as LXD's dnsmasq serves both. Reads are not atomic
+    across calls; an instance deleted between them is NOT_FOUND. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "providers/lxd/lxd_private.h"
+
+#define S_ADDR_MAX 64
+
+//  A managed bridge as a subnet sees it.
+typedef struct {
+    const char *name; // borrowed from the networks list
+    char cidr[S_ADDR_MAX];
+    char gateway[S_ADDR_MAX];
+} s_bridge_t;
+
+//  One nic device of an instance.
+typedef struct {
+    const char *device;  // "eth0", the device's key
+    const char *ifname;  // its `name`, else the device key
+    const char *network; // `network`, else `parent`; "" when neither
+} s_nic_dev_t;
+
+static char *
+s_dup(const char *text)
+{
+    char *copy = strdup(text ? text : "");
+    if (!copy)
+        abort(); // out of memory: nothing sensible to answer
+    return copy;
+}
+
+static const char *
+s_str(const json_t *obj, const char *key)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    return v ? v : "";
+}
+
+//  "10.208.3.1/24" → cidr "10.208.3.0/24", gateway "10.208.3.1". Anything
+//  else ("none", absent, IPv6, garbage) leaves both "".
+static void
+s_ipv4_network(const char *address, char cidr[S_ADDR_MAX], char gateway[S_ADDR_MAX])
+{
+    cidr[0] = gateway[0] = '\0';
+    const char *slash = address ? strchr(address, '/') : NULL;
+    if (!slash || (size_t)(slash - address) >= S_ADDR_MAX)
+        return;
+    char host[S_ADDR_MAX];
+    memcpy(host, address, (size_t)(slash - address));
+    host[slash - address] = '\0';
+    char *end = NULL;
+    long prefix = strtol(slash + 1, &end, 10);
+    struct in_addr in;
+    if (end == slash + 1 || *end || prefix < 0 || prefix > 32 || inet_pton(AF_INET, host, &in) != 1)
+        return;
+    uint32_t mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+    struct in_addr net = {.s_addr = htonl(ntohl(in.s_addr) & mask)};
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &net, text, sizeof text);
+    snprintf(cidr, S_ADDR_MAX, "%s/%ld", text, prefix);
+    snprintf(gateway, S_ADDR_MAX, "%s", host);
+}
+
+//  The zone every subnet is in: the server's name.
+static int
+s_zone(en_compute_t *self, const char **zone, en_err_t *err)
+{
+    const json_t *server = NULL;
+    if (en_lxd_server(self->lxd, &server, err))
+        return -1;
+    *zone = s_str(json_object_get(server, "environment"), "server_name");
+    return 0;
+}
+
+static int
+s_bridge_cmp(const void *a, const void *b)
+{
+    return strcmp(((const s_bridge_t *)a)->name, ((const s_bridge_t *)b)->name);
+}
+
+//  The managed bridges, sorted by name. *networks holds the strings the
+//  bridges borrow (json_decref it after).
+static int
+s_bridges(en_compute_t *self, json_t **networks, s_bridge_t **out, size_t *count, en_err_t *err)
+{
+    *out = NULL;
+    *count = 0;
+    if (en_lxd_call(self->lxd, "GET", "/1.0/networks?recursion=1", NULL, networks, NULL, 0, err))
+        return -1;
+    size_t n = json_array_size(*networks);
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (!*out)
+        abort();
+    size_t i;
+    json_t *net;
+    json_array_foreach(*networks, i, net)
+    {
+        if (!json_is_true(json_object_get(net, "managed")) ||
+            strcmp(s_str(net, "type"), "bridge") != 0 || !*s_str(net, "name"))
+            continue;
+        s_bridge_t *b = &(*out)[(*count)++];
+        b->name = s_str(net, "name");
+        s_ipv4_network(s_str(json_object_get(net, "config"), "ipv4.address"), b->cidr, b->gateway);
+    }
+    qsort(*out, *count, sizeof **out, s_bridge_cmp);
+    return 0;
+}
+
+static const s_bridge_t *
+s_bridge_find(const s_bridge_t *bridges, size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(bridges[i].name, name) == 0)
+            return &bridges[i];
+    return NULL;
+}
+
+//  GET path for an instance; LXD's 404 becomes Juju's wording, and so does
+//  its 400 `Invalid instance name` (5.0.2, for a name with '/'): an
+//  instance that cannot exist is not found.
+static int
+s_instance_get(en_compute_t *self, const char *id, const char *suffix, json_t **out, en_err_t *err)
+{
+    *out = NULL;
+    if (!id || !*id)
+        return en_err_set(err, EN_NOT_FOUND, "instance \"\" not found");
+    char *name = en_lxd_escape(id);
+    if (!name)
+        abort();
+    size_t len = strlen(name) + strlen(suffix) + 32;
+    char *path = malloc(len);
+    if (!path)
+        abort();
+    snprintf(path, len, "/1.0/instances/%s%s", name, suffix);
+    int rc = en_lxd_call(self->lxd, "GET", path, NULL, out, NULL, 0, err);
+    if (rc && err && (err->kind == EN_NOT_FOUND || err->kind == EN_NOT_VALID))
+        en_err_set(err, EN_NOT_FOUND, "instance \"%s\" not found", id);
+    free(path);
+    free(name);
+    return rc;
+}
+
+//  Compare interface names so that eth2 sorts before eth10.
+static int
+s_ifname_cmp(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), da = la, db = lb;
+    while (da > 0 && isdigit((unsigned char)a[da - 1]))
+        da--;
+    while (db > 0 && isdigit((unsigned char)b[db - 1]))
+        db--;
+    if (da == db && strncmp(a, b, da) == 0 && da < la && db < lb) {
+        unsigned long na = strtoul(a + da, NULL, 10), nb = strtoul(b + db, NULL, 10);
+        if (na != nb)
+            return na < nb ? -1 : 1;
+    }
+    return strcmp(a, b);
+}
+
+static int
+s_nic_dev_cmp(const void *a, const void *b)
+{
+    return s_ifname_cmp(((const s_nic_dev_t *)a)->ifname, ((const s_nic_dev_t *)b)->ifname);
+}
+
+//  The nic devices of an instance (borrowing from inst), in interface
+//  name order: their index is the device index.
+static s_nic_dev_t *
+s_nic_devs(const json_t *inst, size_t *count)
+{
+    const json_t *devices = json_object_get(inst, "expanded_devices");
+    s_nic_dev_t *devs = calloc(json_object_size(devices) + 1, sizeof *devs);
+    if (!devs)
+        abort();
+    *count = 0;
+    const char *key;
+    json_t *dev;
+    json_object_foreach((json_t *)devices, key, dev)
+    {
+        if (strcmp(s_str(dev, "type"), "nic") != 0)
+            continue;
+        s_nic_dev_t *d = &devs[(*count)++];
+        d->device = key;
+        d->ifname = *s_str(dev, "name") ? s_str(dev, "name") : key;
+        d->network = *s_str(dev, "network") ? s_str(dev, "network") : s_str(dev, "parent");
+    }
+    qsort(devs, *count, sizeof *devs, s_nic_dev_cmp);
+    return devs;
+}
+
+static void
+s_subnet_fill(en_subnet_t *subnet, const s_bridge_t *bridge, const char *zone)
+{
+    subnet->id = s_dup(bridge->name);
+    subnet->cidr = s_dup(bridge->cidr);
+    subnet->space_id = s_dup("");
+    subnet->zones = calloc(1, sizeof(char *));
+    if (!subnet->zones)
+        abort();
+    subnet->zones[0] = s_dup(zone);
+    subnet->zone_count = 1;
+}
+
+static int
+s_subnets(en_compute_t *self, const char *instance_id, en_subnet_t **out, size_t *count,
+          en_err_t *err)
+{
+    *out = NULL;
+    *count = 0;
+    json_t *inst = NULL, *networks = NULL;
+    s_bridge_t *bridges = NULL;
+    s_nic_dev_t *devs = NULL;
+    size_t bridge_count = 0, dev_count = 0;
+    const char *zone = NULL;
+    int rc = -1;
+    if (instance_id && s_instance_get(self, instance_id, "", &inst, err))
+        goto cleanup;
+    if (s_bridges(self, &networks, &bridges, &bridge_count, err) || s_zone(self, &zone, err))
+        goto cleanup;
+    if (inst)
+        devs = s_nic_devs(inst, &dev_count);
+    *out = calloc(bridge_count ? bridge_count : 1, sizeof **out);
+    if (!*out)
+        abort();
+    // bridges are sorted by name, so the subnets are too, each once
+    for (size_t i = 0; i < bridge_count; i++) {
+        bool wanted = !inst;
+        for (size_t k = 0; k < dev_count && !wanted; k++)
+            wanted = strcmp(devs[k].network, bridges[i].name) == 0;
+        if (wanted)
+            s_subnet_fill(&(*out)[(*count)++], &bridges[i], zone);
+    }
+    rc = 0;
+cleanup:
+    free(devs);
+    free(bridges);
+    json_decref(networks);
+    json_decref(inst);
+    return rc;
+}
+
+//  The first global IPv4 address of an interface in the instance state.
+static const char *
+s_state_address(const json_t *ifstate)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(ifstate, "addresses"), i, a)
+    {
+        if (strcmp(s_str(a, "family"), "inet") == 0 && strcmp(s_str(a, "scope"), "global") == 0)
+            return s_str(a, "address");
+    }
+    return "";
+}
+
+static void
+s_nic_fill(en_nic_t *nic, int index, const char *instance_id, const s_nic_dev_t *dev,
+           const json_t *inst, const json_t *state, const s_bridge_t *bridge, const char *zone)
+{
+    const json_t *ifstate = json_object_get(json_object_get(state, "network"), dev->ifname);
+    char key[256];
+    snprintf(key, sizeof key, "volatile.%s.hwaddr", dev->device);
+    const char *mac = s_str(json_object_get(inst, "config"), key);
+    char provider_id[512];
+    snprintf(provider_id, sizeof provider_id, "%s/%s", instance_id, dev->device);
+    const char *gateway = bridge ? bridge->gateway : "";
+
+    nic->device_index = index;
+    nic->mac = s_dup(*mac ? mac : s_str(ifstate, "hwaddr"));
+    nic->cidr = s_dup(bridge ? bridge->cidr : "");
+    nic->provider_id = s_dup(provider_id);
+    nic->subnet_id = s_dup(dev->network);
+    nic->space_id = s_dup("");
+    nic->vlan_id = s_dup("");
+    nic->address_id = s_dup("");
+    nic->zones = calloc(1, sizeof(char *));
+    if (!nic->zones)
+        abort();
+    nic->zones[0] = s_dup(zone);
+    nic->zone_count = 1;
+    nic->interface_name = s_dup(dev->ifname);
+    nic->parent_interface_name = s_dup(dev->network);
+    nic->interface_type = s_dup("ethernet");
+    nic->config_type = s_dup("dhcp");
+    nic->address = s_dup(s_state_address(ifstate));
+    if (*gateway) {
+        nic->dns_servers = calloc(1, sizeof(char *));
+        if (!nic->dns_servers)
+            abort();
+        nic->dns_servers[0] = s_dup(gateway);
+        nic->dns_server_count = 1;
+    }
+    nic->mtu = (int)json_integer_value(json_object_get(ifstate, "mtu"));
+    nic->gateway = s_dup(gateway);
+}
+
+static int
+s_interfaces(en_compute_t *self, const char *instance_id, en_nic_t **out, size_t *count,
+             en_err_t *err)
+{
+    *out = NULL;
+    *count = 0;
+    json_t *inst = NULL, *state = NULL, *networks = NULL;
+    s_bridge_t *bridges = NULL;
+    s_nic_dev_t *devs = NULL;
+    size_t bridge_count = 0, dev_count = 0;
+    const char *zone = NULL;
+    int rc = -1;
+    if (s_instance_get(self, instance_id, "", &inst, err) ||
+        s_instance_get(self, instance_id, "/state", &state, err) ||
+        s_bridges(self, &networks, &bridges, &bridge_count, err) || s_zone(self, &zone, err))
+        goto cleanup;
+    devs = s_nic_devs(inst, &dev_count);
+    *out = calloc(dev_count ? dev_count : 1, sizeof **out);
+    if (!*out)
+        abort();
+    for (size_t i = 0; i < dev_count; i++)
+        s_nic_fill(&(*out)[i], (int)i, instance_id, &devs[i], inst, state,
+                   s_bridge_find(bridges, bridge_count, devs[i].network), zone);
+    *count = dev_count;
+    rc = 0;
+cleanup:
+    free(devs);
+    free(bridges);
+    json_decref(networks);
+    json_decref(state);
+    json_decref(inst);
+    return rc;
+}
+
+const en_network_ops_t lxd_network_ops = {
+    .spaces = false,
+    .space_discovery = false,
+    .container_addresses = false,
+    .subnets = s_subnets,
+    .interfaces = s_interfaces,
+    // spaces_list, allocate_container, release_container: NULL (see above)
+};

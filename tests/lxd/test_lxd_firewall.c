@@ -1,0 +1,733 @@
+/*  test_lxd_firewall.c — the lxd provider's security groups against the
+    real LXD daemon: a group is a network ACL on its model's bridge, rules
+    are its ingress rules and read back exactly (statements 68–73, 78 of
+    docs/juju-environs.md §1 G), list_groups filters by tags, delete
+    detaches and removes, two processes ensuring groups of one model at
+    once both end attached, and real packets: a machine group's rule opens
+    one port of one container only.
+
+    Every test makes its own model (a fresh uuid, so its own bridge) and
+    removes what it made: containers, ACLs, the bridge and the profile.
+    Only containers the test made are ever contacted. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/fwgroup.h"
+#include "providers/lxd/lxd_private.h"
+
+typedef struct {
+    en_compute_t *c;
+    char model[40];
+    char controller[40];
+    char bridge[LXD_BRIDGE_MAX];
+    char home[64];
+} fixture_t;
+
+static void
+s_uuid(char out[40])
+{
+    FILE *f = fopen("/proc/sys/kernel/random/uuid", "r");
+    if (!f || !fgets(out, 40, f))
+        fail_msg("cannot read a uuid");
+    fclose(f);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+static en_compute_t *
+s_open(const char *home)
+{
+    en_cloud_spec_t spec = {0};
+    en_err_t err;
+    en_compute_t *c = lxd_compute_ops.open(&spec, home, &err);
+    if (!c)
+        fail_msg("open: %s", err.message);
+    return c;
+}
+
+static int
+s_setup(void **state)
+{
+    fixture_t *fx = calloc(1, sizeof *fx);
+    if (!fx)
+        return -1;
+    snprintf(fx->home, sizeof fx->home, "/tmp/en-lxdfw-XXXXXX");
+    if (!mkdtemp(fx->home))
+        return -1;
+    s_uuid(fx->model);
+    s_uuid(fx->controller);
+    lxd_bridge_name(fx->model, fx->bridge);
+    fx->c = s_open(fx->home);
+    *state = fx;
+    return 0;
+}
+
+//  Everything of the model goes: its instances, its groups, its bridge
+//  and profile; then nothing of it may be left.
+static int
+s_teardown(void **state)
+{
+    fixture_t *fx = *state;
+    en_err_t err;
+    en_tag_t model = {LXD_TAG_MODEL, fx->model};
+    en_instance_t *list = NULL;
+    size_t n = 0;
+    int rc = 0;
+    if (lxd_compute_ops.list(fx->c, &model, 1, &list, &n, &err) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            const char *id = list[i].id;
+            if (lxd_compute_ops.terminate(fx->c, &id, 1, &err))
+                rc = -1, print_error("terminate %s: %s\n", id, err.message);
+        }
+        en_instances_free(&list, n);
+    }
+    char **names = NULL;
+    if (lxd_firewall_ops.list_groups(fx->c, &model, 1, &names, &n, &err) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (lxd_firewall_ops.delete_group(fx->c, names[i], &err))
+                rc = -1, print_error("delete %s: %s\n", names[i], err.message);
+            free(names[i]);
+        }
+        free(names);
+    }
+    if (lxd_firewall_ops.list_groups(fx->c, &model, 1, &names, &n, &err) || n != 0)
+        rc = -1, print_error("groups of the model left behind\n");
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (lxd_compute_ops.release_model(fx->c, &model, 1, &err))
+        print_error("release_model: %s\n", err.message);
+    //  What release_model left (it is not this test's subject).
+    char profile[LXD_PROFILE_MAX], path[160];
+    lxd_profile_name(fx->model, profile);
+    snprintf(path, sizeof path, "/1.0/profiles/%s", profile);
+    en_lxd_call(fx->c->lxd, "DELETE", path, NULL, NULL, NULL, 0, &err);
+    snprintf(path, sizeof path, "/1.0/networks/%s", fx->bridge);
+    en_lxd_call(fx->c->lxd, "DELETE", path, NULL, NULL, NULL, 0, &err);
+    if (en_lxd_call(fx->c->lxd, "GET", path, NULL, NULL, NULL, 0, &err) == 0)
+        rc = -1, print_error("bridge %s left behind\n", fx->bridge);
+    lxd_compute_ops.close(&fx->c);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->home);
+    if (system(cmd) != 0)
+        rc = -1;
+    free(fx);
+    return rc;
+}
+
+static void
+s_group(const fixture_t *fx, const char *machine, char out[EN_FW_GROUP_MAX])
+{
+    if (!machine)
+        snprintf(out, EN_FW_GROUP_MAX, "juju-%s", fx->model);
+    else
+        snprintf(out, EN_FW_GROUP_MAX, "juju-%s-%s", fx->model, machine);
+}
+
+//  Ensure a group of the model, a machine's own when machine is set.
+static void
+s_ensure(fixture_t *fx, en_compute_t *c, const char *group, const char *machine)
+{
+    en_tag_t tags[] = {{LXD_TAG_MODEL, fx->model},
+                       {LXD_TAG_CONTROLLER, fx->controller},
+                       {LXD_TAG_MACHINE, machine}};
+    en_err_t err;
+    if (lxd_firewall_ops.ensure_group(c, group, tags, machine ? 3 : 2, &err))
+        fail_msg("ensure %s: %s", group, err.message);
+}
+
+static json_t *
+s_get(fixture_t *fx, const char *kind, const char *name, char **etag)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/1.0/%s/%s", kind, name);
+    json_t *md = NULL;
+    en_err_t err;
+    if (en_lxd_call(fx->c->lxd, "GET", path, NULL, &md, etag, 0, &err))
+        fail_msg("GET %s: %s", path, err.message);
+    return md;
+}
+
+static const char *
+s_conf(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "config"), key));
+}
+
+//  Whether the comma list holds item.
+static bool
+s_listed(const char *list, const char *item)
+{
+    size_t len = strlen(item);
+    for (const char *p = list ? list : ""; *p; p += strcspn(p, ","), p += *p == ',')
+        if (strncmp(p, item, len) == 0 && (p[len] == ',' || !p[len]))
+            return true;
+    return false;
+}
+
+static en_ingress_rule_t
+s_rule(const char *range, const char *c1, const char *c2)
+{
+    en_port_range_t r;
+    en_err_t err;
+    if (en_port_range_parse(range, &r, &err))
+        fail_msg("%s: %s", range, err.message);
+    const char *cidrs[] = {c1, c2};
+    en_ingress_rule_t rule;
+    if (en_ingress_rule_init(&rule, &r, cidrs, c2 ? 2 : c1 ? 1 : 0, &err))
+        fail_msg("%s: %s", range, err.message);
+    return rule;
+}
+
+static void
+s_rules_clear(en_ingress_rule_t *rules, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        en_ingress_rule_clear(&rules[i]);
+}
+
+//  The group's rules as "<range> from <cidrs>" joined by "; ".
+static void
+s_rules_text(en_compute_t *c, const char *group, char *buf, size_t size)
+{
+    en_ingress_rule_t *rules = NULL;
+    size_t n = 0;
+    en_err_t err;
+    if (lxd_firewall_ops.rules(c, group, &rules, &n, &err))
+        fail_msg("rules %s: %s", group, err.message);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        char range[64];
+        en_port_range_format(&rules[i].range, range, sizeof range);
+        used += (size_t)snprintf(buf + used, size - used, "%s%s from ", i ? "; " : "", range);
+        for (size_t k = 0; k < rules[i].cidr_count; k++)
+            used +=
+                (size_t)snprintf(buf + used, size - used, "%s%s", k ? "," : "", rules[i].cidrs[k]);
+    }
+    en_ingress_rules_free(&rules, n);
+}
+
+//  --- names ---
+
+static void
+acl_names_are_the_group_or_a_stable_short_form(void **state)
+{
+    (void)state;
+    char out[LXD_ACL_MAX], again[LXD_ACL_MAX], other[LXD_ACL_MAX];
+    const char *juju = "juju-0b2a6c9e-4d0e-4f6c-9d7d-2f4b1e0c5a11-0-lxd-12";
+    lxd_acl_name(juju, out);
+    assert_string_equal(out, juju);
+    const char *nested = "juju-0b2a6c9e-4d0e-4f6c-9d7d-2f4b1e0c5a11-0-lxd-12-kvm-3-lxd-4";
+    lxd_acl_name(nested, out);
+    lxd_acl_name(nested, again);
+    lxd_acl_name("juju-0b2a6c9e-4d0e-4f6c-9d7d-2f4b1e0c5a11-0-lxd-12-kvm-3-lxd-5", other);
+    assert_string_equal(out, again);
+    assert_string_not_equal(out, other);
+    assert_true(strlen(out) <= 63);
+    assert_memory_equal(out, "juju-0b2a6c9e", 13);
+    lxd_acl_name("0-lxd_1.x", out);
+    assert_int_equal(out[0], 'g');
+    assert_null(strpbrk(out, "_./"));
+    lxd_acl_name("ab-", out);
+    assert_int_not_equal(out[strlen(out) - 1], '-');
+}
+
+//  --- groups ---
+
+static void
+ensure_is_idempotent_tagged_and_attached(void **state)
+{
+    fixture_t *fx = *state;
+    char model[EN_FW_GROUP_MAX], machine[EN_FW_GROUP_MAX], acl[LXD_ACL_MAX];
+    s_group(fx, NULL, model);
+    s_group(fx, "0", machine);
+    s_ensure(fx, fx->c, model, NULL);
+    s_ensure(fx, fx->c, machine, "0");
+    //  Again, with other tags: the first ones stay.
+    en_err_t err;
+    en_tag_t other[] = {{LXD_TAG_MODEL, fx->model}, {LXD_TAG_CONTROLLER, "other"}};
+    assert_int_equal(lxd_firewall_ops.ensure_group(fx->c, model, other, 2, &err), 0);
+
+    lxd_acl_name(machine, acl);
+    assert_string_equal(acl, machine);
+    json_t *a = s_get(fx, "network-acls", acl, NULL);
+    assert_string_equal(s_conf(a, "user.juju-group"), machine);
+    assert_string_equal(s_conf(a, "user." LXD_TAG_MODEL), fx->model);
+    assert_string_equal(s_conf(a, "user." LXD_TAG_CONTROLLER), fx->controller);
+    assert_string_equal(s_conf(a, "user." LXD_TAG_MACHINE), "0");
+    json_decref(a);
+    a = s_get(fx, "network-acls", model, NULL);
+    assert_string_equal(s_conf(a, "user." LXD_TAG_CONTROLLER), fx->controller);
+    assert_null(s_conf(a, "user." LXD_TAG_MACHINE));
+    json_decref(a);
+
+    json_t *net = s_get(fx, "networks", fx->bridge, NULL);
+    const char *acls = s_conf(net, "security.acls");
+    assert_true(s_listed(acls, model));
+    assert_true(s_listed(acls, machine));
+    assert_string_equal(s_conf(net, "security.acls.default.ingress.action"), "reject");
+    assert_string_equal(s_conf(net, "security.acls.default.egress.action"), "allow");
+    assert_string_equal(s_conf(net, "user." LXD_TAG_MODEL), fx->model);
+    json_decref(net);
+
+    //  A name LXD refuses goes by its short form, the full name in config.
+    char long_name[EN_FW_GROUP_MAX];
+    snprintf(long_name, sizeof long_name, "juju-%s-0/lxd/12/kvm/3/lxd/4", fx->model);
+    s_ensure(fx, fx->c, long_name, "0/lxd/12/kvm/3/lxd/4");
+    lxd_acl_name(long_name, acl);
+    assert_string_not_equal(acl, long_name);
+    a = s_get(fx, "network-acls", acl, NULL);
+    assert_string_equal(s_conf(a, "user.juju-group"), long_name);
+    json_decref(a);
+    char text[64];
+    s_rules_text(fx->c, long_name, text, sizeof text);
+    assert_string_equal(text, "");
+
+    //  A group must name its model (its bridge).
+    en_tag_t none[] = {{LXD_TAG_CONTROLLER, fx->controller}};
+    assert_int_equal(lxd_firewall_ops.ensure_group(fx->c, "juju-nomodel", none, 1, &err), -1);
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_string_equal(err.message, "security group \"juju-nomodel\" has no juju-model-uuid tag");
+}
+
+static void
+list_groups_filters_by_tags(void **state)
+{
+    fixture_t *fx = *state;
+    char g0[EN_FW_GROUP_MAX], g1[EN_FW_GROUP_MAX], gm[EN_FW_GROUP_MAX], other[EN_FW_GROUP_MAX];
+    s_group(fx, "0", g0);
+    s_group(fx, "1", g1);
+    s_group(fx, NULL, gm);
+    s_ensure(fx, fx->c, g1, "1");
+    s_ensure(fx, fx->c, gm, NULL);
+    s_ensure(fx, fx->c, g0, "0");
+    //  A group of another model on the same daemon.
+    fixture_t fy = *fx;
+    s_uuid(fy.model);
+    lxd_bridge_name(fy.model, fy.bridge);
+    s_group(&fy, NULL, other);
+    s_ensure(&fy, fx->c, other, NULL);
+
+    char **names = NULL;
+    size_t n = 0;
+    en_err_t err;
+    en_tag_t model = {LXD_TAG_MODEL, fx->model};
+    assert_int_equal(lxd_firewall_ops.list_groups(fx->c, &model, 1, &names, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(names[0], gm); //  name order
+    assert_string_equal(names[1], g0);
+    assert_string_equal(names[2], g1);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+
+    en_tag_t machine[] = {{LXD_TAG_MODEL, fx->model}, {LXD_TAG_MACHINE, "1"}};
+    assert_int_equal(lxd_firewall_ops.list_groups(fx->c, machine, 2, &names, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], g1);
+    free(names[0]);
+    free(names);
+
+    en_tag_t any_machine[] = {{LXD_TAG_MODEL, fx->model}, {LXD_TAG_MACHINE, NULL}};
+    assert_int_equal(lxd_firewall_ops.list_groups(fx->c, any_machine, 2, &names, &n, &err), 0);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+
+    en_tag_t controller = {LXD_TAG_CONTROLLER, fx->controller};
+    assert_int_equal(lxd_firewall_ops.list_groups(fx->c, &controller, 1, &names, &n, &err), 0);
+    assert_int_equal(n, 4); //  both models share the controller
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+
+    assert_int_equal(lxd_firewall_ops.delete_group(fx->c, other, &err), 0);
+    en_tag_t fy_model = {LXD_TAG_MODEL, fy.model};
+    assert_int_equal(lxd_compute_ops.release_model(fx->c, &fy_model, 1, &err), 0);
+}
+
+static void
+delete_detaches_then_removes_and_twice_is_fine(void **state)
+{
+    fixture_t *fx = *state;
+    char gm[EN_FW_GROUP_MAX], g0[EN_FW_GROUP_MAX];
+    s_group(fx, NULL, gm);
+    s_group(fx, "0", g0);
+    s_ensure(fx, fx->c, gm, NULL);
+    s_ensure(fx, fx->c, g0, "0");
+    en_ingress_rule_t rule = s_rule("80/tcp", NULL, NULL);
+    en_err_t err;
+    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g0, &rule, 1, &err), 0);
+    //  A machine group without a running member keeps its rules disabled
+    //  (never open to the whole bridge).
+    json_t *acl = s_get(fx, "network-acls", g0, NULL);
+    json_t *r0 = json_array_get(json_object_get(acl, "ingress"), 0);
+    assert_string_equal(json_string_value(json_object_get(r0, "state")), "disabled");
+    assert_string_equal(json_string_value(json_object_get(r0, "description")),
+                        "80/tcp from 0.0.0.0/0");
+    json_decref(acl);
+    assert_int_equal(lxd_firewall_ops.delete_group(fx->c, g0, &err), 0);
+
+    char path[160];
+    snprintf(path, sizeof path, "/1.0/network-acls/%s", g0);
+    assert_int_equal(en_lxd_call(fx->c->lxd, "GET", path, NULL, NULL, NULL, 0, &err), -1);
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    json_t *net = s_get(fx, "networks", fx->bridge, NULL);
+    assert_false(s_listed(s_conf(net, "security.acls"), g0));
+    assert_true(s_listed(s_conf(net, "security.acls"), gm));
+    json_decref(net);
+
+    assert_int_equal(lxd_firewall_ops.delete_group(fx->c, g0, &err), 0);
+    assert_int_equal(lxd_firewall_ops.delete_group(fx->c, "juju-never-made", &err), 0);
+    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g0, &rule, 1, &err), -1);
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    char want[256];
+    snprintf(want, sizeof want, "security group \"%s\" not found", g0);
+    assert_string_equal(err.message, want);
+    //  Made again, it has none of the old rules.
+    s_ensure(fx, fx->c, g0, "0");
+    char text[64];
+    s_rules_text(fx->c, g0, text, sizeof text);
+    assert_string_equal(text, "");
+    en_ingress_rule_clear(&rule);
+}
+
+//  Children ensure one group each of one new model at once (the bridge
+//  does not exist yet either); all must end attached.
+static void
+concurrent_ensures_from_processes_all_end_attached(void **state)
+{
+    fixture_t *fx = *state;
+    enum { S_PROCS = 4 };
+    int gate[2];
+    assert_int_equal(pipe(gate), 0);
+    pid_t pids[S_PROCS];
+    char groups[S_PROCS][EN_FW_GROUP_MAX];
+    for (int i = 0; i < S_PROCS; i++) {
+        char machine[8];
+        snprintf(machine, sizeof machine, "%d", i);
+        s_group(fx, machine, groups[i]);
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            close(gate[1]);
+            char byte;
+            //  Wait for the parent to open the gate (EOF), then race.
+            if (read(gate[0], &byte, 1) < 0)
+                _exit(2);
+            en_compute_t *c = s_open(fx->home);
+            en_tag_t tags[] = {{LXD_TAG_MODEL, fx->model},
+                               {LXD_TAG_CONTROLLER, fx->controller},
+                               {LXD_TAG_MACHINE, machine}};
+            en_err_t err;
+            int rc = lxd_firewall_ops.ensure_group(c, groups[i], tags, 3, &err);
+            if (rc)
+                fprintf(stderr, "child %d: %s\n", i, err.message);
+            lxd_compute_ops.close(&c);
+            _exit(rc ? 1 : 0);
+        }
+    }
+    close(gate[0]);
+    close(gate[1]);
+    for (int i = 0; i < S_PROCS; i++) {
+        int status;
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    json_t *net = s_get(fx, "networks", fx->bridge, NULL);
+    for (int i = 0; i < S_PROCS; i++)
+        if (!s_listed(s_conf(net, "security.acls"), groups[i]))
+            fail_msg("%s not attached: security.acls=%s", groups[i], s_conf(net, "security.acls"));
+    json_decref(net);
+}
+
+//  --- rules ---
+
+static void
+authorize_reads_back_exactly_and_ignores_duplicates(void **state)
+{
+    fixture_t *fx = *state;
+    char g[EN_FW_GROUP_MAX], text[512];
+    s_group(fx, NULL, g);
+    s_ensure(fx, fx->c, g, NULL);
+    en_err_t err;
+    en_ingress_rule_t first = s_rule("80/tcp", NULL, NULL);
+    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g, &first, 1, &err), 0);
+    char *etag = NULL;
+    json_decref(s_get(fx, "network-acls", g, &etag));
+    //  Statement 68: again is no error and changes nothing (no write).
+    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g, &first, 1, &err), 0);
+    char *etag2 = NULL;
+    json_decref(s_get(fx, "network-acls", g, &etag2));
+    assert_string_equal(etag, etag2);
+    free(etag);
+    free(etag2);
+
+    //  Statements 69, 67, 78: a mix adds only the new; sorted; 0.0.0.0/0.
+    en_ingress_rule_t mixed[] = {
+        s_rule("67/udp", NULL, NULL), s_rule("80/tcp", "0.0.0.0/0", NULL),
+        s_rule("45/tcp", NULL, NULL), s_rule("80-100/tcp", NULL, NULL),
+        s_rule("icmp", NULL, NULL),   s_rule("443/tcp", "192.168.0.0/16", "10.0.0.0/8")};
+    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g, mixed, 6, &err), 0);
+    s_rules_text(fx->c, g, text, sizeof text);
+    assert_string_equal(text, "icmp from 0.0.0.0/0; 45/tcp from 0.0.0.0/0; 80/tcp from 0.0.0.0/0;"
+                              " 80-100/tcp from 0.0.0.0/0; 443/tcp from 10.0.0.0/8,192.168.0.0/16;"
+                              " 67/udp from 0.0.0.0/0");
+    en_ingress_rule_t *rules = NULL;
+    size_t n = 0;
+    assert_int_equal(lxd_firewall_ops.rules(fx->c, g, &rules, &n, &err), 0);
+    assert_int_equal(n, 6);
+    assert_string_equal(rules[0].range.protocol, "icmp");
+    assert_int_equal(rules[0].range.from, -1);
+    assert_int_equal(rules[3].range.from, 80);
+    assert_int_equal(rules[3].range.to, 100);
+    assert_int_equal(rules[3].cidr_count, 1);
+    assert_string_equal(rules[3].cidrs[0], "0.0.0.0/0");
+    assert_int_equal(rules[4].cidr_count, 2);
+    en_ingress_rules_free(&rules, n);
+
+    //  What LXD holds: allow rules for the whole bridge.
+    json_t *acl = s_get(fx, "network-acls", g, NULL);
+    json_t *ingress = json_object_get(acl, "ingress");
+    assert_int_equal(json_array_size(ingress), 6);
+    json_t *icmp = json_array_get(ingress, 0), *range = json_array_get(ingress, 3),
+           *cidrs = json_array_get(ingress, 4);
+    assert_string_equal(json_string_value(json_object_get(icmp, "protocol")), "icmp4");
+    assert_null(json_object_get(icmp, "destination_port"));
+    assert_string_equal(json_string_value(json_object_get(range, "action")), "allow");
+    assert_string_equal(json_string_value(json_object_get(range, "state")), "enabled");
+    assert_string_equal(json_string_value(json_object_get(range, "destination_port")), "80-100");
+    assert_null(json_object_get(range, "source"));
+    assert_null(json_object_get(range, "destination"));
+    assert_string_equal(json_string_value(json_object_get(cidrs, "source")),
+                        "10.0.0.0/8,192.168.0.0/16");
+    json_decref(acl);
+
+    //  A non-canonical spelling of a set there already is that rule.
+    char *raw[] = {"192.168.7.7/16", "10.1.2.3/8"};
+    en_ingress_rule_t same = {.range = {443, 443, "TCP"}, .cidrs = raw, .cidr_count = 2};
+    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g, &same, 1, &err), 0);
+    //  A bad rule changes nothing.
+    en_ingress_rule_t bad[] = {s_rule("22/tcp", NULL, NULL), {.range = {90, 80, "tcp"}}};
+    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g, bad, 2, &err), -1);
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_string_equal(err.message, "invalid port range 90-80/tcp");
+    char after[512];
+    s_rules_text(fx->c, g, after, sizeof after);
+    assert_string_equal(after, text);
+
+    assert_int_equal(lxd_firewall_ops.rules(fx->c, "juju-no-such-group", &rules, &n, &err), -1);
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    assert_string_equal(err.message, "security group \"juju-no-such-group\" not found");
+    en_ingress_rule_clear(&first);
+    s_rules_clear(mixed, 6);
+    s_rules_clear(bad, 1);
+}
+
+static void
+revoke_ignores_absent_rules_and_never_splits(void **state)
+{
+    fixture_t *fx = *state;
+    char g[EN_FW_GROUP_MAX], text[512];
+    s_group(fx, NULL, g);
+    s_ensure(fx, fx->c, g, NULL);
+    en_err_t err;
+    en_ingress_rule_t open[] = {s_rule("80-100/tcp", NULL, NULL), s_rule("53/udp", NULL, NULL),
+                                s_rule("22/tcp", NULL, NULL), s_rule("22/tcp", "10.0.0.0/8", NULL)};
+    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g, open, 4, &err), 0);
+    //  Statement 73: closing 80/tcp leaves 80-100/tcp open.
+    en_ingress_rule_t part = s_rule("80/tcp", NULL, NULL);
+    assert_int_equal(lxd_firewall_ops.revoke(fx->c, g, &part, 1, &err), 0);
+    s_rules_text(fx->c, g, text, sizeof text);
+    assert_string_equal(text, "22/tcp from 0.0.0.0/0; 22/tcp from 10.0.0.0/8;"
+                              " 80-100/tcp from 0.0.0.0/0; 53/udp from 0.0.0.0/0");
+    //  Statements 70, 71: several, two protocols, one absent, one call; a
+    //  CIDR set is part of the rule.
+    en_ingress_rule_t close[] = {s_rule("80-100/tcp", NULL, NULL), s_rule("53/udp", NULL, NULL),
+                                 s_rule("443/tcp", NULL, NULL),
+                                 s_rule("22/tcp", "10.0.0.0/8", NULL)};
+    assert_int_equal(lxd_firewall_ops.revoke(fx->c, g, close, 4, &err), 0);
+    s_rules_text(fx->c, g, text, sizeof text);
+    assert_string_equal(text, "22/tcp from 0.0.0.0/0");
+    assert_int_equal(lxd_firewall_ops.revoke(fx->c, g, close, 4, &err), 0);
+    s_rules_text(fx->c, g, text, sizeof text);
+    assert_string_equal(text, "22/tcp from 0.0.0.0/0");
+    s_rules_clear(open, 4);
+    s_rules_clear(close, 4);
+    en_ingress_rule_clear(&part);
+}
+
+//  --- real packets ---
+
+static void
+s_serve(fixture_t *fx, const char *container, int port)
+{
+    char path[256], p[16];
+    snprintf(path, sizeof path, "/1.0/instances/%s/exec", container);
+    snprintf(p, sizeof p, "%d", port);
+    json_t *body = json_pack("{s:[s,s,s,s,s,s],s:b,s:b}", "command", "/bin/busybox", "httpd", "-p",
+                             p, "-h", "/www", "wait-for-websocket", 0, "interactive", 0);
+    json_t *md = NULL;
+    en_err_t err;
+    if (en_lxd_call(fx->c->lxd, "POST", path, body, &md, NULL, 20000, &err))
+        fail_msg("exec httpd in %s: %s", container, err.message);
+    assert_int_equal(json_integer_value(json_object_get(md, "return")), 0);
+    json_decref(body);
+    json_decref(md);
+}
+
+//  Whether an HTTP GET from the host to address:port is answered.
+static bool
+s_reachable(const char *address, int port)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "curl -s -o /dev/null -w '%%{http_code}' --max-time 3 --noproxy '*' http://%s:%d/",
+             address, port);
+    FILE *p = popen(cmd, "r");
+    char code[16] = "";
+    if (!p)
+        fail_msg("popen curl");
+    if (!fgets(code, sizeof code, p))
+        code[0] = '\0';
+    pclose(p);
+    return strcmp(code, "200") == 0;
+}
+
+static char *
+s_create(fixture_t *fx, const char *machine, const char *const *groups, char **address)
+{
+    char name[64];
+    snprintf(name, sizeof name, "juju-%.6s-%s", fx->model, machine);
+    en_tag_t tags[] = {{LXD_TAG_MODEL, fx->model},
+                       {LXD_TAG_CONTROLLER, fx->controller},
+                       {LXD_TAG_MACHINE, machine},
+                       {LXD_TAG_NONCE, "nonce"}};
+    en_create_args_t args = {.name = name,
+                             .image = "environs/busybox",
+                             .tags = tags,
+                             .tag_count = 4,
+                             .groups = groups,
+                             .group_count = 2};
+    en_instance_t inst = {0};
+    en_err_t err;
+    if (lxd_compute_ops.create(fx->c, &args, &inst, &err))
+        fail_msg("create %s: %s", name, err.message);
+    char *id = strdup(inst.id);
+    en_instance_clear(&inst);
+    //  The address comes by DHCP: poll for it with a deadline.
+    char **addrs = NULL;
+    size_t n = 0;
+    for (int i = 0; i < 300 && n == 0; i++) {
+        if (lxd_instance_addresses(fx->c, id, &addrs, &n, &err))
+            fail_msg("addresses of %s: %s", id, err.message);
+        if (n == 0) {
+            free(addrs);
+            en_sleep_ms(100);
+        }
+    }
+    if (n == 0)
+        fail_msg("%s has no address after 30 s", id);
+    *address = strdup(addrs[0]);
+    for (size_t i = 0; i < n; i++)
+        free(addrs[i]);
+    free(addrs);
+    return id;
+}
+
+static void
+a_machine_rule_opens_one_port_of_one_container(void **state)
+{
+    fixture_t *fx = *state;
+    char gm[EN_FW_GROUP_MAX], g1[EN_FW_GROUP_MAX], g2[EN_FW_GROUP_MAX];
+    s_group(fx, NULL, gm);
+    s_group(fx, "1", g1);
+    s_group(fx, "2", g2);
+    s_ensure(fx, fx->c, gm, NULL);
+    s_ensure(fx, fx->c, g1, "1");
+    s_ensure(fx, fx->c, g2, "2");
+    const char *in1[] = {gm, g1}, *in2[] = {gm, g2};
+    char *a1, *a2;
+    char *c1 = s_create(fx, "1", in1, &a1);
+    char *c2 = s_create(fx, "2", in2, &a2);
+    for (int port = 8080; port <= 9090; port += 1010) {
+        s_serve(fx, c1, port);
+        s_serve(fx, c2, port);
+    }
+    //  Default reject: nothing is open yet.
+    assert_false(s_reachable(a1, 8080));
+    assert_false(s_reachable(a2, 8080));
+
+    en_ingress_rule_t rule = s_rule("8080/tcp", NULL, NULL);
+    en_err_t err;
+    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g1, &rule, 1, &err), 0);
+    json_t *acl = s_get(fx, "network-acls", g1, NULL);
+    char dest[64];
+    snprintf(dest, sizeof dest, "%s/32", a1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(acl, "ingress"), 0), "destination")),
+                        dest);
+    json_decref(acl);
+    assert_true(s_reachable(a1, 8080));
+    assert_false(s_reachable(a1, 9090));
+    assert_false(s_reachable(a2, 8080));
+
+    //  Members keep their groups in use.
+    assert_int_equal(lxd_firewall_ops.delete_group(fx->c, g1, &err), -1);
+    assert_int_equal(err.kind, EN_UNAVAILABLE);
+    assert_true(err.retryable);
+    char want[256];
+    snprintf(want, sizeof want, "security group \"%s\" is in use", g1);
+    assert_string_equal(err.message, want);
+
+    //  Revoked, the port closes again.
+    assert_int_equal(lxd_firewall_ops.revoke(fx->c, g1, &rule, 1, &err), 0);
+    assert_false(s_reachable(a1, 8080));
+    //  The model group opens a port on every container of the model.
+    en_ingress_rule_t all = s_rule("9090/tcp", NULL, NULL);
+    assert_int_equal(lxd_firewall_ops.authorize(fx->c, gm, &all, 1, &err), 0);
+    assert_true(s_reachable(a1, 9090));
+    assert_true(s_reachable(a2, 9090));
+    assert_false(s_reachable(a2, 8080));
+
+    en_ingress_rule_clear(&rule);
+    en_ingress_rule_clear(&all);
+    free(c1);
+    free(c2);
+    free(a1);
+    free(a2);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(acl_names_are_the_group_or_a_stable_short_form),
+        cmocka_unit_test_setup_teardown(ensure_is_idempotent_tagged_and_attached, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(list_groups_filters_by_tags, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(delete_detaches_then_removes_and_twice_is_fine, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(concurrent_ensures_from_processes_all_end_attached, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(authorize_reads_back_exactly_and_ignores_duplicates,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(revoke_ignores_absent_rules_and_never_splits, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(a_machine_rule_opens_one_port_of_one_container, s_setup,
+                                        s_teardown),
+    };
+    return cmocka_run_group_tests_name("lxd_firewall", tests, NULL, NULL);
+}

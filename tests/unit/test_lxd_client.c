@@ -1,0 +1,281 @@
+/*  The LXD client without a daemon: every row of en_lxd_classify's table
+    (with LXD 5.0.2's real, often untyped, messages), en_lxd_escape, and
+    the config checks of en_lxd_new, which never talks to LXD. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+
+#include "providers/lxd/lxd_client.h"
+
+typedef struct {
+    long http_status;
+    int curl_code;
+    int error_code;
+    const char *message;
+    en_kind_t kind;
+    bool retryable;
+} row_t;
+
+//  http 200 with error_code 400: a failed operation's err text.
+static const row_t s_rows[] = {
+    // 404, or "not found"
+    {404, 0, 404, "Instance not found", EN_NOT_FOUND, false},
+    {404, 0, 404, "Network not found", EN_NOT_FOUND, false},
+    {404, 0, 404, "Profile not found", EN_NOT_FOUND, false},
+    {404, 0, 0, NULL, EN_NOT_FOUND, false},
+    {500, 0, 500, "Failed to fetch instance \"x\" in project \"default\": Instance not found",
+     EN_NOT_FOUND, false},
+    {200, 0, 400, "Failed loading storage pool: Storage pool not found", EN_NOT_FOUND, false},
+    // 409, or "already exists", "UNIQUE constraint failed"
+    {409, 0, 409, "Instance \"x\" already exists", EN_ALREADY_EXISTS, false},
+    {409, 0, 0, NULL, EN_ALREADY_EXISTS, false},
+    {200, 0, 400,
+     "Failed creating instance record: Add instance info to the database: This \"instances\" "
+     "entry already exists",
+     EN_ALREADY_EXISTS, false},
+    {500, 0, 500, "UNIQUE constraint failed: profiles.project_id, profiles.name", EN_ALREADY_EXISTS,
+     false},
+    {500, 0, 500, "Error inserting \"x\" into database: The profile already exists",
+     EN_ALREADY_EXISTS, false},
+    // 403, 401
+    {403, 0, 403, "not authorized", EN_UNAUTHORIZED, false},
+    {401, 0, 401, NULL, EN_UNAUTHORIZED, false},
+    // 412: ETag mismatch
+    {412, 0, 412, "ETag doesn't match: abc vs def", EN_UNAVAILABLE, true},
+    // transient database and transaction errors
+    {500, 0, 500, "Error transaction: database is locked", EN_UNAVAILABLE, true},
+    {500, 0, 500, "Transaction timeout", EN_UNAVAILABLE, true},
+    {503, 0, 503, "Failed to begin transaction: context deadline exceeded", EN_UNAVAILABLE, true},
+    {500, 0, 500, "database is busy", EN_UNAVAILABLE, true},
+    {503, 0, 503, "no available dqlite leader server found", EN_UNAVAILABLE, true},
+    {500, 0, 500, "dial unix /var/lib/lxd/database/x: connect: connection refused", EN_UNAVAILABLE,
+     true},
+    // ... also when a failed operation (status 400) reports them
+    {200, 0, 400, "Error transaction: database is locked", EN_UNAVAILABLE, true},
+    {200, 0, 400, "Transaction timeout", EN_UNAVAILABLE, true},
+    // busy with another operation
+    {400, 0, 400, "Instance is busy running a \"start\" operation", EN_UNAVAILABLE, true},
+    {400, 0, 400, "The instance is already running", EN_UNAVAILABLE, true},
+    {200, 0, 400, "An operation in progress", EN_UNAVAILABLE, true},
+    // 400 and other 4xx
+    {400, 0, 400, "Invalid devices: Device validation failed for \"root\"", EN_NOT_VALID, false},
+    {405, 0, 0, NULL, EN_NOT_VALID, false},
+    {422, 0, 0, "Unprocessable", EN_NOT_VALID, false},
+    {200, 0, 400, "Failed to run: exit status 1", EN_NOT_VALID, false},
+    // other 5xx
+    {500, 0, 500, "Failed to create storage volume", EN_INTERNAL, false},
+    {502, 0, 0, NULL, EN_INTERNAL, false},
+    // no answer
+    {0, CURLE_COULDNT_CONNECT, 0, "Failed to connect to lxd port 80: No such file or directory",
+     EN_UNAVAILABLE, true},
+    {0, CURLE_COULDNT_RESOLVE_HOST, 0, NULL, EN_UNAVAILABLE, true},
+    {0, CURLE_RECV_ERROR, 0, "Connection reset by peer", EN_UNAVAILABLE, true},
+    {0, CURLE_OPERATION_TIMEDOUT, 0, "Operation timed out after 30001 milliseconds", EN_TIMEOUT,
+     true},
+    {0, CURLE_SSL_CONNECT_ERROR, 0, "OpenSSL SSL_connect: Connection reset by peer", EN_UNAVAILABLE,
+     true},
+    {0, CURLE_SSL_CONNECT_ERROR, 0, "error:0A000412:SSL routines::sslv3 alert bad certificate",
+     EN_UNAUTHORIZED, false},
+    {0, CURLE_RECV_ERROR, 0, "error:0A00045C:SSL routines::tlsv13 alert certificate required",
+     EN_UNAUTHORIZED, false},
+    {0, CURLE_PEER_FAILED_VERIFICATION, 0, "SSL certificate problem: self-signed certificate",
+     EN_NOT_VALID, false},
+    {0, CURLE_SSL_CERTPROBLEM, 0, "could not load PEM client certificate", EN_NOT_VALID, false},
+};
+
+static void
+classify_follows_every_row_of_the_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof s_rows / sizeof s_rows[0]; i++) {
+        const row_t *row = &s_rows[i];
+        en_err_t err;
+        en_err_clear(&err);
+        int rc = en_lxd_classify(row->http_status, row->curl_code, row->error_code, row->message,
+                                 "GET /1.0/x", &err);
+        if (err.kind != row->kind || err.retryable != row->retryable)
+            fail_msg("row %zu (%ld, %d, %d, \"%s\"): got %s%s, want %s%s", i, row->http_status,
+                     row->curl_code, row->error_code, row->message ? row->message : "(null)",
+                     en_kind_name(err.kind), err.retryable ? " retryable" : "",
+                     en_kind_name(row->kind), row->retryable ? " retryable" : "");
+        assert_int_equal(rc, -1);
+        assert_true(strncmp(err.message, "lxd: GET /1.0/x: ", 17) == 0);
+        if (row->message)
+            assert_string_equal(err.message + 17, row->message);
+    }
+}
+
+static void
+classify_message_names_context_and_lxd_text(void **state)
+{
+    (void)state;
+    en_err_t err;
+    en_lxd_classify(409, 0, 409, "Instance \"x\" already exists", "POST /1.0/instances", &err);
+    assert_string_equal(err.message, "lxd: POST /1.0/instances: Instance \"x\" already exists");
+    en_lxd_classify(404, 0, 404, "Instance not found", NULL, &err);
+    assert_string_equal(err.message, "lxd: Instance not found");
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+}
+
+static void
+classify_without_text_says_what_it_has(void **state)
+{
+    (void)state;
+    en_err_t err;
+    en_lxd_classify(500, 0, 0, NULL, "GET /1.0", &err);
+    assert_string_equal(err.message, "lxd: GET /1.0: HTTP 500");
+    assert_int_equal(err.kind, EN_INTERNAL);
+    en_lxd_classify(0, CURLE_OPERATION_TIMEDOUT, 0, "", "GET /1.0", &err);
+    assert_int_equal(err.kind, EN_TIMEOUT);
+    assert_string_equal(err.message, "lxd: GET /1.0: Timeout was reached");
+    assert_int_equal(en_lxd_classify(404, 0, 404, "x", NULL, NULL), -1);
+}
+
+static void
+classify_reads_text_case_insensitively(void **state)
+{
+    (void)state;
+    en_err_t err;
+    en_lxd_classify(500, 0, 500, "Error: NOT FOUND", NULL, &err);
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    en_lxd_classify(500, 0, 500, "Database Is Locked", NULL, &err);
+    assert_int_equal(err.kind, EN_UNAVAILABLE);
+}
+
+static void
+escape_keeps_unreserved_and_escapes_the_rest(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"", ""},
+        {"en-ct_1.x~", "en-ct_1.x~"},
+        {"/etc/hosts", "%2Fetc%2Fhosts"},
+        {"config.user.juju-model-uuid eq 1f2e", "config.user.juju-model-uuid%20eq%201f2e"},
+        {"a&b=c?d#e+f%", "a%26b%3Dc%3Fd%23e%2Bf%25"},
+        {"\"q\"", "%22q%22"},
+        {"\xc3\xbc", "%C3%BC"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = en_lxd_escape(cases[i].in);
+        assert_non_null(out);
+        assert_string_equal(out, cases[i].out);
+        free(out);
+    }
+    char *out = en_lxd_escape(NULL);
+    assert_string_equal(out, "");
+    free(out);
+}
+
+#define S_CERT "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+#define S_KEY "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+
+static void
+new_rejects_bad_configs(void **state)
+{
+    (void)state;
+    static const struct {
+        en_lxd_config_t cfg;
+        const char *message;
+    } cases[] = {
+        {{.endpoint = "http://10.0.0.1:8443"},
+         "lxd: endpoint \"http://10.0.0.1:8443\" is not an https:// URL"},
+        {{.endpoint = "10.0.0.1:8443"}, "lxd: endpoint \"10.0.0.1:8443\" is not an https:// URL"},
+        {{.endpoint = "https://"}, "lxd: endpoint \"https://\" has no host"},
+        {{.endpoint = "https://h:8443", .client_cert = S_CERT},
+         "lxd: client certificate without its key"},
+        {{.endpoint = "https://h:8443", .client_key = S_KEY},
+         "lxd: client key without its certificate"},
+        {{.endpoint = "https://h:8443",
+          .client_cert = "/home/u/.config/lxc/client.crt",
+          .client_key = S_KEY},
+         "lxd: client certificate is not PEM text"},
+        {{.endpoint = "https://h:8443", .client_cert = S_CERT, .client_key = S_CERT},
+         "lxd: client key is not PEM text"},
+        {{.endpoint = "https://h:8443", .server_cert = "server.crt"},
+         "lxd: server certificate is not PEM text"},
+        {{.timeout_ms = -1}, "lxd: timeout -1 ms is negative"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        en_err_t err;
+        en_err_clear(&err);
+        en_lxd_t *lxd = en_lxd_new(&cases[i].cfg, &err);
+        assert_null(lxd);
+        assert_int_equal(err.kind, EN_NOT_VALID);
+        assert_string_equal(err.message, cases[i].message);
+    }
+}
+
+static void
+new_accepts_https_with_cert_and_key(void **state)
+{
+    (void)state;
+    en_err_t err;
+    en_lxd_config_t cfg = {.endpoint = "https://127.0.0.1:8443/",
+                           .client_cert = S_CERT,
+                           .client_key = S_KEY,
+                           .server_cert = S_CERT,
+                           .project = "a b"};
+    en_lxd_t *lxd = en_lxd_new(&cfg, &err);
+    assert_non_null(lxd);
+    assert_string_equal(en_lxd_where(lxd), "https://127.0.0.1:8443");
+    en_lxd_destroy(&lxd);
+    assert_null(lxd);
+    en_lxd_destroy(&lxd); // idempotent
+    en_lxd_config_t bare = {.endpoint = "https://lxd.example"};
+    lxd = en_lxd_new(&bare, &err); // untrusted access to GET /1.0 needs no cert
+    assert_non_null(lxd);
+    en_lxd_destroy(&lxd);
+}
+
+static void
+new_picks_the_socket_from_config_then_environment(void **state)
+{
+    (void)state;
+    en_err_t err;
+    // a socket that does not exist: en_lxd_new never connects
+    en_lxd_config_t cfg = {.socket_path = "/nonexistent/unix.socket"};
+    setenv("LXD_SOCKET", "/tmp/from-env.socket", 1);
+    en_lxd_t *lxd = en_lxd_new(&cfg, &err);
+    assert_non_null(lxd);
+    assert_string_equal(en_lxd_where(lxd), "unix:/nonexistent/unix.socket");
+    en_lxd_destroy(&lxd);
+
+    lxd = en_lxd_new(&(en_lxd_config_t){0}, &err);
+    assert_string_equal(en_lxd_where(lxd), "unix:/tmp/from-env.socket");
+    en_lxd_destroy(&lxd);
+
+    unsetenv("LXD_SOCKET");
+    setenv("LXD_DIR", "/srv/lxd", 1);
+    lxd = en_lxd_new(&(en_lxd_config_t){.endpoint = ""}, &err);
+    assert_string_equal(en_lxd_where(lxd), "unix:/srv/lxd/unix.socket");
+    en_lxd_destroy(&lxd);
+
+    unsetenv("LXD_DIR");
+    lxd = en_lxd_new(NULL, &err);
+    assert_string_equal(en_lxd_where(lxd), "unix:/var/lib/lxd/unix.socket");
+    en_lxd_destroy(&lxd);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(classify_follows_every_row_of_the_table),
+        cmocka_unit_test(classify_message_names_context_and_lxd_text),
+        cmocka_unit_test(classify_without_text_says_what_it_has),
+        cmocka_unit_test(classify_reads_text_case_insensitively),
+        cmocka_unit_test(escape_keeps_unreserved_and_escapes_the_rest),
+        cmocka_unit_test(new_rejects_bad_configs),
+        cmocka_unit_test(new_accepts_https_with_cert_and_key),
+        cmocka_unit_test(new_picks_the_socket_from_config_then_environment),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
