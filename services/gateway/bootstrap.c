@@ -37,6 +37,38 @@
 //  The machine Bootstrap starts (the broker's bootstrap.c names it too).
 #define S_CONTROLLER_MACHINE "0"
 
+//  The image step of StartInstance (images.c) for the controller machine:
+//  the bootstrap series (else the model's default-series) and the arch of
+//  the bootstrap constraints. Images the caller gave are kept; no image
+//  anywhere fails the bootstrap before anything is made.
+static int
+s_bootstrap_images(en_call_t *call, const char *model, const char *controller_uuid,
+                   En__BootstrapRequest *bq, en_err_t *err)
+{
+    if (bq->n_image_metadata > 0)
+        return 0;
+    En__StartInstanceParams p = EN__START_INSTANCE_PARAMS__INIT;
+    p.series = bq->bootstrap_series && *bq->bootstrap_series ? bq->bootstrap_series : NULL;
+    p.constraints = bq->bootstrap_constraints && bq->bootstrap_constraints->_arch_case
+                        ? bq->bootstrap_constraints
+                        : bq->model_constraints;
+    p.machine_id = (char *)S_CONTROLLER_MACHINE;
+    p.machine_nonce = "bootstrap";
+    p.controller_uuid = (char *)controller_uuid;
+    En__StartInstanceParams *const in = &p;
+    En__StartInstanceParams *out = NULL;
+    en_err_t found;
+    if (gateway_images(call, model, &in, 1, &out, &found, err))
+        return -1;
+    if (found.kind != EN_OK) {
+        *err = found;
+        return en_err_annotate(err, "cannot start bootstrap instance");
+    }
+    bq->n_image_metadata = out->n_image_metadata;
+    bq->image_metadata = out->image_metadata;
+    return 0;
+}
+
 //  environs.Destroy(controllerName): 2.3's answer for an unknown name is
 //  success with nothing destroyed.
 static int
@@ -166,6 +198,8 @@ s_bootstrap(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res
     if (rc == 0)
         rc = gateway_call(call, "broker", "PrepareForBootstrap", model, NULL,
                           &fq.base, &fr.base, err);
+    if (rc == 0)
+        rc = s_bootstrap_images(call, model, pr.controller->uuid, &bq, err);
     if (rc == 0)
         rc = s_ensure_controller_groups(call, model, pr.controller->uuid, err);
     if (rc == 0)
