@@ -340,6 +340,42 @@ bootstrap_localhost_and_three_machines(void **state)
         assert_int_equal(strncmp(address, "10.208.", 7), 0);
     }
     json_decref(listed);
+
+    // the networking view: the model's bridge is a subnet, and machine 1's
+    // eth0 sits on it with the address `machines` shows
+    char bridge[16];
+    snprintf(bridge, sizeof bridge, "en%.8s%.3s", model, model + 9);
+    json_t *subnets_doc = s_json("subnets");
+    json_t *subnets = json_object_get(subnets_doc, "subnets");
+    const char *cidr = NULL;
+    const char *key;
+    json_t *item;
+    json_object_foreach(subnets, key, item)
+    {
+        if (strcmp(json_string_value(json_object_get(item, "provider-id")), bridge) == 0)
+            cidr = key;
+    }
+    if (!cidr)
+        fail_msg("no subnet %s in %s", bridge, json_dumps(subnets, JSON_COMPACT));
+    json_t *shown = s_json("show-machine 1");
+    json_t *eth0 = json_object_get(
+        json_object_get(json_object_get(json_object_get(shown, "machines"), "1"),
+                        "network-interfaces"),
+        "eth0");
+    assert_non_null(eth0);
+    assert_string_equal(json_string_value(json_object_get(eth0, "cidr")), cidr);
+    assert_string_equal(json_string_value(json_object_get(eth0, "provider-subnet-id")), bridge);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(eth0, "ip-addresses"), 0)),
+        json_string_value(json_object_get(addresses, "1")));
+    json_decref(shown);
+    json_decref(subnets_doc);
+    // spaces are not an LXD concept
+    char *out, *err;
+    assert_int_equal(harness_cli(&H, &out, &err, "spaces"), 1);
+    assert_non_null(strstr(err, "spaces not supported"));
+    free(out);
+    free(err);
     json_decref(addresses);
     free(model);
 }
@@ -367,6 +403,15 @@ instance_mode_ports_with_real_packets(void **state)
     free(s_ok("close-port 8080 1"));
     s_expect(a1, 8080, false);
     assert_false(s_reachable(a2, 8080));
+    // a removed machine takes its container and its own ACL with it
+    char acl[128];
+    snprintf(acl, sizeof acl, "juju-%s-2", model);
+    assert_int_equal(s_lxd_tagged("network-acls", "juju-group", acl), 1);
+    free(s_ok("remove-machine 2"));
+    json_t *gone = s_lxd_instances("juju-model-uuid", model);
+    assert_int_equal(json_array_size(gone), 2);
+    json_decref(gone);
+    assert_int_equal(s_lxd_tagged("network-acls", "juju-group", acl), 0);
     json_decref(addresses);
     free(model);
 }
