@@ -63,6 +63,35 @@ static const row_t s_rows[] = {
     {400, 0, 400, "Instance is busy running a \"start\" operation", EN_UNAVAILABLE, true},
     {400, 0, 400, "The instance is already running", EN_UNAVAILABLE, true},
     {200, 0, 400, "An operation in progress", EN_UNAVAILABLE, true},
+    // the file API under parallel load
+    {500, 0, 500, "dial unix /proc/self/fd/141/forkfile.sock: connect: no such file or directory",
+     EN_UNAVAILABLE, true},
+    // GET /1.0/resources in parallel
+    {500, 0, 500,
+     "Failed to retrieve GPU information: Failed to list \"/sys/bus/pci/devices\": readdirent "
+     "/sys/bus/pci/devices: bad file descriptor",
+     EN_UNAVAILABLE, true},
+    {500, 0, 500,
+     "Failed to retrieve network information: Failed to list \"/sys/class/net\": readdirent "
+     "/sys/class/net: bad file descriptor",
+     EN_UNAVAILABLE, true},
+    // concurrent updates of one bridge
+    {500, 0, 500,
+     "Failed clearing firewall: Failed clearing nftables rules for network \"en0123456789a\": "
+     "Failed to run: nft flush chain inet lxd fwd.en0123456789a: exit status 1",
+     EN_UNAVAILABLE, true},
+    {500, 0, 500,
+     "Failed to start dnsmasq: The DNS and DHCP service exited prematurely: exit status 2 "
+     "(\"dnsmasq: failed to create listening socket for 10.208.7.1: Address already in use\")",
+     EN_UNAVAILABLE, true},
+    {500, 0, 500,
+     "Failed adding address \"10.208.7.1/24\": Failed to run: ip -4 addr add 10.208.7.1/24 dev "
+     "en0123456789a: exit status 2 (Error: ipv4: Address already assigned.)",
+     EN_UNAVAILABLE, true},
+    // in use while a racer detaches it
+    {500, 0, 500, "Cannot delete an ACL that is in use", EN_UNAVAILABLE, true},
+    {400, 0, 400, "Profile is currently in use", EN_UNAVAILABLE, true},
+    {400, 0, 400, "The network is currently in use", EN_UNAVAILABLE, true},
     // 400 and other 4xx
     {400, 0, 400, "Invalid devices: Device validation failed for \"root\"", EN_NOT_VALID, false},
     {405, 0, 0, NULL, EN_NOT_VALID, false},

@@ -8,13 +8,14 @@
     CURLOPT_UNIX_SOCKET_PATH with the URL "http://lxd/1.0/...", or HTTPS
     with the client certificate and key as PEM blobs.
 
-    s_perform is the only place that talks to LXD: it sends one request and
+    lxd_perform is the only place that talks to LXD: it sends one request and
     collects status, body and the two headers we care about (ETag,
     X-LXD-type). Everything above it speaks LXD's envelope: sync answers
     give their metadata, async answers are waited for through the
     operation's /wait endpoint, and every failure goes through
     en_lxd_classify, whose rules are one table of substrings plus the HTTP
-    status rules of the header.
+    status rules of the header. The file API, whose bodies are not JSON,
+    is lxd_files.c; both share lxd_client_private.h.
 
     A server certificate, when configured, is the only trust anchor and the
     host name is not checked (what lxc does: LXD's certificate names the
@@ -29,6 +30,7 @@
     cancelled operation (401) is classified from its text, and is
     UNAVAILABLE when the text says nothing more. */
 #include "providers/lxd/lxd_client.h"
+#include "providers/lxd/lxd_client_private.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -60,25 +62,6 @@ struct en_lxd {
     char curl_error[CURL_ERROR_SIZE];
 };
 
-//  What one request answered.
-typedef struct {
-    long status;
-    char *body;
-    size_t len;
-    char *etag;
-    char *lxd_type; // X-LXD-type of the file API
-} s_answer_t;
-
-//  One request to send. body may hold any bytes; headers are extra.
-typedef struct {
-    const char *method;
-    const char *path; // the caller's path, query included
-    const char *body;
-    size_t body_len;
-    struct curl_slist *headers;
-    long timeout_ms;
-} s_request_t;
-
 static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
 static CURLcode s_curl_init_rc;
 
@@ -96,8 +79,8 @@ s_now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-s_answer_free(s_answer_t *answer)
+void
+lxd_answer_free(lxd_answer_t *answer)
 {
     free(answer->body);
     free(answer->etag);
@@ -114,19 +97,40 @@ s_strdup_or_null(const char *text)
 //  ------------------------------------------------------------------------
 //  The classifier
 
-//  What a retry may cure: LXD's transient database and transaction
-//  failures (5.0.2 sends most of them untyped, as 500 or inside a failed
-//  operation), then an instance busy with another operation.
+//  What a retry may cure. 5.0.2 sends most of these untyped (500, a 400,
+//  or inside a failed operation), so the text decides, matched without
+//  case. This is the only place that knows them: callers retry what is
+//  UNAVAILABLE and retryable, and never read LXD's text themselves.
 static const char *const s_transient[] = {
+    //  the database and its transactions
     "database is locked",
     "transaction timeout",
     "context deadline exceeded",
     "database is busy",
     "no available dqlite leader server found",
     "connection refused",
+    //  an instance busy with another operation
     "is busy running a",
     "already running",
     "operation in progress",
+    //  the file API's helper process, unreachable under parallel load:
+    //  `dial unix /proc/self/fd/N/forkfile.sock: connect: no such file or
+    //  directory`
+    "forkfile.sock",
+    //  GET /1.0/resources in parallel (`...: readdirent /sys/...: bad file
+    //  descriptor`)
+    "Failed to retrieve GPU information",
+    "Failed to retrieve network information",
+    //  concurrent updates of one bridge: each re-makes it (nft chains, its
+    //  address, dnsmasq) and LXD reverts the one that clashed
+    "Failed clearing firewall",
+    "Failed clearing nftables rules",
+    "The DNS and DHCP service exited prematurely",
+    "Address already assigned", // `ip -4 addr add ...`
+    //  still used, while a racer detaches or deletes what uses it
+    "Cannot delete an ACL that is in use",
+    "Profile is currently in use",
+    "The network is currently in use",
     NULL,
 };
 
@@ -373,7 +377,7 @@ en_lxd_where(const en_lxd_t *self)
 static size_t
 s_on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
-    s_answer_t *answer = arg;
+    lxd_answer_t *answer = arg;
     size_t n = size * nmemb;
     char *grown = realloc(answer->body, answer->len + n + 1);
     if (!grown)
@@ -404,7 +408,7 @@ s_header_value(const char *line, size_t len, const char *name)
 static size_t
 s_on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
-    s_answer_t *answer = arg;
+    lxd_answer_t *answer = arg;
     size_t n = size * nmemb;
     char *value;
     if ((value = s_header_value(data, n, "ETag"))) {
@@ -459,10 +463,8 @@ s_set_transport(en_lxd_t *self)
     }
 }
 
-//  Send one request; 0 with answer filled for any HTTP answer, -1 for a
-//  transport failure (`cannot connect to LXD at <where>: <curl error>`).
-static int
-s_perform(en_lxd_t *self, const s_request_t *req, s_answer_t *answer, en_err_t *err)
+int
+lxd_perform(en_lxd_t *self, const lxd_request_t *req, lxd_answer_t *answer, en_err_t *err)
 {
     memset(answer, 0, sizeof *answer);
     char *url = s_url(self, req->path);
@@ -499,7 +501,7 @@ s_perform(en_lxd_t *self, const s_request_t *req, s_answer_t *answer, en_err_t *
         if (err)
             snprintf(err->message, sizeof err->message, "cannot connect to LXD at %s: %s",
                      self->where, why);
-        s_answer_free(answer);
+        lxd_answer_free(answer);
         return -1;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer->status);
@@ -509,10 +511,8 @@ s_perform(en_lxd_t *self, const s_request_t *req, s_answer_t *answer, en_err_t *
 //  ------------------------------------------------------------------------
 //  The envelope
 
-//  Parse an answer's envelope; -1 classified when it is an error or is not
-//  an envelope at all.
-static int
-s_envelope(const s_answer_t *answer, const char *context, json_t **envelope, en_err_t *err)
+int
+lxd_envelope(const lxd_answer_t *answer, const char *context, json_t **envelope, en_err_t *err)
 {
     json_error_t jerr;
     json_t *root = answer->body ? json_loadb(answer->body, answer->len, 0, &jerr) : NULL;
@@ -577,22 +577,22 @@ s_wait(en_lxd_t *self, const char *operation, long timeout_ms, const char *conte
         long seconds = remaining > 1000 ? remaining / 1000 : 1;
         char path[256];
         snprintf(path, sizeof path, "/1.0/operations/%s/wait?timeout=%ld", id_escaped, seconds);
-        s_request_t req = {
+        lxd_request_t req = {
             .method = "GET", .path = path, .timeout_ms = seconds * 1000 + self->timeout_ms};
-        s_answer_t answer;
-        if (s_perform(self, &req, &answer, err) < 0)
+        lxd_answer_t answer;
+        if (lxd_perform(self, &req, &answer, err) < 0)
             break;
         if (answer.status == 404) {
             en_err_set(err, EN_NOT_FOUND,
                        "lxd: %s: operation %s not found: LXD discards an operation about 5 s "
                        "after it ends, so its outcome is unknown; re-read the object",
                        context, id);
-            s_answer_free(&answer);
+            lxd_answer_free(&answer);
             break;
         }
         json_t *envelope = NULL;
-        int parsed = s_envelope(&answer, context, &envelope, err);
-        s_answer_free(&answer);
+        int parsed = lxd_envelope(&answer, context, &envelope, err);
+        lxd_answer_free(&answer);
         if (parsed < 0)
             break;
         json_t *op = json_object_get(envelope, "metadata");
@@ -664,19 +664,19 @@ s_call(en_lxd_t *self, const char *method, const char *path, json_t *body, const
         snprintf(if_match_header, sizeof if_match_header, "If-Match: %s", if_match);
         headers = curl_slist_append(headers, if_match_header);
     }
-    s_request_t req = {.method = method,
-                       .path = path,
-                       .body = text,
-                       .body_len = text ? strlen(text) : 0,
-                       .headers = headers};
-    s_answer_t answer;
+    lxd_request_t req = {.method = method,
+                         .path = path,
+                         .body = text,
+                         .body_len = text ? strlen(text) : 0,
+                         .headers = headers};
+    lxd_answer_t answer;
     json_t *envelope = NULL;
-    int rc = s_perform(self, &req, &answer, err);
+    int rc = lxd_perform(self, &req, &answer, err);
     curl_slist_free_all(headers);
     free(text);
     if (rc < 0)
         return -1;
-    rc = s_envelope(&answer, context, &envelope, err);
+    rc = lxd_envelope(&answer, context, &envelope, err);
     if (rc < 0)
         goto cleanup;
     const char *type = json_string_value(json_object_get(envelope, "type"));
@@ -699,7 +699,7 @@ s_call(en_lxd_t *self, const char *method, const char *path, json_t *body, const
         *etag = strdup(answer.etag);
 cleanup:
     json_decref(envelope);
-    s_answer_free(&answer);
+    lxd_answer_free(&answer);
     return rc;
 }
 
@@ -756,111 +756,4 @@ en_lxd_has_extension(en_lxd_t *self, const char *name, bool *has, en_err_t *err)
         }
     }
     return 0;
-}
-
-//  ------------------------------------------------------------------------
-//  The file API
-
-static char *
-s_files_path(const char *instance, const char *path)
-{
-    char *instance_escaped = en_lxd_escape(instance);
-    char *path_escaped = en_lxd_escape(path);
-    char *out = NULL;
-    if (instance_escaped && path_escaped &&
-        asprintf(&out, "/1.0/instances/%s/files?path=%s", instance_escaped, path_escaped) < 0)
-        out = NULL;
-    free(instance_escaped);
-    free(path_escaped);
-    return out;
-}
-
-int
-en_lxd_file_get(en_lxd_t *self, const char *instance, const char *path, char **data, size_t *len,
-                en_err_t *err)
-{
-    *data = NULL;
-    *len = 0;
-    char *files = s_files_path(instance, path);
-    if (!files)
-        return en_err_set(err, EN_INTERNAL, "lxd: out of memory");
-    char context[400];
-    snprintf(context, sizeof context, "GET %s", files);
-    s_request_t req = {.method = "GET", .path = files};
-    s_answer_t answer;
-    int rc = s_perform(self, &req, &answer, err);
-    if (rc < 0)
-        goto cleanup;
-    if (answer.status != 200) {
-        json_t *envelope = NULL;
-        rc = s_envelope(&answer, context, &envelope, err);
-        json_decref(envelope);
-        if (rc == 0) // an error status whose body claimed success
-            rc = en_lxd_classify(answer.status, 0, 0, NULL, context, err);
-    } else if (answer.lxd_type && strcmp(answer.lxd_type, "file") != 0) {
-        rc = en_err_set(err, EN_NOT_VALID, "lxd: %s: \"%s\" is a %s, not a file", context, path,
-                        answer.lxd_type);
-    } else {
-        // s_on_body keeps the buffer NUL-ended; an empty file has none
-        *data = answer.body ? answer.body : strdup("");
-        *len = answer.len;
-        answer.body = NULL;
-        if (!*data)
-            rc = en_err_set(err, EN_INTERNAL, "lxd: out of memory");
-    }
-    s_answer_free(&answer);
-cleanup:
-    free(files);
-    return rc;
-}
-
-//  POST to the file API: a file's bytes, or a directory (data NULL).
-static int
-s_file_post(en_lxd_t *self, const char *instance, const char *path, const char *type,
-            const void *data, size_t len, int mode, en_err_t *err)
-{
-    char *files = s_files_path(instance, path);
-    if (!files)
-        return en_err_set(err, EN_INTERNAL, "lxd: out of memory");
-    char context[400], type_header[64], mode_header[64];
-    snprintf(context, sizeof context, "POST %s", files);
-    snprintf(type_header, sizeof type_header, "X-LXD-type: %s", type);
-    snprintf(mode_header, sizeof mode_header, "X-LXD-mode: %04o", (unsigned)mode & 07777);
-    struct curl_slist *headers = NULL;
-    headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
-    headers = curl_slist_append(headers, "Expect:");
-    headers = curl_slist_append(headers, type_header);
-    headers = curl_slist_append(headers, mode_header);
-    headers = curl_slist_append(headers, "X-LXD-uid: 0");
-    headers = curl_slist_append(headers, "X-LXD-gid: 0");
-    headers = curl_slist_append(headers, "X-LXD-write: overwrite");
-    s_request_t req = {.method = "POST",
-                       .path = files,
-                       .body = data ? data : "",
-                       .body_len = data ? len : 0,
-                       .headers = headers};
-    s_answer_t answer;
-    json_t *envelope = NULL;
-    int rc = s_perform(self, &req, &answer, err);
-    if (rc == 0) {
-        rc = s_envelope(&answer, context, &envelope, err);
-        s_answer_free(&answer);
-    }
-    json_decref(envelope);
-    curl_slist_free_all(headers);
-    free(files);
-    return rc;
-}
-
-int
-en_lxd_file_put(en_lxd_t *self, const char *instance, const char *path, const void *data,
-                size_t len, int mode, en_err_t *err)
-{
-    return s_file_post(self, instance, path, "file", data ? data : "", data ? len : 0, mode, err);
-}
-
-int
-en_lxd_mkdir(en_lxd_t *self, const char *instance, const char *path, int mode, en_err_t *err)
-{
-    return s_file_post(self, instance, path, "directory", NULL, 0, mode, err);
 }

@@ -84,7 +84,7 @@ int en_lxd_server(en_lxd_t *self, const json_t **server, en_err_t *err);
 //  Whether api_extensions lists name (from the cached GET /1.0).
 int en_lxd_has_extension(en_lxd_t *self, const char *name, bool *has, en_err_t *err);
 
-//  The file API, whose bodies are a file's bytes, not JSON.
+//  The file API (lxd_files.c), whose bodies are a file's bytes, not JSON.
 //  GET /1.0/instances/<instance>/files?path=<path>: *data malloc'd and
 //  NUL-ended (len without the NUL); NOT_FOUND when the file or the
 //  instance is not there.
@@ -96,8 +96,7 @@ int en_lxd_file_get(en_lxd_t *self, const char *instance, const char *path, char
 int en_lxd_file_put(en_lxd_t *self, const char *instance, const char *path, const void *data,
                     size_t len, int mode, en_err_t *err);
 //  X-LXD-type: directory; an existing directory is success.
-int en_lxd_mkdir(en_lxd_t *self, const char *instance, const char *path, int mode,
-                 en_err_t *err);
+int en_lxd_mkdir(en_lxd_t *self, const char *instance, const char *path, int mode, en_err_t *err);
 
 //  Percent-escape text for a path segment or a query value (malloc'd).
 char *en_lxd_escape(const char *text);
@@ -113,13 +112,27 @@ char *en_lxd_escape(const char *text);
 //                                                ALREADY_EXISTS
 //    403, 401                                    UNAUTHORIZED
 //    412 (ETag mismatch)                         UNAVAILABLE, retryable
-//    500/503 whose text is one of LXD's transient database or
-//    transaction errors ("database is locked", "Transaction timeout",
-//    "context deadline exceeded", "database is busy", "no available
-//    dqlite leader server found", "connection refused" in the message)
+//    any other status (5.0.2 sends these as 500, 400 or a failed
+//    operation) whose text names one of LXD's transient failures, matched without
+//    case; the one list of them, which callers never repeat:
+//      - the database: "database is locked", "Transaction timeout",
+//        "context deadline exceeded", "database is busy", "no available
+//        dqlite leader server found", "connection refused"
+//      - an instance busy: "is busy running a ...", "already running",
+//        "operation in progress"
+//      - the file API under parallel load: "dial unix /proc/self/fd/N/
+//        forkfile.sock: connect: no such file or directory"
+//      - GET /1.0/resources in parallel: "Failed to retrieve GPU
+//        information: ... bad file descriptor", "Failed to retrieve
+//        network information"
+//      - concurrent updates of one bridge: "Failed clearing firewall",
+//        "Failed clearing nftables rules", "The DNS and DHCP service
+//        exited prematurely", "ip -4 addr add ...: Address already
+//        assigned"
+//      - in use while a racer detaches it: "Cannot delete an ACL that is
+//        in use", "Profile is currently in use", "The network is
+//        currently in use"
 //                                                UNAVAILABLE, retryable
-//    "is busy running a ..." / "already running"
-//    operation in progress                       UNAVAILABLE, retryable
 //    400 and other 4xx                           NOT_VALID
 //    other 5xx                                   INTERNAL
 //    no answer: socket missing, connection refused, timeout, TLS failure

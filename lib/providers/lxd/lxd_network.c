@@ -50,11 +50,15 @@ s_dup(const char *text)
     return copy;
 }
 
-static const char *
-s_str(const json_t *obj, const char *key)
+//  A malloc'd array of one copy of text.
+static char **
+s_one(const char *text)
 {
-    const char *v = json_string_value(json_object_get(obj, key));
-    return v ? v : "";
+    char **array = calloc(1, sizeof *array);
+    if (!array)
+        abort();
+    array[0] = s_dup(text);
+    return array;
 }
 
 //  "10.208.3.1/24" → cidr "10.208.3.0/24", gateway "10.208.3.1". Anything
@@ -63,33 +67,26 @@ static void
 s_ipv4_network(const char *address, char cidr[S_ADDR_MAX], char gateway[S_ADDR_MAX])
 {
     cidr[0] = gateway[0] = '\0';
-    const char *slash = address ? strchr(address, '/') : NULL;
-    if (!slash || (size_t)(slash - address) >= S_ADDR_MAX)
-        return;
-    char host[S_ADDR_MAX];
-    memcpy(host, address, (size_t)(slash - address));
-    host[slash - address] = '\0';
-    char *end = NULL;
-    long prefix = strtol(slash + 1, &end, 10);
-    struct in_addr in;
-    if (end == slash + 1 || *end || prefix < 0 || prefix > 32 || inet_pton(AF_INET, host, &in) != 1)
+    uint32_t addr;
+    unsigned prefix;
+    if (!lxd_ipv4_cidr(address, &addr, &prefix))
         return;
     uint32_t mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
-    struct in_addr net = {.s_addr = htonl(ntohl(in.s_addr) & mask)};
+    struct in_addr host = {.s_addr = htonl(addr)}, net = {.s_addr = htonl(addr & mask)};
     char text[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &net, text, sizeof text);
-    snprintf(cidr, S_ADDR_MAX, "%s/%ld", text, prefix);
-    snprintf(gateway, S_ADDR_MAX, "%s", host);
+    snprintf(cidr, S_ADDR_MAX, "%s/%u", text, prefix);
+    inet_ntop(AF_INET, &host, gateway, S_ADDR_MAX);
 }
 
 //  The zone every subnet is in: the server's name.
 static int
 s_zone(en_compute_t *self, const char **zone, en_err_t *err)
 {
-    const json_t *server = NULL;
-    if (en_lxd_server(self->lxd, &server, err))
+    const json_t *env = NULL;
+    if (lxd_environment(self, &env, err))
         return -1;
-    *zone = s_str(json_object_get(server, "environment"), "server_name");
+    *zone = lxd_str(env, "server_name");
     return 0;
 }
 
@@ -117,11 +114,12 @@ s_bridges(en_compute_t *self, json_t **networks, s_bridge_t **out, size_t *count
     json_array_foreach(*networks, i, net)
     {
         if (!json_is_true(json_object_get(net, "managed")) ||
-            strcmp(s_str(net, "type"), "bridge") != 0 || !*s_str(net, "name"))
+            strcmp(lxd_str(net, "type"), "bridge") != 0 || !*lxd_str(net, "name"))
             continue;
         s_bridge_t *b = &(*out)[(*count)++];
-        b->name = s_str(net, "name");
-        s_ipv4_network(s_str(json_object_get(net, "config"), "ipv4.address"), b->cidr, b->gateway);
+        b->name = lxd_str(net, "name");
+        s_ipv4_network(lxd_str(json_object_get(net, "config"), "ipv4.address"), b->cidr,
+                       b->gateway);
     }
     qsort(*out, *count, sizeof **out, s_bridge_cmp);
     return 0;
@@ -161,27 +159,11 @@ s_instance_get(en_compute_t *self, const char *id, const char *suffix, json_t **
     return rc;
 }
 
-//  Compare interface names so that eth2 sorts before eth10.
-static int
-s_ifname_cmp(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), da = la, db = lb;
-    while (da > 0 && isdigit((unsigned char)a[da - 1]))
-        da--;
-    while (db > 0 && isdigit((unsigned char)b[db - 1]))
-        db--;
-    if (da == db && strncmp(a, b, da) == 0 && da < la && db < lb) {
-        unsigned long na = strtoul(a + da, NULL, 10), nb = strtoul(b + db, NULL, 10);
-        if (na != nb)
-            return na < nb ? -1 : 1;
-    }
-    return strcmp(a, b);
-}
-
+//  Interface names in their natural order: eth2 before eth10.
 static int
 s_nic_dev_cmp(const void *a, const void *b)
 {
-    return s_ifname_cmp(((const s_nic_dev_t *)a)->ifname, ((const s_nic_dev_t *)b)->ifname);
+    return lxd_ifname_cmp(((const s_nic_dev_t *)a)->ifname, ((const s_nic_dev_t *)b)->ifname);
 }
 
 //  The nic devices of an instance (borrowing from inst), in interface
@@ -198,12 +180,12 @@ s_nic_devs(const json_t *inst, size_t *count)
     json_t *dev;
     json_object_foreach((json_t *)devices, key, dev)
     {
-        if (strcmp(s_str(dev, "type"), "nic") != 0)
+        if (strcmp(lxd_str(dev, "type"), "nic") != 0)
             continue;
         s_nic_dev_t *d = &devs[(*count)++];
         d->device = key;
-        d->ifname = *s_str(dev, "name") ? s_str(dev, "name") : key;
-        d->network = *s_str(dev, "network") ? s_str(dev, "network") : s_str(dev, "parent");
+        d->ifname = *lxd_str(dev, "name") ? lxd_str(dev, "name") : key;
+        d->network = *lxd_str(dev, "network") ? lxd_str(dev, "network") : lxd_str(dev, "parent");
     }
     qsort(devs, *count, sizeof *devs, s_nic_dev_cmp);
     return devs;
@@ -215,10 +197,7 @@ s_subnet_fill(en_subnet_t *subnet, const s_bridge_t *bridge, const char *zone)
     subnet->id = s_dup(bridge->name);
     subnet->cidr = s_dup(bridge->cidr);
     subnet->space_id = s_dup("");
-    subnet->zones = calloc(1, sizeof(char *));
-    if (!subnet->zones)
-        abort();
-    subnet->zones[0] = s_dup(zone);
+    subnet->zones = s_one(zone);
     subnet->zone_count = 1;
 }
 
@@ -260,20 +239,6 @@ cleanup:
     return rc;
 }
 
-//  The first global IPv4 address of an interface in the instance state.
-static const char *
-s_state_address(const json_t *ifstate)
-{
-    size_t i;
-    json_t *a;
-    json_array_foreach(json_object_get(ifstate, "addresses"), i, a)
-    {
-        if (strcmp(s_str(a, "family"), "inet") == 0 && strcmp(s_str(a, "scope"), "global") == 0)
-            return s_str(a, "address");
-    }
-    return "";
-}
-
 static void
 s_nic_fill(en_nic_t *nic, int index, const char *instance_id, const s_nic_dev_t *dev,
            const json_t *inst, const json_t *state, const s_bridge_t *bridge, const char *zone)
@@ -281,34 +246,28 @@ s_nic_fill(en_nic_t *nic, int index, const char *instance_id, const s_nic_dev_t 
     const json_t *ifstate = json_object_get(json_object_get(state, "network"), dev->ifname);
     char key[256];
     snprintf(key, sizeof key, "volatile.%s.hwaddr", dev->device);
-    const char *mac = s_str(json_object_get(inst, "config"), key);
+    const char *mac = lxd_str(json_object_get(inst, "config"), key);
     char provider_id[512];
     snprintf(provider_id, sizeof provider_id, "%s/%s", instance_id, dev->device);
     const char *gateway = bridge ? bridge->gateway : "";
 
     nic->device_index = index;
-    nic->mac = s_dup(*mac ? mac : s_str(ifstate, "hwaddr"));
+    nic->mac = s_dup(*mac ? mac : lxd_str(ifstate, "hwaddr"));
     nic->cidr = s_dup(bridge ? bridge->cidr : "");
     nic->provider_id = s_dup(provider_id);
     nic->subnet_id = s_dup(dev->network);
     nic->space_id = s_dup("");
     nic->vlan_id = s_dup("");
     nic->address_id = s_dup("");
-    nic->zones = calloc(1, sizeof(char *));
-    if (!nic->zones)
-        abort();
-    nic->zones[0] = s_dup(zone);
+    nic->zones = s_one(zone);
     nic->zone_count = 1;
     nic->interface_name = s_dup(dev->ifname);
     nic->parent_interface_name = s_dup(dev->network);
     nic->interface_type = s_dup("ethernet");
     nic->config_type = s_dup("dhcp");
-    nic->address = s_dup(s_state_address(ifstate));
+    nic->address = s_dup(lxd_if_ipv4(ifstate, 0)); // the first, or ""
     if (*gateway) {
-        nic->dns_servers = calloc(1, sizeof(char *));
-        if (!nic->dns_servers)
-            abort();
-        nic->dns_servers[0] = s_dup(gateway);
+        nic->dns_servers = s_one(gateway);
         nic->dns_server_count = 1;
     }
     nic->mtu = (int)json_integer_value(json_object_get(ifstate, "mtu"));

@@ -1,13 +1,29 @@
 /*  lxd_private.h — what the files of the lxd provider share, and nobody
     else.
 
-    lxd_client.c speaks LXD's REST API (lxd_client.h); lxd_provider.c
-    registers the provider (credentials, regions, config); lxd_compute.c
-    is the compute connection (instances, zones, the catalogue) and the
-    model's resources (bridge, profile); lxd_firewall.c maps security
-    groups to network ACLs; lxd_network.c answers the network API;
-    lxd_images.c publishes image metadata. Shared functions are named
-    lxd_<verb>; statics stay s_<verb>.
+    The layout, one topic a file:
+      - lxd_client.c: the LXD REST client (lxd_client.h): the HTTP
+        exchange, LXD's envelope, operations, and the one error classifier
+        (en_lxd_classify); lxd_files.c: its file API. The two share
+        lxd_client_private.h; nothing above them sees en_lxd_t's insides.
+      - lxd_provider.c: the provider's registration (credentials, regions,
+        the cloud spec: lxd_spec_config).
+      - lxd_common.c: what the files below share, so each is done one way:
+        reading LXD's JSON (config, user.* tags, an instance state's
+        addresses), writing user.* tags, paths, comma and name lists,
+        CIDRs, and the retries of transient failures (lxd_again,
+        lxd_call).
+      - lxd_compute.c: the compute connection: zones, the synthesized
+        catalogue, and instances' life (create, terminate, tags, files);
+        lxd_instances.c: instances as environs sees them (describe, list,
+        addresses).
+      - lxd_model.c: the model's resources: its bridge (a free /24) and
+        profile (lxd_model_ensure), and release_model (lxd_release_model).
+      - lxd_firewall.c: security groups as network ACLs on the model's
+        bridge; lxd_rules.c: a rule's text (the ACL rule's description)
+        and its LXD rule JSON.
+      - lxd_network.c: the network API (subnets, interfaces).
+    Shared functions are named lxd_<verb>; statics stay s_<verb>.
 
     The model's resources in LXD, all named from the model uuid and tagged
     with user.juju-model-uuid / user.juju-controller-uuid config keys so
@@ -75,13 +91,30 @@ void lxd_profile_name(const char *model_uuid, char out[LXD_PROFILE_MAX]);
 
 //  Make the model's bridge and profile unless they exist (idempotent, safe
 //  when processes race: "already exists" is success), tagged with the
-//  model and controller uuids (controller_uuid may be NULL).
+//  model and controller uuids (controller_uuid may be NULL). lxd_model.c.
 int lxd_model_ensure(en_compute_t *self, const char *model_uuid, const char *controller_uuid,
                      en_err_t *err);
+//  en_compute_ops_t.release_model (lxd_model.c): delete the profiles and
+//  bridges carrying every filter tag that nothing uses; UNAVAILABLE
+//  `<profile|network> "<name>" is in use` when one is still used.
+int lxd_release_model(en_compute_t *self, const en_tag_t *filters, size_t filter_count,
+                      en_err_t *err);
+
+//  The catalogue (lxd_compute.c): built on first use from GET /1.0 and
+//  /1.0/resources into self->types; Juju's name of an LXD architecture
+//  ("x86_64" → "amd64"), NULL when Juju has none.
+int lxd_catalogue(en_compute_t *self, en_err_t *err);
+const char *lxd_juju_arch(const char *lxd_arch);
+
+//  en_compute_ops_t.describe and .list (lxd_instances.c).
+int lxd_describe(en_compute_t *self, const char *const *ids, size_t id_count, en_instance_t **out,
+                 size_t *count, en_err_t *err);
+int lxd_list(en_compute_t *self, const en_tag_t *filters, size_t filter_count, en_instance_t **out,
+             size_t *count, en_err_t *err);
 
 //  The IPv4 addresses of an instance's eth0..ethN from GET
 //  /1.0/instances/<name>/state (scope global, family inet), malloc'd.
-//  NOT_FOUND `instance "<name>" not found`.
+//  NOT_FOUND `instance "<name>" not found`. lxd_instances.c.
 int lxd_instance_addresses(en_compute_t *self, const char *name, char ***out, size_t *count,
                            en_err_t *err);
 
@@ -89,6 +122,34 @@ int lxd_instance_addresses(en_compute_t *self, const char *name, char ***out, si
 //  a deterministic name LXD accepts, derived from the group name alone.
 #define LXD_ACL_MAX 64
 void lxd_acl_name(const char *group, char out[LXD_ACL_MAX]);
+
+//  --------------------------------------------------------------------------
+//  A group's rules as ACL rules (lxd_rules.c): a rule's text, "80-100/tcp
+//  from 0.0.0.0/0", is its ACL rule's description.
+
+//  A set of rule texts (malloc'd strings, each once).
+typedef struct {
+    char **texts;
+    size_t count;
+} lxd_texts_t;
+void lxd_texts_clear(lxd_texts_t *t);
+bool lxd_texts_has(const lxd_texts_t *t, const char *text);
+//  Add text unless the set has it; remove it when it has.
+int lxd_texts_add(lxd_texts_t *t, const char *text, en_err_t *err);
+void lxd_texts_remove(lxd_texts_t *t, const char *text);
+//  The texts of rules, each checked: NOT_VALID for the first bad one
+//  (Juju's wording: `invalid port range 80-70/tcp`, ...).
+int lxd_texts_of(const en_ingress_rule_t *rules, size_t n, lxd_texts_t *t, en_err_t *err);
+//  The texts of our rules among an ACL's ingress rules (GET's metadata).
+int lxd_texts_in(json_t *acl, lxd_texts_t *t, en_err_t *err);
+//  A text back into its rule; -1 when it is not one of ours.
+int lxd_rule_parse(const char *text, en_ingress_rule_t *rule);
+//  The ingress list to write: old's foreign rules as they are, then each
+//  of want (sorted into rule order) rendered for dest ("": the whole
+//  bridge; else comma-joined /32s), disabled or not. NULL: out of memory.
+json_t *lxd_ingress_build(json_t *old, lxd_texts_t *want, const char *dest, bool disabled);
+//  Whether two ingress lists are the same (LXD leaves out empty fields).
+bool lxd_ingress_same(json_t *a, json_t *b);
 
 //  Where an instance's nonce is written at create (Juju's
 //  <DataDir>/nonce.txt), then read back by bootstrap's finalize.
@@ -98,5 +159,85 @@ void lxd_acl_name(const char *group, char out[LXD_ACL_MAX]);
 extern const en_firewall_ops_t lxd_firewall_ops;
 extern const en_network_ops_t lxd_network_ops;
 extern const en_compute_ops_t lxd_compute_ops;
+
+//  --------------------------------------------------------------------------
+//  Reading LXD's JSON (lxd_common.c)
+
+//  obj[key] as a string; "" when absent or not a string.
+const char *lxd_str(const json_t *obj, const char *key);
+//  obj.config[key]; NULL when absent (unlike lxd_str: "" is a value).
+const char *lxd_config(const json_t *obj, const char *key);
+//  obj.config["user.<tag>"], an environs tag; NULL when absent.
+const char *lxd_user(const json_t *obj, const char *tag);
+//  The "environment" of GET /1.0 (cached by the client; borrowed).
+int lxd_environment(en_compute_t *self, const json_t **env, en_err_t *err);
+//  The nth (from 0) global IPv4 address of one interface of an instance
+//  state (state.network.<ifname>); NULL when it has no more.
+const char *lxd_if_ipv4(const json_t *ifstate, size_t nth);
+
+//  --------------------------------------------------------------------------
+//  Tags: environs' tags are LXD's user.<key> config (lxd_common.c)
+
+//  The value of key among tags; NULL when absent.
+const char *lxd_tag(const en_tag_t *tags, size_t count, const char *key);
+//  config["user.<key>"] = value ("" for NULL) for every tag.
+void lxd_set_user(json_t *config, const en_tag_t *tags, size_t count);
+//  Whether obj's config carries every filter tag (a NULL value: any).
+bool lxd_has_tags(const json_t *obj, const en_tag_t *filters, size_t count);
+
+//  --------------------------------------------------------------------------
+//  Paths, lists, numbers (lxd_common.c)
+
+//  "<prefix><escaped name><suffix>" into path.
+void lxd_path(char *path, size_t size, const char *prefix, const char *name, const char *suffix);
+//  "/1.0/instances?recursion=<n>[&filter=<escaped filter>]", malloc'd
+//  (filter NULL or "": none); NULL when out of memory.
+char *lxd_instances_path(int recursion, const char *filter);
+//  qsort's comparison of char * elements, by strcmp.
+int lxd_strcmp_p(const void *a, const void *b);
+//  Interface names in their natural order: eth2 before eth10.
+int lxd_ifname_cmp(const char *a, const char *b);
+//  A malloc'd array of malloc'd strings: append a copy of text[0..len),
+//  and free the lot (*names_p NULLed).
+int lxd_names_push(char ***names, size_t *count, const char *text, size_t len, en_err_t *err);
+void lxd_names_free(char ***names_p, size_t count);
+//  A comma list ("a,b,c", spaces allowed around items, as LXD keeps
+//  security.acls and environs user.juju-security-groups): whether it has
+//  item; a copy with every copy of item removed, then item added when
+//  add (malloc'd, NULL when out of memory).
+bool lxd_list_has(const char *list, const char *item);
+char *lxd_list_edit(const char *list, const char *item, bool add);
+//  "a.b.c.d/n": the address (host order) and n; false for anything else.
+bool lxd_ipv4_cidr(const char *text, uint32_t *addr, unsigned *prefix);
+//  FNV-1a, 64 bits: stable across builds and hosts.
+uint64_t lxd_fnv(const char *text);
+
+//  --------------------------------------------------------------------------
+//  Retries of transient failures (lxd_common.c)
+
+//  How to retry what en_lxd_classify calls transient (UNAVAILABLE and
+//  retryable; nothing else is retried).
+typedef struct {
+    int tries;    // at most, the first included; 0: until the deadline
+    int first_ms; // the first wait, doubled after each try, jittered
+    int max_ms;   // the longest wait
+    bool scaled;  // waits times en_retry_scale() (ENVIRONS_RETRY_SCALE)
+} lxd_backoff_t;
+//  One call: 8 tries, 100 ms doubling to 3 s (about 9 s in all).
+extern const lxd_backoff_t lxd_backoff_call;
+//  Writers of one shared object (an ACL, a bridge's security.acls): until
+//  the caller's deadline, 10 ms doubling to 320 ms.
+extern const lxd_backoff_t lxd_backoff_race;
+
+//  Whether try `attempt` (from 0), which failed with err, is worth
+//  another: err is transient, tries and deadline (en_mono_ms(); 0: none)
+//  allow; if so, wait first.
+bool lxd_again(const lxd_backoff_t *policy, int attempt, int64_t deadline, const en_err_t *err);
+//  The wait before try attempt + 1.
+void lxd_backoff_wait(const lxd_backoff_t *policy, int attempt);
+//  en_lxd_call on the connection's client with lxd_backoff_call's
+//  retries; err may be NULL.
+int lxd_call(en_compute_t *self, const char *method, const char *path, json_t *body, json_t **meta,
+             long timeout_ms, en_err_t *err);
 
 #endif

@@ -1,0 +1,297 @@
+/*  lxd_rules.c — a security group's rules as LXD network ACL rules: the
+    text of a rule, which is its ACL rule's description, and the LXD rule
+    JSON rendered from that text (lxd_private.h). No calls to LXD here;
+    lxd_firewall.c reads and writes the ACLs.
+
+    A rule is one ingress rule of the ACL, with a description that is the
+    rule itself as Juju prints it, always with its canonical, sorted CIDRs:
+    "80-100/tcp from 0.0.0.0/0", "icmp from 10.0.0.0/8,192.168.0.0/16".
+    rules() reads the descriptions back, so a rule comes back exactly as
+    stored; the LXD fields (protocol tcp|udp|icmp4, destination_port,
+    source, "" for anywhere) are rendered from it, for a destination (the
+    whole bridge "", or a machine group's member /32s) and enabled or
+    disabled (a machine group with no running member). An ACL rule whose
+    description does not parse as a rule is not ours: it is kept as it is,
+    first, and every rule of ours is rendered again after it, in rule
+    order, so that two writers render the same list. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "providers/lxd/lxd_private.h"
+
+#define S_ANYWHERE "0.0.0.0/0"
+
+//  --------------------------------------------------------------------------
+//  A rule: its text (the description) and its LXD form
+
+//  A rule checked and in its text form "<range> from <cidrs>", the CIDRs
+//  canonical, sorted and joined (0.0.0.0/0 when none); malloc'd.
+static int
+s_rule_text(const en_ingress_rule_t *rule, char **text, en_err_t *err)
+{
+    en_port_range_t r = rule->range;
+    for (size_t i = 0; i < sizeof r.protocol && r.protocol[i]; i++)
+        r.protocol[i] = (char)tolower((unsigned char)r.protocol[i]);
+    bool icmp = strcmp(r.protocol, "icmp") == 0;
+    bool ports = strcmp(r.protocol, "tcp") == 0 || strcmp(r.protocol, "udp") == 0;
+    if (!icmp && !ports)
+        return en_err_set(err, EN_NOT_VALID,
+                          "invalid protocol \"%s\", expected \"tcp\", \"udp\", or \"icmp\"",
+                          r.protocol);
+    if (icmp && (r.from != -1 || r.to != -1))
+        return en_err_set(err, EN_NOT_VALID,
+                          "protocol \"icmp\" doesn't support any ports; got \"%d\"", r.from);
+    if (ports && (r.from < 0 || r.from > r.to || r.to > 65535))
+        return en_err_set(err, EN_NOT_VALID, "invalid port range %d-%d/%s", r.from, r.to,
+                          r.protocol);
+    if (rule->cidr_count && !rule->cidrs)
+        return en_err_set(err, EN_NOT_VALID, "CIDRs not specified");
+    //  The library's parser canonicalises; it is handed a range that
+    //  always validates (the ports were checked above).
+    en_port_range_t any = {.from = -1, .to = -1, .protocol = "icmp"};
+    en_ingress_rule_t canon;
+    if (en_ingress_rule_init(&canon, &any, (const char *const *)rule->cidrs, rule->cidr_count, err))
+        return -1;
+    if (canon.cidr_count > 1)
+        qsort(canon.cidrs, canon.cidr_count, sizeof(char *), lxd_strcmp_p);
+    char range[32];
+    en_port_range_format(&r, range, sizeof range);
+    size_t size = strlen(range) + sizeof " from " + sizeof S_ANYWHERE;
+    for (size_t i = 0; i < canon.cidr_count; i++)
+        size += strlen(canon.cidrs[i]) + 1;
+    *text = malloc(size);
+    if (!*text) {
+        en_ingress_rule_clear(&canon);
+        return en_err_set(err, EN_INTERNAL, "out of memory");
+    }
+    size_t used =
+        (size_t)snprintf(*text, size, "%s from %s", range, canon.cidr_count ? "" : S_ANYWHERE);
+    for (size_t i = 0; i < canon.cidr_count; i++)
+        used += (size_t)snprintf(*text + used, size - used, "%s%s", i ? "," : "", canon.cidrs[i]);
+    en_ingress_rule_clear(&canon);
+    return 0;
+}
+
+int
+lxd_rule_parse(const char *text, en_ingress_rule_t *rule)
+{
+    memset(rule, 0, sizeof *rule);
+    const char *from = strstr(text, " from ");
+    if (!from || from == text || !from[6])
+        return -1;
+    char range[32];
+    if ((size_t)(from - text) >= sizeof range)
+        return -1;
+    memcpy(range, text, (size_t)(from - text));
+    range[from - text] = '\0';
+    en_port_range_t *r = &rule->range;
+    int a, b, used = 0;
+    char proto[EN_PROTOCOL_MAX];
+    if (strcmp(range, "icmp") == 0)
+        *r = (en_port_range_t){.from = -1, .to = -1, .protocol = "icmp"};
+    else if (sscanf(range, "%d-%d/%7[a-z]%n", &a, &b, proto, &used) == 3 && !range[used])
+        *r = (en_port_range_t){.from = a, .to = b};
+    else if (sscanf(range, "%d/%7[a-z]%n", &a, proto, &used) == 2 && !range[used])
+        *r = (en_port_range_t){.from = a, .to = a};
+    else
+        return -1;
+    if (strcmp(range, "icmp") != 0) {
+        if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0)
+            return -1;
+        snprintf(r->protocol, sizeof r->protocol, "%s", proto);
+    }
+    const char *cidrs = from + 6;
+    size_t n = 1;
+    for (const char *c = cidrs; *c; c++)
+        n += *c == ',';
+    if (!(rule->cidrs = calloc(n, sizeof(char *))))
+        return -1;
+    for (const char *p = cidrs; rule->cidr_count < n;) {
+        size_t len = strcspn(p, ",");
+        if (len == 0 || !(rule->cidrs[rule->cidr_count] = strndup(p, len))) {
+            en_ingress_rule_clear(rule);
+            return -1;
+        }
+        rule->cidr_count++;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+//  The LXD ingress rule of a rule's text. destination "" is the whole
+//  bridge; disabled keeps the rule without applying it.
+static json_t *
+s_rule_render(const char *text, const char *destination, bool disabled)
+{
+    en_ingress_rule_t rule;
+    if (lxd_rule_parse(text, &rule))
+        return NULL;
+    bool icmp = strcmp(rule.range.protocol, "icmp") == 0;
+    bool anywhere = rule.cidr_count == 1 && strcmp(rule.cidrs[0], S_ANYWHERE) == 0;
+    const char *sources = strstr(text, " from ") + 6;
+    char ports[16];
+    if (rule.range.from == rule.range.to)
+        snprintf(ports, sizeof ports, "%d", rule.range.from);
+    else
+        snprintf(ports, sizeof ports, "%d-%d", rule.range.from, rule.range.to);
+    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "action", "allow", "state",
+                            disabled ? "disabled" : "enabled", "protocol",
+                            icmp ? "icmp4" : rule.range.protocol, "source", anywhere ? "" : sources,
+                            "destination", destination, "description", text);
+    if (out && !icmp)
+        json_object_set_new(out, "destination_port", json_string(ports));
+    en_ingress_rule_clear(&rule);
+    return out;
+}
+
+//  Whether two LXD rules are the same (LXD leaves out empty fields).
+static bool
+s_rule_same(json_t *a, json_t *b)
+{
+    static const char *const fields[] = {
+        "action",           "state",       "protocol",  "source",    "destination",
+        "destination_port", "source_port", "icmp_type", "icmp_code", "description"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strcmp(lxd_str(a, fields[i]), lxd_str(b, fields[i])) != 0)
+            return false;
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  Sets of rule texts
+
+void
+lxd_texts_clear(lxd_texts_t *t)
+{
+    lxd_names_free(&t->texts, t->count);
+    t->count = 0;
+}
+
+bool
+lxd_texts_has(const lxd_texts_t *t, const char *text)
+{
+    for (size_t i = 0; i < t->count; i++)
+        if (strcmp(t->texts[i], text) == 0)
+            return true;
+    return false;
+}
+
+int
+lxd_texts_add(lxd_texts_t *t, const char *text, en_err_t *err)
+{
+    if (lxd_texts_has(t, text))
+        return 0;
+    return lxd_names_push(&t->texts, &t->count, text, strlen(text), err);
+}
+
+void
+lxd_texts_remove(lxd_texts_t *t, const char *text)
+{
+    for (size_t i = 0; i < t->count; i++)
+        if (strcmp(t->texts[i], text) == 0) {
+            free(t->texts[i]);
+            t->texts[i] = t->texts[--t->count];
+            return;
+        }
+}
+
+int
+lxd_texts_of(const en_ingress_rule_t *rules, size_t n, lxd_texts_t *t, en_err_t *err)
+{
+    memset(t, 0, sizeof *t);
+    if (n && !rules)
+        return en_err_set(err, EN_NOT_VALID, "rules not specified");
+    for (size_t i = 0; i < n; i++) {
+        char *text;
+        if (s_rule_text(&rules[i], &text, err)) {
+            lxd_texts_clear(t);
+            return -1;
+        }
+        int rc = lxd_texts_add(t, text, err);
+        free(text);
+        if (rc) {
+            lxd_texts_clear(t);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  An ACL's ingress list
+
+//  Texts in rule order (en_ingress_rule_cmp), then by text.
+static int
+s_rule_cmp_text(const void *a, const void *b)
+{
+    en_ingress_rule_t ra, rb;
+    const char *ta = *(char *const *)a, *tb = *(char *const *)b;
+    if (lxd_rule_parse(ta, &ra) || lxd_rule_parse(tb, &rb)) {
+        en_ingress_rule_clear(&ra);
+        return strcmp(ta, tb);
+    }
+    int c = en_ingress_rule_cmp(&ra, &rb);
+    en_ingress_rule_clear(&ra);
+    en_ingress_rule_clear(&rb);
+    return c ? c : strcmp(ta, tb);
+}
+
+json_t *
+lxd_ingress_build(json_t *old, lxd_texts_t *want, const char *dest, bool disabled)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *rule;
+    json_array_foreach(old, i, rule)
+    {
+        en_ingress_rule_t parsed;
+        if (lxd_rule_parse(lxd_str(rule, "description"), &parsed) == 0)
+            en_ingress_rule_clear(&parsed);
+        else
+            json_array_append(out, rule);
+    }
+    if (want->count > 1)
+        qsort(want->texts, want->count, sizeof(char *), s_rule_cmp_text);
+    for (i = 0; i < want->count; i++) {
+        json_t *r = s_rule_render(want->texts[i], dest, disabled);
+        if (!r || json_array_append_new(out, r)) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+bool
+lxd_ingress_same(json_t *a, json_t *b)
+{
+    if (json_array_size(a) != json_array_size(b))
+        return false;
+    for (size_t i = 0; i < json_array_size(a); i++)
+        if (!s_rule_same(json_array_get(a, i), json_array_get(b, i)))
+            return false;
+    return true;
+}
+
+int
+lxd_texts_in(json_t *acl, lxd_texts_t *t, en_err_t *err)
+{
+    memset(t, 0, sizeof *t);
+    size_t i;
+    json_t *rule;
+    json_array_foreach(json_object_get(acl, "ingress"), i, rule)
+    {
+        const char *text = lxd_str(rule, "description");
+        en_ingress_rule_t parsed;
+        if (lxd_rule_parse(text, &parsed))
+            continue;
+        en_ingress_rule_clear(&parsed);
+        if (lxd_texts_add(t, text, err)) {
+            lxd_texts_clear(t);
+            return -1;
+        }
+    }
+    return 0;
+}
