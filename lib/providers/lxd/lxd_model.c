@@ -116,8 +116,10 @@ static int
 s_bridge_create(en_compute_t *self, const char *bridge, const char *model_uuid,
                 const char *controller_uuid, en_err_t *err)
 {
-    uint32_t base, rmask;
-    s_cidr(self->bridge_range, &base, &rmask); // checked at open
+    uint32_t base = 0, rmask = 0xffffff00u;
+    if (!s_cidr(self->bridge_range, &base, &rmask)) // checked at open
+        return en_err_set(err, EN_NOT_VALID, "bridge range \"%s\" is not an IPv4 range",
+                          self->bridge_range);
     uint32_t slots = (~rmask >> 8) + 1, slot = (uint32_t)(lxd_fnv(model_uuid) % slots);
     json_t *nets = NULL;
     int rc = -1;
