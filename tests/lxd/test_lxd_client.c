@@ -7,6 +7,12 @@
     daemon's core.https_address on loopback and a trusted client
     certificate, both restored in the group teardown.
 
+    The pinning tests need a TLS server that is not LXD: `openssl s_server`
+    on a free loopback port, presenting a certificate signed by a test CA
+    (made with the openssl CLI), answering any request with its -www status
+    page. What they assert is the TLS decision (refused: NOT_VALID `cannot
+    connect ...`; accepted: the HTTP answer is then not LXD's JSON).
+
     An empty container has no rootfs directory in 5.0.2, so the file API
     answers 500 "open .../rootfs: no such file or directory" until one
     exists; the file tests make it in the test pool's directory (the test
@@ -17,10 +23,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +54,9 @@ typedef struct {
     char *server_cert;       // PEM from environment.certificate
     char *trusted_cert, *trusted_key;
     char *untrusted_cert, *untrusted_key;
+    char *ca_cert, *tls_cert; // the test CA, and the s_server's leaf it signed
+    pid_t tls_server;         // openssl s_server, 0: none
+    char tls_endpoint[64];    // https://127.0.0.1:<port>
 } fixture_t;
 
 static fixture_t s_fx;
@@ -79,11 +95,11 @@ s_read_file(const char *path)
     return text;
 }
 
-//  A client with the test's defaults plus an endpoint and certificates.
+//  A client of endpoint with the test's defaults and certificates.
 static en_lxd_t *
-s_https_client(const char *cert, const char *key, const char *server_cert)
+s_client_at(const char *endpoint, const char *cert, const char *key, const char *server_cert)
 {
-    en_lxd_config_t cfg = {.endpoint = S_HTTPS_ENDPOINT,
+    en_lxd_config_t cfg = {.endpoint = endpoint,
                            .client_cert = cert,
                            .client_key = key,
                            .server_cert = server_cert,
@@ -93,6 +109,12 @@ s_https_client(const char *cert, const char *key, const char *server_cert)
     if (!lxd)
         fail_msg("en_lxd_new: %s", err.message);
     return lxd;
+}
+
+static en_lxd_t *
+s_https_client(const char *cert, const char *key, const char *server_cert)
+{
+    return s_client_at(S_HTTPS_ENDPOINT, cert, key, server_cert);
 }
 
 //  A self-signed client certificate made with the openssl CLI.
@@ -112,6 +134,96 @@ s_make_cert(const char *name, char **cert, char **key)
     *cert = s_read_file(crt_path);
     *key = s_read_file(key_path);
     return *cert && *key ? 0 : -1;
+}
+
+//  A test CA, and a server certificate for 127.0.0.1 it signed (tmpdir's
+//  ca.crt, tls.crt and tls.key).
+static int
+s_make_ca_and_leaf(void)
+{
+    char cmd[1536];
+    snprintf(cmd, sizeof cmd,
+             "(cd %s && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout ca.key -out ca.crt -days 2 -subj /CN=en-ct-ca "
+             "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign && "
+             "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout tls.key -out tls.csr -subj /CN=127.0.0.1 && "
+             "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > tls.ext && "
+             "openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+             "-out tls.crt -extfile tls.ext) >/dev/null 2>&1",
+             s_fx.tmpdir);
+    if (system(cmd) != 0)
+        return -1;
+    char path[128];
+    snprintf(path, sizeof path, "%s/ca.crt", s_fx.tmpdir);
+    s_fx.ca_cert = s_read_file(path);
+    snprintf(path, sizeof path, "%s/tls.crt", s_fx.tmpdir);
+    s_fx.tls_cert = s_read_file(path);
+    return s_fx.ca_cert && s_fx.tls_cert ? 0 : -1;
+}
+
+//  A loopback port nobody listens on (the kernel's pick, released).
+static int
+s_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+        port = ntohs(addr.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static bool
+s_port_answers(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+//  openssl s_server presenting tls.crt on 127.0.0.1, until the teardown.
+static int
+s_start_tls_server(void)
+{
+    int port = s_free_port();
+    if (port < 0)
+        return -1;
+    char accept[32], cert[128], key[128];
+    snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
+    snprintf(cert, sizeof cert, "%s/tls.crt", s_fx.tmpdir);
+    snprintf(key, sizeof key, "%s/tls.key", s_fx.tmpdir);
+    char *argv[] = {"openssl", "s_server", "-quiet", "-www", "-accept", accept,
+                    "-cert",   cert,       "-key",   key,    NULL};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    extern char **environ;
+    int rc = posix_spawnp(&s_fx.tls_server, "openssl", &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+        s_fx.tls_server = 0;
+        return -1;
+    }
+    snprintf(s_fx.tls_endpoint, sizeof s_fx.tls_endpoint, "https://127.0.0.1:%d", port);
+    for (int i = 0; i < 100; i++) { // 10 s
+        if (s_port_answers(port))
+            return 0;
+        usleep(100 * 1000);
+    }
+    return -1;
 }
 
 //  The base64 DER of a PEM certificate: its body without lines.
@@ -486,6 +598,49 @@ files_missing_are_not_found(void **state)
 }
 
 static void
+files_larger_than_the_cap_are_not_valid(void **state)
+{
+    (void)state;
+    en_err_t err;
+    size_t big = 2 * 1024 * 1024;
+    char *bytes = malloc(big);
+    assert_non_null(bytes);
+    for (size_t i = 0; i < big; i++)
+        bytes[i] = (char)('a' + i % 26);
+    s_assert_ok(en_lxd_file_put(s_fx.lxd, s_fx.instance, "/var/big", bytes, big, 0644, &err), &err);
+    en_lxd_t *capped = en_lxd_new(&(en_lxd_config_t){.file_max = 1024 * 1024}, &err);
+    assert_non_null(capped);
+    char *data = (char *)"x";
+    size_t len = 1;
+    int rc = en_lxd_file_get(capped, s_fx.instance, "/var/big", &data, &len, &err);
+    char message[300];
+    snprintf(message, sizeof message,
+             "lxd: GET /1.0/instances/%s/files?path=%%2Fvar%%2Fbig: file larger than 1048576 bytes",
+             s_fx.instance);
+    s_assert_fails(rc, &err, EN_NOT_VALID, false, message);
+    assert_string_equal(err.message, message);
+    assert_null(data);
+    assert_int_equal(len, 0);
+    // the client still works after the transfer it cut short
+    s_assert_ok(
+        en_lxd_file_get(capped, s_fx.instance, "/var/lib juju/nonce.txt", &data, &len, &err), &err);
+    free(data);
+    en_lxd_destroy(&capped);
+
+    // a file of exactly the cap is read, and the default cap is 16 MiB
+    capped = en_lxd_new(&(en_lxd_config_t){.file_max = big}, &err);
+    s_assert_ok(en_lxd_file_get(capped, s_fx.instance, "/var/big", &data, &len, &err), &err);
+    assert_int_equal(len, big);
+    assert_memory_equal(data, bytes, big);
+    free(data);
+    en_lxd_destroy(&capped);
+    s_assert_ok(en_lxd_file_get(s_fx.lxd, s_fx.instance, "/var/big", &data, &len, &err), &err);
+    assert_int_equal(len, big);
+    free(data);
+    free(bytes);
+}
+
+static void
 container_delete_then_not_found(void **state)
 {
     (void)state;
@@ -560,8 +715,13 @@ s_https_setup(void **state)
     en_err_t err;
     snprintf(s_fx.tmpdir, sizeof s_fx.tmpdir, "/tmp/en-ct-%d-XXXXXX", (int)getpid());
     if (!mkdtemp(s_fx.tmpdir) || s_make_cert("trusted", &s_fx.trusted_cert, &s_fx.trusted_key) ||
-        s_make_cert("untrusted", &s_fx.untrusted_cert, &s_fx.untrusted_key)) {
-        fprintf(stderr, "cannot make client certificates with openssl\n");
+        s_make_cert("untrusted", &s_fx.untrusted_cert, &s_fx.untrusted_key) ||
+        s_make_ca_and_leaf()) {
+        fprintf(stderr, "cannot make certificates with openssl\n");
+        return -1;
+    }
+    if (s_start_tls_server() < 0) {
+        fprintf(stderr, "cannot start openssl s_server on loopback\n");
         return -1;
     }
     const json_t *server;
@@ -613,6 +773,10 @@ s_https_teardown(void **state)
     }
     if (s_set_https_address(s_fx.old_https_address ? s_fx.old_https_address : "", &err) < 0)
         fprintf(stderr, "cannot restore core.https_address: %s\n", err.message);
+    if (s_fx.tls_server > 0) {
+        kill(s_fx.tls_server, SIGTERM);
+        waitpid(s_fx.tls_server, NULL, 0);
+    }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", s_fx.tmpdir);
     if (s_fx.tmpdir[0] && system(cmd) != 0)
@@ -623,6 +787,8 @@ s_https_teardown(void **state)
     free(s_fx.trusted_key);
     free(s_fx.untrusted_cert);
     free(s_fx.untrusted_key);
+    free(s_fx.ca_cert);
+    free(s_fx.tls_cert);
     return s_teardown(state);
 }
 
@@ -675,6 +841,50 @@ https_wrong_server_cert_is_not_valid(void **state)
     en_lxd_destroy(&lxd);
 }
 
+//  The TLS decision against the s_server: refused is a transport failure
+//  (NOT_VALID, `cannot connect ...`); accepted, the request goes through
+//  and its answer (s_server's HTML status page) is not LXD's JSON.
+static void
+s_assert_refused(const char *server_cert)
+{
+    en_err_t err;
+    en_lxd_t *lxd = s_client_at(s_fx.tls_endpoint, NULL, NULL, server_cert);
+    int rc = en_lxd_call(lxd, "GET", "/1.0", NULL, NULL, NULL, 0, &err);
+    char prefix[160];
+    snprintf(prefix, sizeof prefix, "cannot connect to LXD at %s: ", s_fx.tls_endpoint);
+    s_assert_fails(rc, &err, EN_NOT_VALID, false, prefix);
+    en_lxd_destroy(&lxd);
+}
+
+static void
+https_pin_refuses_a_server_with_another_certificate(void **state)
+{
+    (void)state;
+    // LXD's certificate pinned, another server answering
+    s_assert_refused(s_fx.server_cert);
+}
+
+static void
+https_pin_refuses_a_certificate_that_only_chains_to_it(void **state)
+{
+    (void)state;
+    // the CA that signed the server's certificate is a trust anchor that
+    // would verify it; a pin is that very key, so it is refused
+    s_assert_refused(s_fx.ca_cert);
+}
+
+static void
+https_pin_accepts_the_pinned_server(void **state)
+{
+    (void)state;
+    en_err_t err;
+    en_lxd_t *lxd = s_client_at(s_fx.tls_endpoint, NULL, NULL, s_fx.tls_cert);
+    int rc = en_lxd_call(lxd, "GET", "/1.0", NULL, NULL, NULL, 0, &err);
+    // past TLS: s_server's page is no envelope
+    s_assert_fails(rc, &err, EN_INTERNAL, false, "lxd: GET /1.0: answer (HTTP 200) is not a JSON");
+    en_lxd_destroy(&lxd);
+}
+
 int
 main(void)
 {
@@ -686,6 +896,7 @@ main(void)
         cmocka_unit_test(container_create_waits_for_the_operation),
         cmocka_unit_test(files_mkdir_put_and_get_round_trip),
         cmocka_unit_test(files_missing_are_not_found),
+        cmocka_unit_test(files_larger_than_the_cap_are_not_valid),
         cmocka_unit_test(container_delete_then_not_found),
         cmocka_unit_test(wait_for_a_vanished_operation_is_not_found),
         cmocka_unit_test(wait_times_out_then_sees_the_failure),
@@ -694,6 +905,9 @@ main(void)
         cmocka_unit_test(https_trusted_cert_with_pinned_server_cert),
         cmocka_unit_test(https_untrusted_cert_reads_only_the_server),
         cmocka_unit_test(https_wrong_server_cert_is_not_valid),
+        cmocka_unit_test(https_pin_refuses_a_server_with_another_certificate),
+        cmocka_unit_test(https_pin_refuses_a_certificate_that_only_chains_to_it),
+        cmocka_unit_test(https_pin_accepts_the_pinned_server),
     };
     int failed = cmocka_run_group_tests_name("lxd_client_unix", unix_tests, s_setup, s_teardown);
     memset(&s_fx, 0, sizeof s_fx);

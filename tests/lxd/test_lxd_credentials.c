@@ -9,20 +9,31 @@
     removes every trust entry the tests made (by the fingerprint of each
     client certificate) and restores both keys. The test takes the CTest
     resource lock lxd_core_config, as every test that changes the daemon's
-    core.* keys should. */
+    core.* keys should.
+
+    One step the daemon cannot be made to fail is the check after the POST
+    (GET /1.0 must be trusted and name the certificate presented): that
+    test runs against a fake LXD in a thread (OpenSSL on a free loopback
+    port, one request per connection) that accepts the POST, then names
+    another certificate, and records the DELETE that must follow. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "providers/lxd/lxd_client.h"
@@ -136,6 +147,24 @@ s_group_teardown(void **state)
             fprintf(stderr, "teardown: DELETE %s: %s\n", path, err.message);
             rc = -1;
         }
+    }
+    // what a refused finalize must not have trusted, should it have
+    json_t *list = NULL;
+    if (en_lxd_call(s_fx.lxd, "GET", "/1.0/certificates?recursion=1", NULL, &list, NULL, 0, &err) ==
+        0) {
+        size_t i;
+        json_t *entry;
+        json_array_foreach(list, i, entry)
+        {
+            const char *name = json_string_value(json_object_get(entry, "name"));
+            if (!name || strcmp(name, "environs-fp-bad") != 0)
+                continue;
+            char path[128];
+            snprintf(path, sizeof path, "/1.0/certificates/%s",
+                     json_string_value(json_object_get(entry, "fingerprint")));
+            en_lxd_call(s_fx.lxd, "DELETE", path, NULL, NULL, NULL, 0, &err);
+        }
+        json_decref(list);
     }
     if (!s_fx.password_preset && s_set_config("core.trust_password", "", &err)) {
         fprintf(stderr, "teardown: unset core.trust_password: %s\n", err.message);
@@ -344,6 +373,269 @@ token_naming_another_server_is_refused_before_trust(void **state)
     en_credential_destroy(&in);
 }
 
+//  server-fingerprint as people write it: upper case, with colons.
+static void
+s_colon_fingerprint(const char *fp, char *out)
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 3 * i, 4, "%c%c%s", fp[2 * i] - (fp[2 * i] > '9' ? 32 : 0),
+                 fp[2 * i + 1] - (fp[2 * i + 1] > '9' ? 32 : 0), i < 31 ? ":" : "");
+}
+
+static void
+server_fingerprint_mismatch_is_refused_before_trust(void **state)
+{
+    (void)state;
+    if (s_fx.password_preset)
+        skip(); // without the password, the test proves nothing
+    int before = s_trust_count();
+    const char *want = "ab00000000000000000000000000000000000000000000000000000000000000";
+    char colons[96];
+    s_colon_fingerprint(want, colons);
+    en_credential_t *in = en_credential_new("fp-bad", "interactive");
+    en_credential_set_attr(in, "trust-password", s_fx.password); // the right one
+    en_credential_set_attr(in, "server-fingerprint", colons);
+    en_credential_t *out = NULL;
+    en_err_t err;
+    assert_int_equal(s_finalize(in, &out, &err), -1);
+    assert_null(out);
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    char message[512];
+    snprintf(message, sizeof message,
+             "finalizing credential \"fp-bad\": lxd: server certificate fingerprint %s does not "
+             "match %s",
+             s_fx.server_fp, want);
+    assert_string_equal(err.message, message);
+    assert_int_equal(s_trust_count(), before); // the password was never sent
+    en_credential_destroy(&in);
+}
+
+static void
+server_fingerprint_match_gives_a_trusted_certificate(void **state)
+{
+    (void)state;
+    if (s_fx.password_preset)
+        skip();
+    char colons[96];
+    s_colon_fingerprint(s_fx.server_fp, colons);
+    static const char *const forms[] = {"colons", "plain"};
+    for (int i = 0; i < 2; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "fp-%s", forms[i]);
+        en_credential_t *in = en_credential_new(name, "interactive");
+        en_credential_set_attr(in, "trust-password", s_fx.password);
+        en_credential_set_attr(in, "server-fingerprint", i == 0 ? colons : s_fx.server_fp);
+        en_credential_t *out = NULL;
+        en_err_t err;
+        s_ok(s_finalize(in, &out, &err), &err, "finalize with server-fingerprint");
+        char trust_name[48];
+        snprintf(trust_name, sizeof trust_name, "environs-%s", name);
+        s_check_trusted(out, name, trust_name);
+        en_credential_destroy(&out);
+        en_credential_destroy(&in);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  A fake LXD (see the file's comment)
+
+typedef struct {
+    SSL_CTX *ctx;
+    int listener;
+    int port;
+    char *info;        // GET /1.0's metadata, JSON text
+    char posted[65];   // fingerprint of the client that POSTed /1.0/certificates
+    char deleted[160]; // path of the last DELETE
+    pthread_t thread;
+} fake_t;
+
+static int
+s_verify_any(int ok, X509_STORE_CTX *ctx)
+{
+    (void)ok;
+    (void)ctx;
+    return 1; // ask for the client's certificate, take any
+}
+
+static void
+s_fake_reply(SSL *ssl, int status, const char *metadata)
+{
+    char body[8192], head[256];
+    snprintf(body, sizeof body,
+             "{\"type\":\"%s\",\"status_code\":%d,\"error_code\":%d,"
+             "\"error\":\"%s\",\"metadata\":%s}",
+             status == 200 ? "sync" : "error", status == 200 ? 200 : 0, status == 200 ? 0 : status,
+             status == 200 ? "" : "not found", metadata);
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     status, strlen(body));
+    SSL_write(ssl, head, n);
+    SSL_write(ssl, body, (int)strlen(body));
+}
+
+//  One request on one connection.
+static void
+s_fake_serve(fake_t *fake, int fd)
+{
+    SSL *ssl = SSL_new(fake->ctx);
+    SSL_set_fd(ssl, fd);
+    char buf[16384] = "";
+    size_t len = 0;
+    char *end = NULL;
+    if (SSL_accept(ssl) != 1)
+        goto done;
+    while (!(end = strstr(buf, "\r\n\r\n"))) {
+        int n = len < sizeof buf - 1 ? SSL_read(ssl, buf + len, (int)(sizeof buf - 1 - len)) : 0;
+        if (n <= 0)
+            goto done;
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    const char *cl = strcasestr(buf, "Content-Length:");
+    size_t want = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 15, NULL, 10) : 0);
+    while (len < want && len < sizeof buf - 1) {
+        int n = SSL_read(ssl, buf + len, (int)(sizeof buf - 1 - len));
+        if (n <= 0)
+            goto done;
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    char method[16], path[160];
+    if (sscanf(buf, "%15s %159s", method, path) != 2)
+        goto done;
+    if (strcmp(method, "GET") == 0 && strcmp(path, "/1.0") == 0) {
+        s_fake_reply(ssl, 200, fake->info);
+    } else if (strcmp(method, "POST") == 0 && strcmp(path, "/1.0/certificates") == 0) {
+        X509 *peer = SSL_get1_peer_certificate(ssl);
+        unsigned char md[32];
+        unsigned int n = 0;
+        if (peer && X509_digest(peer, EVP_sha256(), md, &n) == 1)
+            for (unsigned int i = 0; i < n; i++)
+                snprintf(fake->posted + 2 * i, 3, "%02x", md[i]);
+        X509_free(peer);
+        s_fake_reply(ssl, 200, "{}");
+    } else if (strcmp(method, "DELETE") == 0) {
+        snprintf(fake->deleted, sizeof fake->deleted, "%s", path);
+        s_fake_reply(ssl, 200, "{}");
+    } else {
+        s_fake_reply(ssl, 404, "null");
+    }
+done:
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+    close(fd);
+}
+
+static void *
+s_fake_run(void *arg)
+{
+    fake_t *fake = arg;
+    int fd;
+    while ((fd = accept(fake->listener, NULL, NULL)) >= 0)
+        s_fake_serve(fake, fd);
+    return NULL; // the listener was shut down
+}
+
+//  A fake LXD presenting dir/fake.crt, whose GET /1.0 answers info.
+static void
+s_fake_start(fake_t *fake, const char *dir, const char *info)
+{
+    memset(fake, 0, sizeof *fake);
+    char cert[128], key[128];
+    snprintf(cert, sizeof cert, "%s/fake.crt", dir);
+    snprintf(key, sizeof key, "%s/fake.key", dir);
+    fake->ctx = SSL_CTX_new(TLS_server_method());
+    assert_non_null(fake->ctx);
+    assert_int_equal(SSL_CTX_use_certificate_file(fake->ctx, cert, SSL_FILETYPE_PEM), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey_file(fake->ctx, key, SSL_FILETYPE_PEM), 1);
+    SSL_CTX_set_verify(fake->ctx, SSL_VERIFY_PEER, s_verify_any);
+    // curl resumes its TLS session on the next connection: OpenSSL needs
+    // a session id context to resume one with a verified peer
+    SSL_CTX_set_session_id_context(fake->ctx, (const unsigned char *)"en-fake", 7);
+    fake->info = strdup(info);
+    fake->listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    assert_int_equal(bind(fake->listener, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(fake->listener, 8), 0);
+    assert_int_equal(getsockname(fake->listener, (struct sockaddr *)&addr, &len), 0);
+    fake->port = ntohs(addr.sin_port);
+    assert_int_equal(pthread_create(&fake->thread, NULL, s_fake_run, fake), 0);
+}
+
+static void
+s_fake_stop(fake_t *fake)
+{
+    shutdown(fake->listener, SHUT_RDWR); // accept returns
+    pthread_join(fake->thread, NULL);
+    close(fake->listener);
+    SSL_CTX_free(fake->ctx);
+    free(fake->info);
+}
+
+static char *
+s_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *text = calloc(1, 16384);
+    size_t n = fread(text, 1, 16383, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+static void
+failure_after_the_post_removes_the_trust_again(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/en-lxdcred-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "(cd %s && for c in fake other; do openssl req -x509 -newkey ec -pkeyopt "
+             "ec_paramgen_curve:prime256v1 -nodes -keyout $c.key -out $c.crt -days 2 "
+             "-subj /CN=$c || exit 1; done) >/dev/null 2>&1",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/other.crt", dir);
+    char *other = s_slurp(path);
+    // trusted, but naming a certificate other than the one presented
+    json_t *info =
+        json_pack("{s:s,s:{s:s}}", "auth", "trusted", "environment", "certificate", other);
+    char *info_text = json_dumps(info, JSON_COMPACT);
+    fake_t fake;
+    s_fake_start(&fake, dir, info_text); // has read its certificate and key
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "https://127.0.0.1:%d", fake.port);
+    en_credential_t *in = en_credential_new("after", "interactive");
+    en_credential_set_attr(in, "trust-password", "pw");
+    en_credential_t *out = NULL;
+    en_err_t err;
+    int rc = en_provider_builtin("lxd")->finalize_credential(in, endpoint, &out, &err);
+    s_fake_stop(&fake);
+
+    assert_int_equal(rc, -1);
+    assert_null(out);
+    if (err.kind != EN_NOT_VALID || !strstr(err.message, "says its certificate is"))
+        fail_msg("message: %s", err.message);
+    // the POSTed client certificate was deleted by its fingerprint
+    assert_int_equal(strlen(fake.posted), 64);
+    char want[160];
+    snprintf(want, sizeof want, "/1.0/certificates/%s", fake.posted);
+    assert_string_equal(fake.deleted, want);
+
+    en_credential_destroy(&in);
+    json_decref(info);
+    free(info_text);
+    free(other);
+}
+
 static void
 no_server_is_unavailable(void **state)
 {
@@ -371,6 +663,9 @@ main(void)
         cmocka_unit_test(wrong_trust_password_is_unauthorized),
         cmocka_unit_test(token_gives_a_trusted_certificate_once),
         cmocka_unit_test(token_naming_another_server_is_refused_before_trust),
+        cmocka_unit_test(server_fingerprint_mismatch_is_refused_before_trust),
+        cmocka_unit_test(server_fingerprint_match_gives_a_trusted_certificate),
+        cmocka_unit_test(failure_after_the_post_removes_the_trust_again),
         cmocka_unit_test(no_server_is_unavailable),
     };
     return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);

@@ -33,6 +33,7 @@
 #include <czmq.h>
 #include <jansson.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #include "common/clock.h"
 #include "harness.h"
@@ -457,20 +458,34 @@ broker_killed_during_add_machine_gives_exactly_five(void **state)
              ">%s/add5.out 2>%s/add5.err",
              H.endpoint, H.home, harness_bin("cli/environs"), H.home, H.home);
     char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    int am = harness_spawn(&H, "add-machine", 0, argv);
-    // the kill lands while the creates are in flight: LXD takes about a
-    // second per container
-    int status = harness_wait(&H, am, 1500);
-    int kills = 0;
-    if (status == -1) {
-        harness_kill(&H, BROKERS[0], SIGKILL);
-        BROKERS[0] = harness_start(&H, "broker", 0);
-        kills++;
-        status = harness_wait(&H, am, 300000);
-    }
-    fprintf(stderr, "add-machine -n 5: %d broker kill(s)\n", kills);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     char *model = s_model_uuid("k");
+    int am = harness_spawn(&H, "add-machine", 0, argv);
+    // the kill lands while creates are in flight: as soon as LXD holds the
+    // model's first container, both brokers die at once (their requests
+    // go back to the gateway's queue) and start again
+    int64_t deadline = en_mono_ms() + 120000;
+    size_t seen_first = 0;
+    int status = -1;
+    while (seen_first == 0 && en_mono_ms() < deadline) {
+        json_t *now = s_lxd_instances("juju-model-uuid", model);
+        seen_first = json_array_size(now);
+        json_decref(now);
+        if (seen_first == 0 && (status = harness_wait(&H, am, 20)) != -1)
+            break;
+    }
+    assert_true(seen_first > 0);
+    for (int r = 0; r < 2; r++)
+        harness_kill(&H, BROKERS[r], SIGKILL);
+    for (int r = 0; r < 2; r++)
+        BROKERS[r] = harness_start(&H, "broker", r);
+    status = harness_wait(&H, am, 300000);
+    fprintf(stderr, "add-machine -n 5: both brokers killed with %zu container(s) made\n",
+            seen_first);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        char *out = NULL, *err = NULL;
+        harness_run(&H, &out, &err, "cat %s/add5.out %s/add5.err", H.home, H.home);
+        fail_msg("add-machine -n 5 exited %d: %s", status, out);
+    }
     json_t *listed = s_lxd_instances("juju-model-uuid", model);
     assert_int_equal(json_array_size(listed), 5);
     json_t *seen = json_object();
@@ -482,6 +497,8 @@ broker_killed_during_add_machine_gives_exactly_five(void **state)
             json_object_get(json_object_get(inst, "config"), "user.juju-machine-id"));
         assert_non_null(machine);
         assert_null(json_object_get(seen, machine)); // one container per machine
+        // and each was finished, even one whose create the kill cut short
+        assert_string_equal(json_string_value(json_object_get(inst, "status")), "Running");
         json_object_set_new(seen, machine, json_true());
     }
     // and the CLI shows the same five machines

@@ -67,8 +67,11 @@ credential_schemas_of_sim_and_lxd(void **state)
     assert_true(cert->attrs[2]->hidden);
     assert_string_equal(cert->attrs[2]->file_attr, "client-key-file");
     assert_string_equal(res->schemas[2]->auth_type, "interactive");
-    assert_int_equal(res->schemas[2]->n_attrs, 2);
+    // trust-password, token and the server-fingerprint to check first
+    assert_int_equal(res->schemas[2]->n_attrs, 3);
     assert_true(res->schemas[2]->attrs[0]->optional);
+    assert_string_equal(res->schemas[2]->attrs[2]->name, "server-fingerprint");
+    assert_false(res->schemas[2]->attrs[2]->hidden);
     FX_FREE(res);
 
     req.provider_type = "x";

@@ -1,6 +1,7 @@
 /*  The LXD client without a daemon: every row of en_lxd_classify's table
-    (with LXD 5.0.2's real, often untyped, messages), en_lxd_escape, and
-    the config checks of en_lxd_new, which never talks to LXD. */
+    (with LXD 5.0.2's real, often untyped, messages), en_lxd_escape, the
+    config checks of en_lxd_new, which never talks to LXD, and the public
+    key pin it computes from a server certificate. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "providers/lxd/lxd_client.h"
+#include "providers/lxd/lxd_client_private.h"
 
 typedef struct {
     long http_status;
@@ -24,14 +26,35 @@ typedef struct {
 
 //  http 200 with error_code 400: a failed operation's err text.
 static const row_t s_rows[] = {
-    // 404, or "not found"
+    // 404, whatever the text
     {404, 0, 404, "Instance not found", EN_NOT_FOUND, false},
     {404, 0, 404, "Network not found", EN_NOT_FOUND, false},
     {404, 0, 404, "Profile not found", EN_NOT_FOUND, false},
     {404, 0, 0, NULL, EN_NOT_FOUND, false},
+    {404, 0, 404, "Storage volume not found", EN_NOT_FOUND, false},
+    {500, 0, 404, "Instance not found", EN_NOT_FOUND, false},
+    // ... or exactly one of LXD's whole-object texts
+    {200, 0, 400, "Instance not found", EN_NOT_FOUND, false},
+    {500, 0, 500, "Image not found", EN_NOT_FOUND, false},
+    {500, 0, 500, "Network not found", EN_NOT_FOUND, false},
+    {500, 0, 500, "Network ACL not found", EN_NOT_FOUND, false},
+    {200, 0, 400, "Profile not found", EN_NOT_FOUND, false},
+    {500, 0, 500, "Storage pool not found", EN_NOT_FOUND, false},
+    {500, 0, 500, "Operation not found", EN_NOT_FOUND, false},
+    {500, 0, 500, "not found", EN_NOT_FOUND, false},
+    // a sub-resource not found is not the object asked about: a failed
+    // operation (400) is NOT_VALID, a 500 INTERNAL
+    {200, 0, 400, "Storage volume not found", EN_NOT_VALID, false},
+    {200, 0, 400, "Failed deleting instance \"c1\" storage: Storage volume not found", EN_NOT_VALID,
+     false},
+    {200, 0, 400,
+     "Failed creating instance record: Failed initialising instance: Failed loading profiles: "
+     "Profile not found",
+     EN_NOT_VALID, false},
+    {200, 0, 400, "Failed loading storage pool: Storage pool not found", EN_NOT_VALID, false},
     {500, 0, 500, "Failed to fetch instance \"x\" in project \"default\": Instance not found",
-     EN_NOT_FOUND, false},
-    {200, 0, 400, "Failed loading storage pool: Storage pool not found", EN_NOT_FOUND, false},
+     EN_INTERNAL, false},
+    {400, 0, 400, "Failed to load network ACL \"a\": Network ACL not found", EN_NOT_VALID, false},
     // 409, or "already exists", "UNIQUE constraint failed"
     {409, 0, 409, "Instance \"x\" already exists", EN_ALREADY_EXISTS, false},
     {409, 0, 0, NULL, EN_ALREADY_EXISTS, false},
@@ -61,12 +84,20 @@ static const row_t s_rows[] = {
     {200, 0, 400, "Transaction timeout", EN_UNAVAILABLE, true},
     // busy with another operation
     {400, 0, 400, "Instance is busy running a \"start\" operation", EN_UNAVAILABLE, true},
-    {400, 0, 400, "The instance is already running", EN_UNAVAILABLE, true},
     {200, 0, 400, "An operation in progress", EN_UNAVAILABLE, true},
+    // ... but a repeated start finds a state, not a transient failure
+    {400, 0, 400, "The instance is already running", EN_NOT_VALID, false},
+    {200, 0, 400, "The instance is already running", EN_NOT_VALID, false},
     // the file API under parallel load
     {500, 0, 500, "dial unix /proc/self/fd/141/forkfile.sock: connect: no such file or directory",
      EN_UNAVAILABLE, true},
     // GET /1.0/resources in parallel
+    {500, 0, 500,
+     "Failed to retrieve CPU information: Failed to read \"/sys/devices/system/cpu\": readdirent "
+     "/sys/devices/system/cpu: bad file descriptor",
+     EN_UNAVAILABLE, true},
+    // an ACL read while another ACL is being deleted: a race, not an absence
+    {404, 0, 404, "Failed getting ACL usage: Network ACL not found", EN_UNAVAILABLE, true},
     {500, 0, 500,
      "Failed to retrieve GPU information: Failed to list \"/sys/bus/pci/devices\": readdirent "
      "/sys/bus/pci/devices: bad file descriptor",
@@ -171,8 +202,12 @@ classify_reads_text_case_insensitively(void **state)
 {
     (void)state;
     en_err_t err;
-    en_lxd_classify(500, 0, 500, "Error: NOT FOUND", NULL, &err);
+    en_lxd_classify(500, 0, 500, "INSTANCE NOT FOUND", NULL, &err);
     assert_int_equal(err.kind, EN_NOT_FOUND);
+    en_lxd_classify(500, 0, 500, " Not Found\n", NULL, &err);
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    en_lxd_classify(500, 0, 500, "Error: NOT FOUND", NULL, &err); // not the whole text
+    assert_int_equal(err.kind, EN_INTERNAL);
     en_lxd_classify(500, 0, 500, "Database Is Locked", NULL, &err);
     assert_int_equal(err.kind, EN_UNAVAILABLE);
 }
@@ -206,6 +241,23 @@ escape_keeps_unreserved_and_escapes_the_rest(void **state)
 #define S_CERT "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 #define S_KEY "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
 
+//  A P-256 self-signed certificate and its pin, as the openssl CLI computes
+//  it: openssl x509 -pubkey -noout | openssl pkey -pubin -outform der |
+//  openssl dgst -sha256 -binary | base64
+#define S_REAL_CERT                                                                                \
+    "-----BEGIN CERTIFICATE-----\n"                                                                \
+    "MIIBgzCCASmgAwIBAgIUffoud/UdPJOTjfOaVd4Hkl5kMvowCgYIKoZIzj0EAwIw\n"                           \
+    "FjEUMBIGA1UEAwwLZW4tcGluLXRlc3QwIBcNMjYxMTI2MDE1NTM1WhgPMjEyNjEx\n"                           \
+    "MDIwMTU1MzVaMBYxFDASBgNVBAMMC2VuLXBpbi10ZXN0MFkwEwYHKoZIzj0CAQYI\n"                           \
+    "KoZIzj0DAQcDQgAEC01pEDANhNEFzs1ZOdYIce7PFkOdkvV/rLm2M39GcMeYn/CG\n"                           \
+    "kGcei7InlZKdgZJOCk8FEPpKMU6EN8a3e1PuhqNTMFEwHQYDVR0OBBYEFBbMY99Z\n"                           \
+    "xc3HmTwByJmrK+C/+kjtMB8GA1UdIwQYMBaAFBbMY99Zxc3HmTwByJmrK+C/+kjt\n"                           \
+    "MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIgPsB38oiyFDIQeoWN\n"                           \
+    "3y1cxoNSNnarvhDnAywZj0T9mxkCIQCpy6X6DP+S5SGh2vbLD7Wl3zHlb0L4ewX0\n"                           \
+    "JAvEwBzcNA==\n"                                                                               \
+    "-----END CERTIFICATE-----\n"
+#define S_REAL_PIN "sha256//1CJTvRROZaq9t0fZa0akal6lRhEfJm6ijCo98jyH664="
+
 static void
 new_rejects_bad_configs(void **state)
 {
@@ -230,6 +282,9 @@ new_rejects_bad_configs(void **state)
          "lxd: client key is not PEM text"},
         {{.endpoint = "https://h:8443", .server_cert = "server.crt"},
          "lxd: server certificate is not PEM text"},
+        // a server certificate to pin must parse: the pin is its key's
+        {{.endpoint = "https://h:8443", .server_cert = S_CERT},
+         "lxd: server certificate cannot be parsed"},
         {{.timeout_ms = -1}, "lxd: timeout -1 ms is negative"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -250,7 +305,7 @@ new_accepts_https_with_cert_and_key(void **state)
     en_lxd_config_t cfg = {.endpoint = "https://127.0.0.1:8443/",
                            .client_cert = S_CERT,
                            .client_key = S_KEY,
-                           .server_cert = S_CERT,
+                           .server_cert = S_REAL_CERT,
                            .project = "a b"};
     en_lxd_t *lxd = en_lxd_new(&cfg, &err);
     assert_non_null(lxd);
@@ -293,6 +348,19 @@ new_picks_the_socket_from_config_then_environment(void **state)
     en_lxd_destroy(&lxd);
 }
 
+static void
+pin_is_the_sha256_of_the_server_public_key(void **state)
+{
+    (void)state;
+    char *pin = lxd_spki_pin(S_REAL_CERT);
+    assert_non_null(pin);
+    assert_string_equal(pin, S_REAL_PIN);
+    free(pin);
+    assert_null(lxd_spki_pin(S_CERT)); // PEM armour around no certificate
+    assert_null(lxd_spki_pin("not pem"));
+    assert_null(lxd_spki_pin(NULL));
+}
+
 int
 main(void)
 {
@@ -305,6 +373,7 @@ main(void)
         cmocka_unit_test(new_rejects_bad_configs),
         cmocka_unit_test(new_accepts_https_with_cert_and_key),
         cmocka_unit_test(new_picks_the_socket_from_config_then_environment),
+        cmocka_unit_test(pin_is_the_sha256_of_the_server_public_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

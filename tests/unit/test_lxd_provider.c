@@ -123,11 +123,12 @@ schemas_are_empty_certificate_and_interactive(void **state)
 
     const en_cred_schema_t *inter = s_schema("interactive");
     assert_non_null(inter);
-    assert_int_equal(inter->attr_count, 2);
+    assert_int_equal(inter->attr_count, 3);
     assert_string_equal(inter->attrs[0].name, "trust-password");
     assert_string_equal(inter->attrs[1].name, "token");
-    for (size_t i = 0; i < 2; i++) {
-        assert_true(inter->attrs[i].hidden);
+    assert_string_equal(inter->attrs[2].name, "server-fingerprint");
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(inter->attrs[i].hidden == (i < 2)); // a fingerprint is no secret
         assert_true(inter->attrs[i].optional);
     }
 }
@@ -562,6 +563,22 @@ finalize_interactive_refuses_before_connecting(void **state)
     assert_string_equal(err.message,
                         "finalizing credential \"x\": token is not an LXD certificate add token");
     assert_null(out);
+    // a server-fingerprint that is not one
+    static const char *const bad_fps[] = {
+        "abc", "zz00000000000000000000000000000000000000000000000000000000000000",
+        "00000000000000000000000000000000000000000000000000000000000000000", // 65
+    };
+    for (size_t i = 0; i < sizeof bad_fps / sizeof bad_fps[0]; i++) {
+        en_credential_t *fp = en_credential_new("x", "interactive");
+        en_credential_set_attr(fp, "trust-password", "pw");
+        en_credential_set_attr(fp, "server-fingerprint", bad_fps[i]);
+        assert_int_equal(s_finalize(fp, "https://127.0.0.1:1", &out, &err), -1);
+        assert_int_equal(err.kind, EN_NOT_VALID);
+        assert_string_equal(err.message,
+                            "finalizing credential \"x\": \"server-fingerprint\" is not a SHA-256 "
+                            "fingerprint (64 hex digits, colons allowed)");
+        en_credential_destroy(&fp);
+    }
     en_credential_destroy(&tok);
     en_credential_destroy(&none);
     en_credential_destroy(&in);

@@ -17,9 +17,14 @@
     status rules of the header. The file API, whose bodies are not JSON,
     is lxd_files.c; both share lxd_client_private.h.
 
-    A server certificate, when configured, is the only trust anchor and the
-    host name is not checked (what lxc does: LXD's certificate names the
-    host it was generated on, not the address a client dials).
+    A server certificate, when configured, is pinned: the client trusts
+    nothing but it (CURLOPT_CAINFO_BLOB, with libcurl's default CA file and
+    CA directory cleared: Debian's libcurl would otherwise also trust every
+    public CA) and requires the server's public key to be that
+    certificate's (CURLOPT_PINNEDPUBLICKEY, computed once in en_lxd_new),
+    so a certificate that merely chains to it is refused too. The host name
+    is not checked (what lxc does: LXD's certificate names the host it was
+    generated on, not the address a client dials).
 
     Finished operations are discarded by LXD about 5 s after they end. A
     wait that finds its operation gone (404) answers NOT_FOUND with a
@@ -28,12 +33,19 @@
     always reports status 400, so the classifier reads its text first: a
     transient database error inside one is UNAVAILABLE, not NOT_VALID. A
     cancelled operation (401) is classified from its text, and is
-    UNAVAILABLE when the text says nothing more. */
+    UNAVAILABLE when the text says nothing more. Only a 404 or one of
+    LXD's whole-object texts ("Instance not found", ...) is NOT_FOUND: a
+    failure that mentions a sub-resource not found must not make a caller
+    believe the object it asked about is gone. */
 #include "providers/lxd/lxd_client.h"
 #include "providers/lxd/lxd_client_private.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +68,10 @@ struct en_lxd {
     char *client_cert; // PEM text or NULL
     char *client_key;
     char *server_cert;
+    char *pin;     // "sha256//<base64>" of server_cert's public key
     char *project; // escaped, NULL for the default project
     long timeout_ms;
+    size_t file_max;
     json_t *server; // cached GET /1.0
     char curl_error[CURL_ERROR_SIZE];
 };
@@ -109,9 +123,10 @@ static const char *const s_transient[] = {
     "database is busy",
     "no available dqlite leader server found",
     "connection refused",
-    //  an instance busy with another operation
+    //  an instance busy with another operation ("already running" is not
+    //  one: a repeated start finds the state it asked for, NOT_VALID, and
+    //  the caller reads the status)
     "is busy running a",
-    "already running",
     "operation in progress",
     //  the file API's helper process, unreachable under parallel load:
     //  `dial unix /proc/self/fd/N/forkfile.sock: connect: no such file or
@@ -121,6 +136,10 @@ static const char *const s_transient[] = {
     //  descriptor`)
     "Failed to retrieve GPU information",
     "Failed to retrieve network information",
+    "Failed to retrieve CPU information",
+    "Failed to retrieve memory information",
+    "Failed to retrieve storage information",
+    "bad file descriptor",
     //  concurrent updates of one bridge: each re-makes it (nft chains, its
     //  address, dnsmasq) and LXD reverts the one that clashed
     "Failed clearing firewall",
@@ -133,6 +152,32 @@ static const char *const s_transient[] = {
     "The network is currently in use",
     NULL,
 };
+
+//  LXD's texts for an object that is not there at all. Only these, as the
+//  whole text, say NOT_FOUND without a 404: "Failed ...: Storage volume not
+//  found" inside an instance's DELETE, or "...: Profile not found" inside a
+//  create, name a sub-resource, not the object the caller asked about.
+static const char *const s_not_found[] = {
+    "Instance not found",    "Image not found",   "Network not found",
+    "Network ACL not found", "Profile not found", "Storage pool not found",
+    "Operation not found",   "not found",         NULL,
+};
+
+static bool
+s_equals_any(const char *text, const char *const *words)
+{
+    if (!text)
+        return false;
+    while (isspace((unsigned char)*text))
+        text++;
+    size_t len = strlen(text);
+    while (len > 0 && isspace((unsigned char)text[len - 1]))
+        len--;
+    for (size_t i = 0; words[i]; i++)
+        if (strlen(words[i]) == len && strncasecmp(text, words[i], len) == 0)
+            return true;
+    return false;
+}
 
 static bool
 s_contains_any(const char *text, const char *const *needles)
@@ -173,7 +218,12 @@ s_answer_kind(long http_status, int error_code, const char *message)
     // an operation's status_code (400 Failure) counts when the HTTP
     // exchange itself succeeded
     long code = error_code ? error_code : http_status;
-    if (http_status == 404 || code == 404 || (message && strcasestr(message, "not found")))
+    //  a 404 that is a race, not an absence: an ACL read while another ACL
+    //  (anyone's) is being deleted (`Failed getting ACL usage: Network ACL
+    //  not found`)
+    if (message && strcasestr(message, "Failed getting ACL usage"))
+        return EN_UNAVAILABLE;
+    if (http_status == 404 || code == 404 || s_equals_any(message, s_not_found))
         return EN_NOT_FOUND;
     if (http_status == 409 || code == 409 || (message && strcasestr(message, "already exists")) ||
         (message && strcasestr(message, "UNIQUE constraint failed")))
@@ -249,6 +299,28 @@ s_is_pem(const char *text, const char *kind)
     return text && strstr(text, "-----BEGIN ") && strstr(text, kind);
 }
 
+char *
+lxd_spki_pin(const char *pem)
+{
+    BIO *bio = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    unsigned char *der = NULL;
+    int der_len = cert ? i2d_PUBKEY(X509_get0_pubkey(cert), &der) : -1;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    char *pin = NULL;
+    if (der_len > 0 && EVP_Digest(der, (size_t)der_len, md, &md_len, EVP_sha256(), NULL) == 1 &&
+        (pin = malloc(8 + 4 * ((md_len + 2) / 3) + 1))) {
+        memcpy(pin, "sha256//", 8);
+        EVP_EncodeBlock((unsigned char *)pin + 8, md, (int)md_len);
+    }
+    OPENSSL_free(der);
+    X509_free(cert);
+    BIO_free(bio);
+    ERR_clear_error();
+    return pin;
+}
+
 static int
 s_check_config(const en_lxd_config_t *cfg, en_err_t *err)
 {
@@ -312,6 +384,7 @@ en_lxd_new(const en_lxd_config_t *cfg, en_err_t *err)
         return NULL;
     }
     self->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : S_TIMEOUT_DEFAULT_MS;
+    self->file_max = cfg->file_max > 0 ? cfg->file_max : EN_LXD_FILE_MAX_DEFAULT;
     self->curl = curl_easy_init();
     bool ok = self->curl != NULL;
     if (cfg->endpoint && *cfg->endpoint) {
@@ -325,6 +398,11 @@ en_lxd_new(const en_lxd_config_t *cfg, en_err_t *err)
         self->client_key = s_strdup_or_null(cfg->client_key);
         self->server_cert = s_strdup_or_null(cfg->server_cert);
         ok = ok && self->base && self->where;
+        if (ok && self->server_cert && !(self->pin = lxd_spki_pin(self->server_cert))) {
+            en_lxd_destroy(&self);
+            en_err_set(err, EN_NOT_VALID, "lxd: server certificate cannot be parsed");
+            return NULL;
+        }
     } else {
         self->base = strdup("http://lxd");
         self->socket_path =
@@ -359,6 +437,7 @@ en_lxd_destroy(en_lxd_t **self_p)
     free(self->client_cert);
     free(self->client_key);
     free(self->server_cert);
+    free(self->pin);
     free(self->project);
     json_decref(self->server);
     free(self);
@@ -371,14 +450,31 @@ en_lxd_where(const en_lxd_t *self)
     return self->where;
 }
 
+size_t
+lxd_file_max(const en_lxd_t *self)
+{
+    return self->file_max;
+}
+
 //  ------------------------------------------------------------------------
 //  One HTTP exchange
+
+//  What the body callback writes into, and its cap.
+typedef struct {
+    lxd_answer_t *answer;
+    size_t max; // 0: none
+} s_sink_t;
 
 static size_t
 s_on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
-    lxd_answer_t *answer = arg;
+    s_sink_t *sink = arg;
+    lxd_answer_t *answer = sink->answer;
     size_t n = size * nmemb;
+    if (sink->max && n > sink->max - answer->len) {
+        answer->too_large = true;
+        return 0; // CURLE_WRITE_ERROR: stop reading
+    }
     char *grown = realloc(answer->body, answer->len + n + 1);
     if (!grown)
         return 0; // libcurl fails the transfer with CURLE_WRITE_ERROR
@@ -453,10 +549,15 @@ s_set_transport(en_lxd_t *self)
     }
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     if (self->server_cert) {
-        // the pinned certificate is the only anchor; its names are the
-        // server's own host name, not the address we dial (as lxc does)
+        // the pinned certificate is the only anchor (libcurl's default CA
+        // file and directory, the public CAs, are cleared) and the server
+        // must present its very key; its names are the server's own host
+        // name, not the address we dial (as lxc does)
         struct curl_blob ca = {self->server_cert, strlen(self->server_cert), CURL_BLOB_COPY};
+        curl_easy_setopt(curl, CURLOPT_CAINFO, NULL);
+        curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
         curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca);
+        curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, self->pin);
         curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
     } else {
         curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -478,8 +579,11 @@ lxd_perform(en_lxd_t *self, const lxd_request_t *req, lxd_answer_t *answer, en_e
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
                      req->timeout_ms > 0 ? req->timeout_ms : self->timeout_ms);
+    s_sink_t sink = {.answer = answer, .max = req->max_body};
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, answer);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    if (req->max_body)
+        curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, s_on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, answer);
     s_set_transport(self);
@@ -495,6 +599,15 @@ lxd_perform(en_lxd_t *self, const lxd_request_t *req, lxd_answer_t *answer, en_e
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, req->headers);
     CURLcode rc = curl_easy_perform(curl);
     free(url);
+    if (req->max_body && (rc == CURLE_FILESIZE_EXCEEDED || answer->too_large)) {
+        // an answer, too large to read: the caller says what it was
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer->status);
+        free(answer->body);
+        answer->body = NULL;
+        answer->len = 0;
+        answer->too_large = true;
+        return 0;
+    }
     if (rc != CURLE_OK) {
         const char *why = self->curl_error[0] ? self->curl_error : curl_easy_strerror(rc);
         en_lxd_classify(0, rc, 0, why, NULL, err);

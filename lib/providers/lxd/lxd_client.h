@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "common/err.h"
 
@@ -29,6 +30,10 @@ typedef struct {
     const char *socket_path;
     //  HTTPS: the client certificate and key (PEM text, not file names),
     //  and the server certificate to trust (PEM; NULL: the system CAs).
+    //  A server certificate is pinned: the server must present exactly
+    //  that certificate's public key (CURLOPT_PINNEDPUBLICKEY), the system
+    //  CAs are not consulted, and the host name is not checked (LXD's
+    //  certificate names the host it was made on, not the address dialled).
     const char *client_cert;
     const char *client_key;
     const char *server_cert;
@@ -36,10 +41,15 @@ typedef struct {
     const char *project;
     //  Per-request timeout; 0: 30 s.
     long timeout_ms;
+    //  The largest file en_lxd_file_get reads; 0: EN_LXD_FILE_MAX_DEFAULT.
+    size_t file_max;
 } en_lxd_config_t;
 
+#define EN_LXD_FILE_MAX_DEFAULT ((size_t)16 * 1024 * 1024)
+
 //  A client; never talks to LXD. NOT_VALID for a bad config (an endpoint
-//  that is not https://, a certificate without its key).
+//  that is not https://, a certificate without its key, a server
+//  certificate that does not parse: its public key is the pin).
 en_lxd_t *en_lxd_new(const en_lxd_config_t *cfg, en_err_t *err);
 void en_lxd_destroy(en_lxd_t **self_p);
 
@@ -87,7 +97,10 @@ int en_lxd_has_extension(en_lxd_t *self, const char *name, bool *has, en_err_t *
 //  The file API (lxd_files.c), whose bodies are a file's bytes, not JSON.
 //  GET /1.0/instances/<instance>/files?path=<path>: *data malloc'd and
 //  NUL-ended (len without the NUL); NOT_FOUND when the file or the
-//  instance is not there.
+//  instance is not there. At most the config's file_max bytes are read (16
+//  MiB by default): a larger file is NOT_VALID `lxd: GET <path>: file larger
+//  than <n> bytes` and nothing is returned, so a file an instance's user can
+//  write cannot make us allocate without bound.
 int en_lxd_file_get(en_lxd_t *self, const char *instance, const char *path, char **data,
                     size_t *len, en_err_t *err);
 //  POST the same URL with X-LXD-type: file, X-LXD-uid/gid 0 and
@@ -107,7 +120,15 @@ char *en_lxd_escape(const char *text);
 //  Failure), 0 when none; message: LXD's text (may be NULL). Sets err's
 //  kind, retryable and message (`lxd: <context>: <message>`, context may
 //  be NULL) and returns -1.
-//    404, or "not found"                         NOT_FOUND
+//    404 (the HTTP status or the envelope's error_code), or a text that is
+//    exactly one of LXD's whole-object messages, without case: "Instance
+//    not found", "Image not found", "Network not found", "Network ACL not
+//    found", "Profile not found", "Storage pool not found", "Operation not
+//    found", "not found"                         NOT_FOUND
+//      (a text that only mentions something not found, such as a failed
+//      operation's "Failed ...: Storage volume not found" inside a DELETE
+//      of an instance, is about a sub-resource, not the object asked for:
+//      it follows the rules below, NOT_VALID or INTERNAL)
 //    409, or "already exists", "UNIQUE constraint failed"
 //                                                ALREADY_EXISTS
 //    403, 401                                    UNAUTHORIZED
@@ -118,8 +139,9 @@ char *en_lxd_escape(const char *text);
 //      - the database: "database is locked", "Transaction timeout",
 //        "context deadline exceeded", "database is busy", "no available
 //        dqlite leader server found", "connection refused"
-//      - an instance busy: "is busy running a ...", "already running",
-//        "operation in progress"
+//      - an instance busy: "is busy running a ...", "operation in
+//        progress" ("The instance is already running" is a state, not a
+//        transient failure: NOT_VALID, and the caller reads the status)
 //      - the file API under parallel load: "dial unix /proc/self/fd/N/
 //        forkfile.sock: connect: no such file or directory"
 //      - GET /1.0/resources in parallel: "Failed to retrieve GPU

@@ -82,14 +82,44 @@ lxd_tag(const en_tag_t *tags, size_t count, const char *key)
     return NULL;
 }
 
+//  Whether jansson takes text as a string (valid UTF-8; out of memory
+//  aside).
+static bool
+s_utf8(const char *text)
+{
+    json_t *j = json_string(text);
+    json_decref(j);
+    return j != NULL;
+}
+
 void
 lxd_set_user(json_t *config, const en_tag_t *tags, size_t count)
 {
+    (void)lxd_put_user(config, tags, count, NULL);
+}
+
+//  jansson refuses text that is not UTF-8 (json_string answers NULL, and a
+//  key is not set): that is the caller's input, so it is an error here,
+//  never a tag silently left out.
+int
+lxd_put_user(json_t *config, const en_tag_t *tags, size_t count, en_err_t *err)
+{
+    if (!json_is_object(config))
+        return en_err_set(err, EN_INTERNAL, "out of memory");
     for (size_t i = 0; i < count; i++) {
         char key[512];
-        snprintf(key, sizeof key, "user.%s", tags[i].key ? tags[i].key : "");
-        json_object_set_new(config, key, json_string(tags[i].value ? tags[i].value : ""));
+        const char *name = tags[i].key ? tags[i].key : "";
+        snprintf(key, sizeof key, "user.%s", name);
+        //  json_object_set_new releases value when it fails (a bad key)
+        const char *text = tags[i].value ? tags[i].value : "";
+        if (json_object_set_new(config, key, json_string(text)) == 0)
+            continue;
+        bool name_ok = s_utf8(name);
+        if (name_ok && s_utf8(text))
+            return en_err_set(err, EN_INTERNAL, "out of memory");
+        return en_err_set(err, EN_NOT_VALID, "tag \"%s\" is not valid UTF-8", name_ok ? name : "?");
     }
+    return 0;
 }
 
 bool
@@ -301,4 +331,15 @@ lxd_call(en_compute_t *self, const char *method, const char *path, json_t *body,
         if (!lxd_again(&lxd_backoff_call, attempt, 0, err))
             return -1;
     }
+}
+
+bool
+lxd_plain(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("-_.:", *s))
+            return false;
+    return true;
 }

@@ -10,12 +10,18 @@
     user.<key> config in its create call, so every query is by tags alone
     and two services (or a restarted one) see the same instances.
 
-    create = ensure the model's bridge and profile, check the groups (ACLs),
-    POST the instance (async: waited for), start it, write the nonce file
-    (after the start: 5.0.2's file API on a stopped container fails under
-    parallel load, see s_write_nonce).
+    create = ensure the model's bridge and profile, check the groups (ACLs)
+    and subnets (none of another model), POST the instance (async: waited
+    for), start it, write the nonce file (after the start: 5.0.2's file API
+    on a stopped container fails under parallel load, see s_write_nonce).
+    A POST that fails is followed by a read of the instance: one carrying
+    this create's model, controller, machine and nonce tags was made by an
+    earlier try of the same create (a broker killed after the POST, a wait
+    that timed out) and is finished, as idempotently as the rest (started
+    unless running, the nonce written unless there), and answered as
+    created; one carrying other tags is ALREADY_EXISTS.
     Anything that fails after the POST deletes the instance again (Juju
-    statement 31).
+    statement 31), retried, and logged when it cannot be.
 
     LXD 5.0.2 fails transiently under load (the database is locked, a
     transaction times out, the file API's helper is unreachable, reads of
@@ -43,6 +49,8 @@ enum {
     //  beyond 8 the daemon's throughput hardly grows and firewall calls
     //  share it.
     S_DEFAULT_CONCURRENCY = 8,
+    S_DISCARD_TRIES = 3,       // removals of a failed create's instance
+    S_READ_FILE_MAX = 1 << 20, // read_file's cap (the nonce file is tiny)
 };
 
 //  --------------------------------------------------------------------------
@@ -134,23 +142,27 @@ s_zones(en_compute_t *self, en_zone_t **zones, size_t *count, en_err_t *err)
     *count = 0;
     if (lxd_environment(self, &env, err))
         return -1;
-    if (!json_is_true(json_object_get(env, "server_clustered"))) {
-        *zones = calloc(1, sizeof **zones);
-        (*zones)[0] = (en_zone_t){.name = strdup(lxd_str(env, "server_name")), .available = true};
-        *count = 1;
-        return 0;
-    }
-    if (lxd_call(self, "GET", "/1.0/cluster/members?recursion=1", NULL, &members, 0, err))
+    bool clustered = json_is_true(json_object_get(env, "server_clustered"));
+    if (clustered &&
+        lxd_call(self, "GET", "/1.0/cluster/members?recursion=1", NULL, &members, 0, err))
         return -1;
-    size_t n = json_array_size(members);
-    *zones = calloc(n ? n : 1, sizeof **zones);
-    for (size_t i = 0; i < n; i++) {
-        json_t *m = json_array_get(members, i);
-        (*zones)[i].name = strdup(lxd_str(m, "server_name"));
-        (*zones)[i].available = strcmp(lxd_str(m, "status"), "Online") == 0;
+    size_t n = clustered ? json_array_size(members) : 1;
+    en_zone_t *all = calloc(n ? n : 1, sizeof *all);
+    bool oom = !all;
+    for (size_t i = 0; !oom && i < n; i++) {
+        //  standalone: the server is the one zone
+        json_t *m = clustered ? json_array_get(members, i) : NULL;
+        all[i].name = strdup(lxd_str(clustered ? m : env, "server_name"));
+        all[i].available = !clustered || strcmp(lxd_str(m, "status"), "Online") == 0;
+        oom = !all[i].name;
     }
-    *count = n;
     json_decref(members);
+    if (oom) {
+        en_zones_free(&all, n);
+        return en_err_set(err, EN_INTERNAL, "out of memory");
+    }
+    *zones = all;
+    *count = n;
     return 0;
 }
 
@@ -173,17 +185,22 @@ lxd_catalogue(en_compute_t *self, en_err_t *err)
     json_t *arches = json_object_get(env, "architectures");
     self->arches = calloc(json_array_size(arches) + 1, sizeof(char *));
     self->types = calloc(1, sizeof *self->types);
-    if (!self->arches || !self->types) {
-        json_decref(res);
-        return en_err_set(err, EN_INTERNAL, "out of memory");
-    }
+    bool oom = !self->arches || !self->types;
     size_t i;
     json_t *v;
     json_array_foreach(arches, i, v)
     {
         const char *juju = lxd_juju_arch(json_string_value(v) ? json_string_value(v) : "");
-        if (juju)
-            self->arches[self->arch_count++] = strdup(juju);
+        if (!oom && juju)
+            oom = !(self->arches[self->arch_count++] = strdup(juju));
+    }
+    if (oom) { // not built: the next call tries again
+        json_decref(res);
+        lxd_names_free(&self->arches, self->arch_count);
+        self->arch_count = 0;
+        free(self->types);
+        self->types = NULL;
+        return en_err_set(err, EN_INTERNAL, "out of memory");
     }
     json_t *cpu = json_object_get(json_object_get(res, "cpu"), "total");
     json_t *mem = json_object_get(json_object_get(res, "memory"), "total");
@@ -221,6 +238,8 @@ s_remove(en_compute_t *self, const char *name, en_err_t *err)
     char path[512];
     lxd_path(path, sizeof path, "/1.0/instances/", name, "/state");
     json_t *stop = json_pack("{s:s, s:b, s:i}", "action", "stop", "force", 1, "timeout", 30);
+    if (!stop)
+        return en_err_set(err, EN_INTERNAL, "out of memory");
     int rc = lxd_call(self, "PUT", path, stop, NULL, S_STATE_TIMEOUT_MS, err);
     json_decref(stop);
     if (rc && err->kind == EN_NOT_FOUND)
@@ -233,6 +252,60 @@ s_remove(en_compute_t *self, const char *name, en_err_t *err)
     return rc;
 }
 
+//  Statement 31: what a failed create made goes. s_remove's calls retry
+//  LXD's transient failures themselves; the whole removal is tried again
+//  with the call backoff too, whatever the failure (a delete refused
+//  because the stop has not taken yet is NOT_VALID to the classifier).
+//  What still fails is logged: the instance stays, tagged, for a destroy
+//  to find.
+static void
+s_discard(en_compute_t *self, const char *name)
+{
+    en_err_t e;
+    en_err_clear(&e);
+    for (int attempt = 0; attempt < S_DISCARD_TRIES; attempt++) {
+        if (attempt)
+            lxd_backoff_wait(&lxd_backoff_call, attempt - 1);
+        if (s_remove(self, name, &e) == 0)
+            return;
+    }
+    en_warn("lxd: cannot remove instance \"%s\" after its create failed: %s", name, e.message);
+}
+
+//  The security groups an instance was created in (its
+//  user.juju-security-groups, malloc'd), NULL when none or unknown.
+static char *
+s_groups_of(en_compute_t *self, const char *name)
+{
+    char path[512];
+    lxd_path(path, sizeof path, "/1.0/instances/", name, NULL);
+    json_t *inst = NULL;
+    en_err_t e;
+    if (lxd_call(self, "GET", path, NULL, &inst, 0, &e))
+        return NULL;
+    const char *groups = lxd_str(json_object_get(inst, "config"), LXD_KEY_GROUPS);
+    char *copy = *groups ? strdup(groups) : NULL;
+    json_decref(inst);
+    return copy;
+}
+
+//  A member gone, its machine groups' rules lose its address (logged on
+//  failure: a stale destination reads as closed, see lxd_firewall.c).
+static void
+s_refresh_groups(en_compute_t *self, const char *name, char *groups)
+{
+    const char *list[16];
+    size_t n = 0;
+    char *save = NULL;
+    for (char *g = groups ? strtok_r(groups, ", ", &save) : NULL; g && n < 16;
+         g = strtok_r(NULL, ", ", &save))
+        list[n++] = g;
+    en_err_t e;
+    if (n && lxd_firewall_refresh(self, list, n, &e))
+        en_warn("lxd: instance \"%s\" removed; refreshing its firewall rules: %s", name,
+                e.message);
+}
+
 static int
 s_terminate(en_compute_t *self, const char *const *ids, size_t id_count, en_err_t *err)
 {
@@ -242,11 +315,14 @@ s_terminate(en_compute_t *self, const char *const *ids, size_t id_count, en_err_
         if (!ids[i] || !*ids[i])
             continue;
         en_err_clear(&one);
+        char *groups = s_groups_of(self, ids[i]);
         if (s_remove(self, ids[i], &one) && rc == 0) {
             rc = -1;
             if (err)
                 *err = one;
         }
+        s_refresh_groups(self, ids[i], groups);
+        free(groups);
     }
     return rc;
 }
@@ -270,95 +346,234 @@ s_is_fingerprint(const char *image)
     return true;
 }
 
-//  The POST body: everything the instance is, so no call changes it later.
+//  Whether jansson takes text as a string: valid UTF-8 (out of memory
+//  aside). Input from the wire need not be.
+static bool
+s_utf8(const char *text)
+{
+    json_t *j = json_string(text);
+    json_decref(j);
+    return j != NULL;
+}
+
+//  config[key] = a new string of value: NOT_VALID `<what> is not valid
+//  UTF-8` when jansson refuses it.
 static int
-s_create_body(en_compute_t *self, const en_create_args_t *a, json_t **out, en_err_t *err)
+s_set_text(json_t *config, const char *key, const char *value, const char *what, en_err_t *err)
+{
+    if (json_object_set_new(config, key, json_string(value)) == 0)
+        return 0;
+    if (s_utf8(value))
+        return en_err_set(err, EN_INTERNAL, "out of memory");
+    return en_err_set(err, EN_NOT_VALID, "%s is not valid UTF-8", what);
+}
+
+//  The subnets' nics: a subnet id is a network's name; eth0 is the
+//  primary. A network tagged with another model's uuid is refused: it
+//  would take the instance off its model's bridge, and so out of its
+//  model's ACLs. An untagged network (entest0, lxdbr0, an operator's
+//  bridge) is allowed: the operator chose it, and its firewalling is the
+//  operator's.
+static int
+s_subnet_devices(en_compute_t *self, const en_create_args_t *a, json_t *devices, en_err_t *err)
 {
     const char *model = s_tag(a, LXD_TAG_MODEL);
-    char profile[LXD_PROFILE_MAX], path[512];
-    lxd_profile_name(model, profile);
-    json_t *config = json_object(), *devices = json_object();
-    json_t *body =
-        json_pack("{s:s, s:s, s:{s:s, s:s}, s:[s], s:o, s:o}", "name", a->name, "type", "container",
-                  "source", "type", "image", s_is_fingerprint(a->image) ? "fingerprint" : "alias",
-                  a->image, "profiles", profile, "config", config, "devices", devices);
-    *out = body;
-    lxd_set_user(config, a->tags, a->tag_count);
-    //  groups: each an existing ACL, recorded for the firewall
-    char *groups = NULL;
-    for (size_t i = 0; i < a->group_count; i++) {
-        char acl[LXD_ACL_MAX];
-        lxd_acl_name(a->groups[i], acl);
-        lxd_path(path, sizeof path, "/1.0/network-acls/", acl, NULL);
-        if (lxd_call(self, "GET", path, NULL, NULL, 0, err)) {
-            free(groups);
-            if (err->kind == EN_NOT_FOUND)
-                en_err_set(err, EN_NOT_FOUND, "security group \"%s\" not found", a->groups[i]);
-            return -1;
-        }
-        char *grown = lxd_list_edit(groups, a->groups[i], true);
-        free(groups);
-        if (!(groups = grown))
-            return en_err_set(err, EN_INTERNAL, "out of memory");
-    }
-    if (groups)
-        json_object_set_new(config, LXD_KEY_GROUPS, json_string(groups));
-    free(groups);
-    const en_constraints_t *cons = a->cons;
-    char value[64];
-    if (cons && en_constraints_has(cons, EN_CONS_CORES)) {
-        snprintf(value, sizeof value, "%" PRIu64, cons->cores);
-        json_object_set_new(config, "limits.cpu", json_string(value));
-    }
-    if (cons && en_constraints_has(cons, EN_CONS_MEM)) {
-        snprintf(value, sizeof value, "%" PRIu64 "MiB", cons->mem);
-        json_object_set_new(config, "limits.memory", json_string(value));
-    }
-    if (cons && en_constraints_has(cons, EN_CONS_ROOT_DISK)) {
-        snprintf(value, sizeof value, "%" PRIu64 "MiB", cons->root_disk);
-        json_object_set_new(devices, "root",
-                            json_pack("{s:s, s:s, s:s, s:s}", "type", "disk", "path", "/", "pool",
-                                      self->pool, "size", value));
-    }
-    if (a->user_data) {
-        bool cloud_init = false;
-        if (en_lxd_has_extension(self->lxd, "cloud_init", &cloud_init, err))
-            return -1;
-        json_object_set_new(config, cloud_init ? "cloud-init.user-data" : "user.user-data",
-                            json_string(a->user_data));
-    }
-    //  subnets: a subnet id is a network's name; eth0 is the primary
+    char path[512];
     for (size_t i = 0; i < a->subnet_count; i++) {
-        char dev[32];
-        lxd_path(path, sizeof path, "/1.0/networks/", a->subnets[i], NULL);
-        if (lxd_call(self, "GET", path, NULL, NULL, 0, err)) {
+        const char *subnet = a->subnets[i] ? a->subnets[i] : "";
+        if (!s_utf8(subnet))
+            return en_err_set(err, EN_NOT_VALID, "subnet id is not valid UTF-8");
+        json_t *net = NULL;
+        lxd_path(path, sizeof path, "/1.0/networks/", subnet, NULL);
+        if (lxd_call(self, "GET", path, NULL, &net, 0, err)) {
             if (err->kind == EN_NOT_FOUND)
-                en_err_set(err, EN_NOT_FOUND, "subnet \"%s\" not found", a->subnets[i]);
+                en_err_set(err, EN_NOT_FOUND, "subnet \"%s\" not found", subnet);
             return -1;
         }
+        const char *owner = lxd_user(net, LXD_TAG_MODEL);
+        bool foreign = owner && strcmp(owner, model) != 0;
+        json_decref(net);
+        if (foreign)
+            return en_err_set(err, EN_NOT_VALID, "subnet \"%s\" belongs to another model", subnet);
+        char dev[32];
         snprintf(dev, sizeof dev, "eth%zu", i);
-        json_object_set_new(
-            devices, dev,
-            json_pack("{s:s, s:s, s:s}", "type", "nic", "network", a->subnets[i], "name", dev));
+        json_t *nic = json_pack("{s:s, s:s, s:s}", "type", "nic", "network", subnet, "name", dev);
+        if (!nic || json_object_set_new(devices, dev, nic))
+            return en_err_set(err, EN_INTERNAL, "out of memory");
     }
     return 0;
 }
 
-//  The instance exists: whether it is this create's own (an earlier try of
-//  the same call got through before LXD failed it): its nonce is ours.
-static bool
-s_ours(en_compute_t *self, const en_create_args_t *a)
+//  The groups, each an existing ACL, recorded for the firewall (the
+//  internal key LXD_KEY_GROUPS).
+static int
+s_groups_config(en_compute_t *self, const en_create_args_t *a, json_t *config, en_err_t *err)
 {
-    const char *nonce = s_tag(a, LXD_TAG_NONCE);
     char path[512];
-    json_t *inst = NULL;
+    char *groups = NULL;
+    for (size_t i = 0; i < a->group_count; i++) {
+        const char *group = a->groups[i] ? a->groups[i] : "";
+        if (!s_utf8(group)) {
+            free(groups);
+            return en_err_set(err, EN_NOT_VALID, "security group name is not valid UTF-8");
+        }
+        char acl[LXD_ACL_MAX];
+        lxd_acl_name(group, acl);
+        lxd_path(path, sizeof path, "/1.0/network-acls/", acl, NULL);
+        if (lxd_call(self, "GET", path, NULL, NULL, 0, err)) {
+            free(groups);
+            if (err->kind == EN_NOT_FOUND)
+                en_err_set(err, EN_NOT_FOUND, "security group \"%s\" not found", group);
+            return -1;
+        }
+        char *grown = lxd_list_edit(groups, group, true);
+        free(groups);
+        if (!(groups = grown))
+            return en_err_set(err, EN_INTERNAL, "out of memory");
+    }
+    int rc = groups ? s_set_text(config, LXD_KEY_GROUPS, groups, "security group name", err) : 0;
+    free(groups);
+    return rc;
+}
+
+//  The POST body: everything the instance is, so no call changes it later.
+//  *out is set as soon as it exists (the caller releases it, also after a
+//  failure).
+static int
+s_create_body(en_compute_t *self, const en_create_args_t *a, json_t **out, en_err_t *err)
+{
+    const char *model = s_tag(a, LXD_TAG_MODEL);
+    char profile[LXD_PROFILE_MAX];
+    lxd_profile_name(model, profile);
+    *out = NULL;
+    if (!s_utf8(a->name))
+        return en_err_set(err, EN_NOT_VALID, "instance name is not valid UTF-8");
+    if (!s_utf8(a->image))
+        return en_err_set(err, EN_NOT_VALID, "image of instance \"%s\" is not valid UTF-8",
+                          a->name);
+    json_t *config = json_object(), *devices = json_object();
+    if (!config || !devices) {
+        json_decref(config);
+        json_decref(devices);
+        return en_err_set(err, EN_INTERNAL, "out of memory");
+    }
+    //  json_pack releases config and devices when it fails: neither is
+    //  touched again unless it succeeded.
+    json_t *body =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:[s], s:o, s:o}", "name", a->name, "type", "container",
+                  "source", "type", "image", s_is_fingerprint(a->image) ? "fingerprint" : "alias",
+                  a->image, "profiles", profile, "config", config, "devices", devices);
+    if (!body)
+        return en_err_set(err, EN_INTERNAL, "out of memory"); // the text was checked above
+    *out = body;
+    if (lxd_put_user(config, a->tags, a->tag_count, err)) {
+        if (err->kind == EN_NOT_VALID)
+            en_err_annotate(err, "instance \"%s\"", a->name);
+        return -1;
+    }
+    if (s_groups_config(self, a, config, err))
+        return -1;
+    const en_constraints_t *cons = a->cons;
+    char value[64];
+    if (cons && en_constraints_has(cons, EN_CONS_CORES)) {
+        snprintf(value, sizeof value, "%" PRIu64, cons->cores);
+        if (s_set_text(config, "limits.cpu", value, "limits.cpu", err))
+            return -1;
+    }
+    if (cons && en_constraints_has(cons, EN_CONS_MEM)) {
+        snprintf(value, sizeof value, "%" PRIu64 "MiB", cons->mem);
+        if (s_set_text(config, "limits.memory", value, "limits.memory", err))
+            return -1;
+    }
+    if (cons && en_constraints_has(cons, EN_CONS_ROOT_DISK)) {
+        snprintf(value, sizeof value, "%" PRIu64 "MiB", cons->root_disk);
+        json_t *root = json_pack("{s:s, s:s, s:s, s:s}", "type", "disk", "path", "/", "pool",
+                                 self->pool, "size", value);
+        if (!root || json_object_set_new(devices, "root", root))
+            return en_err_set(err, EN_INTERNAL, "out of memory");
+    }
+    if (a->user_data) {
+        bool cloud_init = false;
+        if (en_lxd_has_extension(self->lxd, "cloud_init", &cloud_init, err) ||
+            s_set_text(config, cloud_init ? "cloud-init.user-data" : "user.user-data", a->user_data,
+                       "user data", err))
+            return -1;
+    }
+    return s_subnet_devices(self, a, devices, err);
+}
+
+//  The tags that make an existing instance this create's own: an earlier
+//  try of the same create made it (a broker killed after the POST, a
+//  create wait that timed out, an operation LXD discarded before it was
+//  read). The nonce is one StartInstance's, so without one nothing is
+//  adopted.
+static const char *const s_own_tags[] = {LXD_TAG_MODEL, LXD_TAG_CONTROLLER, LXD_TAG_MACHINE,
+                                         LXD_TAG_NONCE};
+
+//  A tag as the POST body writes it (lxd_put_user): absent stays absent,
+//  a NULL value is "".
+static bool
+s_tag_written(const en_create_args_t *a, const char *key, const char *theirs)
+{
+    for (size_t i = 0; i < a->tag_count; i++)
+        if (a->tags[i].key && strcmp(a->tags[i].key, key) == 0)
+            return theirs && strcmp(theirs, a->tags[i].value ? a->tags[i].value : "") == 0;
+    return !theirs;
+}
+
+//  After a POST that failed, whatever the failure: the instance as an
+//  earlier try of this create may have left it. 1: there, with this
+//  create's tags (*inst its JSON); 0: not there; -1: err (ALREADY_EXISTS
+//  when it is another create's, else why it could not be read).
+static int
+s_own_instance(en_compute_t *self, const en_create_args_t *a, json_t **inst, en_err_t *err)
+{
+    char path[512];
+    *inst = NULL;
     lxd_path(path, sizeof path, "/1.0/instances/", a->name, NULL);
-    if (!nonce || lxd_call(self, "GET", path, NULL, &inst, 0, NULL))
-        return false;
-    const char *theirs = lxd_str(json_object_get(inst, "config"), "user." LXD_TAG_NONCE);
-    bool ours = strcmp(theirs, nonce) == 0;
-    json_decref(inst);
-    return ours;
+    if (lxd_call(self, "GET", path, NULL, inst, 0, err))
+        return err->kind == EN_NOT_FOUND ? (en_err_clear(err), 0) : -1;
+    const char *nonce = s_tag(a, LXD_TAG_NONCE);
+    bool ours = nonce && *nonce;
+    for (size_t i = 0; ours && i < sizeof s_own_tags / sizeof s_own_tags[0]; i++)
+        ours = s_tag_written(a, s_own_tags[i], lxd_user(*inst, s_own_tags[i]));
+    if (ours)
+        return 1;
+    json_decref(*inst);
+    *inst = NULL;
+    return en_err_set(err, EN_ALREADY_EXISTS, "instance \"%s\" already exists", a->name);
+}
+
+//  Start the instance unless it runs. "The instance is already running"
+//  (an earlier try or a racer started it) is success: the status decides,
+//  not LXD's text nor how the classifier files it.
+static int
+s_start(en_compute_t *self, const char *name, en_err_t *err)
+{
+    char path[512];
+    lxd_path(path, sizeof path, "/1.0/instances/", name, "/state");
+    json_t *start = json_pack("{s:s, s:i}", "action", "start", "timeout", 30);
+    if (!start)
+        return en_err_set(err, EN_INTERNAL, "out of memory");
+    int rc = -1;
+    for (int attempt = 0;; attempt++) {
+        rc = en_lxd_call(self->lxd, "PUT", path, start, NULL, NULL, S_STATE_TIMEOUT_MS, err);
+        if (rc == 0)
+            break;
+        json_t *state = NULL;
+        bool running = en_lxd_call(self->lxd, "GET", path, NULL, &state, NULL, 0, NULL) == 0 &&
+                       strcmp(lxd_str(state, "status"), "Running") == 0;
+        json_decref(state);
+        if (running) {
+            en_err_clear(err);
+            rc = 0;
+            break;
+        }
+        if (!lxd_again(&lxd_backoff_call, attempt, 0, err))
+            break;
+    }
+    json_decref(start);
+    return rc;
 }
 
 //  The nonce file, written as cloud-init writes it in Juju (into the
@@ -387,20 +602,40 @@ s_write_nonce(en_compute_t *self, const char *name, const char *nonce, en_err_t 
     }
 }
 
-//  After the POST: start, the nonce file, and one describe for the answer.
+//  An adopted instance's nonce file: written unless it holds the nonce (a
+//  failed read just means writing it).
 static int
-s_finish(en_compute_t *self, const en_create_args_t *a, en_instance_t *out, en_err_t *err)
+s_ensure_nonce(en_compute_t *self, const char *name, const char *nonce, en_err_t *err)
+{
+    char *data = NULL;
+    size_t len = 0;
+    en_err_t ignored;
+    bool has = en_lxd_file_get(self->lxd, name, LXD_NONCE_FILE, &data, &len, &ignored) == 0 &&
+               len == strlen(nonce) && memcmp(data, nonce, len) == 0;
+    free(data);
+    return has ? 0 : s_write_nonce(self, name, nonce, err);
+}
+
+//  After the POST: start, the nonce file, and one describe for the answer.
+//  adopted: the instance's JSON when an earlier try made it (NULL: this
+//  one did), which is finished as far as it is not yet.
+static int
+s_finish(en_compute_t *self, const en_create_args_t *a, const json_t *adopted, en_instance_t *out,
+         en_err_t *err)
 {
     const char *nonce = s_tag(a, LXD_TAG_NONCE);
-    char path[512];
-    lxd_path(path, sizeof path, "/1.0/instances/", a->name, "/state");
-    json_t *start = json_pack("{s:s, s:i}", "action", "start", "timeout", 30);
-    int rc = lxd_call(self, "PUT", path, start, NULL, S_STATE_TIMEOUT_MS, err);
-    json_decref(start);
-    if (rc)
+    bool running = adopted && strcmp(lxd_str(adopted, "status"), "Running") == 0;
+    if (!running && s_start(self, a->name, err))
         return -1;
-    if (nonce && s_write_nonce(self, a->name, nonce, err))
+    if (nonce && (adopted ? s_ensure_nonce(self, a->name, nonce, err)
+                          : s_write_nonce(self, a->name, nonce, err)))
         return -1;
+    //  a machine group that already has rules (a resend, or a machine
+    //  made again) takes this instance's address now; a failure is only
+    //  logged: stale rules read as closed and the firewaller opens them
+    en_err_t fw;
+    if (a->group_count && lxd_firewall_refresh(self, a->groups, a->group_count, &fw))
+        en_warn("lxd: instance \"%s\": refreshing its firewall rules: %s", a->name, fw.message);
     en_instance_t *found = NULL;
     size_t n = 0;
     if (lxd_describe(self, &a->name, 1, &found, &n, err))
@@ -414,6 +649,33 @@ s_finish(en_compute_t *self, const en_create_args_t *a, en_instance_t *out, en_e
     return 0;
 }
 
+//  The POST's failure (no instance of ours came of it) in environs' words.
+static int
+s_post_failed(const en_create_args_t *a, en_err_t *err)
+{
+    //  5.0.2: a sync 404 `Image alias not found`; a failed operation
+    //  `Image not provided for instance creation` (unknown fingerprint),
+    //  `... This "instances" entry already exists`
+    if (err->kind == EN_ALREADY_EXISTS)
+        en_err_set(err, EN_ALREADY_EXISTS, "instance \"%s\" already exists", a->name);
+    else if (err->kind == EN_NOT_FOUND)
+        en_err_set(err, EN_NOT_FOUND, "creating instance \"%s\": image \"%s\" not found", a->name,
+                   a->image);
+    else
+        en_err_annotate(err, "creating instance \"%s\" from image \"%s\"", a->name, a->image);
+    return -1;
+}
+
+//  create. A POST that fails may still have made the instance: an earlier
+//  try of this create (the broker killed after its POST and the call
+//  resent), or this try (the wait timed out, LXD discarded the operation
+//  before it was read: NOT_FOUND, a transient failure after the insert).
+//  So after any failed POST the instance is read back: carrying this
+//  create's model, controller, machine and nonce tags it is finished
+//  (started unless running, the nonce written unless there) and answered
+//  as created; carrying others it is ALREADY_EXISTS. Without this, a
+//  stopped instance without a nonce file would be adopted by the broker's
+//  resend (its tags match) and never started.
 static int
 s_create(en_compute_t *self, const en_create_args_t *a, en_instance_t *out, en_err_t *err)
 {
@@ -426,6 +688,8 @@ s_create(en_compute_t *self, const en_create_args_t *a, en_instance_t *out, en_e
                           LXD_TAG_MODEL);
     if (!a->image || !*a->image)
         return en_err_set(err, EN_NOT_VALID, "no image for instance \"%s\"", a->name);
+    if (!s_utf8(a->name))
+        return en_err_set(err, EN_NOT_VALID, "instance name is not valid UTF-8");
     if (lxd_model_ensure(self, model, s_tag(a, LXD_TAG_CONTROLLER), err))
         return -1;
     json_t *body = NULL;
@@ -437,31 +701,33 @@ s_create(en_compute_t *self, const en_create_args_t *a, en_instance_t *out, en_e
     for (int attempt = 0;; attempt++) {
         rc = en_lxd_call(self->lxd, "POST", "/1.0/instances", body, NULL, NULL, S_CREATE_TIMEOUT_MS,
                          err);
+        //  the next try of one that got through answers ALREADY_EXISTS
         if (rc == 0 || !lxd_again(&lxd_backoff_call, attempt, 0, err))
-            break;
-        //  the failed try may have made it after all
-        if (s_ours(self, a) && (rc = 0) == 0)
             break;
     }
     json_decref(body);
+    json_t *adopted = NULL;
     if (rc) {
-        //  5.0.2: a sync 404 `Image alias not found`; a failed operation
-        //  `Image not provided for instance creation` (unknown fingerprint),
-        //  `... This "instances" entry already exists`
-        if (err->kind == EN_ALREADY_EXISTS)
-            en_err_set(err, EN_ALREADY_EXISTS, "instance \"%s\" already exists", a->name);
-        else if (err->kind == EN_NOT_FOUND)
-            en_err_set(err, EN_NOT_FOUND, "creating instance \"%s\": image \"%s\" not found",
-                       a->name, a->image);
-        else
-            en_err_annotate(err, "creating instance \"%s\" from image \"%s\"", a->name, a->image);
-        return -1;
+        en_err_t post = *err;
+        int own = s_own_instance(self, a, &adopted, err);
+        if (own == 0) {
+            *err = post;
+            return s_post_failed(a, err);
+        }
+        if (own < 0) {
+            if (err->kind != EN_ALREADY_EXISTS)
+                en_err_annotate(err, "creating instance \"%s\": reading it back", a->name);
+            return -1;
+        }
+        en_info("lxd: instance \"%s\" has this create's tags (the POST said: %s): finishing it",
+                a->name, post.message);
     }
-    if (s_finish(self, a, out, err) == 0)
+    rc = s_finish(self, a, adopted, out, err);
+    json_decref(adopted);
+    if (rc == 0)
         return 0;
     en_err_annotate(err, "starting instance \"%s\"", a->name);
-    en_err_t ignored; // statement 31: what this call made goes
-    s_remove(self, a->name, &ignored);
+    s_discard(self, a->name);
     return -1;
 }
 
@@ -472,8 +738,13 @@ s_set_tags(en_compute_t *self, const char *id, const en_tag_t *tags, size_t tag_
     char path[512];
     lxd_path(path, sizeof path, "/1.0/instances/", id, NULL);
     json_t *config = json_object();
-    lxd_set_user(config, tags, tag_count);
-    json_t *body = json_pack("{s:o}", "config", config);
+    if (lxd_put_user(config, tags, tag_count, err)) {
+        json_decref(config);
+        return -1;
+    }
+    json_t *body = json_pack("{s:o}", "config", config); // releases config when it fails
+    if (!body)
+        return en_err_set(err, EN_INTERNAL, "out of memory");
     int rc = -1;
     for (int attempt = 0;; attempt++) {
         char *etag = NULL;
@@ -501,16 +772,27 @@ s_concurrency(en_compute_t *self, int *limit, en_err_t *err)
     return 0;
 }
 
+//  read_file reads what environs wrote (the nonce file: a few bytes), so
+//  anything over S_READ_FILE_MAX is refused. The client's file API reads
+//  a whole file before it answers, so the cap here bounds what is kept
+//  and handed on, not what was read: bounding the read is the client's
+//  (en_lxd_file_get) to do.
 static int
 s_read_file(en_compute_t *self, const char *id, const char *path, char **data, size_t *len,
             en_err_t *err)
 {
     for (int attempt = 0;; attempt++) {
         if (en_lxd_file_get(self->lxd, id, path, data, len, err) == 0)
-            return 0;
+            break;
         if (!lxd_again(&lxd_backoff_call, attempt, 0, err))
             return -1;
     }
+    if (*len <= S_READ_FILE_MAX)
+        return 0;
+    free(*data);
+    *data = NULL;
+    *len = 0;
+    return en_err_set(err, EN_NOT_VALID, "file \"%s\" is larger than 1 MiB", path);
 }
 
 //  LXD's constraints policy (statements 89, 90, 93): the catalogue is the

@@ -8,7 +8,12 @@
     we refuse); a POST writes a file or makes a directory as root, and
     answers a sync envelope. Failures are classified as every other call's
     (en_lxd_classify); 5.0.2's forkfile failures under parallel load are
-    among the transient ones there. */
+    among the transient ones there.
+
+    A GET reads at most the client's file_max bytes (16 MiB by default):
+    the file is the instance's, and whoever controls the instance controls
+    its size. libcurl refuses a larger Content-Length before the body, and
+    the body callback stops at the cap when no length was announced. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +46,15 @@ en_lxd_file_get(en_lxd_t *self, const char *instance, const char *path, char **d
         return en_err_set(err, EN_INTERNAL, "lxd: out of memory");
     char context[400];
     snprintf(context, sizeof context, "GET %s", files);
-    lxd_request_t req = {.method = "GET", .path = files};
+    size_t max = lxd_file_max(self);
+    lxd_request_t req = {.method = "GET", .path = files, .max_body = max};
     lxd_answer_t answer;
     int rc = lxd_perform(self, &req, &answer, err);
     if (rc < 0)
         goto cleanup;
-    if (answer.status != 200) {
+    if (answer.too_large) {
+        rc = en_err_set(err, EN_NOT_VALID, "lxd: %s: file larger than %zu bytes", context, max);
+    } else if (answer.status != 200) {
         json_t *envelope = NULL;
         rc = lxd_envelope(&answer, context, &envelope, err);
         json_decref(envelope);

@@ -11,38 +11,50 @@
 
     In 5.0.2 an ACL attaches to a bridge network only, never to a NIC, and
     once one is attached the bridge's default ingress action (reject, set
-    with the attachment) applies to everything not allowed. So every ACL
-    of a model goes on the model's bridge (lxd_bridge_name), listed in its
-    security.acls. That list is shared by all groups of the model, and
-    LXD's ETag check is not atomic (concurrent PATCHes with one ETag both
-    succeed, and concurrent re-renders of one bridge's nft chains fail with
-    "Failed clearing firewall"), so every change of the list is a loop:
-    read with the ETag, PATCH with If-Match, then read again until the list
-    holds what we wanted, retrying lost races within a deadline. Writers
-    on one host also take an flock per bridge (s_bridge_lock), which
-    spares LXD most of the clashes; the retries alone are what make it
-    correct (the tests pass without the lock too). Lost races and LXD's
-    transient failures (the classifier's: a clash of two bridge updates,
-    an ACL delete refused while a racer re-attached it) are retried alike
-    until a deadline (lxd_again with lxd_backoff_race).
+    with the attachment) applies to everything not allowed; with none
+    attached the bridge allows everything. So every ACL of a model goes on
+    the model's bridge (lxd_bridge_name), listed in its security.acls, and
+    the list always holds the model's base ACL too (lxd_base_acl_name: no
+    rules, never detached by a group's delete, deleted with the model):
+    every write of the list puts it in, so no write, not even one that
+    lost a race, leaves the list empty and the bridge open (fail closed).
+    That list is shared by all groups of the model, and LXD's ETag check
+    is not atomic (concurrent PATCHes with one ETag both succeed, and
+    concurrent re-renders of one bridge's nft chains fail with "Failed
+    clearing firewall"), so every change of the list is a loop: read with
+    the ETag, PATCH with If-Match, then read again until the list holds
+    what we wanted, retrying lost races within a deadline. Writers on one
+    host also take an flock per bridge (s_bridge_lock), which spares LXD
+    most of the clashes; the retries alone are what make it correct (the
+    tests pass without the lock too). Lost races and LXD's transient
+    failures (the classifier's: a clash of two bridge updates, an ACL
+    delete refused while a racer re-attached it) are retried alike until a
+    deadline (lxd_again with lxd_backoff_race).
 
     A rule is one ingress rule of the ACL whose description is the rule's
     text (lxd_rules.c: the text, its parse and its LXD form). A machine's
     own group (tagged juju-machine-id: instance firewall mode) opens ports
     on its members only: its rules' destination is the /32 of every
     address of every running instance that lists the group in
-    user.juju-security-groups; with no such instance its rules are kept
-    but disabled. Model and global groups cover the whole bridge
-    (destination ""). Every write re-renders all rules of the ACL, so a
-    member's address is picked up by the next change. Rules not written by
-    us are kept as they are. */
+    user.juju-security-groups, sorted; with no such instance its rules are
+    kept but disabled. Model and global groups cover the whole bridge
+    (destination ""). Every write re-renders all rules of the ACL for
+    today's members. Members change without a write (stopped, started,
+    readdressed, created, deleted), so rules() reports a machine group's
+    rule only while it is enabled for exactly today's member addresses: a
+    stale rule reads as closed, the firewaller authorizes it again, and
+    that write renders every rule anew; lxd_firewall_refresh re-renders
+    without the firewaller (compute calls it when members come and go).
+    Rules not written by us are kept as they are. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -55,6 +67,8 @@
 #define S_ACL_NAME_LONGEST 63
 #define S_SHORT_PREFIX 44
 #define S_LOCK_SLOTS 64
+//  How long a writer waits for the flock before going on without it.
+#define S_LOCK_WAIT_MS 5000
 
 //  --------------------------------------------------------------------------
 //  ACL names
@@ -98,7 +112,24 @@ lxd_acl_name(const char *group, char out[LXD_ACL_MAX])
 //  chosen by the bridge's name (a fixed set, so nothing piles up; two
 //  bridges may share one), released by close, and by the kernel when a
 //  process dies. -1: no lock, go on without it; writers on other hosts
-//  are left to the retries.
+//  are left to the retries. The directories are world-writable, so a
+//  symbolic link or anything but a regular file is refused, files are
+//  opened read-only and made readable by all (writers of other uids share
+//  them), and a lock held too long (by anyone) is given up on.
+static int
+s_lock_open(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        return -1;
+    }
+    if (fd >= 0 && st.st_uid == geteuid() && (st.st_mode & 0777) != 0644)
+        (void)fchmod(fd, 0644); // an older 0600 file, or a umask's
+    return fd;
+}
+
 static int
 s_bridge_lock(const char *model)
 {
@@ -108,14 +139,21 @@ s_bridge_lock(const char *model)
     lxd_bridge_name(model, bridge);
     unsigned slot = (unsigned)(lxd_fnv(bridge) % S_LOCK_SLOTS);
     snprintf(path, sizeof path, "/run/lock/environs-lxd-acl.%u.lock", slot);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = s_lock_open(path);
     if (fd < 0) {
         snprintf(path, sizeof path, "/tmp/environs-lxd-acl.%u.lock", slot);
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        fd = s_lock_open(path);
     }
-    if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
-        close(fd);
-        fd = -1;
+    if (fd < 0)
+        return -1;
+    static const lxd_backoff_t poll = {.first_ms = 2, .max_ms = 20};
+    int64_t deadline = en_mono_ms() + S_LOCK_WAIT_MS;
+    for (int attempt = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; attempt++) {
+        if ((errno != EWOULDBLOCK && errno != EINTR) || en_mono_ms() >= deadline) {
+            close(fd);
+            return -1;
+        }
+        lxd_backoff_wait(&poll, attempt);
     }
     return fd;
 }
@@ -146,6 +184,24 @@ s_acl_clear(s_acl_t *acl)
     acl->etag = NULL;
 }
 
+//  GET of ACLs with their ETag, retried as lxd_call retries (5.0.2's
+//  `Failed getting ACL usage: Network ACL not found` while another ACL is
+//  being deleted is one of the classifier's transient answers).
+static int
+s_acl_call(en_compute_t *self, const char *path, json_t **meta, char **etag, en_err_t *err)
+{
+    for (int attempt = 0;; attempt++) {
+        en_err_t e = {0};
+        if (en_lxd_call(self->lxd, "GET", path, NULL, meta, etag, 0, &e) == 0)
+            return 0;
+        if (!lxd_again(&lxd_backoff_call, attempt, 0, &e)) {
+            if (err)
+                *err = e;
+            return -1;
+        }
+    }
+}
+
 //  The group's ACL: *found false when there is none (or the ACL of that
 //  name is another group's).
 static int
@@ -158,7 +214,7 @@ s_acl_get(en_compute_t *self, const char *group, s_acl_t *acl, bool *found, en_e
     lxd_acl_name(group, acl->name);
     snprintf(acl->path, sizeof acl->path, "/1.0/network-acls/%s", acl->name);
     en_err_t e = {0};
-    if (en_lxd_call(self->lxd, "GET", acl->path, NULL, &acl->acl, &acl->etag, 0, &e)) {
+    if (s_acl_call(self, acl->path, &acl->acl, &acl->etag, &e)) {
         if (e.kind == EN_NOT_FOUND)
             return 0;
         if (err)
@@ -187,21 +243,25 @@ s_acl_existing(en_compute_t *self, const char *group, s_acl_t *acl, en_err_t *er
 //  Members and their addresses
 
 //  The instances (of the model, when known) whose user.juju-security-
-//  groups lists group; running only, or every one.
+//  groups lists group; running only, or every one. The model narrows
+//  LXD's answer only when it is a plain word, and is checked here always.
 static int
 s_members(en_compute_t *self, const char *group, const char *model, bool running_only,
           char ***names, size_t *count, en_err_t *err)
 {
     *names = NULL;
     *count = 0;
-    char filter[160] = "";
-    if (model && *model)
-        snprintf(filter, sizeof filter, "config.user.%s eq %s", LXD_TAG_MODEL, model);
+    bool by_model = model && *model;
+    char *filter = NULL;
+    if (by_model && lxd_plain(model) &&
+        asprintf(&filter, "config.user.%s eq %s", LXD_TAG_MODEL, model) < 0)
+        return en_err_set(err, EN_INTERNAL, "out of memory");
     char *path = lxd_instances_path(1, filter);
+    free(filter);
     if (!path)
         return en_err_set(err, EN_INTERNAL, "out of memory");
     json_t *list = NULL;
-    int called = en_lxd_call(self->lxd, "GET", path, NULL, &list, NULL, 0, err);
+    int called = lxd_call(self, "GET", path, NULL, &list, 0, err);
     free(path);
     if (called)
         return -1;
@@ -212,7 +272,9 @@ s_members(en_compute_t *self, const char *group, const char *model, bool running
     {
         const char *groups = lxd_config(inst, LXD_KEY_GROUPS);
         const char *name = json_string_value(json_object_get(inst, "name"));
-        if (!name || !lxd_list_has(groups, group))
+        const char *owner = lxd_user(inst, LXD_TAG_MODEL);
+        if (!name || !lxd_list_has(groups, group) ||
+            (by_model && (!owner || strcmp(owner, model) != 0)))
             continue;
         if (running_only && strcmp(lxd_str(inst, "status"), "Running") != 0)
             continue;
@@ -230,11 +292,12 @@ s_members(en_compute_t *self, const char *group, const char *model, bool running
 //  How often a member without an address is read again.
 static const lxd_backoff_t s_dhcp_poll = {.first_ms = 50, .max_ms = 800};
 
-//  The addresses of a running member, waiting for DHCP until deadline.
-//  *count 0 when the instance went away meanwhile.
+//  The addresses of a running member; *count 0 when the instance went
+//  away meanwhile. One without an address yet is waited for until
+//  deadline (then UNAVAILABLE), or with deadline 0 sets *pending.
 static int
 s_member_addresses(en_compute_t *self, const char *name, int64_t deadline, char ***out,
-                   size_t *count, en_err_t *err)
+                   size_t *count, bool *pending, en_err_t *err)
 {
     for (int attempt = 0;; attempt++) {
         en_err_t e = {0};
@@ -248,15 +311,58 @@ s_member_addresses(en_compute_t *self, const char *name, int64_t deadline, char 
         if (*count)
             return 0;
         lxd_names_free(out, *count);
+        if (!deadline) {
+            *pending = true;
+            return 0;
+        }
         if (en_mono_ms() >= deadline)
             return en_err_set(err, EN_UNAVAILABLE, "instance \"%s\" has no address yet", name);
         lxd_backoff_wait(&s_dhcp_poll, attempt);
     }
 }
 
+//  A machine group's destination today: the /32 of every address of
+//  every running member, sorted, comma-joined (malloc'd; "" when it has
+//  none). deadline as s_member_addresses': with 0, *pending says that a
+//  member had no address yet (and the destination misses it).
+static int
+s_member_dest(en_compute_t *self, const char *group, const char *model, int64_t deadline,
+              char **dest, bool *pending, en_err_t *err)
+{
+    *dest = NULL;
+    *pending = false;
+    char **members = NULL;
+    size_t n = 0, size = 1;
+    if (s_members(self, group, model, true, &members, &n, err))
+        return -1;
+    lxd_texts_t cidrs = {0};
+    int rc = 0;
+    for (size_t m = 0; m < n && rc == 0; m++) {
+        char **addrs = NULL;
+        size_t na = 0;
+        rc = s_member_addresses(self, members[m], deadline, &addrs, &na, pending, err);
+        for (size_t a = 0; a < na && rc == 0; a++) {
+            char cidr[64];
+            snprintf(cidr, sizeof cidr, "%s/32", addrs[a]);
+            size += strlen(cidr) + 1;
+            rc = lxd_texts_add(&cidrs, cidr, err);
+        }
+        lxd_names_free(&addrs, na);
+    }
+    lxd_names_free(&members, n);
+    if (rc == 0 && !(*dest = calloc(1, size)))
+        rc = en_err_set(err, EN_INTERNAL, "out of memory");
+    if (rc == 0 && cidrs.count > 1)
+        qsort(cidrs.texts, cidrs.count, sizeof(char *), lxd_strcmp_p);
+    for (size_t i = 0, used = 0; rc == 0 && i < cidrs.count; i++)
+        used += (size_t)snprintf(*dest + used, size - used, "%s%s", i ? "," : "", cidrs.texts[i]);
+    lxd_texts_clear(&cidrs);
+    return rc;
+}
+
 //  Where the group's rules apply: "" (the whole bridge) for a model or
-//  global group; a machine group's member addresses as /32s, and *none
-//  true when it has no running member (malloc'd).
+//  global group; a machine group's member addresses as /32s, waited for,
+//  and *none true when it has no running member (malloc'd).
 static int
 s_destination(en_compute_t *self, const char *group, json_t *acl, char **dest, bool *none,
               en_err_t *err)
@@ -266,47 +372,79 @@ s_destination(en_compute_t *self, const char *group, json_t *acl, char **dest, b
         *dest = strdup("");
         return *dest ? 0 : en_err_set(err, EN_INTERNAL, "out of memory");
     }
-    char **members = NULL;
-    size_t n = 0;
-    if (s_members(self, group, lxd_user(acl, LXD_TAG_MODEL), true, &members, &n, err))
+    bool pending;
+    if (s_member_dest(self, group, lxd_user(acl, LXD_TAG_MODEL), en_mono_ms() + S_DEADLINE_MS, dest,
+                      &pending, err))
         return -1;
-    int64_t deadline = en_mono_ms() + S_DEADLINE_MS;
-    size_t size = 1, used = 0;
-    *dest = calloc(1, size);
-    int rc = *dest ? 0 : en_err_set(err, EN_INTERNAL, "out of memory");
-    for (size_t m = 0; m < n && rc == 0; m++) {
-        char **addrs = NULL;
-        size_t na = 0;
-        if ((rc = s_member_addresses(self, members[m], deadline, &addrs, &na, err)))
-            break;
-        for (size_t a = 0; a < na && rc == 0; a++) {
-            size += strlen(addrs[a]) + 4;
-            char *grown = realloc(*dest, size);
-            if (!grown) {
-                rc = en_err_set(err, EN_INTERNAL, "out of memory");
-                break;
-            }
-            *dest = grown;
-            used +=
-                (size_t)snprintf(*dest + used, size - used, "%s%s/32", used ? "," : "", addrs[a]);
-        }
-        lxd_names_free(&addrs, na);
-    }
-    lxd_names_free(&members, n);
-    if (rc) {
-        free(*dest);
-        *dest = NULL;
-        return -1;
-    }
-    *none = used == 0;
+    *none = **dest == '\0';
     return 0;
 }
 
 //  --------------------------------------------------------------------------
-//  The bridge's security.acls
+//  The model's base ACL and the bridge's security.acls
 
-//  Attach (or detach) acl on the model's bridge until a read shows it so.
-//  make_bridge: a missing bridge is made (lxd_model_ensure), else a
+void
+lxd_base_acl_name(const char *model_uuid, char out[LXD_ACL_MAX])
+{
+    char bridge[LXD_BRIDGE_MAX];
+    lxd_bridge_name(model_uuid, bridge);
+    snprintf(out, LXD_ACL_MAX, "en-%s-base", bridge + 2);
+}
+
+int
+lxd_firewall_base(en_compute_t *self, const char *model_uuid, const char *controller_uuid,
+                  en_err_t *err)
+{
+    if (!model_uuid || !*model_uuid)
+        return en_err_set(err, EN_NOT_VALID, "base ACL: no model uuid");
+    char name[LXD_ACL_MAX];
+    lxd_base_acl_name(model_uuid, name);
+    json_t *config = json_pack("{s:s}", "user." LXD_TAG_MODEL, model_uuid);
+    if (!config)
+        return en_err_set(err, EN_INTERNAL, "out of memory");
+    if (controller_uuid && *controller_uuid)
+        json_object_set_new(config, "user." LXD_TAG_CONTROLLER, json_string(controller_uuid));
+    json_t *body = json_pack("{s:s, s:s, s:o, s:[], s:[]}", "name", name, "description",
+                             "environs model base: no rules, so that the default reject applies",
+                             "config", config, "ingress", "egress");
+    en_err_t e = {0};
+    int rc = body ? lxd_call(self, "POST", "/1.0/network-acls", body, NULL, 0, &e)
+                  : en_err_set(&e, EN_INTERNAL, "out of memory");
+    json_decref(body);
+    if (rc && e.kind != EN_ALREADY_EXISTS) {
+        if (err)
+            *err = e;
+        return -1;
+    }
+    return 0;
+}
+
+int
+lxd_firewall_base_delete(en_compute_t *self, const char *model_uuid, en_err_t *err)
+{
+    char name[LXD_ACL_MAX], path[3 * LXD_ACL_MAX + 32];
+    lxd_base_acl_name(model_uuid, name);
+    lxd_path(path, sizeof path, "/1.0/network-acls/", name, NULL);
+    json_t *acl = NULL;
+    en_err_t e = {0};
+    int rc = s_acl_call(self, path, &acl, NULL, &e);
+    const char *owner = rc ? NULL : lxd_user(acl, LXD_TAG_MODEL);
+    //  Another model's (it would share our bridge's name too): not ours.
+    if (rc == 0 && owner && model_uuid && strcmp(owner, model_uuid) == 0)
+        rc = lxd_call(self, "DELETE", path, NULL, NULL, 0, &e);
+    json_decref(acl);
+    if (rc && e.kind != EN_NOT_FOUND) {
+        if (err)
+            *err = e;
+        return -1;
+    }
+    return 0;
+}
+
+//  Attach (or detach) acl on the model's bridge until a read shows it so,
+//  the base ACL listed as well (made first when the list lacks it) and
+//  the default actions set: whatever a write leaves, the list is never
+//  empty. make_bridge: a missing bridge is made (lxd_model_ensure), else a
 //  missing bridge means there is nothing to change.
 static int
 s_bridge_acls(en_compute_t *self, const char *acl, const char *model, const char *controller,
@@ -317,14 +455,15 @@ s_bridge_acls(en_compute_t *self, const char *acl, const char *model, const char
                    ? en_err_set(err, EN_NOT_VALID, "security group ACL \"%s\" has no %s tag", acl,
                                 LXD_TAG_MODEL)
                    : 0;
-    char bridge[LXD_BRIDGE_MAX], path[64];
+    char bridge[LXD_BRIDGE_MAX], path[128], base[LXD_ACL_MAX];
     lxd_bridge_name(model, bridge);
-    snprintf(path, sizeof path, "/1.0/networks/%s", bridge);
+    lxd_base_acl_name(model, base);
+    lxd_path(path, sizeof path, "/1.0/networks/", bridge, NULL);
     int64_t deadline = en_mono_ms() + S_DEADLINE_MS;
-    bool made = false;
+    bool made = false, based = false;
     for (int attempt = 0;; attempt++) {
-        json_t *net = NULL;
-        char *etag = NULL;
+        json_t *net = NULL, *patch = NULL;
+        char *etag = NULL, *edited = NULL;
         en_err_t e = {0};
         int lock = s_bridge_lock(model);
         int rc = en_lxd_call(self->lxd, "GET", path, NULL, &net, &etag, 0, &e);
@@ -347,34 +486,36 @@ s_bridge_acls(en_compute_t *self, const char *acl, const char *model, const char
             const char *list = lxd_config(net, "security.acls");
             const char *in = lxd_config(net, "security.acls.default.ingress.action");
             const char *out = lxd_config(net, "security.acls.default.egress.action");
-            bool done = attach ? lxd_list_has(list, acl) && in && strcmp(in, "reject") == 0 &&
-                                     out && strcmp(out, "allow") == 0
-                               : !lxd_list_has(list, acl);
-            if (done) {
+            bool listed = lxd_list_has(list, base) && lxd_list_has(list, acl) == attach;
+            if (listed && in && strcmp(in, "reject") == 0 && out && strcmp(out, "allow") == 0) {
                 s_bridge_unlock(lock);
                 json_decref(net);
                 free(etag);
                 return 0;
             }
-            char *edited = lxd_list_edit(list, acl, attach);
-            json_t *patch =
-                edited ? json_pack("{s:{s:s}}", "config", "security.acls", edited) : NULL;
-            free(edited);
-            if (!patch)
-                rc = en_err_set(&e, EN_INTERNAL, "out of memory");
-            else {
-                if (attach) {
-                    json_t *pc = json_object_get(patch, "config");
-                    json_object_set_new(pc, "security.acls.default.ingress.action",
-                                        json_string("reject"));
-                    json_object_set_new(pc, "security.acls.default.egress.action",
-                                        json_string("allow"));
-                }
-                rc = en_lxd_call_if_match(self->lxd, "PATCH", path, patch, etag, NULL, 0, &e);
-                json_decref(patch);
+            //  The base goes in first: made unless listed (LXD refuses an
+            //  unknown ACL), kept in every list this writes.
+            if (!lxd_list_has(list, base) && !based) {
+                rc = lxd_firewall_base(self, model, controller, &e);
+                based = rc == 0;
             }
+            char *without = rc ? NULL : lxd_list_edit(list, acl, attach);
+            edited = without && !lxd_list_has(without, base) ? lxd_list_edit(without, base, true)
+                                                             : without;
+            if (edited != without)
+                free(without);
+            patch = edited ? json_pack("{s:{s:s, s:s, s:s}}", "config", "security.acls", edited,
+                                       "security.acls.default.ingress.action", "reject",
+                                       "security.acls.default.egress.action", "allow")
+                           : NULL;
+            if (rc == 0 && !patch)
+                rc = en_err_set(&e, EN_INTERNAL, "out of memory");
+            if (rc == 0)
+                rc = en_lxd_call_if_match(self->lxd, "PATCH", path, patch, etag, NULL, 0, &e);
         }
         s_bridge_unlock(lock);
+        json_decref(patch);
+        free(edited);
         json_decref(net);
         free(etag);
         //  A successful PATCH is checked by the next read: another writer
@@ -393,12 +534,17 @@ s_bridge_acls(en_compute_t *self, const char *acl, const char *model, const char
 //  --------------------------------------------------------------------------
 //  Changing rules
 
-//  authorize (add) and revoke: read the ACL, edit its set of rules,
-//  render them for today's members and PUT it back with If-Match, until
-//  no other writer raced us.
+//  What a write does to the group's set of rules before rendering it.
+typedef enum { S_ADD, S_REMOVE, S_RENDER } s_edit_t;
+
+//  authorize (add), revoke (remove) and refresh (render): read the ACL,
+//  edit its set of rules, render every rule for today's members and PUT
+//  it back with If-Match, unless that changes nothing, until no other
+//  writer raced us. S_RENDER touches machine groups with rules only (the
+//  others' destination never changes), and an unknown group is no error.
 static int
-s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, size_t n, bool add,
-         en_err_t *err)
+s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, size_t n,
+         s_edit_t edit, en_err_t *err)
 {
     lxd_texts_t change;
     if (lxd_texts_of(rules, n, &change, err))
@@ -412,10 +558,19 @@ s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, 
         json_t *ingress = NULL, *body = NULL;
         bool none, verify = false;
         en_err_t e = {0};
-        if (s_acl_existing(self, group, &acl, &e) || lxd_texts_in(acl.acl, &want, &e))
+        if (s_acl_existing(self, group, &acl, &e)) {
+            if (edit == S_RENDER && e.kind == EN_NOT_FOUND)
+                rc = 0;
             goto round;
+        }
+        if (lxd_texts_in(acl.acl, &want, &e))
+            goto round;
+        if (edit == S_RENDER && (!lxd_user(acl.acl, LXD_TAG_MACHINE) || want.count == 0)) {
+            rc = 0;
+            goto round;
+        }
         for (size_t i = 0; i < change.count; i++) {
-            if (!add)
+            if (edit == S_REMOVE)
                 lxd_texts_remove(&want, change.texts[i]);
             else if (lxd_texts_add(&want, change.texts[i], &e))
                 goto round;
@@ -464,15 +619,31 @@ s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, 
         }
     }
     lxd_texts_clear(&change);
-    if (rc == 0 && add) {
+    if (rc == 0 && edit == S_ADD) {
         //  The rules mean nothing unless the ACL is on its bridge: a lost
         //  race of ensure_group is mended here.
         s_acl_t acl;
         if (s_acl_existing(self, group, &acl, err))
             return -1;
-        rc =
-            s_bridge_acls(self, acl.name, lxd_user(acl.acl, LXD_TAG_MODEL), NULL, true, false, err);
+        rc = s_bridge_acls(self, acl.name, lxd_user(acl.acl, LXD_TAG_MODEL),
+                           lxd_user(acl.acl, LXD_TAG_CONTROLLER), true, false, err);
         s_acl_clear(&acl);
+    }
+    return rc;
+}
+
+int
+lxd_firewall_refresh(en_compute_t *self, const char *const *groups, size_t n, en_err_t *err)
+{
+    //  Every group is tried; the first failure is the answer.
+    int rc = 0;
+    for (size_t i = 0; groups && i < n; i++) {
+        en_err_t one = {0};
+        if (!groups[i] || !*groups[i] || s_change(self, groups[i], NULL, 0, S_RENDER, &one) == 0)
+            continue;
+        if (rc == 0 && err)
+            *err = one;
+        rc = -1;
     }
     return rc;
 }
@@ -552,7 +723,8 @@ s_delete_group(en_compute_t *self, const char *name, en_err_t *err)
         //  Detach, then delete; a racing writer of the list holding an old
         //  read may attach it again ("in use"), and the loop detaches again.
         en_err_t e = {0};
-        if (s_bridge_acls(self, acl.name, model, NULL, false, false, err)) {
+        if (s_bridge_acls(self, acl.name, model, lxd_user(acl.acl, LXD_TAG_CONTROLLER), false,
+                          false, err)) {
             rc = -1;
             break;
         }
@@ -582,7 +754,7 @@ s_list_groups(en_compute_t *self, const en_tag_t *filters, size_t filter_count, 
     if (filter_count && !filters)
         return en_err_set(err, EN_NOT_VALID, "filters not specified");
     json_t *acls = NULL;
-    if (en_lxd_call(self->lxd, "GET", "/1.0/network-acls?recursion=1", NULL, &acls, NULL, 0, err))
+    if (s_acl_call(self, "/1.0/network-acls?recursion=1", &acls, NULL, err))
         return -1;
     size_t i;
     json_t *acl;
@@ -609,26 +781,40 @@ static int
 s_authorize(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, size_t n,
             en_err_t *err)
 {
-    return s_change(self, group, rules, n, true, err);
+    return s_change(self, group, rules, n, S_ADD, err);
 }
 
 static int
 s_revoke(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, size_t n,
          en_err_t *err)
 {
-    return s_change(self, group, rules, n, false, err);
+    return s_change(self, group, rules, n, S_REMOVE, err);
 }
 
+//  The rules that are open as they stand. A machine group's are those
+//  enabled for exactly its members' addresses today (read as authorize
+//  reads them, without waiting for DHCP): with a member stopped, started
+//  at another address, added or without an address yet, its rules read
+//  as closed, so that the firewaller authorizes them again.
 static int
 s_rules(en_compute_t *self, const char *group, en_ingress_rule_t **rules, size_t *n, en_err_t *err)
 {
     *rules = NULL;
     *n = 0;
     s_acl_t acl;
-    lxd_texts_t texts;
+    lxd_texts_t texts = {0};
+    char *dest = NULL;
+    bool pending = false;
     if (s_acl_existing(self, group, &acl, err))
         return -1;
-    int rc = lxd_texts_in(acl.acl, &texts, err);
+    int rc = 0;
+    if (!lxd_user(acl.acl, LXD_TAG_MACHINE))
+        rc = lxd_texts_in(acl.acl, &texts, err);
+    else if ((rc = s_member_dest(self, group, lxd_user(acl.acl, LXD_TAG_MODEL), 0, &dest, &pending,
+                                 err)) == 0 &&
+             !pending && *dest)
+        rc = lxd_texts_live(acl.acl, dest, &texts, err);
+    free(dest);
     s_acl_clear(&acl);
     if (rc)
         return -1;

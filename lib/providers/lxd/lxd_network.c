@@ -41,24 +41,33 @@ typedef struct {
     const char *network; // `network`, else `parent`; "" when neither
 } s_nic_dev_t;
 
+//  Copies for the answer; *oom set when one fails (the caller then
+//  clears what it filled and answers INTERNAL).
 static char *
-s_dup(const char *text)
+s_dup(const char *text, bool *oom)
 {
     char *copy = strdup(text ? text : "");
-    if (!copy)
-        abort(); // out of memory: nothing sensible to answer
+    *oom = *oom || !copy;
     return copy;
 }
 
-//  A malloc'd array of one copy of text.
+//  A malloc'd array of one copy of text; NULL (and *oom) when out of memory.
 static char **
-s_one(const char *text)
+s_one(const char *text, bool *oom)
 {
     char **array = calloc(1, sizeof *array);
-    if (!array)
-        abort();
-    array[0] = s_dup(text);
+    if (array && !(array[0] = strdup(text ? text : ""))) {
+        free(array);
+        array = NULL;
+    }
+    *oom = *oom || !array;
     return array;
+}
+
+static int
+s_oom(en_err_t *err)
+{
+    return en_err_set(err, EN_INTERNAL, "out of memory");
 }
 
 //  "10.208.3.1/24" → cidr "10.208.3.0/24", gateway "10.208.3.1". Anything
@@ -107,8 +116,11 @@ s_bridges(en_compute_t *self, json_t **networks, s_bridge_t **out, size_t *count
         return -1;
     size_t n = json_array_size(*networks);
     *out = calloc(n ? n : 1, sizeof **out);
-    if (!*out)
-        abort();
+    if (!*out) {
+        json_decref(*networks);
+        *networks = NULL;
+        return s_oom(err);
+    }
     size_t i;
     json_t *net;
     json_array_foreach(*networks, i, net)
@@ -144,12 +156,12 @@ s_instance_get(en_compute_t *self, const char *id, const char *suffix, json_t **
     if (!id || !*id)
         return en_err_set(err, EN_NOT_FOUND, "instance \"\" not found");
     char *name = en_lxd_escape(id);
-    if (!name)
-        abort();
-    size_t len = strlen(name) + strlen(suffix) + 32;
-    char *path = malloc(len);
-    if (!path)
-        abort();
+    size_t len = name ? strlen(name) + strlen(suffix) + 32 : 0;
+    char *path = name ? malloc(len) : NULL;
+    if (!path) {
+        free(name);
+        return s_oom(err);
+    }
     snprintf(path, len, "/1.0/instances/%s%s", name, suffix);
     int rc = en_lxd_call(self->lxd, "GET", path, NULL, out, NULL, 0, err);
     if (rc && err && (err->kind == EN_NOT_FOUND || err->kind == EN_NOT_VALID))
@@ -167,15 +179,15 @@ s_nic_dev_cmp(const void *a, const void *b)
 }
 
 //  The nic devices of an instance (borrowing from inst), in interface
-//  name order: their index is the device index.
+//  name order: their index is the device index. NULL: out of memory.
 static s_nic_dev_t *
 s_nic_devs(const json_t *inst, size_t *count)
 {
     const json_t *devices = json_object_get(inst, "expanded_devices");
     s_nic_dev_t *devs = calloc(json_object_size(devices) + 1, sizeof *devs);
-    if (!devs)
-        abort();
     *count = 0;
+    if (!devs)
+        return NULL;
     const char *key;
     json_t *dev;
     json_object_foreach((json_t *)devices, key, dev)
@@ -191,14 +203,19 @@ s_nic_devs(const json_t *inst, size_t *count)
     return devs;
 }
 
-static void
-s_subnet_fill(en_subnet_t *subnet, const s_bridge_t *bridge, const char *zone)
+static int
+s_subnet_fill(en_subnet_t *subnet, const s_bridge_t *bridge, const char *zone, en_err_t *err)
 {
-    subnet->id = s_dup(bridge->name);
-    subnet->cidr = s_dup(bridge->cidr);
-    subnet->space_id = s_dup("");
-    subnet->zones = s_one(zone);
-    subnet->zone_count = 1;
+    bool oom = false;
+    subnet->id = s_dup(bridge->name, &oom);
+    subnet->cidr = s_dup(bridge->cidr, &oom);
+    subnet->space_id = s_dup("", &oom);
+    subnet->zones = s_one(zone, &oom);
+    subnet->zone_count = subnet->zones ? 1 : 0;
+    if (!oom)
+        return 0;
+    en_subnet_clear(subnet);
+    return s_oom(err);
 }
 
 static int
@@ -217,18 +234,27 @@ s_subnets(en_compute_t *self, const char *instance_id, en_subnet_t **out, size_t
         goto cleanup;
     if (s_bridges(self, &networks, &bridges, &bridge_count, err) || s_zone(self, &zone, err))
         goto cleanup;
-    if (inst)
-        devs = s_nic_devs(inst, &dev_count);
-    *out = calloc(bridge_count ? bridge_count : 1, sizeof **out);
-    if (!*out)
-        abort();
+    if (inst && !(devs = s_nic_devs(inst, &dev_count))) {
+        s_oom(err);
+        goto cleanup;
+    }
+    if (!(*out = calloc(bridge_count ? bridge_count : 1, sizeof **out))) {
+        s_oom(err);
+        goto cleanup;
+    }
     // bridges are sorted by name, so the subnets are too, each once
     for (size_t i = 0; i < bridge_count; i++) {
         bool wanted = !inst;
         for (size_t k = 0; k < dev_count && !wanted; k++)
             wanted = strcmp(devs[k].network, bridges[i].name) == 0;
-        if (wanted)
-            s_subnet_fill(&(*out)[(*count)++], &bridges[i], zone);
+        if (!wanted)
+            continue;
+        if (s_subnet_fill(&(*out)[*count], &bridges[i], zone, err)) {
+            en_subnets_free(out, *count);
+            *count = 0;
+            goto cleanup;
+        }
+        (*count)++;
     }
     rc = 0;
 cleanup:
@@ -239,10 +265,12 @@ cleanup:
     return rc;
 }
 
-static void
+static int
 s_nic_fill(en_nic_t *nic, int index, const char *instance_id, const s_nic_dev_t *dev,
-           const json_t *inst, const json_t *state, const s_bridge_t *bridge, const char *zone)
+           const json_t *inst, const json_t *state, const s_bridge_t *bridge, const char *zone,
+           en_err_t *err)
 {
+    bool oom = false;
     const json_t *ifstate = json_object_get(json_object_get(state, "network"), dev->ifname);
     char key[256];
     snprintf(key, sizeof key, "volatile.%s.hwaddr", dev->device);
@@ -252,26 +280,30 @@ s_nic_fill(en_nic_t *nic, int index, const char *instance_id, const s_nic_dev_t 
     const char *gateway = bridge ? bridge->gateway : "";
 
     nic->device_index = index;
-    nic->mac = s_dup(*mac ? mac : lxd_str(ifstate, "hwaddr"));
-    nic->cidr = s_dup(bridge ? bridge->cidr : "");
-    nic->provider_id = s_dup(provider_id);
-    nic->subnet_id = s_dup(dev->network);
-    nic->space_id = s_dup("");
-    nic->vlan_id = s_dup("");
-    nic->address_id = s_dup("");
-    nic->zones = s_one(zone);
-    nic->zone_count = 1;
-    nic->interface_name = s_dup(dev->ifname);
-    nic->parent_interface_name = s_dup(dev->network);
-    nic->interface_type = s_dup("ethernet");
-    nic->config_type = s_dup("dhcp");
-    nic->address = s_dup(lxd_if_ipv4(ifstate, 0)); // the first, or ""
+    nic->mac = s_dup(*mac ? mac : lxd_str(ifstate, "hwaddr"), &oom);
+    nic->cidr = s_dup(bridge ? bridge->cidr : "", &oom);
+    nic->provider_id = s_dup(provider_id, &oom);
+    nic->subnet_id = s_dup(dev->network, &oom);
+    nic->space_id = s_dup("", &oom);
+    nic->vlan_id = s_dup("", &oom);
+    nic->address_id = s_dup("", &oom);
+    nic->zones = s_one(zone, &oom);
+    nic->zone_count = nic->zones ? 1 : 0;
+    nic->interface_name = s_dup(dev->ifname, &oom);
+    nic->parent_interface_name = s_dup(dev->network, &oom);
+    nic->interface_type = s_dup("ethernet", &oom);
+    nic->config_type = s_dup("dhcp", &oom);
+    nic->address = s_dup(lxd_if_ipv4(ifstate, 0), &oom); // the first, or ""
     if (*gateway) {
-        nic->dns_servers = s_one(gateway);
-        nic->dns_server_count = 1;
+        nic->dns_servers = s_one(gateway, &oom);
+        nic->dns_server_count = nic->dns_servers ? 1 : 0;
     }
     nic->mtu = (int)json_integer_value(json_object_get(ifstate, "mtu"));
-    nic->gateway = s_dup(gateway);
+    nic->gateway = s_dup(gateway, &oom);
+    if (!oom)
+        return 0;
+    en_nic_clear(nic);
+    return s_oom(err);
 }
 
 static int
@@ -290,13 +322,18 @@ s_interfaces(en_compute_t *self, const char *instance_id, en_nic_t **out, size_t
         s_instance_get(self, instance_id, "/state", &state, err) ||
         s_bridges(self, &networks, &bridges, &bridge_count, err) || s_zone(self, &zone, err))
         goto cleanup;
-    devs = s_nic_devs(inst, &dev_count);
-    *out = calloc(dev_count ? dev_count : 1, sizeof **out);
-    if (!*out)
-        abort();
-    for (size_t i = 0; i < dev_count; i++)
-        s_nic_fill(&(*out)[i], (int)i, instance_id, &devs[i], inst, state,
-                   s_bridge_find(bridges, bridge_count, devs[i].network), zone);
+    if (!(devs = s_nic_devs(inst, &dev_count)) ||
+        !(*out = calloc(dev_count ? dev_count : 1, sizeof **out))) {
+        s_oom(err);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < dev_count; i++) {
+        if (s_nic_fill(&(*out)[i], (int)i, instance_id, &devs[i], inst, state,
+                       s_bridge_find(bridges, bridge_count, devs[i].network), zone, err)) {
+            en_nics_free(out, i);
+            goto cleanup;
+        }
+    }
     *count = dev_count;
     rc = 0;
 cleanup:

@@ -32,7 +32,9 @@
         at most 15 bytes), managed, ipv4.address = a free /24 carved from
         ENVIRONS_LXD_BRIDGE_RANGE (default 10.208.0.0/16), ipv4.nat=false,
         ipv6.address=none, ipv4.dhcp=true;
-        security.acls = the model's ACLs, security.acls.default.ingress.action
+        security.acls = the model's base ACL `en-<11 hex>-base` (no rules,
+        listed from the network's first config so that the list is never
+        empty) and its groups' ACLs, security.acls.default.ingress.action
         = reject, security.acls.default.egress.action = allow.
       - profile `en-<model uuid>`: eth0 {type nic, network <bridge>} and
         root (disk, path /, pool = the connection's pool).
@@ -150,6 +152,29 @@ int lxd_rule_parse(const char *text, en_ingress_rule_t *rule);
 json_t *lxd_ingress_build(json_t *old, lxd_texts_t *want, const char *dest, bool disabled);
 //  Whether two ingress lists are the same (LXD leaves out empty fields).
 bool lxd_ingress_same(json_t *a, json_t *b);
+//  The texts of our rules that apply as rendered for dest: enabled, and
+//  with exactly dest's items (a comma list, as a set) as destination.
+int lxd_texts_live(json_t *acl, const char *dest, lxd_texts_t *t, en_err_t *err);
+
+//  The model's base ACL (lxd_firewall.c): "en-<11 hex of the model uuid>-
+//  base", rule-less, tagged with the model and controller. Every write of
+//  the bridge's security.acls keeps it listed, so that the list is never
+//  empty (an empty list makes 5.0.2's bridge allow everything) and the
+//  default ingress reject always applies. lxd_firewall_base makes it
+//  unless it exists (before a bridge POST that lists it);
+//  lxd_firewall_base_delete deletes it once the bridge is gone (none, or
+//  another model's, is no error).
+void lxd_base_acl_name(const char *model_uuid, char out[LXD_ACL_MAX]);
+int lxd_firewall_base(en_compute_t *self, const char *model_uuid, const char *controller_uuid,
+                      en_err_t *err);
+int lxd_firewall_base_delete(en_compute_t *self, const char *model_uuid, en_err_t *err);
+//  Render again, for today's members, the rules of each of groups that is
+//  a machine group with rules (others, and unknown groups, are left as
+//  they are); no write when nothing changed. A member without an address
+//  is waited for (30 s) as authorize does. Every group is tried; the
+//  first failure is the answer. For compute, after an instance joins or
+//  leaves groups (create, terminate).
+int lxd_firewall_refresh(en_compute_t *self, const char *const *groups, size_t n, en_err_t *err);
 
 //  Where an instance's nonce is written at create (Juju's
 //  <DataDir>/nonce.txt), then read back by bootstrap's finalize.
@@ -184,6 +209,9 @@ const char *lxd_tag(const en_tag_t *tags, size_t count, const char *key);
 void lxd_set_user(json_t *config, const en_tag_t *tags, size_t count);
 //  Whether obj's config carries every filter tag (a NULL value: any).
 bool lxd_has_tags(const json_t *obj, const en_tag_t *filters, size_t count);
+//  lxd_set_user, checked: NOT_VALID `tag "<key>" is not valid UTF-8`
+//  (jansson refuses such a key or value), INTERNAL when out of memory.
+int lxd_put_user(json_t *config, const en_tag_t *tags, size_t count, en_err_t *err);
 
 //  --------------------------------------------------------------------------
 //  Paths, lists, numbers (lxd_common.c)
@@ -209,6 +237,9 @@ bool lxd_list_has(const char *list, const char *item);
 char *lxd_list_edit(const char *list, const char *item, bool add);
 //  "a.b.c.d/n": the address (host order) and n; false for anything else.
 bool lxd_ipv4_cidr(const char *text, uint32_t *addr, unsigned *prefix);
+//  Whether LXD's filter parser takes s as one word (letters, digits and
+//  "-_.:"), so it may go into a filter= expression; NULL and "" do not.
+bool lxd_plain(const char *s);
 //  FNV-1a, 64 bits: stable across builds and hosts.
 uint64_t lxd_fnv(const char *text);
 

@@ -18,22 +18,32 @@
       - `empty` {}: the unix socket.
       - `certificate` {server-cert, client-cert, client-key (hidden)}: PEM
         text, or each from a file (`<name>-file`), as Juju reads them.
-      - `interactive` {trust-password, token}, both hidden and optional:
-        never stored. FinalizeCredential turns it into a `certificate`
+      - `interactive` {trust-password, token, server-fingerprint}: never
+        stored. FinalizeCredential turns it into a `certificate`
         credential against an https endpoint, as `lxc remote add` does: a
         new client certificate, the server's certificate taken from the
-        TLS handshake without trusting it first (with a token, it must
-        have the fingerprint the token names), POST /1.0/certificates
+        TLS handshake without trusting it first, POST /1.0/certificates
         with the secret, then GET /1.0 must answer auth "trusted". Exactly
-        one secret: LXD 5.0 takes both in the `password` field (a token is
-        the base64 text `lxc config trust add` prints; LXD 5.0.2 ignores a
-        `trust_token` field).
+        one secret (both hidden): LXD 5.0 takes both in the `password`
+        field (a token is the base64 text `lxc config trust add` prints;
+        LXD 5.0.2 ignores a `trust_token` field).
+        The secret goes only to the server it is meant for: a token names
+        the server certificate's fingerprint, and the optional
+        server-fingerprint (SHA-256, hex, with or without colons: what
+        `lxc info` prints on the server) must match the presented
+        certificate too. A trust password without server-fingerprint
+        trusts the certificate presented on first use, which `lxc remote
+        add` asks its user to confirm; we cannot ask, so we log it.
+        When a step after the POST fails, the new client certificate is
+        removed from the server's trust store again (best effort, logged):
+        a failed FinalizeCredential leaves no trusted key behind.
 
     DetectCredentials finds what the machine already has: `localhost`
     (empty) when the local socket exists, and one `certificate`
     credential per HTTPS remote of the lxc client's config.yml
     ($LXD_CONF, else ~/.config/lxc) when client.crt and client.key are
     beside it, with the remote's servercerts/<remote>.crt. */
+#include <ctype.h>
 #include <curl/curl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -83,12 +93,16 @@ static const en_cred_attr_t s_interactive_attrs[] = {
      .description = "A certificate add token (`lxc config trust add` on the server).",
      .hidden = true,
      .optional = true},
+    {.name = "server-fingerprint",
+     .description = "The LXD server certificate's SHA-256 fingerprint, hex with or without "
+                    "colons; without it, the certificate presented on first use is trusted.",
+     .optional = true},
 };
 
 static const en_cred_schema_t s_schemas[] = {
     {.auth_type = "empty", .attrs = NULL, .attr_count = 0},
     {.auth_type = "certificate", .attrs = s_certificate_attrs, .attr_count = 3},
-    {.auth_type = "interactive", .attrs = s_interactive_attrs, .attr_count = 2},
+    {.auth_type = "interactive", .attrs = s_interactive_attrs, .attr_count = 3},
 };
 
 //  --------------------------------------------------------------------------
@@ -156,6 +170,29 @@ s_fingerprint(const char *pem, char out[65])
         return -1;
     for (unsigned int i = 0; i < n; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+//  A fingerprint as people write it (hex, any case, with or without colons)
+//  in LXD's form, 64 lower-case hex digits.
+static int
+s_parse_fingerprint(const char *text, char out[65], en_err_t *err)
+{
+    size_t n = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == ':')
+            continue;
+        if (n == 64 || !isxdigit((unsigned char)*p)) {
+            n = 0;
+            break;
+        }
+        out[n++] = (char)tolower((unsigned char)*p);
+    }
+    out[n] = '\0';
+    if (n != 64)
+        return en_err_set(err, EN_NOT_VALID,
+                          "\"server-fingerprint\" is not a SHA-256 fingerprint (64 hex digits, "
+                          "colons allowed)");
     return 0;
 }
 
@@ -554,11 +591,11 @@ cleanup:
     return rc;
 }
 
-//  Ask the server to trust client_cert with secret, then check it does.
-//  *server_pem is the server's certificate as GET /1.0 gives it.
-static int
-s_get_trusted(const char *endpoint, const char *pinned, const char *name, const char *secret,
-              const char *client_cert, const char *client_key, char **server_pem, en_err_t *err)
+//  Ask the server to trust client_cert with secret: a client pinned to the
+//  presented certificate that has POSTed it, or NULL.
+static en_lxd_t *
+s_trust(const char *endpoint, const char *pinned, const char *name, const char *secret,
+        const char *client_cert, const char *client_key, en_err_t *err)
 {
     en_lxd_config_t cfg = {.endpoint = endpoint,
                            .client_cert = client_cert,
@@ -566,42 +603,70 @@ s_get_trusted(const char *endpoint, const char *pinned, const char *name, const 
                            .server_cert = pinned};
     en_lxd_t *lxd = en_lxd_new(&cfg, err);
     if (!lxd)
-        return -1;
-    int rc = -1;
+        return NULL;
     char *der = s_der_base64(client_cert);
     json_t *body = json_pack("{s:s, s:s, s:s?, s:s}", "type", "client", "name", name, "certificate",
                              der, "password", secret);
-    if (!der || !body) {
+    int rc = -1;
+    if (!der || !body)
         en_err_set(err, EN_INTERNAL, "lxd: out of memory");
-        goto cleanup;
-    }
+    else if ((rc = en_lxd_call(lxd, "POST", "/1.0/certificates", body, NULL, NULL, 0, err)) &&
+             err && err->kind == EN_UNAUTHORIZED)
+        en_err_annotate(err, "the server refused the token or trust password");
+    json_decref(body);
+    free(der);
+    if (rc)
+        en_lxd_destroy(&lxd);
+    return lxd;
+}
+
+//  After the POST: GET /1.0 must answer auth "trusted" and name the
+//  certificate the server presented (fingerprint got). *server_pem is that
+//  certificate as GET /1.0 gives it.
+static int
+s_check_trusted(en_lxd_t *lxd, const char *endpoint, const char *pinned, const char *got,
+                char **server_pem, en_err_t *err)
+{
     const json_t *server = NULL;
-    if (en_lxd_call(lxd, "POST", "/1.0/certificates", body, NULL, NULL, 0, err)) {
-        if (err && err->kind == EN_UNAUTHORIZED)
-            en_err_annotate(err, "the server refused the token or trust password");
-        goto cleanup;
-    }
     if (en_lxd_server(lxd, &server, err))
-        goto cleanup;
+        return -1;
     const char *auth = json_string_value(json_object_get(server, "auth"));
-    if (!auth || strcmp(auth, "trusted") != 0) {
-        en_err_set(err, EN_UNAUTHORIZED,
-                   "lxd: %s still answers auth \"%s\" after the certificate "
-                   "was added",
-                   endpoint, auth ? auth : "");
-        goto cleanup;
-    }
+    if (!auth || strcmp(auth, "trusted") != 0)
+        return en_err_set(err, EN_UNAUTHORIZED,
+                          "lxd: %s still answers auth \"%s\" after the certificate was added",
+                          endpoint, auth ? auth : "");
     const char *cert =
         json_string_value(json_object_get(json_object_get(server, "environment"), "certificate"));
     if (!(*server_pem = strdup(cert && *cert ? cert : pinned)))
-        en_err_set(err, EN_INTERNAL, "lxd: out of memory");
+        return en_err_set(err, EN_INTERNAL, "lxd: out of memory");
+    char said[65] = "";
+    if (s_fingerprint(*server_pem, said) || strcmp(said, got) != 0)
+        return en_err_set(err, EN_NOT_VALID, "lxd: %s says its certificate is %s, it presented %s",
+                          endpoint, said, got);
+    return 0;
+}
+
+//  Best effort, after a failure that followed the POST: take the new
+//  client certificate out of the server's trust store again, so that a
+//  failed FinalizeCredential leaves no key trusted that nobody keeps.
+static void
+s_untrust(en_lxd_t *lxd, const char *client_cert)
+{
+    char fp[65], path[128];
+    en_err_t err;
+    if (s_fingerprint(client_cert, fp)) {
+        en_warn("lxd: %s: cannot remove the new client certificate from the trust store: it "
+                "does not parse",
+                en_lxd_where(lxd));
+        return;
+    }
+    snprintf(path, sizeof path, "/1.0/certificates/%s", fp);
+    if (en_lxd_call(lxd, "DELETE", path, NULL, NULL, NULL, 0, &err))
+        en_warn("lxd: %s: the new client certificate %s stays trusted: %s", en_lxd_where(lxd), fp,
+                err.message);
     else
-        rc = 0;
-cleanup:
-    json_decref(body);
-    free(der);
-    en_lxd_destroy(&lxd);
-    return rc;
+        en_info("lxd: %s: removed the new client certificate %s from the trust store",
+                en_lxd_where(lxd), fp);
 }
 
 static int
@@ -610,8 +675,10 @@ s_finalize_interactive(const en_credential_t *cred, const char *endpoint, en_cre
 {
     const char *password = en_credential_attr(cred, "trust-password");
     const char *token = en_credential_attr(cred, "token");
+    const char *fingerprint = en_credential_attr(cred, "server-fingerprint");
     password = password && *password ? password : NULL;
     token = token && *token ? token : NULL;
+    fingerprint = fingerprint && *fingerprint ? fingerprint : NULL;
     if (!endpoint || strncmp(endpoint, "https://", 8) != 0)
         return en_err_set(err, EN_NOT_VALID,
                           "the \"interactive\" auth-type needs an https:// endpoint, got \"%s\" "
@@ -624,10 +691,14 @@ s_finalize_interactive(const en_credential_t *cred, const char *endpoint, en_cre
         return en_err_set(err, EN_NOT_VALID,
                           "either \"token\" or \"trust-password\" must be "
                           "specified");
-    char want[65] = "", got[65] = "", trusted_fp[65] = "";
+    char want[65] = "", want_server[65] = "", got[65] = "";
     if (token && s_token_fingerprint(token, want, err))
         return -1;
+    if (fingerprint && s_parse_fingerprint(fingerprint, want_server, err))
+        return -1;
     char *pinned = NULL, *client_cert = NULL, *client_key = NULL, *server_pem = NULL;
+    en_lxd_t *lxd = NULL;
+    en_credential_t *c = NULL;
     int rc = -1;
     if (s_server_cert(endpoint, &pinned, err))
         goto cleanup;
@@ -636,11 +707,21 @@ s_finalize_interactive(const en_credential_t *cred, const char *endpoint, en_cre
                    endpoint);
         goto cleanup;
     }
+    // both checks before the secret is sent anywhere
+    if (fingerprint && strcmp(want_server, got) != 0) {
+        en_err_set(err, EN_NOT_VALID, "lxd: server certificate fingerprint %s does not match %s",
+                   got, want_server);
+        goto cleanup;
+    }
     if (token && strcmp(want, got) != 0) {
         en_err_set(err, EN_UNAUTHORIZED, "lxd: %s presented certificate %s, the token names %s",
                    endpoint, got, want);
         goto cleanup;
     }
+    if (!token && !fingerprint)
+        en_info("lxd: %s presents certificate %s, trusted on first use (no server-fingerprint "
+                "to check it against)",
+                endpoint, got);
     en_info("lxd: %s presents certificate %s; asking it to trust a new client certificate",
             endpoint, got);
     char host[256] = "", cn[300];
@@ -649,15 +730,14 @@ s_finalize_interactive(const en_credential_t *cred, const char *endpoint, en_cre
     char name[300];
     snprintf(name, sizeof name, "environs-%s", cred->name);
     if (en_client_cert_generate(cn, &client_cert, &client_key, err) ||
-        s_get_trusted(endpoint, pinned, name, token ? token : password, client_cert, client_key,
-                      &server_pem, err))
+        !(lxd = s_trust(endpoint, pinned, name, token ? token : password, client_cert, client_key,
+                        err)))
         goto cleanup;
-    if (s_fingerprint(server_pem, trusted_fp) || strcmp(trusted_fp, got) != 0) {
-        en_err_set(err, EN_NOT_VALID, "lxd: %s says its certificate is %s, it presented %s",
-                   endpoint, trusted_fp, got);
+    // from here on the server trusts client_cert (lxd is set only after
+    // the POST): a failure takes the trust back, at cleanup
+    if (s_check_trusted(lxd, endpoint, pinned, got, &server_pem, err))
         goto cleanup;
-    }
-    en_credential_t *c = en_credential_new(cred->name, "certificate");
+    c = en_credential_new(cred->name, "certificate");
     if (!c || en_cloudfile_set_string(&c->label, cred->label) ||
         en_credential_set_attr(c, "server-cert", server_pem) ||
         en_credential_set_attr(c, "client-cert", client_cert) ||
@@ -669,6 +749,9 @@ s_finalize_interactive(const en_credential_t *cred, const char *endpoint, en_cre
     *out = c;
     rc = 0;
 cleanup:
+    if (rc && lxd)
+        s_untrust(lxd, client_cert);
+    en_lxd_destroy(&lxd);
     free(pinned);
     free(client_cert);
     free(client_key);

@@ -10,7 +10,9 @@
     stored; the LXD fields (protocol tcp|udp|icmp4, destination_port,
     source, "" for anywhere) are rendered from it, for a destination (the
     whole bridge "", or a machine group's member /32s) and enabled or
-    disabled (a machine group with no running member). An ACL rule whose
+    disabled (a machine group with no running member). A machine group's
+    rule is live only while it is enabled for exactly its members'
+    addresses of today (lxd_texts_live), which the firewall reads back. An ACL rule whose
     description does not parse as a rule is not ours: it is kept as it is,
     first, and every rule of ours is rendered again after it, in rule
     order, so that two writers render the same list. */
@@ -275,8 +277,37 @@ lxd_ingress_same(json_t *a, json_t *b)
     return true;
 }
 
-int
-lxd_texts_in(json_t *acl, lxd_texts_t *t, en_err_t *err)
+//  Whether every item of the comma list a is in b.
+static bool
+s_list_within(const char *a, const char *b)
+{
+    for (const char *p = a; *p;) {
+        size_t len = strcspn(p, ",");
+        char item[64];
+        if (len >= sizeof item)
+            return false;
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (!lxd_list_has(b, item))
+            return false;
+        p += len + (p[len] == ',');
+    }
+    return true;
+}
+
+//  Whether an LXD rule applies, for exactly the destination dest (a comma
+//  list, compared as a set).
+static bool
+s_rule_live(json_t *rule, const char *dest)
+{
+    const char *at = lxd_str(rule, "destination");
+    return strcmp(lxd_str(rule, "state"), "enabled") == 0 && s_list_within(at, dest) &&
+           s_list_within(dest, at);
+}
+
+//  The texts of our rules, or of those live for dest (NULL: all).
+static int
+s_texts(json_t *acl, const char *dest, lxd_texts_t *t, en_err_t *err)
 {
     memset(t, 0, sizeof *t);
     size_t i;
@@ -288,10 +319,24 @@ lxd_texts_in(json_t *acl, lxd_texts_t *t, en_err_t *err)
         if (lxd_rule_parse(text, &parsed))
             continue;
         en_ingress_rule_clear(&parsed);
+        if (dest && !s_rule_live(rule, dest))
+            continue;
         if (lxd_texts_add(t, text, err)) {
             lxd_texts_clear(t);
             return -1;
         }
     }
     return 0;
+}
+
+int
+lxd_texts_in(json_t *acl, lxd_texts_t *t, en_err_t *err)
+{
+    return s_texts(acl, NULL, t, err);
+}
+
+int
+lxd_texts_live(json_t *acl, const char *dest, lxd_texts_t *t, en_err_t *err)
+{
+    return s_texts(acl, dest ? dest : "", t, err);
 }
