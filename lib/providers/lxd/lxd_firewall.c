@@ -12,9 +12,13 @@
     In 5.0.2 an ACL attaches to a bridge network only, never to a NIC, and
     once one is attached the bridge's default ingress action (reject, set
     with the attachment) applies to everything not allowed; with none
-    attached the bridge allows everything. So every ACL of a model goes on
-    the model's bridge (lxd_bridge_name), listed in its security.acls, and
-    the list always holds the model's base ACL too (lxd_base_acl_name: no
+    attached the bridge allows everything. So every ACL of a model with
+    rules goes on the model's bridge (lxd_bridge_name), listed in its
+    security.acls: ensure_group only makes the ACL, and its first rule
+    attaches it, because every change of that list re-makes the bridge
+    (nft, its address, dnsmasq: ~0.9 s in 5.0.2), which a machine that
+    never opens a port should not pay at start. The list always holds the
+    model's base ACL too (lxd_base_acl_name: no
     rules, never detached by a group's delete, deleted with the model):
     every write of the list puts it in, so no write, not even one that
     lost a race, leaves the list empty and the bridge open (fail closed).
@@ -620,13 +624,16 @@ s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, 
     }
     lxd_texts_clear(&change);
     if (rc == 0 && edit == S_ADD) {
-        //  The rules mean nothing unless the ACL is on its bridge: a lost
-        //  race of ensure_group is mended here.
+            //  A group's ACL goes on its model's bridge with its first rule
+        //  (ensure_group only makes it): every change of a bridge's
+        //  security.acls re-makes the bridge in 5.0.2 (nft, address,
+        //  dnsmasq: ~0.9 s), so a machine that never opens a port never
+        //  pays it. The base ACL already closes the bridge.
         s_acl_t acl;
         if (s_acl_existing(self, group, &acl, err))
             return -1;
         rc = s_bridge_acls(self, acl.name, lxd_user(acl.acl, LXD_TAG_MODEL),
-                           lxd_user(acl.acl, LXD_TAG_CONTROLLER), true, false, err);
+                           lxd_user(acl.acl, LXD_TAG_CONTROLLER), true, true, err);
         s_acl_clear(&acl);
     }
     return rc;
@@ -694,12 +701,10 @@ s_ensure_group(en_compute_t *self, const char *name, const en_tag_t *tags, size_
         return en_err_set(err, EN_ALREADY_EXISTS,
                           "security group \"%s\": network ACL \"%s\" belongs to another group",
                           name, acl_name);
-    const char *owner_model = lxd_user(acl.acl, LXD_TAG_MODEL);
-    const char *owner_ctl = lxd_user(acl.acl, LXD_TAG_CONTROLLER);
-    rc = s_bridge_acls(self, acl.name, owner_model ? owner_model : model,
-                       owner_ctl ? owner_ctl : controller, true, true, err);
+    //  not attached yet: s_change attaches it with its first rule
+    (void)controller;
     s_acl_clear(&acl);
-    return rc;
+    return 0;
 }
 
 static int
