@@ -1,14 +1,17 @@
 /*  test_lxd_firewall.c — the lxd provider's security groups against the
-    real LXD daemon: a group is a network ACL on its model's bridge, rules
-    are its ingress rules and read back exactly (statements 68–73, 78 of
-    docs/juju-environs.md §1 G), list_groups filters by tags, delete
-    detaches and removes, two processes ensuring groups of one model at
-    once both end attached, and real packets: a machine group's rule opens
-    one port of one container only. A machine group's rules follow its
-    members (stopped, started, readdressed, joining late): rules() reads a
-    stale rule as closed, authorize and refresh render it anew. The
-    bridge keeps its base ACL, and so its default reject, when every group
-    is gone. Model values never reach LXD's filter cut or unchecked.
+    real LXD daemon: a group is a record ACL (tags, never attached, no
+    rules) and its rules live in the model's base ACL, the bridge's only
+    ACL, described "<group>: <rule>". Rules read back exactly
+    (statements 68–73, 78 of docs/juju-environs.md §1 G), list_groups
+    filters by tags, delete removes the group's rules then its record,
+    processes writing rules of different groups of one model at once all
+    land, no rule ever changes the bridge (its ETag), and real packets: a
+    machine group's rule opens one port of one container only. A machine
+    group's rules follow its members (stopped, started, readdressed,
+    joining late): rules() reads a stale rule as closed, authorize and
+    refresh render it anew. The bridge keeps its base ACL, and so its
+    default reject, when every group is gone. Model values never reach
+    LXD's filter cut or unchecked.
 
     Every test makes its own model (a fresh uuid, so its own bridge) and
     removes what it made: containers, ACLs (the base one too), the bridge
@@ -188,15 +191,47 @@ s_conf(json_t *obj, const char *key)
     return json_string_value(json_object_get(json_object_get(obj, "config"), key));
 }
 
-//  Whether the comma list holds item.
-static bool
-s_listed(const char *list, const char *item)
+//  The ingress rules of group in the model's base ACL ("<group>: ..."),
+//  in their order; a new array.
+static json_t *
+s_group_rules(fixture_t *fx, const char *group)
 {
-    size_t len = strlen(item);
-    for (const char *p = list ? list : ""; *p; p += strcspn(p, ","), p += *p == ',')
-        if (strncmp(p, item, len) == 0 && (p[len] == ',' || !p[len]))
-            return true;
-    return false;
+    char base[LXD_ACL_MAX], prefix[EN_FW_GROUP_MAX + 4];
+    lxd_base_acl_name(fx->model, base);
+    snprintf(prefix, sizeof prefix, "%s: ", group);
+    json_t *md = s_get(fx, "network-acls", base, NULL);
+    json_t *out = json_array();
+    size_t i;
+    json_t *rule;
+    json_array_foreach(json_object_get(md, "ingress"), i, rule)
+    {
+        const char *d = json_string_value(json_object_get(rule, "description"));
+        if (d && strncmp(d, prefix, strlen(prefix)) == 0)
+            json_array_append(out, rule);
+    }
+    json_decref(md);
+    return out;
+}
+
+//  The bridge lists the base ACL alone, with default reject.
+static void
+s_bridge_closed(fixture_t *fx)
+{
+    char base[LXD_ACL_MAX];
+    lxd_base_acl_name(fx->model, base);
+    json_t *net = s_get(fx, "networks", fx->bridge, NULL);
+    assert_string_equal(s_conf(net, "security.acls"), base);
+    assert_string_equal(s_conf(net, "security.acls.default.ingress.action"), "reject");
+    assert_string_equal(s_conf(net, "security.acls.default.egress.action"), "allow");
+    json_decref(net);
+}
+
+//  Field of a rule as a string ("" when absent).
+static const char *
+s_field(json_t *rule, const char *field)
+{
+    const char *v = json_string_value(json_object_get(rule, field));
+    return v ? v : "";
 }
 
 static en_ingress_rule_t
@@ -212,6 +247,9 @@ s_rule(const char *range, const char *c1, const char *c2)
         fail_msg("%s: %s", range, err.message);
     return rule;
 }
+
+static void s_authorize(fixture_t *fx, const char *group, const en_ingress_rule_t *rules, size_t n);
+
 
 static void
 s_rules_clear(en_ingress_rule_t *rules, size_t n)
@@ -270,7 +308,7 @@ acl_names_are_the_group_or_a_stable_short_form(void **state)
 //  --- groups ---
 
 static void
-ensure_is_idempotent_tagged_and_attached_by_a_first_rule(void **state)
+ensure_is_idempotent_tagged_and_a_record_only(void **state)
 {
     fixture_t *fx = *state;
     char model[EN_FW_GROUP_MAX], machine[EN_FW_GROUP_MAX], acl[LXD_ACL_MAX];
@@ -296,22 +334,27 @@ ensure_is_idempotent_tagged_and_attached_by_a_first_rule(void **state)
     assert_null(s_conf(a, "user." LXD_TAG_MACHINE));
     json_decref(a);
 
-    //  Made, not attached: a group goes on its model's bridge with its
-    //  first rule (the bridge is made then if need be), and only then.
+    //  A record only: a first rule (the model has no bridge yet, so it is
+    //  made, listing the base ACL) goes in the base ACL, described with
+    //  its group; the record keeps no rules and is attached nowhere.
     en_ingress_rule_t rule = s_rule("80/tcp", NULL, NULL);
-    assert_int_equal(lxd_firewall_ops.authorize(fx->c, model, &rule, 1, &err), 0);
+    s_authorize(fx, model, &rule, 1);
     en_ingress_rule_clear(&rule);
+    s_bridge_closed(fx);
     json_t *net = s_get(fx, "networks", fx->bridge, NULL);
-    const char *acls = s_conf(net, "security.acls");
-    char base[LXD_ACL_MAX];
-    lxd_base_acl_name(fx->model, base);
-    assert_true(s_listed(acls, base));
-    assert_true(s_listed(acls, model));
-    assert_false(s_listed(acls, machine));
-    assert_string_equal(s_conf(net, "security.acls.default.ingress.action"), "reject");
-    assert_string_equal(s_conf(net, "security.acls.default.egress.action"), "allow");
     assert_string_equal(s_conf(net, "user." LXD_TAG_MODEL), fx->model);
     json_decref(net);
+    json_t *ours = s_group_rules(fx, model);
+    assert_int_equal(json_array_size(ours), 1);
+    char described[EN_FW_GROUP_MAX + 64];
+    snprintf(described, sizeof described, "%s: 80/tcp from 0.0.0.0/0", model);
+    assert_string_equal(s_field(json_array_get(ours, 0), "description"), described);
+    assert_string_equal(s_field(json_array_get(ours, 0), "destination"), "");
+    json_decref(ours);
+    a = s_get(fx, "network-acls", model, NULL);
+    assert_int_equal(json_array_size(json_object_get(a, "ingress")), 0);
+    assert_int_equal(json_array_size(json_object_get(a, "used_by")), 0);
+    json_decref(a);
 
     //  A name LXD refuses goes by its short form, the full name in config.
     char long_name[EN_FW_GROUP_MAX];
@@ -392,7 +435,7 @@ list_groups_filters_by_tags(void **state)
 }
 
 static void
-delete_detaches_then_removes_and_twice_is_fine(void **state)
+delete_drops_the_rules_then_the_record_and_twice_is_fine(void **state)
 {
     fixture_t *fx = *state;
     char gm[EN_FW_GROUP_MAX], g0[EN_FW_GROUP_MAX];
@@ -402,27 +445,32 @@ delete_detaches_then_removes_and_twice_is_fine(void **state)
     s_ensure(fx, fx->c, g0, "0");
     en_ingress_rule_t rule = s_rule("80/tcp", NULL, NULL);
     en_err_t err;
-    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g0, &rule, 1, &err), 0);
+    s_authorize(fx, g0, &rule, 1);
+    s_authorize(fx, gm, &rule, 1);
     //  A machine group without a running member keeps its rules disabled
     //  (never open to the whole bridge).
-    json_t *acl = s_get(fx, "network-acls", g0, NULL);
-    json_t *r0 = json_array_get(json_object_get(acl, "ingress"), 0);
-    assert_string_equal(json_string_value(json_object_get(r0, "state")), "disabled");
-    assert_string_equal(json_string_value(json_object_get(r0, "description")),
-                        "80/tcp from 0.0.0.0/0");
-    json_decref(acl);
+    json_t *ours = s_group_rules(fx, g0);
+    assert_int_equal(json_array_size(ours), 1);
+    assert_string_equal(s_field(json_array_get(ours, 0), "state"), "disabled");
+    char described[EN_FW_GROUP_MAX + 64];
+    snprintf(described, sizeof described, "%s: 80/tcp from 0.0.0.0/0", g0);
+    assert_string_equal(s_field(json_array_get(ours, 0), "description"), described);
+    json_decref(ours);
     assert_int_equal(lxd_firewall_ops.delete_group(fx->c, g0, &err), 0);
 
+    //  Its record and its rules are gone; the model group's stay, and the
+    //  bridge never changed.
     char path[160];
     snprintf(path, sizeof path, "/1.0/network-acls/%s", g0);
     assert_int_equal(en_lxd_call(fx->c->lxd, "GET", path, NULL, NULL, NULL, 0, &err), -1);
     assert_int_equal(err.kind, EN_NOT_FOUND);
-    json_t *net = s_get(fx, "networks", fx->bridge, NULL);
-    char base[LXD_ACL_MAX];
-    lxd_base_acl_name(fx->model, base);
-    assert_false(s_listed(s_conf(net, "security.acls"), g0));
-    assert_true(s_listed(s_conf(net, "security.acls"), base));
-    json_decref(net);
+    ours = s_group_rules(fx, g0);
+    assert_int_equal(json_array_size(ours), 0);
+    json_decref(ours);
+    ours = s_group_rules(fx, gm);
+    assert_int_equal(json_array_size(ours), 1);
+    json_decref(ours);
+    s_bridge_closed(fx);
 
     assert_int_equal(lxd_firewall_ops.delete_group(fx->c, g0, &err), 0);
     assert_int_equal(lxd_firewall_ops.delete_group(fx->c, "juju-never-made", &err), 0);
@@ -440,9 +488,10 @@ delete_detaches_then_removes_and_twice_is_fine(void **state)
 }
 
 //  Children ensure one group each of one new model at once (the bridge
-//  does not exist yet either); all must end attached.
+//  and base ACL do not exist yet either) and authorize its rules: every
+//  rule of every group must land in the one base ACL.
 static void
-concurrent_ensures_from_processes_all_end_attached(void **state)
+concurrent_writers_of_different_groups_all_land(void **state)
 {
     fixture_t *fx = *state;
     enum { S_PROCS = 4 };
@@ -467,13 +516,14 @@ concurrent_ensures_from_processes_all_end_attached(void **state)
                                {LXD_TAG_CONTROLLER, fx->controller},
                                {LXD_TAG_MACHINE, machine}};
             en_err_t err;
-            //  made, then attached by a first rule, each while the others
-            //  change the same bridge's list
-            en_ingress_rule_t rule = s_rule("80/tcp", NULL, NULL);
+            //  made, then its rules written one call at a time, each while
+            //  the others write the same base ACL
+            en_ingress_rule_t rules[] = {s_rule("80/tcp", NULL, NULL),
+                                         s_rule("443/tcp", "10.0.0.0/8", NULL)};
             int rc = lxd_firewall_ops.ensure_group(c, groups[i], tags, 3, &err);
-            if (rc == 0)
-                rc = lxd_firewall_ops.authorize(c, groups[i], &rule, 1, &err);
-            en_ingress_rule_clear(&rule);
+            for (int k = 0; rc == 0 && k < 2; k++)
+                rc = lxd_firewall_ops.authorize(c, groups[i], &rules[k], 1, &err);
+            s_rules_clear(rules, 2);
             if (rc)
                 fprintf(stderr, "child %d: %s\n", i, err.message);
             lxd_compute_ops.close(&c);
@@ -488,11 +538,18 @@ concurrent_ensures_from_processes_all_end_attached(void **state)
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    json_t *net = s_get(fx, "networks", fx->bridge, NULL);
-    for (int i = 0; i < S_PROCS; i++)
-        if (!s_listed(s_conf(net, "security.acls"), groups[i]))
-            fail_msg("%s not attached: security.acls=%s", groups[i], s_conf(net, "security.acls"));
-    json_decref(net);
+    for (int i = 0; i < S_PROCS; i++) {
+        json_t *ours = s_group_rules(fx, groups[i]);
+        char want[2][4 * EN_FW_GROUP_MAX + 64];
+        snprintf(want[0], sizeof want[0], "%s: 80/tcp from 0.0.0.0/0", groups[i]);
+        snprintf(want[1], sizeof want[1], "%s: 443/tcp from 10.0.0.0/8", groups[i]);
+        if (json_array_size(ours) != 2)
+            fail_msg("%s: %zu rules in the base ACL", groups[i], json_array_size(ours));
+        assert_string_equal(s_field(json_array_get(ours, 0), "description"), want[0]);
+        assert_string_equal(s_field(json_array_get(ours, 1), "description"), want[1]);
+        json_decref(ours);
+    }
+    s_bridge_closed(fx);
 }
 
 //  --- rules ---
@@ -506,13 +563,15 @@ authorize_reads_back_exactly_and_ignores_duplicates(void **state)
     s_ensure(fx, fx->c, g, NULL);
     en_err_t err;
     en_ingress_rule_t first = s_rule("80/tcp", NULL, NULL);
-    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g, &first, 1, &err), 0);
+    s_authorize(fx, g, &first, 1);
+    char base[LXD_ACL_MAX];
+    lxd_base_acl_name(fx->model, base);
     char *etag = NULL;
-    json_decref(s_get(fx, "network-acls", g, &etag));
+    json_decref(s_get(fx, "network-acls", base, &etag));
     //  Statement 68: again is no error and changes nothing (no write).
-    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g, &first, 1, &err), 0);
+    s_authorize(fx, g, &first, 1);
     char *etag2 = NULL;
-    json_decref(s_get(fx, "network-acls", g, &etag2));
+    json_decref(s_get(fx, "network-acls", base, &etag2));
     assert_string_equal(etag, etag2);
     free(etag);
     free(etag2);
@@ -540,9 +599,8 @@ authorize_reads_back_exactly_and_ignores_duplicates(void **state)
     assert_int_equal(rules[4].cidr_count, 2);
     en_ingress_rules_free(&rules, n);
 
-    //  What LXD holds: allow rules for the whole bridge.
-    json_t *acl = s_get(fx, "network-acls", g, NULL);
-    json_t *ingress = json_object_get(acl, "ingress");
+    //  What LXD holds: allow rules for the whole bridge, in the base ACL.
+    json_t *ingress = s_group_rules(fx, g);
     assert_int_equal(json_array_size(ingress), 6);
     json_t *icmp = json_array_get(ingress, 0), *range = json_array_get(ingress, 3),
            *cidrs = json_array_get(ingress, 4);
@@ -555,12 +613,12 @@ authorize_reads_back_exactly_and_ignores_duplicates(void **state)
     assert_null(json_object_get(range, "destination"));
     assert_string_equal(json_string_value(json_object_get(cidrs, "source")),
                         "10.0.0.0/8,192.168.0.0/16");
-    json_decref(acl);
+    json_decref(ingress);
 
     //  A non-canonical spelling of a set there already is that rule.
     char *raw[] = {"192.168.7.7/16", "10.1.2.3/8"};
     en_ingress_rule_t same = {.range = {443, 443, "TCP"}, .cidrs = raw, .cidr_count = 2};
-    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g, &same, 1, &err), 0);
+    s_authorize(fx, g, &same, 1);
     //  A bad rule changes nothing.
     en_ingress_rule_t bad[] = {s_rule("22/tcp", NULL, NULL), {.range = {90, 80, "tcp"}}};
     assert_int_equal(lxd_firewall_ops.authorize(fx->c, g, bad, 2, &err), -1);
@@ -724,14 +782,12 @@ a_machine_rule_opens_one_port_of_one_container(void **state)
 
     en_ingress_rule_t rule = s_rule("8080/tcp", NULL, NULL);
     en_err_t err;
-    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g1, &rule, 1, &err), 0);
-    json_t *acl = s_get(fx, "network-acls", g1, NULL);
+    s_authorize(fx, g1, &rule, 1);
+    json_t *ours = s_group_rules(fx, g1);
     char dest[64];
     snprintf(dest, sizeof dest, "%s/32", a1);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(json_object_get(acl, "ingress"), 0), "destination")),
-                        dest);
-    json_decref(acl);
+    assert_string_equal(s_field(json_array_get(ours, 0), "destination"), dest);
+    json_decref(ours);
     assert_true(s_reachable(a1, 8080));
     assert_false(s_reachable(a1, 9090));
     assert_false(s_reachable(a2, 8080));
@@ -749,7 +805,7 @@ a_machine_rule_opens_one_port_of_one_container(void **state)
     assert_false(s_reachable(a1, 8080));
     //  The model group opens a port on every container of the model.
     en_ingress_rule_t all = s_rule("9090/tcp", NULL, NULL);
-    assert_int_equal(lxd_firewall_ops.authorize(fx->c, gm, &all, 1, &err), 0);
+    s_authorize(fx, gm, &all, 1);
     assert_true(s_reachable(a1, 9090));
     assert_true(s_reachable(a2, 9090));
     assert_false(s_reachable(a2, 8080));
@@ -792,17 +848,13 @@ s_instance_state(fixture_t *fx, const char *id, const char *action)
     json_decref(body);
 }
 
-//  Field `field` of ingress rule i of the group's ACL ("" when absent).
+//  Field `field` of the group's rule i in the base ACL ("" when absent).
 static void
 s_ingress(fixture_t *fx, const char *group, size_t i, const char *field, char *out, size_t size)
 {
-    char acl[LXD_ACL_MAX];
-    lxd_acl_name(group, acl);
-    json_t *md = s_get(fx, "network-acls", acl, NULL);
-    const char *v = json_string_value(
-        json_object_get(json_array_get(json_object_get(md, "ingress"), i), field));
-    snprintf(out, size, "%s", v ? v : "");
-    json_decref(md);
+    json_t *ours = s_group_rules(fx, group);
+    snprintf(out, size, "%s", s_field(json_array_get(ours, i), field));
+    json_decref(ours);
 }
 
 static char *
@@ -913,9 +965,11 @@ machine_rules_read_closed_while_stale_and_reopen(void **state)
     s_serve(fx, c1, 8080);
     assert_true(s_reachable(moved, 8080));
     //  Nothing changed since: a refresh writes nothing.
-    char *etag = s_etag(fx, "network-acls", g1);
+    char base[LXD_ACL_MAX];
+    lxd_base_acl_name(fx->model, base);
+    char *etag = s_etag(fx, "network-acls", base);
     s_refresh(fx, groups, 2);
-    char *etag2 = s_etag(fx, "network-acls", g1);
+    char *etag2 = s_etag(fx, "network-acls", base);
     assert_string_equal(etag, etag2);
     free(etag);
     free(etag2);
@@ -942,7 +996,10 @@ a_late_member_is_added_by_its_create_and_a_gone_one_removed(void **state)
     en_ingress_rule_t rule = s_rule("8080/tcp", NULL, NULL);
     en_err_t err;
     s_authorize(fx, g1, &rule, 1);
-    char *etag = s_etag(fx, "network-acls", gm);
+    //  The records hold no rules: never written.
+    char *etag = s_etag(fx, "network-acls", gm), *rec = s_etag(fx, "network-acls", g1);
+    char base[LXD_ACL_MAX];
+    lxd_base_acl_name(fx->model, base);
 
     //  A member created after the rules: its create refreshes the
     //  machine group, so they cover it at once, and a refresh after that
@@ -950,10 +1007,10 @@ a_late_member_is_added_by_its_create_and_a_gone_one_removed(void **state)
     char *c2 = s_create(fx, "1b", in1, 2, &a2);
     s_rules_text(fx->c, g1, text, sizeof text);
     assert_string_equal(text, "8080/tcp from 0.0.0.0/0");
-    char *g1_etag = s_etag(fx, "network-acls", g1);
+    char *g1_etag = s_etag(fx, "network-acls", base);
     const char *groups[] = {gm, g1, "juju-no-such-group"};
     s_refresh(fx, groups, 3);
-    char *g1_etag2 = s_etag(fx, "network-acls", g1);
+    char *g1_etag2 = s_etag(fx, "network-acls", base);
     assert_string_equal(g1_etag, g1_etag2);
     free(g1_etag);
     free(g1_etag2);
@@ -963,9 +1020,16 @@ a_late_member_is_added_by_its_create_and_a_gone_one_removed(void **state)
     assert_string_equal(field, want);
     s_rules_text(fx->c, g1, text, sizeof text);
     assert_string_equal(text, "8080/tcp from 0.0.0.0/0");
-    //  The model group covers the whole bridge: never rewritten.
-    char *etag2 = s_etag(fx, "network-acls", gm);
+    //  The model group covers the whole bridge: no rules of it rendered;
+    //  the records untouched.
+    json_t *none = s_group_rules(fx, gm);
+    assert_int_equal(json_array_size(none), 0);
+    json_decref(none);
+    char *etag2 = s_etag(fx, "network-acls", gm), *rec2 = s_etag(fx, "network-acls", g1);
     assert_string_equal(etag, etag2);
+    assert_string_equal(rec, rec2);
+    free(rec);
+    free(rec2);
     s_serve(fx, c1, 8080);
     s_serve(fx, c2, 8080);
     assert_true(s_reachable(a1, 8080));
@@ -1004,7 +1068,7 @@ deleting_every_group_leaves_the_base_acl_and_default_reject(void **state)
     assert_string_equal(s_conf(net, "security.acls"), base);
     assert_string_equal(s_conf(net, "security.acls.default.ingress.action"), "reject");
     json_decref(net);
-    //  The base: the model's, rule-less, and no group.
+    //  The base: the model's, no rule yet, and no group.
     json_t *acl = s_get(fx, "network-acls", base, NULL);
     assert_string_equal(s_conf(acl, "user." LXD_TAG_MODEL), fx->model);
     assert_string_equal(s_conf(acl, "user." LXD_TAG_CONTROLLER), fx->controller);
@@ -1027,18 +1091,57 @@ deleting_every_group_leaves_the_base_acl_and_default_reject(void **state)
     s_authorize(fx, gm, &rule, 1);
     assert_true(s_reachable(a, 8080));
 
-    //  Every group gone: the list still holds the base, so the default
-    //  reject still applies (an empty list would allow everything).
+    acl = s_get(fx, "network-acls", base, NULL);
+    assert_int_equal(json_array_size(json_object_get(acl, "ingress")), 1);
+    json_decref(acl);
+
+    //  Every group gone: the base, now rule-less, is still listed, so the
+    //  default reject still applies (an empty list would allow everything).
     assert_int_equal(lxd_firewall_ops.delete_group(fx->c, gm, &err), 0);
-    net = s_get(fx, "networks", fx->bridge, NULL);
-    assert_string_equal(s_conf(net, "security.acls"), base);
-    assert_string_equal(s_conf(net, "security.acls.default.ingress.action"), "reject");
-    json_decref(net);
+    s_bridge_closed(fx);
+    acl = s_get(fx, "network-acls", base, NULL);
+    assert_int_equal(json_array_size(json_object_get(acl, "ingress")), 0);
+    json_decref(acl);
     assert_false(s_reachable(a, 8080));
 
     en_ingress_rule_clear(&rule);
     free(c);
     free(a);
+}
+
+//  --- the point: rules never touch the bridge ---
+
+static void
+machine_group_rules_leave_the_bridge_unchanged(void **state)
+{
+    fixture_t *fx = *state;
+    char gm[EN_FW_GROUP_MAX], g[3][EN_FW_GROUP_MAX];
+    s_group(fx, NULL, gm);
+    s_ensure(fx, fx->c, gm, NULL);
+    //  A model rule first: it makes the bridge (with the base ACL).
+    en_ingress_rule_t rule = s_rule("22/tcp", NULL, NULL);
+    s_authorize(fx, gm, &rule, 1);
+    char *etag = s_etag(fx, "networks", fx->bridge);
+    en_ingress_rule_t port = s_rule("8080/tcp", NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        char machine[8];
+        snprintf(machine, sizeof machine, "%d", i);
+        s_group(fx, machine, g[i]);
+        s_ensure(fx, fx->c, g[i], machine);
+        s_authorize(fx, g[i], &port, 1);
+    }
+    char *etag2 = s_etag(fx, "networks", fx->bridge);
+    assert_string_equal(etag, etag2);
+    s_bridge_closed(fx);
+    for (int i = 0; i < 3; i++) {
+        json_t *ours = s_group_rules(fx, g[i]);
+        assert_int_equal(json_array_size(ours), 1);
+        json_decref(ours);
+    }
+    free(etag);
+    free(etag2);
+    en_ingress_rule_clear(&rule);
+    en_ingress_rule_clear(&port);
 }
 
 //  --- model values and LXD's filter ---
@@ -1099,12 +1202,12 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(acl_names_are_the_group_or_a_stable_short_form),
-        cmocka_unit_test_setup_teardown(ensure_is_idempotent_tagged_and_attached_by_a_first_rule, s_setup,
+        cmocka_unit_test_setup_teardown(ensure_is_idempotent_tagged_and_a_record_only, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(list_groups_filters_by_tags, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(delete_detaches_then_removes_and_twice_is_fine, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(concurrent_ensures_from_processes_all_end_attached, s_setup,
+        cmocka_unit_test_setup_teardown(delete_drops_the_rules_then_the_record_and_twice_is_fine,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(concurrent_writers_of_different_groups_all_land, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(authorize_reads_back_exactly_and_ignores_duplicates,
                                         s_setup, s_teardown),
@@ -1118,6 +1221,8 @@ main(void)
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(deleting_every_group_leaves_the_base_acl_and_default_reject,
                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(machine_group_rules_leave_the_bridge_unchanged, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(model_values_never_reach_lxd_filters_cut_or_unchecked,
                                         s_setup, s_teardown),
     };

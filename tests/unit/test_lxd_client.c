@@ -98,6 +98,11 @@ static const row_t s_rows[] = {
      EN_UNAVAILABLE, true},
     // an ACL read while another ACL is being deleted: a race, not an absence
     {404, 0, 404, "Failed getting ACL usage: Network ACL not found", EN_UNAVAILABLE, true},
+    // ... or while a network (anyone's) is being deleted
+    {404, 0, 404,
+     "Failed getting ACL network usage: Failed to get network config for \"en614944a4243\": "
+     "Network not found",
+     EN_UNAVAILABLE, true},
     {500, 0, 500,
      "Failed to retrieve GPU information: Failed to list \"/sys/bus/pci/devices\": readdirent "
      "/sys/bus/pci/devices: bad file descriptor",

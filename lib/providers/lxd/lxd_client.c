@@ -218,10 +218,13 @@ s_answer_kind(long http_status, int error_code, const char *message)
     // an operation's status_code (400 Failure) counts when the HTTP
     // exchange itself succeeded
     long code = error_code ? error_code : http_status;
-    //  a 404 that is a race, not an absence: an ACL read while another ACL
-    //  (anyone's) is being deleted (`Failed getting ACL usage: Network ACL
-    //  not found`)
-    if (message && strcasestr(message, "Failed getting ACL usage"))
+    //  a 404 that is a race, not an absence: an ACL read or written while
+    //  another ACL or a network (anyone's) is being deleted (`Failed
+    //  getting ACL usage: Network ACL not found`, `Failed getting ACL
+    //  network usage: Failed to get network config for "x": Network not
+    //  found`)
+    if (message && (strcasestr(message, "Failed getting ACL usage") ||
+                    strcasestr(message, "Failed getting ACL network usage")))
         return EN_UNAVAILABLE;
     if (http_status == 404 || code == 404 || s_equals_any(message, s_not_found))
         return EN_NOT_FOUND;

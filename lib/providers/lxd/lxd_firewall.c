@@ -1,55 +1,56 @@
 /*  lxd_firewall.c — security groups as LXD network ACLs (LXD 5.0.2).
 
-    A group is one network ACL, named by lxd_acl_name: the group name
-    itself when LXD accepts it (1–63 letters, digits and '-', starting with
-    a letter, not ending with '-'; every "juju-<uuid>[-<machine>]" of a
-    short machine id is), else a deterministic short form "<prefix>-h<16
-    hex of a 64-bit FNV-1a of the name>". The ACL's config carries the full
-    group name (user.juju-group), which is what we trust: an ACL whose
-    user.juju-group differs is someone else's, never the group. The group's
-    tags are user.<key> config.
+    Every group of a model keeps its rules in the model's base ACL
+    (lxd_base_acl_name), the one ACL on the model's bridge
+    (lxd_bridge_name): listed in the bridge's very first config, with
+    default ingress reject (lxd_model.c), and never changed after. Every
+    change of a bridge's security.acls re-makes the bridge in 5.0.2 (nft,
+    its address, dnsmasq: ~0.9 s) while an ACL's PUT costs ~40 ms, so no
+    write of ours touches the bridge: opening a port is one PUT of the
+    base, and nothing ever empties the list (fail closed: an empty list
+    makes the bridge allow everything).
 
-    In 5.0.2 an ACL attaches to a bridge network only, never to a NIC, and
-    once one is attached the bridge's default ingress action (reject, set
-    with the attachment) applies to everything not allowed; with none
-    attached the bridge allows everything. So every ACL of a model with
-    rules goes on the model's bridge (lxd_bridge_name), listed in its
-    security.acls: ensure_group only makes the ACL, and its first rule
-    attaches it, because every change of that list re-makes the bridge
-    (nft, its address, dnsmasq: ~0.9 s in 5.0.2), which a machine that
-    never opens a port should not pay at start. The list always holds the
-    model's base ACL too (lxd_base_acl_name: no
-    rules, never detached by a group's delete, deleted with the model):
-    every write of the list puts it in, so no write, not even one that
-    lost a race, leaves the list empty and the bridge open (fail closed).
-    That list is shared by all groups of the model, and LXD's ETag check
-    is not atomic (concurrent PATCHes with one ETag both succeed, and
-    concurrent re-renders of one bridge's nft chains fail with "Failed
-    clearing firewall"), so every change of the list is a loop: read with
-    the ETag, PATCH with If-Match, then read again until the list holds
-    what we wanted, retrying lost races within a deadline. Writers on one
-    host also take an flock per bridge (s_bridge_lock), which spares LXD
-    most of the clashes; the retries alone are what make it correct (the
-    tests pass without the lock too). Lost races and LXD's transient
-    failures (the classifier's: a clash of two bridge updates, an ACL
-    delete refused while a racer re-attached it) are retried alike until a
-    deadline (lxd_again with lxd_backoff_race).
+    A group's record is its own network ACL, named by lxd_acl_name: the
+    group name itself when LXD accepts it (1–63 letters, digits and '-',
+    starting with a letter, not ending with '-'; every
+    "juju-<uuid>[-<machine>]" of a short machine id is), else a
+    deterministic short form "<prefix>-h<16 hex of a 64-bit FNV-1a of the
+    name>". It holds no rules and is attached nowhere; its config carries
+    the full group name (user.juju-group), which is what we trust (an ACL
+    whose user.juju-group differs is someone else's, never the group), and
+    the group's tags as user.<key> config: its model (so its base ACL),
+    controller and machine. No record, no group: NOT_FOUND.
 
-    A rule is one ingress rule of the ACL whose description is the rule's
-    text (lxd_rules.c: the text, its parse and its LXD form). A machine's
-    own group (tagged juju-machine-id: instance firewall mode) opens ports
-    on its members only: its rules' destination is the /32 of every
-    address of every running instance that lists the group in
+    A rule is one ingress rule of the base ACL whose description is
+    "<group>: <rule text>" (lxd_rules.c: the text, its parse and its LXD
+    form); a group's rules are those with its prefix. A machine's own
+    group (tagged juju-machine-id: instance firewall mode) opens ports on
+    its members only: its rules' destination is the /32 of every address
+    of every running instance that lists the group in
     user.juju-security-groups, sorted; with no such instance its rules are
     kept but disabled. Model and global groups cover the whole bridge
-    (destination ""). Every write re-renders all rules of the ACL for
+    (destination ""). Every write re-renders all of the group's rules for
     today's members. Members change without a write (stopped, started,
     readdressed, created, deleted), so rules() reports a machine group's
     rule only while it is enabled for exactly today's member addresses: a
     stale rule reads as closed, the firewaller authorizes it again, and
-    that write renders every rule anew; lxd_firewall_refresh re-renders
-    without the firewaller (compute calls it when members come and go).
-    Rules not written by us are kept as they are. */
+    that write renders every rule of the group anew;
+    lxd_firewall_refresh re-renders without the firewaller (compute calls
+    it when members come and go). Rules not written by us are kept as
+    they are, and so are other groups'.
+
+    The base ACL is shared by all groups of the model, and LXD's ETag
+    check is not atomic (concurrent PUTs with one ETag both succeed), so
+    every write is a loop: read with the ETag, edit the caller group's
+    rules only, PUT with If-Match, then read again until the group's rules
+    are what we wanted, retrying lost races within a deadline. Writers on
+    one host also take an flock per bridge (s_bridge_lock), which spares
+    LXD most of the clashes; the retries alone are what make it correct.
+    Lost races and LXD's transient failures (the classifier's) are
+    retried alike until a deadline (lxd_again with lxd_backoff_race). A
+    rule authorized before the model has a base ACL (global mode before
+    any instance) makes the model's bridge first (lxd_model_ensure, whose
+    bridge POST lists the base). */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -109,9 +110,10 @@ lxd_acl_name(const char *group, char out[LXD_ACL_MAX])
 }
 
 //  --------------------------------------------------------------------------
-//  One writer of a bridge per host
+//  One writer of a model's base ACL per host
 
-//  Updates of one bridge from this host, one at a time (see above): an
+//  Writes of one model's base ACL (so of its bridge's firewall) from this
+//  host, one at a time (see above): an
 //  flock on one of S_LOCK_SLOTS files /run/lock/environs-lxd-acl.<n>.lock
 //  chosen by the bridge's name (a fixed set, so nothing piles up; two
 //  bridges may share one), released by close, and by the kernel when a
@@ -206,6 +208,28 @@ s_acl_call(en_compute_t *self, const char *path, json_t **meta, char **etag, en_
     }
 }
 
+//  The ACL named acl->name, with its ETag: *found false when there is
+//  none, or when its user.<tag> is not owner (it is someone else's).
+static int
+s_acl_read(en_compute_t *self, s_acl_t *acl, const char *tag, const char *owner, bool *found,
+           en_err_t *err)
+{
+    lxd_path(acl->path, sizeof acl->path, "/1.0/network-acls/", acl->name, NULL);
+    en_err_t e = {0};
+    if (s_acl_call(self, acl->path, &acl->acl, &acl->etag, &e)) {
+        if (e.kind == EN_NOT_FOUND)
+            return 0;
+        if (err)
+            *err = e;
+        return -1;
+    }
+    const char *value = lxd_user(acl->acl, tag);
+    *found = value && strcmp(value, owner) == 0;
+    if (!*found)
+        s_acl_clear(acl);
+    return 0;
+}
+
 //  The group's ACL: *found false when there is none (or the ACL of that
 //  name is another group's).
 static int
@@ -216,20 +240,7 @@ s_acl_get(en_compute_t *self, const char *group, s_acl_t *acl, bool *found, en_e
     if (!group || !*group)
         return en_err_set(err, EN_NOT_VALID, "security group name \"\" not valid");
     lxd_acl_name(group, acl->name);
-    snprintf(acl->path, sizeof acl->path, "/1.0/network-acls/%s", acl->name);
-    en_err_t e = {0};
-    if (s_acl_call(self, acl->path, &acl->acl, &acl->etag, &e)) {
-        if (e.kind == EN_NOT_FOUND)
-            return 0;
-        if (err)
-            *err = e;
-        return -1;
-    }
-    const char *owner = lxd_user(acl->acl, S_TAG_GROUP);
-    *found = owner && strcmp(owner, group) == 0;
-    if (!*found)
-        s_acl_clear(acl);
-    return 0;
+    return s_acl_read(self, acl, S_TAG_GROUP, group, found, err);
 }
 
 static int
@@ -409,7 +420,7 @@ lxd_firewall_base(en_compute_t *self, const char *model_uuid, const char *contro
     if (controller_uuid && *controller_uuid)
         json_object_set_new(config, "user." LXD_TAG_CONTROLLER, json_string(controller_uuid));
     json_t *body = json_pack("{s:s, s:s, s:o, s:[], s:[]}", "name", name, "description",
-                             "environs model base: no rules, so that the default reject applies",
+                             "environs model base: the rules of every security group of the model",
                              "config", config, "ingress", "egress");
     en_err_t e = {0};
     int rc = body ? lxd_call(self, "POST", "/1.0/network-acls", body, NULL, 0, &e)
@@ -445,107 +456,110 @@ lxd_firewall_base_delete(en_compute_t *self, const char *model_uuid, en_err_t *e
     return 0;
 }
 
-//  Attach (or detach) acl on the model's bridge until a read shows it so,
-//  the base ACL listed as well (made first when the list lacks it) and
-//  the default actions set: whatever a write leaves, the list is never
-//  empty. make_bridge: a missing bridge is made (lxd_model_ensure), else a
-//  missing bridge means there is nothing to change.
-static int
-s_bridge_acls(en_compute_t *self, const char *acl, const char *model, const char *controller,
-              bool attach, bool make_bridge, en_err_t *err)
-{
-    if (!model || !*model)
-        return attach && make_bridge
-                   ? en_err_set(err, EN_NOT_VALID, "security group ACL \"%s\" has no %s tag", acl,
-                                LXD_TAG_MODEL)
-                   : 0;
-    char bridge[LXD_BRIDGE_MAX], path[128], base[LXD_ACL_MAX];
-    lxd_bridge_name(model, bridge);
-    lxd_base_acl_name(model, base);
-    lxd_path(path, sizeof path, "/1.0/networks/", bridge, NULL);
-    int64_t deadline = en_mono_ms() + S_DEADLINE_MS;
-    bool made = false, based = false;
-    for (int attempt = 0;; attempt++) {
-        json_t *net = NULL, *patch = NULL;
-        char *etag = NULL, *edited = NULL;
-        en_err_t e = {0};
-        int lock = s_bridge_lock(model);
-        int rc = en_lxd_call(self->lxd, "GET", path, NULL, &net, &etag, 0, &e);
-        if (rc && e.kind == EN_NOT_FOUND) {
-            s_bridge_unlock(lock);
-            if (!attach || !make_bridge)
-                return 0;
-            if (made)
-                return en_err_set(err, EN_INTERNAL, "bridge \"%s\" of model %s not found", bridge,
-                                  model);
-            made = true;
-            if (lxd_model_ensure(self, model, controller, &e)) {
-                if (err)
-                    *err = e;
-                return -1;
-            }
-            continue;
-        }
-        if (rc == 0) {
-            const char *list = lxd_config(net, "security.acls");
-            const char *in = lxd_config(net, "security.acls.default.ingress.action");
-            const char *out = lxd_config(net, "security.acls.default.egress.action");
-            bool listed = lxd_list_has(list, base) && lxd_list_has(list, acl) == attach;
-            if (listed && in && strcmp(in, "reject") == 0 && out && strcmp(out, "allow") == 0) {
-                s_bridge_unlock(lock);
-                json_decref(net);
-                free(etag);
-                return 0;
-            }
-            //  The base goes in first: made unless listed (LXD refuses an
-            //  unknown ACL), kept in every list this writes.
-            if (!lxd_list_has(list, base) && !based) {
-                rc = lxd_firewall_base(self, model, controller, &e);
-                based = rc == 0;
-            }
-            char *without = rc ? NULL : lxd_list_edit(list, acl, attach);
-            edited = without && !lxd_list_has(without, base) ? lxd_list_edit(without, base, true)
-                                                             : without;
-            if (edited != without)
-                free(without);
-            patch = edited ? json_pack("{s:{s:s, s:s, s:s}}", "config", "security.acls", edited,
-                                       "security.acls.default.ingress.action", "reject",
-                                       "security.acls.default.egress.action", "allow")
-                           : NULL;
-            if (rc == 0 && !patch)
-                rc = en_err_set(&e, EN_INTERNAL, "out of memory");
-            if (rc == 0)
-                rc = en_lxd_call_if_match(self->lxd, "PATCH", path, patch, etag, NULL, 0, &e);
-        }
-        s_bridge_unlock(lock);
-        json_decref(patch);
-        free(edited);
-        json_decref(net);
-        free(etag);
-        //  A successful PATCH is checked by the next read: another writer
-        //  holding the same ETag may have overwritten it.
-        if (rc && !lxd_again(&lxd_backoff_race, attempt, deadline, &e)) {
-            if (err)
-                *err = e;
-            return -1;
-        }
-        if (en_mono_ms() >= deadline)
-            return en_err_set(err, EN_UNAVAILABLE, "bridge \"%s\": security.acls still changing",
-                              bridge);
-    }
-}
-
 //  --------------------------------------------------------------------------
 //  Changing rules
 
 //  What a write does to the group's set of rules before rendering it.
-typedef enum { S_ADD, S_REMOVE, S_RENDER } s_edit_t;
+typedef enum { S_ADD, S_REMOVE, S_RENDER, S_DROP } s_edit_t;
 
-//  authorize (add), revoke (remove) and refresh (render): read the ACL,
-//  edit its set of rules, render every rule for today's members and PUT
-//  it back with If-Match, unless that changes nothing, until no other
-//  writer raced us. S_RENDER touches machine groups with rules only (the
-//  others' destination never changes), and an unknown group is no error.
+//  The model's base ACL: *found false when there is none (or the ACL of
+//  that name is another model's).
+static int
+s_base_get(en_compute_t *self, const char *model, s_acl_t *base, bool *found, en_err_t *err)
+{
+    memset(base, 0, sizeof *base);
+    *found = false;
+    lxd_base_acl_name(model, base->name);
+    return s_acl_read(self, base, LXD_TAG_MODEL, model, found, err);
+}
+
+//  One round of s_change on the base ACL: edit the group's rules as read,
+//  render them for today's members and PUT the ACL back with If-Match,
+//  unless that changes nothing (*done). *wrote: written, to be read
+//  again. *missing: the model has no base ACL yet.
+static int
+s_change_once(en_compute_t *self, const char *group, json_t *record, lxd_texts_t *change,
+              s_edit_t edit, bool *done, bool *wrote, bool *missing, en_err_t *err)
+{
+    const char *model = lxd_user(record, LXD_TAG_MODEL);
+    bool machine = lxd_user(record, LXD_TAG_MACHINE) != NULL;
+    s_acl_t base;
+    lxd_texts_t want = {0};
+    char *dest = NULL;
+    json_t *ingress = NULL, *body = NULL;
+    bool found, none = false;
+    int rc = -1;
+    *done = *wrote = *missing = false;
+    if (s_base_get(self, model, &base, &found, err))
+        goto cleanup;
+    if (!found) {
+        //  Nothing to take away, or nothing to add: done.
+        *missing = edit == S_ADD && change->count > 0;
+        *done = !*missing;
+        rc = 0;
+        goto cleanup;
+    }
+    if (lxd_texts_in(base.acl, group, &want, err))
+        goto cleanup;
+    if (edit == S_RENDER && (!machine || want.count == 0)) {
+        *done = true;
+        rc = 0;
+        goto cleanup;
+    }
+    if (edit == S_DROP)
+        lxd_texts_clear(&want);
+    for (size_t i = 0; i < change->count; i++) {
+        if (edit == S_REMOVE)
+            lxd_texts_remove(&want, change->texts[i]);
+        else if (lxd_texts_add(&want, change->texts[i], err))
+            goto cleanup;
+    }
+    //  With no rules left there is nothing to render for the members.
+    if (want.count == 0)
+        dest = strdup("");
+    else if (s_destination(self, group, record, &dest, &none, err))
+        goto cleanup;
+    if (!dest) {
+        en_err_set(err, EN_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    json_t *old = json_object_get(base.acl, "ingress");
+    if (!(ingress = lxd_ingress_build(old, group, &want, dest, none))) {
+        en_err_set(err, EN_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    if (lxd_ingress_same(old, ingress)) {
+        *done = true;
+        rc = 0;
+        goto cleanup;
+    }
+    body =
+        json_pack("{s:O, s:O, s:O, s:O}", "description", json_object_get(base.acl, "description"),
+                  "config", json_object_get(base.acl, "config"), "ingress", ingress, "egress",
+                  json_object_get(base.acl, "egress"));
+    if (!body) {
+        en_err_set(err, EN_INTERNAL, "cannot render security group \"%s\"", group);
+        goto cleanup;
+    }
+    int lock = s_bridge_lock(model);
+    rc = en_lxd_call_if_match(self->lxd, "PUT", base.path, body, base.etag, NULL, 0, err);
+    s_bridge_unlock(lock);
+    *wrote = rc == 0;
+cleanup:
+    json_decref(body);
+    json_decref(ingress);
+    free(dest);
+    lxd_texts_clear(&want);
+    s_acl_clear(&base);
+    return rc;
+}
+
+//  authorize (add), revoke (remove), refresh (render) and delete (drop
+//  every rule): change the group's rules in its model's base ACL until a
+//  read shows them as wanted (a racer with the same ETag may have
+//  overwritten a write: 5.0.2's check is not atomic). S_RENDER touches
+//  machine groups with rules only (the others' destination never
+//  changes); for S_RENDER and S_DROP an unknown group is no error.
 static int
 s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, size_t n,
          s_edit_t edit, en_err_t *err)
@@ -553,89 +567,44 @@ s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, 
     lxd_texts_t change;
     if (lxd_texts_of(rules, n, &change, err))
         return -1;
+    s_acl_t record;
+    en_err_t e = {0};
+    int rc = s_acl_existing(self, group, &record, &e);
+    if (rc && e.kind == EN_NOT_FOUND && (edit == S_RENDER || edit == S_DROP)) {
+        lxd_texts_clear(&change);
+        return 0;
+    }
+    const char *model = rc ? NULL : lxd_user(record.acl, LXD_TAG_MODEL);
+    if (rc == 0 && (!model || !*model))
+        rc = en_err_set(&e, EN_NOT_VALID, "security group \"%s\" has no %s tag", group,
+                        LXD_TAG_MODEL);
     int64_t deadline = en_mono_ms() + S_DEADLINE_MS;
-    int rc = -1;
-    for (int attempt = 0;; attempt++) {
-        s_acl_t acl;
-        lxd_texts_t want = {0};
-        char *dest = NULL;
-        json_t *ingress = NULL, *body = NULL;
-        bool none, verify = false;
-        en_err_t e = {0};
-        if (s_acl_existing(self, group, &acl, &e)) {
-            if (edit == S_RENDER && e.kind == EN_NOT_FOUND)
-                rc = 0;
-            goto round;
-        }
-        if (lxd_texts_in(acl.acl, &want, &e))
-            goto round;
-        if (edit == S_RENDER && (!lxd_user(acl.acl, LXD_TAG_MACHINE) || want.count == 0)) {
-            rc = 0;
-            goto round;
-        }
-        for (size_t i = 0; i < change.count; i++) {
-            if (edit == S_REMOVE)
-                lxd_texts_remove(&want, change.texts[i]);
-            else if (lxd_texts_add(&want, change.texts[i], &e))
-                goto round;
-        }
-        if (s_destination(self, group, acl.acl, &dest, &none, &e))
-            goto round;
-        json_t *old = json_object_get(acl.acl, "ingress");
-        if (!(ingress = lxd_ingress_build(old, &want, dest, none))) {
-            en_err_set(&e, EN_INTERNAL, "out of memory");
-            goto round;
-        }
-        if (lxd_ingress_same(old, ingress)) {
-            rc = 0;
-            goto round;
-        }
-        body = json_pack("{s:O, s:O, s:O, s:O}", "description",
-                         json_object_get(acl.acl, "description"), "config",
-                         json_object_get(acl.acl, "config"), "ingress", ingress, "egress",
-                         json_object_get(acl.acl, "egress"));
-        if (!body) {
-            en_err_set(&e, EN_INTERNAL, "cannot render security group \"%s\"", group);
-            goto round;
-        }
-        int lock = s_bridge_lock(lxd_user(acl.acl, LXD_TAG_MODEL));
-        //  Written, it is read again: a racer with the same ETag may have
-        //  overwritten it (5.0.2's check is not atomic).
-        bool wrote =
-            en_lxd_call_if_match(self->lxd, "PUT", acl.path, body, acl.etag, NULL, 0, &e) == 0;
-        s_bridge_unlock(lock);
-        if (wrote && en_mono_ms() < deadline)
-            verify = true;
-        else if (wrote)
-            rc = 0;
-    round:
-        json_decref(body);
-        json_decref(ingress);
-        free(dest);
-        lxd_texts_clear(&want);
-        s_acl_clear(&acl);
-        if (verify)
-            continue;
-        if (rc == 0 || !lxd_again(&lxd_backoff_race, attempt, deadline, &e)) {
-            if (rc && err)
-                *err = e;
+    bool made = false;
+    for (int attempt = 0; rc == 0; attempt++) {
+        bool done, wrote, missing;
+        e = (en_err_t){0};
+        rc = s_change_once(self, group, record.acl, &change, edit, &done, &wrote, &missing, &e);
+        if (rc == 0 && done)
             break;
+        if (rc == 0 && missing) {
+            //  No base ACL yet (no bridge either): make the model's bridge,
+            //  whose POST lists its base ACL, then write again.
+            if (made)
+                rc = en_err_set(&e, EN_INTERNAL, "base ACL of model %s not found", model);
+            else
+                rc = lxd_model_ensure(self, model, lxd_user(record.acl, LXD_TAG_CONTROLLER), &e);
+            made = true;
+            continue;
         }
+        if (rc == 0 && en_mono_ms() >= deadline)
+            break; // written; no time left to read it back
+        if (rc && lxd_again(&lxd_backoff_race, attempt, deadline, &e))
+            rc = 0;
     }
+    if (rc && err)
+        *err = e;
+    s_acl_clear(&record);
     lxd_texts_clear(&change);
-    if (rc == 0 && edit == S_ADD) {
-            //  A group's ACL goes on its model's bridge with its first rule
-        //  (ensure_group only makes it): every change of a bridge's
-        //  security.acls re-makes the bridge in 5.0.2 (nft, address,
-        //  dnsmasq: ~0.9 s), so a machine that never opens a port never
-        //  pays it. The base ACL already closes the bridge.
-        s_acl_t acl;
-        if (s_acl_existing(self, group, &acl, err))
-            return -1;
-        rc = s_bridge_acls(self, acl.name, lxd_user(acl.acl, LXD_TAG_MODEL),
-                           lxd_user(acl.acl, LXD_TAG_CONTROLLER), true, true, err);
-        s_acl_clear(&acl);
-    }
     return rc;
 }
 
@@ -670,7 +639,6 @@ s_ensure_group(en_compute_t *self, const char *name, const en_tag_t *tags, size_
         if (!tags[i].key || !*tags[i].key)
             return en_err_set(err, EN_NOT_VALID, "tag key \"\" not valid");
     const char *model = lxd_tag(tags, tag_count, LXD_TAG_MODEL);
-    const char *controller = lxd_tag(tags, tag_count, LXD_TAG_CONTROLLER);
     if (!model || !*model)
         return en_err_set(err, EN_NOT_VALID, "security group \"%s\" has no %s tag", name,
                           LXD_TAG_MODEL);
@@ -701,8 +669,7 @@ s_ensure_group(en_compute_t *self, const char *name, const en_tag_t *tags, size_
         return en_err_set(err, EN_ALREADY_EXISTS,
                           "security group \"%s\": network ACL \"%s\" belongs to another group",
                           name, acl_name);
-    //  not attached yet: s_change attaches it with its first rule
-    (void)controller;
+    //  A record only: its rules go in the model's base ACL.
     s_acl_clear(&acl);
     return 0;
 }
@@ -723,28 +690,16 @@ s_delete_group(en_compute_t *self, const char *name, en_err_t *err)
     lxd_names_free(&members, n);
     if (rc == 0 && n)
         rc = en_err_set(err, EN_UNAVAILABLE, "security group \"%s\" is in use", name);
-    int64_t deadline = en_mono_ms() + S_DEADLINE_MS;
-    for (int attempt = 0; rc == 0; attempt++) {
-        //  Detach, then delete; a racing writer of the list holding an old
-        //  read may attach it again ("in use"), and the loop detaches again.
-        en_err_t e = {0};
-        if (s_bridge_acls(self, acl.name, model, lxd_user(acl.acl, LXD_TAG_CONTROLLER), false,
-                          false, err)) {
-            rc = -1;
-            break;
-        }
-        if (en_lxd_call(self->lxd, "DELETE", acl.path, NULL, NULL, NULL, 0, &e) == 0 ||
-            e.kind == EN_NOT_FOUND)
-            break;
-        //  5.0.2's "Cannot delete an ACL that is in use" is transient (the
-        //  classifier's); still so at the deadline, the group is in use.
-        if (!lxd_again(&lxd_backoff_race, attempt, deadline, &e)) {
-            if (e.kind == EN_UNAVAILABLE && e.retryable)
-                en_err_set(&e, EN_UNAVAILABLE, "security group \"%s\" is in use", name);
-            if (err)
-                *err = e;
-            rc = -1;
-        }
+    //  Its rules leave the base ACL first: a record gone with rules left
+    //  behind would leave them open with no group to revoke them from.
+    if (rc == 0)
+        rc = s_change(self, name, NULL, 0, S_DROP, err);
+    en_err_t e = {0};
+    if (rc == 0 && lxd_call(self, "DELETE", acl.path, NULL, NULL, 0, &e) &&
+        e.kind != EN_NOT_FOUND) {
+        if (err)
+            *err = e;
+        rc = -1;
     }
     s_acl_clear(&acl);
     return rc;
@@ -806,20 +761,24 @@ s_rules(en_compute_t *self, const char *group, en_ingress_rule_t **rules, size_t
 {
     *rules = NULL;
     *n = 0;
-    s_acl_t acl;
+    s_acl_t acl, base = {0};
     lxd_texts_t texts = {0};
     char *dest = NULL;
-    bool pending = false;
+    bool pending = false, found = false;
     if (s_acl_existing(self, group, &acl, err))
         return -1;
-    int rc = 0;
-    if (!lxd_user(acl.acl, LXD_TAG_MACHINE))
-        rc = lxd_texts_in(acl.acl, &texts, err);
-    else if ((rc = s_member_dest(self, group, lxd_user(acl.acl, LXD_TAG_MODEL), 0, &dest, &pending,
-                                 err)) == 0 &&
-             !pending && *dest)
-        rc = lxd_texts_live(acl.acl, dest, &texts, err);
+    const char *model = lxd_user(acl.acl, LXD_TAG_MODEL);
+    //  No base ACL (no bridge yet): no rules.
+    int rc = model && *model ? s_base_get(self, model, &base, &found, err) : 0;
+    bool machine = lxd_user(acl.acl, LXD_TAG_MACHINE) != NULL;
+    if (rc == 0 && found && !machine)
+        rc = lxd_texts_in(base.acl, group, &texts, err);
+    else if (rc == 0 && found &&
+             (rc = s_member_dest(self, group, model, 0, &dest, &pending, err)) == 0 && !pending &&
+             *dest)
+        rc = lxd_texts_live(base.acl, group, dest, &texts, err);
     free(dest);
+    s_acl_clear(&base);
     s_acl_clear(&acl);
     if (rc)
         return -1;

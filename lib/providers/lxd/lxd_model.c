@@ -17,8 +17,9 @@
     presence alone says both exist.
 
     Release deletes profiles before networks (a profile's eth0 uses its
-    bridge), detaching the firewaller's ACLs from a bridge first, and the
-    model's base ACL (lxd_firewall_base_delete) once its bridge is gone. What LXD
+    bridge), and the model's base ACL, the bridge's only ACL and holder of
+    every group's rules (lxd_firewall_base_delete), once its bridge is
+    gone. What LXD
     still counts as used (used_by, or a delete refused as in use while a
     racer finishes) is left, and the call answers UNAVAILABLE `... is in
     use` so that the caller comes back. */

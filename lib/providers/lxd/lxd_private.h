@@ -19,9 +19,10 @@
         addresses).
       - lxd_model.c: the model's resources: its bridge (a free /24) and
         profile (lxd_model_ensure), and release_model (lxd_release_model).
-      - lxd_firewall.c: security groups as network ACLs on the model's
-        bridge; lxd_rules.c: a rule's text (the ACL rule's description)
-        and its LXD rule JSON.
+      - lxd_firewall.c: security groups, their rules in the model's base
+        ACL, each group's record its own ACL; lxd_rules.c: a rule's text
+        (the ACL rule's description, "<group>: <text>") and its LXD rule
+        JSON.
       - lxd_network.c: the network API (subnets, interfaces).
     Shared functions are named lxd_<verb>; statics stay s_<verb>.
 
@@ -32,13 +33,17 @@
         at most 15 bytes), managed, ipv4.address = a free /24 carved from
         ENVIRONS_LXD_BRIDGE_RANGE (default 10.208.0.0/16), ipv4.nat=false,
         ipv6.address=none, ipv4.dhcp=true;
-        security.acls = the model's base ACL `en-<11 hex>-base` (no rules,
-        listed from the network's first config so that the list is never
-        empty) and its groups' ACLs, security.acls.default.ingress.action
-        = reject, security.acls.default.egress.action = allow.
+        security.acls = the model's base ACL `en-<11 hex>-base` alone, set
+        in the network's first config and never changed (a change re-makes
+        the bridge in 5.0.2), security.acls.default.ingress.action =
+        reject, security.acls.default.egress.action = allow.
       - profile `en-<model uuid>`: eth0 {type nic, network <bridge>} and
         root (disk, path /, pool = the connection's pool).
-      - ACLs, one per security group (lxd_firewall.c).
+      - base ACL `en-<11 hex>-base`: the ingress rules of every security
+        group of the model, each described "<group>: <rule>"; deleted
+        after the bridge (lxd_firewall.c).
+      - ACLs, one per security group, its record (name, tags): never
+        attached, no rules (lxd_firewall.c).
     Instances are created with profiles [profile] only. */
 #ifndef EN_LXD_PRIVATE_H
 #define EN_LXD_PRIVATE_H
@@ -120,14 +125,14 @@ int lxd_list(en_compute_t *self, const en_tag_t *filters, size_t filter_count, e
 int lxd_instance_addresses(en_compute_t *self, const char *name, char ***out, size_t *count,
                            en_err_t *err);
 
-//  The network ACL that stands for a security group (lxd_firewall.c):
-//  a deterministic name LXD accepts, derived from the group name alone.
+//  The network ACL that records a security group (lxd_firewall.c): a
+//  deterministic name LXD accepts, derived from the group name alone.
 #define LXD_ACL_MAX 64
 void lxd_acl_name(const char *group, char out[LXD_ACL_MAX]);
 
 //  --------------------------------------------------------------------------
 //  A group's rules as ACL rules (lxd_rules.c): a rule's text, "80-100/tcp
-//  from 0.0.0.0/0", is its ACL rule's description.
+//  from 0.0.0.0/0", is its ACL rule's description after "<group>: ".
 
 //  A set of rule texts (malloc'd strings, each once).
 typedef struct {
@@ -142,26 +147,31 @@ void lxd_texts_remove(lxd_texts_t *t, const char *text);
 //  The texts of rules, each checked: NOT_VALID for the first bad one
 //  (Juju's wording: `invalid port range 80-70/tcp`, ...).
 int lxd_texts_of(const en_ingress_rule_t *rules, size_t n, lxd_texts_t *t, en_err_t *err);
-//  The texts of our rules among an ACL's ingress rules (GET's metadata).
-int lxd_texts_in(json_t *acl, lxd_texts_t *t, en_err_t *err);
+//  The texts of group's rules among an ACL's ingress rules (GET's
+//  metadata).
+int lxd_texts_in(json_t *acl, const char *group, lxd_texts_t *t, en_err_t *err);
 //  A text back into its rule; -1 when it is not one of ours.
 int lxd_rule_parse(const char *text, en_ingress_rule_t *rule);
-//  The ingress list to write: old's foreign rules as they are, then each
-//  of want (sorted into rule order) rendered for dest ("": the whole
-//  bridge; else comma-joined /32s), disabled or not. NULL: out of memory.
-json_t *lxd_ingress_build(json_t *old, lxd_texts_t *want, const char *dest, bool disabled);
+//  The ingress list to write: old's rules that are not group's as they
+//  are, and in place of group's (where its first stood, else at the end)
+//  each of want (sorted into rule order) rendered as group's for dest
+//  ("": the whole bridge; else comma-joined /32s), disabled or not.
+//  NULL: out of memory.
+json_t *lxd_ingress_build(json_t *old, const char *group, lxd_texts_t *want, const char *dest,
+                          bool disabled);
 //  Whether two ingress lists are the same (LXD leaves out empty fields).
 bool lxd_ingress_same(json_t *a, json_t *b);
-//  The texts of our rules that apply as rendered for dest: enabled, and
-//  with exactly dest's items (a comma list, as a set) as destination.
-int lxd_texts_live(json_t *acl, const char *dest, lxd_texts_t *t, en_err_t *err);
+//  The texts of group's rules that apply as rendered for dest: enabled,
+//  and with exactly dest's items (a comma list, as a set) as destination.
+int lxd_texts_live(json_t *acl, const char *group, const char *dest, lxd_texts_t *t, en_err_t *err);
 
 //  The model's base ACL (lxd_firewall.c): "en-<11 hex of the model uuid>-
-//  base", rule-less, tagged with the model and controller. Every write of
-//  the bridge's security.acls keeps it listed, so that the list is never
+//  base", tagged with the model and controller, holding the rules of
+//  every group of the model. It is the bridge's only ACL, listed from the
+//  bridge's first config and never detached, so that the list is never
 //  empty (an empty list makes 5.0.2's bridge allow everything) and the
-//  default ingress reject always applies. lxd_firewall_base makes it
-//  unless it exists (before a bridge POST that lists it);
+//  default ingress reject always applies. lxd_firewall_base makes it,
+//  without rules, unless it exists (before a bridge POST that lists it);
 //  lxd_firewall_base_delete deletes it once the bridge is gone (none, or
 //  another model's, is no error).
 void lxd_base_acl_name(const char *model_uuid, char out[LXD_ACL_MAX]);

@@ -1,21 +1,28 @@
 /*  lxd_rules.c — a security group's rules as LXD network ACL rules: the
-    text of a rule, which is its ACL rule's description, and the LXD rule
-    JSON rendered from that text (lxd_private.h). No calls to LXD here;
+    text of a rule, the description of its ACL rule, and the LXD rule JSON
+    rendered from that text (lxd_private.h). No calls to LXD here;
     lxd_firewall.c reads and writes the ACLs.
 
-    A rule is one ingress rule of the ACL, with a description that is the
+    Every group's rules live in its model's base ACL (lxd_firewall.c), so
+    a rule's description names its group: "<group>: <text>", the text the
     rule itself as Juju prints it, always with its canonical, sorted CIDRs:
-    "80-100/tcp from 0.0.0.0/0", "icmp from 10.0.0.0/8,192.168.0.0/16".
-    rules() reads the descriptions back, so a rule comes back exactly as
-    stored; the LXD fields (protocol tcp|udp|icmp4, destination_port,
-    source, "" for anywhere) are rendered from it, for a destination (the
-    whole bridge "", or a machine group's member /32s) and enabled or
-    disabled (a machine group with no running member). A machine group's
-    rule is live only while it is enabled for exactly its members'
-    addresses of today (lxd_texts_live), which the firewall reads back. An ACL rule whose
-    description does not parse as a rule is not ours: it is kept as it is,
-    first, and every rule of ours is rendered again after it, in rule
-    order, so that two writers render the same list. */
+    "juju-<uuid>-1: 80-100/tcp from 0.0.0.0/0", "juju-<uuid>: icmp from
+    10.0.0.0/8,192.168.0.0/16". A group's rules are the ACL's rules with
+    its prefix whose rest parses as a rule. rules() reads the texts back,
+    so a rule comes back exactly as stored; the LXD fields (protocol
+    tcp|udp|icmp4, destination_port, source, "" for anywhere) are
+    rendered from it, for a destination (the whole bridge "", or a machine
+    group's member /32s) and enabled or disabled (a machine group with no
+    running member). A machine group's rule is live only while it is
+    enabled for exactly its members' addresses of today (lxd_texts_live),
+    which the firewall reads back.
+
+    A write edits one group's rules only: every other rule of the ACL
+    (other groups', and any not ours) is kept as it is, where it is, and
+    the group's rules are rendered again, in rule order, where its first
+    rule stood (at the end when it had none). So a write that changes
+    nothing renders the list it read, and two writers of one group render
+    the same list. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,10 +129,26 @@ lxd_rule_parse(const char *text, en_ingress_rule_t *rule)
     return 0;
 }
 
-//  The LXD ingress rule of a rule's text. destination "" is the whole
+//  The rule text of an ACL rule's description when the rule is group's
+//  ("<group>: <text>", the text one of ours); NULL when it is not.
+static const char *
+s_text_of(const char *description, const char *group)
+{
+    size_t len = strlen(group);
+    if (strncmp(description, group, len) != 0 || strncmp(description + len, ": ", 2) != 0)
+        return NULL;
+    const char *text = description + len + 2;
+    en_ingress_rule_t parsed;
+    if (lxd_rule_parse(text, &parsed))
+        return NULL;
+    en_ingress_rule_clear(&parsed);
+    return text;
+}
+
+//  The LXD ingress rule of group's rule text. destination "" is the whole
 //  bridge; disabled keeps the rule without applying it.
 static json_t *
-s_rule_render(const char *text, const char *destination, bool disabled)
+s_rule_render(const char *group, const char *text, const char *destination, bool disabled)
 {
     en_ingress_rule_t rule;
     if (lxd_rule_parse(text, &rule))
@@ -138,10 +161,11 @@ s_rule_render(const char *text, const char *destination, bool disabled)
         snprintf(ports, sizeof ports, "%d", rule.range.from);
     else
         snprintf(ports, sizeof ports, "%d-%d", rule.range.from, rule.range.to);
-    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "action", "allow", "state",
-                            disabled ? "disabled" : "enabled", "protocol",
-                            icmp ? "icmp4" : rule.range.protocol, "source", anywhere ? "" : sources,
-                            "destination", destination, "description", text);
+    json_t *out =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "action", "allow", "state",
+                  disabled ? "disabled" : "enabled", "protocol",
+                  icmp ? "icmp4" : rule.range.protocol, "source", anywhere ? "" : sources,
+                  "destination", destination, "description", json_sprintf("%s: %s", group, text));
     if (out && !icmp)
         json_object_set_new(out, "destination_port", json_string(ports));
     en_ingress_rule_clear(&rule);
@@ -240,28 +264,45 @@ s_rule_cmp_text(const void *a, const void *b)
     return c ? c : strcmp(ta, tb);
 }
 
-json_t *
-lxd_ingress_build(json_t *old, lxd_texts_t *want, const char *dest, bool disabled)
+//  Append each of want (sorted) rendered as group's to out.
+static int
+s_ingress_ours(json_t *out, const char *group, lxd_texts_t *want, const char *dest, bool disabled)
 {
-    json_t *out = json_array();
-    size_t i;
-    json_t *rule;
-    json_array_foreach(old, i, rule)
-    {
-        en_ingress_rule_t parsed;
-        if (lxd_rule_parse(lxd_str(rule, "description"), &parsed) == 0)
-            en_ingress_rule_clear(&parsed);
-        else
-            json_array_append(out, rule);
-    }
     if (want->count > 1)
         qsort(want->texts, want->count, sizeof(char *), s_rule_cmp_text);
-    for (i = 0; i < want->count; i++) {
-        json_t *r = s_rule_render(want->texts[i], dest, disabled);
-        if (!r || json_array_append_new(out, r)) {
-            json_decref(out);
-            return NULL;
+    for (size_t i = 0; i < want->count; i++) {
+        json_t *r = s_rule_render(group, want->texts[i], dest, disabled);
+        if (!r || json_array_append_new(out, r))
+            return -1;
+    }
+    return 0;
+}
+
+json_t *
+lxd_ingress_build(json_t *old, const char *group, lxd_texts_t *want, const char *dest,
+                  bool disabled)
+{
+    json_t *out = json_array();
+    bool placed = false;
+    size_t i;
+    json_t *rule;
+    int rc = out ? 0 : -1;
+    json_array_foreach(old, i, rule)
+    {
+        if (rc)
+            break;
+        if (!s_text_of(lxd_str(rule, "description"), group))
+            rc = json_array_append(out, rule);
+        else if (!placed) {
+            placed = true;
+            rc = s_ingress_ours(out, group, want, dest, disabled);
         }
+    }
+    if (rc == 0 && !placed)
+        rc = s_ingress_ours(out, group, want, dest, disabled);
+    if (rc) {
+        json_decref(out);
+        return NULL;
     }
     return out;
 }
@@ -305,21 +346,17 @@ s_rule_live(json_t *rule, const char *dest)
            s_list_within(dest, at);
 }
 
-//  The texts of our rules, or of those live for dest (NULL: all).
+//  The texts of group's rules, or of those live for dest (NULL: all).
 static int
-s_texts(json_t *acl, const char *dest, lxd_texts_t *t, en_err_t *err)
+s_texts(json_t *acl, const char *group, const char *dest, lxd_texts_t *t, en_err_t *err)
 {
     memset(t, 0, sizeof *t);
     size_t i;
     json_t *rule;
     json_array_foreach(json_object_get(acl, "ingress"), i, rule)
     {
-        const char *text = lxd_str(rule, "description");
-        en_ingress_rule_t parsed;
-        if (lxd_rule_parse(text, &parsed))
-            continue;
-        en_ingress_rule_clear(&parsed);
-        if (dest && !s_rule_live(rule, dest))
+        const char *text = s_text_of(lxd_str(rule, "description"), group);
+        if (!text || (dest && !s_rule_live(rule, dest)))
             continue;
         if (lxd_texts_add(t, text, err)) {
             lxd_texts_clear(t);
@@ -330,13 +367,13 @@ s_texts(json_t *acl, const char *dest, lxd_texts_t *t, en_err_t *err)
 }
 
 int
-lxd_texts_in(json_t *acl, lxd_texts_t *t, en_err_t *err)
+lxd_texts_in(json_t *acl, const char *group, lxd_texts_t *t, en_err_t *err)
 {
-    return s_texts(acl, NULL, t, err);
+    return s_texts(acl, group, NULL, t, err);
 }
 
 int
-lxd_texts_live(json_t *acl, const char *dest, lxd_texts_t *t, en_err_t *err)
+lxd_texts_live(json_t *acl, const char *group, const char *dest, lxd_texts_t *t, en_err_t *err)
 {
-    return s_texts(acl, dest ? dest : "", t, err);
+    return s_texts(acl, group, dest ? dest : "", t, err);
 }
