@@ -473,10 +473,34 @@ s_base_get(en_compute_t *self, const char *model, s_acl_t *base, bool *found, en
     return s_acl_read(self, base, LXD_TAG_MODEL, model, found, err);
 }
 
-//  One round of s_change on the base ACL: edit the group's rules as read,
-//  render them for today's members and PUT the ACL back with If-Match,
-//  unless that changes nothing (*done). *wrote: written, to be read
-//  again. *missing: the model has no base ACL yet.
+//  The group's rules as the base ACL holds them, edited as s_change asks.
+static int
+s_want(json_t *acl, const char *group, const lxd_texts_t *change, s_edit_t edit,
+       lxd_texts_t *want, en_err_t *err)
+{
+    memset(want, 0, sizeof *want);
+    if (lxd_texts_in(acl, group, want, err))
+        return -1;
+    if (edit == S_DROP)
+        lxd_texts_clear(want);
+    for (size_t i = 0; i < change->count; i++) {
+        if (edit == S_REMOVE)
+            lxd_texts_remove(want, change->texts[i]);
+        else if (edit != S_RENDER && lxd_texts_add(want, change->texts[i], err))
+            return -1;
+    }
+    return 0;
+}
+
+//  One round of s_change on the base ACL. A first read decides whether
+//  anything is to be written and, for a machine group, where its rules
+//  point (the members' addresses: reading them may wait for a DHCP
+//  lease, so never under the lock). Then, under the per-bridge lock, the
+//  ACL is read again and the edit made on that fresh copy, rendered with
+//  those destinations and PUT with If-Match, unless it changes nothing
+//  (*done): writers on one host never race each other's ETag, so a
+//  fan-out of many groups of one model is a queue, not a storm of 412s.
+//  *wrote: written, to be read again. *missing: no base ACL yet.
 static int
 s_change_once(en_compute_t *self, const char *group, json_t *record, lxd_texts_t *change,
               s_edit_t edit, bool *done, bool *wrote, bool *missing, en_err_t *err)
@@ -488,7 +512,7 @@ s_change_once(en_compute_t *self, const char *group, json_t *record, lxd_texts_t
     char *dest = NULL;
     json_t *ingress = NULL, *body = NULL;
     bool found, none = false;
-    int rc = -1;
+    int rc = -1, lock = -1;
     *done = *wrote = *missing = false;
     if (s_base_get(self, model, &base, &found, err))
         goto cleanup;
@@ -499,22 +523,15 @@ s_change_once(en_compute_t *self, const char *group, json_t *record, lxd_texts_t
         rc = 0;
         goto cleanup;
     }
-    if (lxd_texts_in(base.acl, group, &want, err))
+    if (s_want(base.acl, group, change, edit, &want, err))
         goto cleanup;
     if (edit == S_RENDER && (!machine || want.count == 0)) {
         *done = true;
         rc = 0;
         goto cleanup;
     }
-    if (edit == S_DROP)
-        lxd_texts_clear(&want);
-    for (size_t i = 0; i < change->count; i++) {
-        if (edit == S_REMOVE)
-            lxd_texts_remove(&want, change->texts[i]);
-        else if (lxd_texts_add(&want, change->texts[i], err))
-            goto cleanup;
-    }
     //  With no rules left there is nothing to render for the members.
+    bool rendered = want.count > 0;
     if (want.count == 0)
         dest = strdup("");
     else if (s_destination(self, group, record, &dest, &none, err))
@@ -523,8 +540,28 @@ s_change_once(en_compute_t *self, const char *group, json_t *record, lxd_texts_t
         en_err_set(err, EN_INTERNAL, "out of memory");
         goto cleanup;
     }
+    lock = s_bridge_lock(model);
+    s_acl_clear(&base);
+    lxd_texts_clear(&want);
+    if (s_base_get(self, model, &base, &found, err))
+        goto cleanup;
+    if (!found) {
+        *missing = edit == S_ADD && change->count > 0;
+        *done = !*missing;
+        rc = 0;
+        goto cleanup;
+    }
+    if (s_want(base.acl, group, change, edit, &want, err))
+        goto cleanup;
+    if (machine && want.count > 0 && !rendered) {
+        //  a racer gave the group rules since the first read: its members'
+        //  addresses were not read, so go round again (never "": that is
+        //  the whole bridge)
+        rc = 0;
+        goto cleanup;
+    }
     json_t *old = json_object_get(base.acl, "ingress");
-    if (!(ingress = lxd_ingress_build(old, group, &want, dest, none))) {
+    if (!(ingress = lxd_ingress_build(old, group, &want, want.count ? dest : "", none))) {
         en_err_set(err, EN_INTERNAL, "out of memory");
         goto cleanup;
     }
@@ -541,11 +578,11 @@ s_change_once(en_compute_t *self, const char *group, json_t *record, lxd_texts_t
         en_err_set(err, EN_INTERNAL, "cannot render security group \"%s\"", group);
         goto cleanup;
     }
-    int lock = s_bridge_lock(model);
     rc = en_lxd_call_if_match(self->lxd, "PUT", base.path, body, base.etag, NULL, 0, err);
-    s_bridge_unlock(lock);
     *wrote = rc == 0;
 cleanup:
+    if (lock >= 0)
+        s_bridge_unlock(lock);
     json_decref(body);
     json_decref(ingress);
     free(dest);
