@@ -492,6 +492,18 @@ s_want(json_t *acl, const char *group, const lxd_texts_t *change, s_edit_t edit,
     return 0;
 }
 
+//  The model's base ACL (*found false when it has none) and the group's
+//  rules in it, edited.
+static int
+s_base_want(en_compute_t *self, const char *model, const char *group, const lxd_texts_t *change,
+            s_edit_t edit, s_acl_t *base, lxd_texts_t *want, bool *found, en_err_t *err)
+{
+    memset(want, 0, sizeof *want);
+    if (s_base_get(self, model, base, found, err))
+        return -1;
+    return *found ? s_want(base->acl, group, change, edit, want, err) : 0;
+}
+
 //  One round of s_change on the base ACL. A first read decides whether
 //  anything is to be written and, for a machine group, where its rules
 //  point (the members' addresses: reading them may wait for a DHCP
@@ -514,7 +526,7 @@ s_change_once(en_compute_t *self, const char *group, json_t *record, lxd_texts_t
     bool found, none = false;
     int rc = -1, lock = -1;
     *done = *wrote = *missing = false;
-    if (s_base_get(self, model, &base, &found, err))
+    if (s_base_want(self, model, group, change, edit, &base, &want, &found, err))
         goto cleanup;
     if (!found) {
         //  Nothing to take away, or nothing to add: done.
@@ -523,8 +535,6 @@ s_change_once(en_compute_t *self, const char *group, json_t *record, lxd_texts_t
         rc = 0;
         goto cleanup;
     }
-    if (s_want(base.acl, group, change, edit, &want, err))
-        goto cleanup;
     if (edit == S_RENDER && (!machine || want.count == 0)) {
         *done = true;
         rc = 0;
@@ -543,7 +553,7 @@ s_change_once(en_compute_t *self, const char *group, json_t *record, lxd_texts_t
     lock = s_bridge_lock(model);
     s_acl_clear(&base);
     lxd_texts_clear(&want);
-    if (s_base_get(self, model, &base, &found, err))
+    if (s_base_want(self, model, group, change, edit, &base, &want, &found, err))
         goto cleanup;
     if (!found) {
         *missing = edit == S_ADD && change->count > 0;
@@ -551,8 +561,6 @@ s_change_once(en_compute_t *self, const char *group, json_t *record, lxd_texts_t
         rc = 0;
         goto cleanup;
     }
-    if (s_want(base.acl, group, change, edit, &want, err))
-        goto cleanup;
     if (machine && want.count > 0 && !rendered) {
         //  a racer gave the group rules since the first read: its members'
         //  addresses were not read, so go round again (never "": that is
