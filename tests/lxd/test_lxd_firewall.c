@@ -832,7 +832,7 @@ static void
 s_refresh(fixture_t *fx, const char *const *groups, size_t n)
 {
     en_err_t err;
-    if (lxd_firewall_refresh(fx->c, groups, n, &err))
+    if (lxd_firewall_refresh(fx->c, fx->model, groups, n, &err))
         fail_msg("refresh: %s", err.message);
 }
 

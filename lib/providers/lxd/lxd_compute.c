@@ -301,7 +301,7 @@ s_refresh_groups(en_compute_t *self, const char *name, char *groups)
          g = strtok_r(NULL, ", ", &save))
         list[n++] = g;
     en_err_t e;
-    if (n && lxd_firewall_refresh(self, list, n, &e))
+    if (n && lxd_firewall_refresh(self, NULL, list, n, &e))
         en_warn("lxd: instance \"%s\" removed; refreshing its firewall rules: %s", name,
                 e.message);
 }
@@ -634,7 +634,8 @@ s_finish(en_compute_t *self, const en_create_args_t *a, const json_t *adopted, e
     //  made again) takes this instance's address now; a failure is only
     //  logged: stale rules read as closed and the firewaller opens them
     en_err_t fw;
-    if (a->group_count && lxd_firewall_refresh(self, a->groups, a->group_count, &fw))
+    if (a->group_count &&
+        lxd_firewall_refresh(self, s_tag(a, LXD_TAG_MODEL), a->groups, a->group_count, &fw))
         en_warn("lxd: instance \"%s\": refreshing its firewall rules: %s", a->name, fw.message);
     en_instance_t *found = NULL;
     size_t n = 0;

@@ -654,18 +654,38 @@ s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, 
 }
 
 int
-lxd_firewall_refresh(en_compute_t *self, const char *const *groups, size_t n, en_err_t *err)
+lxd_firewall_refresh(en_compute_t *self, const char *model_uuid, const char *const *groups,
+                     size_t n, en_err_t *err)
 {
+    //  With the model known, one read of its base ACL tells which groups
+    //  have rules at all: a new machine's have none, and its start then
+    //  costs one GET here instead of two per group.
+    s_acl_t base = {0};
+    bool found = false;
+    en_err_t ignored; // unread: every group is then refreshed on its own
+    if (model_uuid && *model_uuid &&
+        s_base_get(self, model_uuid, &base, &found, &ignored) == 0 && !found)
+        return 0; // no base ACL: no rules anywhere
     //  Every group is tried; the first failure is the answer.
     int rc = 0;
     for (size_t i = 0; groups && i < n; i++) {
         en_err_t one = {0};
-        if (!groups[i] || !*groups[i] || s_change(self, groups[i], NULL, 0, S_RENDER, &one) == 0)
+        if (!groups[i] || !*groups[i])
+            continue;
+        if (found) {
+            lxd_texts_t have = {0};
+            bool some = lxd_texts_in(base.acl, groups[i], &have, &ignored) != 0 || have.count > 0;
+            lxd_texts_clear(&have);
+            if (!some)
+                continue;
+        }
+        if (s_change(self, groups[i], NULL, 0, S_RENDER, &one) == 0)
             continue;
         if (rc == 0 && err)
             *err = one;
         rc = -1;
     }
+    s_acl_clear(&base);
     return rc;
 }
 

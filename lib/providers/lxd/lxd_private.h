@@ -183,8 +183,11 @@ int lxd_firewall_base_delete(en_compute_t *self, const char *model_uuid, en_err_
 //  they are); no write when nothing changed. A member without an address
 //  is waited for (30 s) as authorize does. Every group is tried; the
 //  first failure is the answer. For compute, after an instance joins or
-//  leaves groups (create, terminate).
-int lxd_firewall_refresh(en_compute_t *self, const char *const *groups, size_t n, en_err_t *err);
+//  leaves groups (create, terminate). model_uuid (may be NULL): the
+//  groups' model, whose base ACL is then read once to skip the groups
+//  without rules.
+int lxd_firewall_refresh(en_compute_t *self, const char *model_uuid, const char *const *groups,
+                         size_t n, en_err_t *err);
 
 //  Where an instance's nonce is written at create (Juju's
 //  <DataDir>/nonce.txt), then read back by bootstrap's finalize.
