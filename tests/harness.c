@@ -284,6 +284,42 @@ harness_cli(harness_t *h, char **out, char **err, const char *fmt, ...)
     return harness_run(h, out, err, "%s %s", harness_bin("cli/environs"), args);
 }
 
+char *
+harness_cli_ok(harness_t *h, bool quiet, char *why, size_t why_size, const char *args)
+{
+    char *out = NULL, *err = NULL;
+    int rc = harness_cli(h, &out, &err, "%s", args);
+    if (rc != 0 || (quiet && *err)) {
+        snprintf(why, why_size, "environs %s: exit %d, stdout \"%s\", stderr \"%s\"", args, rc,
+                 out, err);
+        free(out);
+        free(err);
+        return NULL;
+    }
+    free(err);
+    return out;
+}
+
+json_t *
+harness_cli_json(harness_t *h, bool quiet, char *why, size_t why_size, const char *args)
+{
+    char command[4096];
+    snprintf(command, sizeof command, "%s --format json", args);
+    char *out = harness_cli_ok(h, quiet, why, why_size, command);
+    if (!out)
+        return NULL;
+    json_error_t error;
+    json_t *doc = json_loads(out, 0, &error);
+    if (!json_is_object(doc)) {
+        snprintf(why, why_size, "environs %s: not a JSON object (%s): %s", command, error.text,
+                 out);
+        json_decref(doc);
+        doc = NULL;
+    }
+    free(out);
+    return doc;
+}
+
 int
 harness_up(harness_t *h, const char *const *services)
 {

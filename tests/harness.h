@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "bus/client.h"
 
 #define HARNESS_MAX_PROCS 32
@@ -61,6 +63,12 @@ int harness_find(harness_t *h, const char *name);
 //  The same for the CLI of this build: `environs <args>`.
 int harness_cli(harness_t *h, char **out, char **err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+//  stdout of `environs <args>` (malloc'd) when it exits 0 and, with quiet,
+//  prints nothing on stderr; else NULL with why saying what it did.
+char *harness_cli_ok(harness_t *h, bool quiet, char *why, size_t why_size, const char *args);
+//  `environs <args> --format json` parsed as a JSON object (a new
+//  reference), as harness_cli_ok; NULL with why when it is not one.
+json_t *harness_cli_json(harness_t *h, bool quiet, char *why, size_t why_size, const char *args);
 //  The embedded sim cloud the services of this harness use
 //  (<home>/sim/sim.db), opened as its operator would, to see what the API
 //  does not show; NULL with err. In harness_sim.c: only tests that link

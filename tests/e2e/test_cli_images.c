@@ -58,11 +58,10 @@ teardown(void **state)
 static char *
 s_ok(const char *args)
 {
-    char *out, *err;
-    int rc = harness_cli(&H, &out, &err, "%s", args);
-    if (rc != 0 || *err)
-        fail_msg("environs %s: exit %d, stderr \"%s\"", args, rc, err);
-    free(err);
+    char why[2048];
+    char *out = harness_cli_ok(&H, true, why, sizeof why, args);
+    if (!out)
+        fail_msg("%s", why);
     return out;
 }
 
@@ -80,14 +79,10 @@ s_quiet(const char *args)
 static json_t *
 s_json(const char *args)
 {
-    char command[2048];
-    snprintf(command, sizeof command, "%s --format json", args);
-    char *out = s_ok(command);
-    json_error_t error;
-    json_t *doc = json_loads(out, 0, &error);
-    if (!json_is_object(doc))
-        fail_msg("environs %s: not a JSON object (%s): %s", command, error.text, out);
-    free(out);
+    char why[2048];
+    json_t *doc = harness_cli_json(&H, true, why, sizeof why, args);
+    if (!doc)
+        fail_msg("%s", why);
     return doc;
 }
 

@@ -96,23 +96,21 @@ s_ok(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    char *out, *err;
-    int rc = harness_cli(&H, &out, &err, "%s", args);
-    if (rc != 0)
-        fail_msg("environs %s: exit %d, stdout \"%s\", stderr \"%s\"", args, rc, out, err);
-    free(err);
+    // bootstrap and add-machine print their progress on stderr
+    char why[8192];
+    char *out = harness_cli_ok(&H, false, why, sizeof why, args);
+    if (!out)
+        fail_msg("%s", why);
     return out;
 }
 
 static json_t *
 s_json(const char *args)
 {
-    char *out = s_ok("%s --format json", args);
-    json_error_t error;
-    json_t *doc = json_loads(out, 0, &error);
+    char why[8192];
+    json_t *doc = harness_cli_json(&H, false, why, sizeof why, args);
     if (!doc)
-        fail_msg("environs %s: not JSON (%s): %s", args, error.text, out);
-    free(out);
+        fail_msg("%s", why);
     return doc;
 }
 
