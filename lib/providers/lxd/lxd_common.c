@@ -333,6 +333,45 @@ lxd_call(en_compute_t *self, const char *method, const char *path, json_t *body,
     }
 }
 
+int
+lxd_acl_names(en_compute_t *self, lxd_texts_t *names, en_err_t *err)
+{
+    memset(names, 0, sizeof *names);
+    json_t *urls = NULL;
+    if (lxd_call(self, "GET", "/1.0/network-acls", NULL, &urls, 0, err))
+        return -1;
+    size_t i;
+    json_t *url;
+    int rc = 0;
+    json_array_foreach(urls, i, url)
+    {
+        //  "/1.0/network-acls/<name>[?project=<p>]"; ACL names are
+        //  letters, digits, '-' and '_', never escaped
+        const char *text = json_string_value(url);
+        const char *slash = text ? strrchr(text, '/') : NULL;
+        if (!slash || !slash[1])
+            continue;
+        if ((rc = lxd_names_push(&names->texts, &names->count, slash + 1,
+                                 strcspn(slash + 1, "?"), err)))
+            break;
+    }
+    json_decref(urls);
+    if (rc) {
+        lxd_texts_clear(names);
+        return -1;
+    }
+    if (names->count > 1)
+        qsort(names->texts, names->count, sizeof(char *), lxd_strcmp_p);
+    return 0;
+}
+
+bool
+lxd_names_sorted_has(const lxd_texts_t *names, const char *name)
+{
+    return name && names->count &&
+           bsearch(&name, names->texts, names->count, sizeof(char *), lxd_strcmp_p) != NULL;
+}
+
 bool
 lxd_plain(const char *s)
 {

@@ -102,6 +102,7 @@ s_close(en_compute_t **self_p)
     if (!self_p || !*self_p)
         return;
     en_compute_t *self = *self_p;
+    lxd_firewall_forget(self);
     en_lxd_destroy(&self->lxd);
     free(self->region);
     free(self->home);

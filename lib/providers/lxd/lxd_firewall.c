@@ -689,6 +689,12 @@ lxd_firewall_refresh(en_compute_t *self, const char *model_uuid, const char *con
     return rc;
 }
 
+void
+lxd_firewall_forget(en_compute_t *self)
+{
+    (void)self; // nothing is remembered yet
+}
+
 //  --------------------------------------------------------------------------
 //  The driver's entries
 
