@@ -8,8 +8,10 @@
 #   - storage pool `default` (dir) exists,
 #   - managed bridge `entest0` (10.207.0.1/24, DHCP, no NAT, no IPv6) exists,
 #   - profile `entest` (eth0 on entest0, root on pool default) exists,
-#   - image alias `environs/busybox` points to the busybox image built from
-#     /bin/busybox and scripts/lxd-image/ (rebuilt when its inputs change),
+#   - image aliases `environs/busybox` (whose template writes the machine
+#     nonce file at the first start) and `environs/busybox-plain` (without)
+#     point to busybox images built from /bin/busybox and scripts/lxd-image/
+#     (rebuilt when their inputs change),
 # and then, when anything changed or with --check, launches a throwaway
 # container and fetches a page from busybox httpd in it. It prints only what
 # it does; with nothing to do and no --check it prints nothing.
@@ -25,6 +27,7 @@ BRIDGE_ADDR=10.207.0.1/24
 ADDR_RE='10\.207\.0\.[0-9]{1,3}'
 PROFILE=entest
 ALIAS=environs/busybox
+ALIAS_PLAIN=environs/busybox-plain
 BUSYBOX=/bin/busybox
 LXD_LOG=/var/log/lxd-environs.log
 LOCK=/run/lock/environs-lxd-setup.lock
@@ -134,8 +137,8 @@ ensure_device root disk path=/ pool="$POOL"
 
 # --- image ---------------------------------------------------------------------
 # Everything that decides the image's content goes into its build hash: the
-# busybox binary, the architecture, the files in scripts/lxd-image/ and the
-# code of the two functions below.
+# busybox binary, the architecture, the files in scripts/lxd-image/, the
+# image variant and the code of the functions below.
 build_rootfs() { # <rootfs dir>
   local r=$1 a
   install -d -m 0755 "$r"/{bin,dev,etc/init.d,proc,sys,run,mnt,usr,var/lib/juju,var/log,www}
@@ -156,42 +159,59 @@ build_rootfs() { # <rootfs dir>
   printf '127.0.0.1 localhost\n' >"$r/etc/hosts"
   : >"$r/etc/resolv.conf"
 }
-write_metadata() { # <out file> <arch> <epoch> <busybox version> <build hash>
+# The two variants differ in metadata.yaml alone: `nonce` (environs/busybox)
+# adds nonce.yaml (the environs.nonce property and the template that LXD
+# renders at the first start: the machine nonce from the instance's
+# user.juju-machine-nonce into /var/lib/juju/nonce.txt, as cloud-init does
+# in Juju's images) and the templates directory; `plain` (environs/busybox-
+# plain) has neither, so the driver writes the nonce file itself.
+write_metadata() { # <out file> <arch> <epoch> <busybox version> <build hash> <variant>
+  local extra=/dev/null
+  [[ $6 == nonce ]] && extra=$IMAGE_DIR/nonce.yaml
   sed -e "s|@ARCH@|$2|g" -e "s|@DATE@|$3|g" -e "s|@BBVERSION@|$4|g" -e "s|@BUILD@|$5|g" \
-    "$IMAGE_DIR/metadata.yaml.in" >"$1"
+    -e "/^@NONCE@\$/{r $extra" -e "d}" "$IMAGE_DIR/metadata.yaml.in" >"$1"
+  [[ $6 == nonce ]] || echo "templates: {}" >>"$1"
 }
 
 arch=$(uname -m)
-build=$(
-  {
-    echo "arch $arch"
-    sha256sum <"$BUSYBOX"
-    (cd "$IMAGE_DIR" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
-    declare -f build_rootfs write_metadata
-  } | sha256sum | cut -c1-32
-)
 
-# Which image the alias names now, and its build hash.
-old_fp=$(lxc query "/1.0/images/aliases/$ALIAS" 2>/dev/null \
-          | sed -n 's/^[[:space:]]*"target":[[:space:]]*"\([0-9a-f]*\)".*/\1/p' || true)
-old_build=
-if [[ -n $old_fp ]]; then
-  old_build=$(lxc image get-property "$old_fp" environs.build 2>/dev/null || true)
-fi
-
-if [[ -z $old_fp || $old_build != "$build" ]]; then
+ensure_image() { # <alias> <variant>
+  local alias=$1 variant=$2 build old_fp old_build tmp epoch bbver fp
+  build=$(
+    {
+      echo "arch $arch variant $variant"
+      sha256sum <"$BUSYBOX"
+      (cd "$IMAGE_DIR" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+      declare -f build_rootfs write_metadata ensure_image
+    } | sha256sum | cut -c1-32
+  )
+  # Which image the alias names now, and its build hash.
+  old_fp=$(lxc query "/1.0/images/aliases/$alias" 2>/dev/null \
+            | sed -n 's/^[[:space:]]*"target":[[:space:]]*"\([0-9a-f]*\)".*/\1/p' || true)
+  old_build=
+  if [[ -n $old_fp ]]; then
+    old_build=$(lxc image get-property "$old_fp" environs.build 2>/dev/null || true)
+  fi
+  [[ -z $old_fp || $old_build != "$build" ]] || return 0
   tmp=$(mktemp -d /tmp/environs-lxd-image.XXXXXX)
   trap 'rm -rf "$tmp"' EXIT
-  say "building image $ALIAS (build $build) in $tmp"
+  say "building image $alias (build $build) in $tmp"
   # Reproducible: every date is the busybox binary's, files are owned by root
   # and sorted, gzip stores no name or time; same inputs, same fingerprint.
   epoch=$(stat -c %Y "$BUSYBOX")
   bbver=$("$BUSYBOX" --help 2>&1 | sed -n '1s/^BusyBox \(v[^ ]*\).*/\1/p' || true)
   mkdir "$tmp/image"
   build_rootfs "$tmp/image/rootfs"
-  write_metadata "$tmp/image/metadata.yaml" "$arch" "$epoch" "${bbver:-unknown}" "$build"
+  write_metadata "$tmp/image/metadata.yaml" "$arch" "$epoch" "${bbver:-unknown}" "$build" \
+    "$variant"
+  local parts=(metadata.yaml rootfs)
+  if [[ $variant == nonce ]]; then
+    install -d -m 0755 "$tmp/image/templates"
+    install -m 0644 "$IMAGE_DIR/templates/nonce.tpl" "$tmp/image/templates/"
+    parts+=(templates)
+  fi
   tar -C "$tmp/image" --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner \
-      -cf - metadata.yaml rootfs | gzip -n -9 >"$tmp/image.tar.gz"
+      -cf - "${parts[@]}" | gzip -n -9 >"$tmp/image.tar.gz"
   # A unified tarball's fingerprint is the SHA-256 of the file.
   fp=$(sha256sum "$tmp/image.tar.gz" | cut -d' ' -f1)
   if ! lxc query "/1.0/images/$fp" >/dev/null 2>&1; then
@@ -202,13 +222,13 @@ if [[ -z $old_fp || $old_build != "$build" ]]; then
     lxc image set-property "$fp" environs.build "$build" || die "cannot set environs.build on $fp"
   fi
   if [[ -z $old_fp ]]; then
-    say "alias $ALIAS -> ${fp:0:12}"
-    lxc image alias create "$ALIAS" "$fp" >/dev/null || die "cannot create alias $ALIAS"
+    say "alias $alias -> ${fp:0:12}"
+    lxc image alias create "$alias" "$fp" >/dev/null || die "cannot create alias $alias"
   else
-    say "alias $ALIAS: ${old_fp:0:12} (build ${old_build:-none}) -> ${fp:0:12}"
-    lxc query -X PUT "/1.0/images/aliases/$ALIAS" \
+    say "alias $alias: ${old_fp:0:12} (build ${old_build:-none}) -> ${fp:0:12}"
+    lxc query -X PUT "/1.0/images/aliases/$alias" \
       -d "{\"target\":\"$fp\",\"description\":\"environs busybox test image\"}" >/dev/null \
-      || die "cannot point alias $ALIAS to $fp"
+      || die "cannot point alias $alias to $fp"
     if [[ $old_fp != "$fp" ]]; then
       say "deleting old image ${old_fp:0:12}"
       lxc image delete "$old_fp" || say "warning: could not delete old image $old_fp"
@@ -217,7 +237,9 @@ if [[ -z $old_fp || $old_build != "$build" ]]; then
   rm -rf "$tmp"
   trap - EXIT
   changed=1
-fi
+}
+ensure_image "$ALIAS" nonce
+ensure_image "$ALIAS_PLAIN" plain
 
 # --- verification --------------------------------------------------------------
 ((changed || check)) || exit 0

@@ -37,6 +37,8 @@
 #include "providers/lxd/lxd_private.h"
 
 #define IMAGE "environs/busybox"
+//  The same image without the template that renders the nonce file.
+#define IMAGE_PLAIN "environs/busybox-plain"
 #define PARALLEL_MAX 64
 
 static const en_compute_ops_t *OPS = &lxd_compute_ops;
@@ -345,6 +347,51 @@ create_tags_running_nonce_address(void **state)
     for (size_t i = 0; i < n; i++)
         free(addrs[i]);
     free(addrs);
+}
+
+//  The nonce file comes from one of two places, and both end with the
+//  nonce in it: environs/busybox declares (environs.nonce) that its
+//  template renders it at the first start, so the driver writes nothing;
+//  environs/busybox-plain declares nothing, so the driver writes it
+//  through the file API. Without the driver's write the plain instance has
+//  no nonce file; without the template the other one has an empty file.
+static void
+create_nonce_from_template_or_file_api(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *image;
+        int machine;
+        bool declares;
+    } cases[] = {{IMAGE, 20, true}, {IMAGE_PLAIN, 21, false}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        en_err_t err;
+        en_instance_t inst;
+        if (s_create(C, MODEL_A, cases[i].machine, cases[i].image, NULL, &inst, &err))
+            fail_msg("create from %s: %s", cases[i].image, err.message);
+        en_instance_clear(&inst);
+        char name[64];
+        s_name(name, sizeof name, MODEL_A, cases[i].machine);
+        json_t *j = s_get("/1.0/instances/%s", name);
+        assert_non_null(j);
+        const char *declared = s_config(j, "image.environs.nonce");
+        if (cases[i].declares)
+            assert_string_equal(declared, LXD_NONCE_FILE);
+        else
+            assert_true(declared == NULL || *declared == '\0');
+        json_decref(j);
+        char *data = NULL;
+        size_t len = 0;
+        char nonce[64];
+        snprintf(nonce, sizeof nonce, "machine-%d:%s", cases[i].machine, MODEL_A);
+        if (OPS->read_file(C, name, LXD_NONCE_FILE, &data, &len, &err))
+            fail_msg("%s: reading the nonce file: %s", cases[i].image, err.message);
+        assert_int_equal(len, strlen(nonce));
+        assert_string_equal(data, nonce);
+        free(data);
+        const char *ids[] = {name};
+        assert_int_equal(OPS->terminate(C, ids, 1, &err), 0);
+    }
 }
 
 //  A resent create (same tags, nonce included) of a running instance is
@@ -947,6 +994,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(catalogue_and_zones),
         cmocka_unit_test(create_tags_running_nonce_address),
+        cmocka_unit_test(create_nonce_from_template_or_file_api),
         cmocka_unit_test(create_again_adopts_own_refuses_others),
         cmocka_unit_test(create_finishes_half_made_instance),
         cmocka_unit_test(create_refuses_invalid_utf8),

@@ -759,16 +759,22 @@ en_lxd_wait(en_lxd_t *self, const char *operation, long timeout_ms, json_t **met
 }
 
 //  A JSON request: sync metadata, or the async operation's metadata.
+//  pending not NULL: an async answer is not waited for but left in
+//  *pending (its operation stays NULL after a sync answer).
 static int
 s_call(en_lxd_t *self, const char *method, const char *path, json_t *body, const char *if_match,
-       json_t **metadata, char **etag, long timeout_ms, en_err_t *err)
+       json_t **metadata, char **etag, en_lxd_pending_t *pending, long timeout_ms, en_err_t *err)
 {
-    char context[400];
+    char context[sizeof pending->context];
     snprintf(context, sizeof context, "%s %s", method, path);
     if (metadata)
         *metadata = NULL;
     if (etag)
         *etag = NULL;
+    if (pending) {
+        pending->operation = NULL;
+        snprintf(pending->context, sizeof pending->context, "%s", context);
+    }
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     if (body && !text)
         return en_err_set(err, EN_NOT_VALID, "lxd: %s: body cannot be encoded", context);
@@ -806,6 +812,11 @@ s_call(en_lxd_t *self, const char *method, const char *path, json_t *body, const
                 en_err_set(err, EN_INTERNAL, "lxd: %s: async answer without an operation", context);
             goto cleanup;
         }
+        if (pending) {
+            if (!(pending->operation = strdup(operation)))
+                rc = en_err_set(err, EN_INTERNAL, "out of memory");
+            goto cleanup;
+        }
         rc = s_wait(self, operation, timeout_ms, context, metadata, err);
         goto cleanup;
     }
@@ -823,14 +834,42 @@ int
 en_lxd_call(en_lxd_t *self, const char *method, const char *path, json_t *body, json_t **metadata,
             char **etag, long timeout_ms, en_err_t *err)
 {
-    return s_call(self, method, path, body, NULL, metadata, etag, timeout_ms, err);
+    return s_call(self, method, path, body, NULL, metadata, etag, NULL, timeout_ms, err);
+}
+
+int
+en_lxd_call_async(en_lxd_t *self, const char *method, const char *path, json_t *body,
+                  en_lxd_pending_t *pending, en_err_t *err)
+{
+    return s_call(self, method, path, body, NULL, NULL, NULL, pending, 0, err);
+}
+
+int
+en_lxd_pending_wait(en_lxd_t *self, en_lxd_pending_t *pending, long timeout_ms, json_t **metadata,
+                    en_err_t *err)
+{
+    if (metadata)
+        *metadata = NULL;
+    if (!pending->operation)
+        return 0;
+    int rc = s_wait(self, pending->operation, timeout_ms, pending->context, metadata, err);
+    free(pending->operation);
+    pending->operation = NULL;
+    return rc;
+}
+
+void
+en_lxd_pending_clear(en_lxd_pending_t *pending)
+{
+    free(pending->operation);
+    pending->operation = NULL;
 }
 
 int
 en_lxd_call_if_match(en_lxd_t *self, const char *method, const char *path, json_t *body,
                      const char *if_match, json_t **metadata, long timeout_ms, en_err_t *err)
 {
-    return s_call(self, method, path, body, if_match, metadata, NULL, timeout_ms, err);
+    return s_call(self, method, path, body, if_match, metadata, NULL, NULL, timeout_ms, err);
 }
 
 //  ------------------------------------------------------------------------

@@ -79,6 +79,23 @@ int en_lxd_call(en_lxd_t *self, const char *method, const char *path, json_t *bo
 int en_lxd_call_if_match(en_lxd_t *self, const char *method, const char *path, json_t *body,
                          const char *if_match, json_t **metadata, long timeout_ms, en_err_t *err);
 
+//  A request whose operation is not waited for yet (en_lxd_call_async).
+typedef struct {
+    char *operation;   // "/1.0/operations/<id>", malloc'd; NULL: nothing to wait for
+    char context[400]; // "<method> <path>", for the wait's errors
+} en_lxd_pending_t;
+
+//  Like en_lxd_call, but an async answer is not waited for: it is left in
+//  *pending, so that other requests go out while LXD works, and waited
+//  for with en_lxd_pending_wait (whose failures read as en_lxd_call's
+//  would: `lxd: PUT /1.0/instances/x/state: ...`). A sync answer leaves
+//  nothing to wait for. en_lxd_pending_clear drops it unwaited.
+int en_lxd_call_async(en_lxd_t *self, const char *method, const char *path, json_t *body,
+                      en_lxd_pending_t *pending, en_err_t *err);
+int en_lxd_pending_wait(en_lxd_t *self, en_lxd_pending_t *pending, long timeout_ms, json_t **metadata,
+                        en_err_t *err);
+void en_lxd_pending_clear(en_lxd_pending_t *pending);
+
 //  Wait for an operation ("/1.0/operations/<id>" or the bare id) to end:
 //  GET .../wait?timeout=<s>; Success → 0 and *metadata (may be NULL) the
 //  operation's metadata object; Failure/Cancelled → -1 classified from its

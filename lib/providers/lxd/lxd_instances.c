@@ -402,6 +402,27 @@ lxd_describe(en_compute_t *self, const char *const *ids, size_t id_count, en_ins
 }
 
 int
+lxd_instance_get(en_compute_t *self, const char *name, en_instance_t *out, json_t **raw,
+                 en_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (raw)
+        *raw = NULL;
+    json_t *all = NULL;
+    if (s_fetch_each(self, &name, 1, &all, err) || lxd_catalogue(self, err)) {
+        json_decref(all);
+        return -1;
+    }
+    json_t *one = json_array_get(all, 0);
+    int rc = one ? s_convert(self, one, out, err)
+                 : en_err_set(err, EN_NOT_FOUND, "instance \"%s\" not found", name);
+    if (rc == 0 && raw)
+        *raw = json_incref(one);
+    json_decref(all);
+    return rc;
+}
+
+int
 lxd_instance_addresses(en_compute_t *self, const char *name, char ***out, size_t *count,
                        en_err_t *err)
 {

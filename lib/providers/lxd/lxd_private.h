@@ -122,6 +122,12 @@ int lxd_describe(en_compute_t *self, const char *const *ids, size_t id_count, en
 int lxd_list(en_compute_t *self, const en_tag_t *filters, size_t filter_count, en_instance_t **out,
              size_t *count, en_err_t *err);
 
+//  One instance (GET /1.0/instances/<name>?recursion=1) as describe sees
+//  it, and its JSON when raw is not NULL (a new reference). NOT_FOUND
+//  `instance "<name>" not found`. lxd_instances.c.
+int lxd_instance_get(en_compute_t *self, const char *name, en_instance_t *out, json_t **raw,
+                     en_err_t *err);
+
 //  The IPv4 addresses of an instance's eth0..ethN from GET
 //  /1.0/instances/<name>/state (scope global, family inet), malloc'd.
 //  NOT_FOUND `instance "<name>" not found`. lxd_instances.c.
