@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # lxd.image — the image scripts/lxd-setup.sh imports works:
-#   - alias environs/busybox exists (and is the busybox image),
+#   - alias environs/busybox exists (and is the busybox image), and so does
+#     environs/busybox-plain (the same without the nonce template),
 #   - a container from it on profile entest gets a DHCP address in
 #     10.207.0.0/24 within 30 s, with the default route and DNS of the lease,
-#   - /var/lib/juju exists and is empty,
+#   - /var/lib/juju/nonce.txt holds exactly the instance's
+#     user.juju-machine-nonce (the image's template, rendered at the first
+#     start), while in a container of environs/busybox-plain /var/lib/juju
+#     exists and is empty,
 #   - busybox httpd started through the exec API keeps running after exec
 #     returns and serves /www/index.html to the host,
 #   - port 9090, where nothing listens, refuses the connection,
@@ -13,10 +17,13 @@ set -euo pipefail
 
 src=${EN_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 ALIAS=environs/busybox
+ALIAS_PLAIN=environs/busybox-plain
+NONCE="machine-0:$$-$RANDOM"
 PROFILE=entest
 HOST=10.207.0.1
 ADDR_RE='10\.207\.0\.[0-9]{1,3}'
 name=entest-img-$$-$RANDOM
+plain=entest-plain-$$-$RANDOM
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
@@ -28,7 +35,11 @@ cleanup() {
     echo "--- lxc info $name --show-log" >&2
     lxc info "$name" --show-log >&2 2>&1 || true
   fi
-  lxc delete --force "$name" >/dev/null 2>&1 || true
+  lxc delete --force "$name" "$plain" >/dev/null 2>&1 || true
+  if lxc query "/1.0/instances/$plain" >/dev/null 2>&1; then
+    echo "FAIL: container $plain still exists after delete" >&2
+    rc=1
+  fi
   if lxc query "/1.0/instances/$name" >/dev/null 2>&1; then
     echo "FAIL: container $name still exists after delete" >&2
     rc=1
@@ -43,11 +54,18 @@ lxc query "/1.0/images/aliases/$ALIAS" >/dev/null 2>&1 \
   || fail "image alias $ALIAS missing (run bash scripts/lxd-setup.sh)"
 [[ $(lxc image get-property "$ALIAS" os) == busybox ]] || fail "$ALIAS is not the busybox image"
 [[ -n $(lxc image get-property "$ALIAS" environs.build) ]] || fail "$ALIAS has no environs.build property"
-ok "alias $ALIAS exists"
+[[ $(lxc image get-property "$ALIAS" environs.nonce) == /var/lib/juju/nonce.txt ]] \
+  || fail "$ALIAS does not declare its nonce template (environs.nonce)"
+lxc query "/1.0/images/aliases/$ALIAS_PLAIN" >/dev/null 2>&1 \
+  || fail "image alias $ALIAS_PLAIN missing (run bash scripts/lxd-setup.sh)"
+[[ -z $(lxc image get-property "$ALIAS_PLAIN" environs.nonce 2>/dev/null || true) ]] \
+  || fail "$ALIAS_PLAIN declares a nonce template"
+ok "aliases $ALIAS and $ALIAS_PLAIN exist"
 
 trap cleanup EXIT
 t0=$(date +%s%N)
-lxc launch "$ALIAS" "$name" -p "$PROFILE" >/dev/null || fail "lxc launch $ALIAS $name -p $PROFILE"
+lxc launch "$ALIAS" "$name" -p "$PROFILE" -c "user.juju-machine-nonce=$NONCE" >/dev/null \
+  || fail "lxc launch $ALIAS $name -p $PROFILE"
 
 addr=
 deadline=$((SECONDS + 30))
@@ -68,9 +86,15 @@ lxc exec "$name" -- cat /etc/resolv.conf | grep -qx "nameserver $HOST" \
   || fail "/etc/resolv.conf in $name does not name $HOST"
 ok "default route and resolv.conf from the lease"
 
-[[ $(lxc exec "$name" -- sh -c 'test -d /var/lib/juju && ls -A /var/lib/juju | wc -l') == 0 ]] \
-  || fail "/var/lib/juju is missing or not empty in $name"
-ok "/var/lib/juju is an empty directory"
+[[ $(lxc exec "$name" -- cat /var/lib/juju/nonce.txt) == "$NONCE" ]] \
+  || fail "/var/lib/juju/nonce.txt in $name does not hold the nonce $NONCE"
+ok "the template wrote the nonce to /var/lib/juju/nonce.txt"
+lxc launch "$ALIAS_PLAIN" "$plain" -p "$PROFILE" -c "user.juju-machine-nonce=$NONCE" >/dev/null \
+  || fail "lxc launch $ALIAS_PLAIN $plain -p $PROFILE"
+[[ $(lxc exec "$plain" -- sh -c 'test -d /var/lib/juju && ls -A /var/lib/juju | wc -l') == 0 ]] \
+  || fail "/var/lib/juju is missing or not empty in $plain"
+lxc delete --force "$plain" >/dev/null || fail "lxc delete --force $plain"
+ok "/var/lib/juju is an empty directory in $ALIAS_PLAIN"
 
 # httpd without -f daemonizes: exec returns, the server stays.
 lxc exec "$name" -- /bin/httpd -p 8080 -h /www || fail "exec httpd in $name"
