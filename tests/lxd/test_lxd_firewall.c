@@ -258,15 +258,10 @@ s_rules_clear(en_ingress_rule_t *rules, size_t n)
         en_ingress_rule_clear(&rules[i]);
 }
 
-//  The group's rules as "<range> from <cidrs>" joined by "; ".
+//  Rules as "<range> from <cidrs>" joined by "; ".
 static void
-s_rules_text(en_compute_t *c, const char *group, char *buf, size_t size)
+s_rules_format(const en_ingress_rule_t *rules, size_t n, char *buf, size_t size)
 {
-    en_ingress_rule_t *rules = NULL;
-    size_t n = 0;
-    en_err_t err;
-    if (lxd_firewall_ops.rules(c, group, &rules, &n, &err))
-        fail_msg("rules %s: %s", group, err.message);
     size_t used = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < n; i++) {
@@ -277,6 +272,18 @@ s_rules_text(en_compute_t *c, const char *group, char *buf, size_t size)
             used +=
                 (size_t)snprintf(buf + used, size - used, "%s%s", k ? "," : "", rules[i].cidrs[k]);
     }
+}
+
+//  The group's rules as s_rules_format writes them.
+static void
+s_rules_text(en_compute_t *c, const char *group, char *buf, size_t size)
+{
+    en_ingress_rule_t *rules = NULL;
+    size_t n = 0;
+    en_err_t err;
+    if (lxd_firewall_ops.rules(c, group, &rules, &n, &err))
+        fail_msg("rules %s: %s", group, err.message);
+    s_rules_format(rules, n, buf, size);
     en_ingress_rules_free(&rules, n);
 }
 
@@ -757,11 +764,12 @@ s_create(fixture_t *fx, const char *machine, const char *const *groups, size_t g
     return id;
 }
 
+//  The model's group gm, machine groups g1 and g2, and machines 1 and 2
+//  (ids c, addresses a; malloc'd), each in gm and its own group.
 static void
-a_machine_rule_opens_one_port_of_one_container(void **state)
+s_two_machines(fixture_t *fx, char gm[EN_FW_GROUP_MAX], char g1[EN_FW_GROUP_MAX],
+               char g2[EN_FW_GROUP_MAX], char *c[2], char *a[2])
 {
-    fixture_t *fx = *state;
-    char gm[EN_FW_GROUP_MAX], g1[EN_FW_GROUP_MAX], g2[EN_FW_GROUP_MAX];
     s_group(fx, NULL, gm);
     s_group(fx, "1", g1);
     s_group(fx, "2", g2);
@@ -769,9 +777,18 @@ a_machine_rule_opens_one_port_of_one_container(void **state)
     s_ensure(fx, fx->c, g1, "1");
     s_ensure(fx, fx->c, g2, "2");
     const char *in1[] = {gm, g1}, *in2[] = {gm, g2};
-    char *a1, *a2;
-    char *c1 = s_create(fx, "1", in1, 2, &a1);
-    char *c2 = s_create(fx, "2", in2, 2, &a2);
+    c[0] = s_create(fx, "1", in1, 2, &a[0]);
+    c[1] = s_create(fx, "2", in2, 2, &a[1]);
+}
+
+static void
+a_machine_rule_opens_one_port_of_one_container(void **state)
+{
+    fixture_t *fx = *state;
+    char gm[EN_FW_GROUP_MAX], g1[EN_FW_GROUP_MAX], g2[EN_FW_GROUP_MAX];
+    char *c[2], *a[2];
+    s_two_machines(fx, gm, g1, g2, c, a);
+    char *c1 = c[0], *c2 = c[1], *a1 = a[0], *a2 = a[1];
     for (int port = 8080; port <= 9090; port += 1010) {
         s_serve(fx, c1, port);
         s_serve(fx, c2, port);
@@ -1197,6 +1214,237 @@ model_values_never_reach_lxd_filters_cut_or_unchecked(void **state)
     assert_int_equal(err.kind, EN_NOT_FOUND);
 }
 
+//  --- records: remembered, never trusted past LXD's list ---
+
+//  A group's record deleted by another process while this connection
+//  remembers it: gone at once (NOT_FOUND as LXD would say, nothing
+//  written), and ensure makes it again. Another group's ACL of the name
+//  is still refused.
+static void
+a_group_deleted_elsewhere_is_gone_and_ensure_makes_it_again(void **state)
+{
+    fixture_t *fx = *state;
+    char g[EN_FW_GROUP_MAX], taken[EN_FW_GROUP_MAX], want[512], path[160], base[LXD_ACL_MAX];
+    s_group(fx, NULL, g);
+    lxd_base_acl_name(fx->model, base);
+    s_ensure(fx, fx->c, g, NULL);
+    en_ingress_rule_t rule = s_rule("80/tcp", NULL, NULL);
+    s_authorize(fx, g, &rule, 1);
+    en_compute_t *other = s_open(fx->home);
+    snprintf(path, sizeof path, "/1.0/network-acls/%s", g);
+    en_err_t err;
+    if (lxd_call(other, "DELETE", path, NULL, NULL, 0, &err))
+        fail_msg("DELETE %s: %s", path, err.message);
+    char *etag = s_etag(fx, "network-acls", base);
+
+    snprintf(want, sizeof want, "security group \"%s\" not found", g);
+    en_ingress_rule_t *rules = NULL;
+    size_t n = 0;
+    assert_int_equal(lxd_firewall_ops.rules(fx->c, g, &rules, &n, &err), -1);
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    assert_string_equal(err.message, want);
+    en_ingress_rule_t more = s_rule("443/tcp", NULL, NULL);
+    assert_int_equal(lxd_firewall_ops.authorize(fx->c, g, &more, 1, &err), -1);
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+    assert_string_equal(err.message, want);
+    assert_int_equal(lxd_firewall_ops.revoke(fx->c, g, &rule, 1, &err), -1);
+    assert_string_equal(err.message, want);
+    assert_int_equal(lxd_firewall_ops.delete_group(fx->c, g, &err), 0);
+    char *etag2 = s_etag(fx, "network-acls", base);
+    assert_string_equal(etag, etag2);
+
+    //  Made again (twice: the second finds it there), by either connection.
+    s_ensure(fx, fx->c, g, NULL);
+    json_t *a = s_get(fx, "network-acls", g, NULL);
+    assert_string_equal(s_conf(a, "user.juju-group"), g);
+    assert_string_equal(s_conf(a, "user." LXD_TAG_MODEL), fx->model);
+    json_decref(a);
+    s_ensure(fx, fx->c, g, NULL);
+    s_ensure(fx, other, g, NULL);
+    s_authorize(fx, g, &more, 1);
+    json_t *ours = s_group_rules(fx, g);
+    assert_int_equal(json_array_size(ours), 2);
+    json_decref(ours);
+
+    //  An ACL of the group's name that is another group's record.
+    s_group(fx, "9", taken);
+    json_t *body = json_pack("{s:s, s:{s:s, s:s}}", "name", taken, "config", "user.juju-group",
+                             "someone-else", "user." LXD_TAG_MODEL, fx->model);
+    if (lxd_call(other, "POST", "/1.0/network-acls", body, NULL, 0, &err))
+        fail_msg("POST %s: %s", taken, err.message);
+    json_decref(body);
+    en_tag_t tags[] = {{LXD_TAG_MODEL, fx->model}, {LXD_TAG_MACHINE, "9"}};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(lxd_firewall_ops.ensure_group(fx->c, taken, tags, 2, &err), -1);
+        assert_int_equal(err.kind, EN_ALREADY_EXISTS);
+        snprintf(want, sizeof want,
+                 "security group \"%s\": network ACL \"%s\" belongs to another group", taken,
+                 taken);
+        assert_string_equal(err.message, want);
+    }
+    snprintf(path, sizeof path, "/1.0/network-acls/%s", taken);
+    if (lxd_call(other, "DELETE", path, NULL, NULL, 0, &err))
+        fail_msg("DELETE %s: %s", path, err.message);
+    lxd_compute_ops.close(&other);
+    free(etag);
+    free(etag2);
+    en_ingress_rule_clear(&rule);
+    en_ingress_rule_clear(&more);
+}
+
+//  LXD keeps no config key whose value is "": a tag without a value is no
+//  tag, read back or just made. A machine tag without a value makes a
+//  group whose rules cover the whole bridge.
+static void
+a_tag_without_a_value_is_no_tag(void **state)
+{
+    fixture_t *fx = *state;
+    char g[EN_FW_GROUP_MAX], text[128], field[64];
+    s_group(fx, "7", g);
+    en_tag_t tags[] = {{LXD_TAG_MODEL, fx->model},
+                       {LXD_TAG_CONTROLLER, fx->controller},
+                       {LXD_TAG_MACHINE, NULL}};
+    en_err_t err;
+    assert_int_equal(lxd_firewall_ops.ensure_group(fx->c, g, tags, 3, &err), 0);
+    json_t *a = s_get(fx, "network-acls", g, NULL);
+    assert_null(s_conf(a, "user." LXD_TAG_MACHINE));
+    json_decref(a);
+    en_ingress_rule_t rule = s_rule("80/tcp", NULL, NULL);
+    s_authorize(fx, g, &rule, 1);
+    s_ingress(fx, g, 0, "state", field, sizeof field);
+    assert_string_equal(field, "enabled");
+    s_ingress(fx, g, 0, "destination", field, sizeof field);
+    assert_string_equal(field, "");
+    s_rules_text(fx->c, g, text, sizeof text);
+    assert_string_equal(text, "80/tcp from 0.0.0.0/0");
+    en_ingress_rule_clear(&rule);
+}
+
+//  --- instance_rules: a change guarded by a member ---
+
+//  instance_rules on group for instance id, with the tags of the model
+//  and of machine (NULL: the model's only), add then drop; the rules
+//  read back into text as s_rules_format writes them (text NULL: not
+//  read). Returns *member; fails the test on an error.
+static bool
+s_guarded(fixture_t *fx, const char *group, const char *id, const char *machine,
+          const en_ingress_rule_t *add, size_t nadd, const en_ingress_rule_t *drop, size_t ndrop,
+          char *text, size_t size)
+{
+    en_tag_t tags[] = {{LXD_TAG_MODEL, fx->model}, {LXD_TAG_MACHINE, machine}};
+    en_fw_instance_op_t op = {.group = group,
+                              .instance_id = id,
+                              .tags = tags,
+                              .tag_count = machine ? 2 : 1,
+                              .authorize = add,
+                              .authorize_count = nadd,
+                              .revoke = drop,
+                              .revoke_count = ndrop};
+    bool member = true;
+    en_ingress_rule_t *rules = NULL;
+    size_t n = 99;
+    en_err_t err;
+    if (lxd_firewall_ops.instance_rules(fx->c, &op, &member, text ? &rules : NULL, &n, &err))
+        fail_msg("instance_rules %s %s: %s", group, id, err.message);
+    if (text) {
+        s_rules_format(rules, n, text, size);
+        if (!member)
+            assert_null(rules);
+        en_ingress_rules_free(&rules, n);
+    }
+    return member;
+}
+
+static void
+instance_rules_change_only_while_the_instance_is_a_member(void **state)
+{
+    fixture_t *fx = *state;
+    char gm[EN_FW_GROUP_MAX], g1[EN_FW_GROUP_MAX], g2[EN_FW_GROUP_MAX], text[256], want[128];
+    char field[128], base[LXD_ACL_MAX];
+    char *c[2], *a[2];
+    lxd_base_acl_name(fx->model, base);
+    s_two_machines(fx, gm, g1, g2, c, a);
+    char *c1 = c[0], *c2 = c[1], *a1 = a[0], *a2 = a[1];
+    en_ingress_rule_t http = s_rule("8080/tcp", NULL, NULL), tls = s_rule("443/tcp", NULL, NULL);
+
+    //  The member, in its group tagged for it: added (rendered for its
+    //  address), and read back; then one in, one out, in one call.
+    assert_true(s_guarded(fx, g1, c1, "1", &http, 1, NULL, 0, text, sizeof text));
+    assert_string_equal(text, "8080/tcp from 0.0.0.0/0");
+    snprintf(want, sizeof want, "%s/32", a1);
+    s_ingress(fx, g1, 0, "destination", field, sizeof field);
+    assert_string_equal(field, want);
+    s_serve(fx, c1, 8080);
+    assert_true(s_reachable(a1, 8080));
+    assert_true(s_guarded(fx, g1, c1, "1", &tls, 1, &http, 1, text, sizeof text));
+    assert_string_equal(text, "443/tcp from 0.0.0.0/0");
+    assert_false(s_reachable(a1, 8080));
+    //  A read alone writes nothing; a change without its read.
+    char *etag = s_etag(fx, "network-acls", base);
+    assert_true(s_guarded(fx, g1, c1, NULL, NULL, 0, NULL, 0, text, sizeof text));
+    assert_string_equal(text, "443/tcp from 0.0.0.0/0");
+    assert_true(s_guarded(fx, g1, c1, "1", &tls, 1, NULL, 0, text, sizeof text));
+    char *etag2 = s_etag(fx, "network-acls", base);
+    assert_string_equal(etag, etag2);
+    free(etag2);
+    assert_true(s_guarded(fx, g1, c1, "1", &http, 1, NULL, 0, NULL, 0));
+    s_rules_text(fx->c, g1, text, sizeof text);
+    assert_string_equal(text, "443/tcp from 0.0.0.0/0; 8080/tcp from 0.0.0.0/0");
+    //  The model group: its rules cover the whole bridge.
+    assert_true(s_guarded(fx, gm, c2, NULL, &tls, 1, NULL, 0, text, sizeof text));
+    assert_string_equal(text, "443/tcp from 0.0.0.0/0");
+    s_ingress(fx, gm, 0, "destination", field, sizeof field);
+    assert_string_equal(field, "");
+
+    //  Not the member, not the tags, no such group or instance: nothing
+    //  changes.
+    free(etag);
+    etag = s_etag(fx, "network-acls", base);
+    assert_false(s_guarded(fx, g2, c1, "2", &http, 1, NULL, 0, text, sizeof text));
+    assert_string_equal(text, "");
+    assert_false(s_guarded(fx, g1, c1, "2", NULL, 0, &tls, 1, text, sizeof text));
+    assert_false(s_guarded(fx, g1, c2, "1", NULL, 0, &tls, 1, text, sizeof text));
+    assert_false(s_guarded(fx, "juju-no-such-group", c1, "1", &http, 1, NULL, 0, text,
+                           sizeof text));
+    assert_false(s_guarded(fx, g1, "juju-no-such-instance", "1", &http, 1, NULL, 0, text,
+                           sizeof text));
+    etag2 = s_etag(fx, "network-acls", base);
+    assert_string_equal(etag, etag2);
+    free(etag2);
+    s_rules_text(fx->c, g2, text, sizeof text);
+    assert_string_equal(text, "");
+
+    //  A bad rule: NOT_VALID, and the good one with it is not added.
+    en_ingress_rule_t bad[] = {s_rule("22/tcp", NULL, NULL), {.range = {90, 80, "tcp"}}};
+    en_tag_t tags[] = {{LXD_TAG_MACHINE, "1"}};
+    en_fw_instance_op_t op = {.group = g1,
+                              .instance_id = c1,
+                              .tags = tags,
+                              .tag_count = 1,
+                              .authorize = bad,
+                              .authorize_count = 2};
+    bool member = true;
+    en_err_t err;
+    assert_int_equal(lxd_firewall_ops.instance_rules(fx->c, &op, &member, NULL, NULL, &err), -1);
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_string_equal(err.message, "invalid port range 90-80/tcp");
+    assert_false(member);
+    etag2 = s_etag(fx, "network-acls", base);
+    assert_string_equal(etag, etag2);
+    s_rules_text(fx->c, g1, text, sizeof text);
+    assert_string_equal(text, "443/tcp from 0.0.0.0/0; 8080/tcp from 0.0.0.0/0");
+
+    free(etag);
+    free(etag2);
+    s_rules_clear(bad, 1);
+    en_ingress_rule_clear(&http);
+    en_ingress_rule_clear(&tls);
+    free(c1);
+    free(c2);
+    free(a1);
+    free(a2);
+}
+
 int
 main(void)
 {
@@ -1224,6 +1472,11 @@ main(void)
         cmocka_unit_test_setup_teardown(machine_group_rules_leave_the_bridge_unchanged, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(model_values_never_reach_lxd_filters_cut_or_unchecked,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(a_group_deleted_elsewhere_is_gone_and_ensure_makes_it_again,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(a_tag_without_a_value_is_no_tag, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(instance_rules_change_only_while_the_instance_is_a_member,
                                         s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("lxd_firewall", tests, NULL, NULL);

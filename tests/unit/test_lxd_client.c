@@ -116,6 +116,12 @@ static const row_t s_rows[] = {
      "Failed clearing firewall: Failed clearing nftables rules for network \"en0123456789a\": "
      "Failed to run: nft flush chain inet lxd fwd.en0123456789a: exit status 1",
      EN_UNAVAILABLE, true},
+    // an ACL's PUT while the bridge it is on is still being made
+    {500, 0, 500,
+     "Failed to run: nft -f -: exit status 1 (/dev/stdin:2:22-38: Error: No such file or "
+     "directory; did you mean chain \u2018acl.enbf87d8b690d\u2019 in table inet \u2018lxd\u2019?\n"
+     "flush chain inet lxd acl.enbf87d8b690d\n                     ^^^^^^^^^^^^^^^^^)",
+     EN_UNAVAILABLE, true},
     {500, 0, 500,
      "Failed to start dnsmasq: The DNS and DHCP service exited prematurely: exit status 2 "
      "(\"dnsmasq: failed to create listening socket for 10.208.7.1: Address already in use\")",

@@ -146,6 +146,11 @@ static const char *const s_transient[] = {
     "Failed clearing nftables rules",
     "The DNS and DHCP service exited prematurely",
     "Address already assigned", // `ip -4 addr add ...`
+    //  an ACL's rules applied to a bridge whose nft chains are not made
+    //  yet (a PUT right after the bridge's POST): `Failed to run: nft -f
+    //  -: exit status 1 (/dev/stdin:2:22-38: Error: No such file or
+    //  directory; ... flush chain inet lxd acl.<bridge> ...)`
+    "flush chain inet lxd acl.",
     //  still used, while a racer detaches or deletes what uses it
     "Cannot delete an ACL that is in use",
     "Profile is currently in use",

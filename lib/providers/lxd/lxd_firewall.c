@@ -19,7 +19,11 @@
     the full group name (user.juju-group), which is what we trust (an ACL
     whose user.juju-group differs is someone else's, never the group), and
     the group's tags as user.<key> config: its model (so its base ACL),
-    controller and machine. No record, no group: NOT_FOUND.
+    controller and machine. No record, no group: NOT_FOUND. Records,
+    their names and members are lxd_groups.c's, which remembers the
+    records this connection read or made (a GET of an ACL costs 10-30 ms
+    in 5.0.2 with a few dozen instances), trusted while the list of names
+    shows them.
 
     A rule is one ingress rule of the base ACL whose description is
     "<group>: <rule text>" (lxd_rules.c: the text, its parse and its LXD
@@ -36,22 +40,25 @@
     stale rule reads as closed, the firewaller authorizes it again, and
     that write renders every rule of the group anew;
     lxd_firewall_refresh re-renders without the firewaller (compute calls
-    it when members come and go). Rules not written by us are kept as
+    it when members come and go). instance_rules (one GET of the
+    instance for its membership, then the change) lets the firewaller
+    open a port with one call. Rules not written by us are kept as
     they are, and so are other groups'.
 
     The base ACL is shared by all groups of the model, and LXD's ETag
     check is not atomic (concurrent PUTs with one ETag both succeed), so
     every write is a loop: read with the ETag, edit the caller group's
     rules only, PUT with If-Match, then read again until the group's rules
-    are what we wanted, retrying lost races within a deadline. Writers on
-    one host also take an flock per bridge (s_bridge_lock), which spares
-    LXD most of the clashes; the retries alone are what make it correct.
+    are what we wanted, retrying lost races within a deadline (that read
+    compares with the destinations the write rendered, without reading
+    the members again). Writers on one host also take an flock per bridge
+    (s_bridge_lock), which spares LXD most of the clashes; the retries
+    alone are what make it correct.
     Lost races and LXD's transient failures (the classifier's) are
     retried alike until a deadline (lxd_again with lxd_backoff_race). A
     rule authorized before the model has a base ACL (global mode before
     any instance) makes the model's bridge first (lxd_model_ensure, whose
     bridge POST lists the base). */
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,49 +72,13 @@
 #include "common/clock.h"
 #include "providers/lxd/lxd_private.h"
 
-//  The tag (user.<key> config) with the full group name of an ACL.
-#define S_TAG_GROUP "juju-group"
 //  How long a call retries lost races and waits for member addresses.
 #define S_DEADLINE_MS 30000
-#define S_ACL_NAME_LONGEST 63
-#define S_SHORT_PREFIX 44
+//  LXD's longest instance name.
+#define S_INSTANCE_NAME_LONGEST 63
 #define S_LOCK_SLOTS 64
 //  How long a writer waits for the flock before going on without it.
 #define S_LOCK_WAIT_MS 5000
-
-//  --------------------------------------------------------------------------
-//  ACL names
-
-static bool
-s_acl_name_valid(const char *name)
-{
-    size_t len = strlen(name);
-    if (len == 0 || len > S_ACL_NAME_LONGEST || !isalpha((unsigned char)name[0]) ||
-        name[len - 1] == '-')
-        return false;
-    for (const char *c = name; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '-')
-            return false;
-    return true;
-}
-
-void
-lxd_acl_name(const char *group, char out[LXD_ACL_MAX])
-{
-    if (s_acl_name_valid(group)) {
-        snprintf(out, LXD_ACL_MAX, "%s", group);
-        return;
-    }
-    uint64_t hash = lxd_fnv(group);
-    size_t n = 0;
-    if (!isalpha((unsigned char)group[0]))
-        out[n++] = 'g';
-    for (const char *c = group; *c && n < S_SHORT_PREFIX; c++)
-        out[n++] = isalnum((unsigned char)*c) ? *c : '-';
-    while (n > 0 && out[n - 1] == '-')
-        n--;
-    snprintf(out + n, LXD_ACL_MAX - n, "%sh%016llx", n ? "-" : "", (unsigned long long)hash);
-}
 
 //  --------------------------------------------------------------------------
 //  One writer of a model's base ACL per host
@@ -230,8 +201,9 @@ s_acl_read(en_compute_t *self, s_acl_t *acl, const char *tag, const char *owner,
     return 0;
 }
 
-//  The group's ACL: *found false when there is none (or the ACL of that
-//  name is another group's).
+//  The group's record (remembered: lxd_groups.c), without an ETag (a
+//  record is never written): *found false when there is none (or the ACL
+//  of that name is another group's).
 static int
 s_acl_get(en_compute_t *self, const char *group, s_acl_t *acl, bool *found, en_err_t *err)
 {
@@ -240,7 +212,11 @@ s_acl_get(en_compute_t *self, const char *group, s_acl_t *acl, bool *found, en_e
     if (!group || !*group)
         return en_err_set(err, EN_NOT_VALID, "security group name \"\" not valid");
     lxd_acl_name(group, acl->name);
-    return s_acl_read(self, acl, S_TAG_GROUP, group, found, err);
+    lxd_path(acl->path, sizeof acl->path, "/1.0/network-acls/", acl->name, NULL);
+    if (lxd_group_record(self, group, &acl->acl, err))
+        return -1;
+    *found = acl->acl != NULL;
+    return 0;
 }
 
 static int
@@ -255,125 +231,7 @@ s_acl_existing(en_compute_t *self, const char *group, s_acl_t *acl, en_err_t *er
 }
 
 //  --------------------------------------------------------------------------
-//  Members and their addresses
-
-//  The instances (of the model, when known) whose user.juju-security-
-//  groups lists group; running only, or every one. The model narrows
-//  LXD's answer only when it is a plain word, and is checked here always.
-static int
-s_members(en_compute_t *self, const char *group, const char *model, bool running_only,
-          char ***names, size_t *count, en_err_t *err)
-{
-    *names = NULL;
-    *count = 0;
-    bool by_model = model && *model;
-    char *filter = NULL;
-    if (by_model && lxd_plain(model) &&
-        asprintf(&filter, "config.user.%s eq %s", LXD_TAG_MODEL, model) < 0)
-        return en_err_set(err, EN_INTERNAL, "out of memory");
-    char *path = lxd_instances_path(1, filter);
-    free(filter);
-    if (!path)
-        return en_err_set(err, EN_INTERNAL, "out of memory");
-    json_t *list = NULL;
-    int called = lxd_call(self, "GET", path, NULL, &list, 0, err);
-    free(path);
-    if (called)
-        return -1;
-    size_t i;
-    json_t *inst;
-    int rc = 0;
-    json_array_foreach(list, i, inst)
-    {
-        const char *groups = lxd_config(inst, LXD_KEY_GROUPS);
-        const char *name = json_string_value(json_object_get(inst, "name"));
-        const char *owner = lxd_user(inst, LXD_TAG_MODEL);
-        if (!name || !lxd_list_has(groups, group) ||
-            (by_model && (!owner || strcmp(owner, model) != 0)))
-            continue;
-        if (running_only && strcmp(lxd_str(inst, "status"), "Running") != 0)
-            continue;
-        if ((rc = lxd_names_push(names, count, name, strlen(name), err)))
-            break;
-    }
-    json_decref(list);
-    if (rc) {
-        lxd_names_free(names, *count);
-        *count = 0;
-    }
-    return rc;
-}
-
-//  How often a member without an address is read again.
-static const lxd_backoff_t s_dhcp_poll = {.first_ms = 50, .max_ms = 800};
-
-//  The addresses of a running member; *count 0 when the instance went
-//  away meanwhile. One without an address yet is waited for until
-//  deadline (then UNAVAILABLE), or with deadline 0 sets *pending.
-static int
-s_member_addresses(en_compute_t *self, const char *name, int64_t deadline, char ***out,
-                   size_t *count, bool *pending, en_err_t *err)
-{
-    for (int attempt = 0;; attempt++) {
-        en_err_t e = {0};
-        if (lxd_instance_addresses(self, name, out, count, &e)) {
-            if (e.kind == EN_NOT_FOUND)
-                return 0;
-            if (err)
-                *err = e;
-            return -1;
-        }
-        if (*count)
-            return 0;
-        lxd_names_free(out, *count);
-        if (!deadline) {
-            *pending = true;
-            return 0;
-        }
-        if (en_mono_ms() >= deadline)
-            return en_err_set(err, EN_UNAVAILABLE, "instance \"%s\" has no address yet", name);
-        lxd_backoff_wait(&s_dhcp_poll, attempt);
-    }
-}
-
-//  A machine group's destination today: the /32 of every address of
-//  every running member, sorted, comma-joined (malloc'd; "" when it has
-//  none). deadline as s_member_addresses': with 0, *pending says that a
-//  member had no address yet (and the destination misses it).
-static int
-s_member_dest(en_compute_t *self, const char *group, const char *model, int64_t deadline,
-              char **dest, bool *pending, en_err_t *err)
-{
-    *dest = NULL;
-    *pending = false;
-    char **members = NULL;
-    size_t n = 0, size = 1;
-    if (s_members(self, group, model, true, &members, &n, err))
-        return -1;
-    lxd_texts_t cidrs = {0};
-    int rc = 0;
-    for (size_t m = 0; m < n && rc == 0; m++) {
-        char **addrs = NULL;
-        size_t na = 0;
-        rc = s_member_addresses(self, members[m], deadline, &addrs, &na, pending, err);
-        for (size_t a = 0; a < na && rc == 0; a++) {
-            char cidr[64];
-            snprintf(cidr, sizeof cidr, "%s/32", addrs[a]);
-            size += strlen(cidr) + 1;
-            rc = lxd_texts_add(&cidrs, cidr, err);
-        }
-        lxd_names_free(&addrs, na);
-    }
-    lxd_names_free(&members, n);
-    if (rc == 0 && !(*dest = calloc(1, size)))
-        rc = en_err_set(err, EN_INTERNAL, "out of memory");
-    if (rc == 0 && cidrs.count > 1)
-        qsort(cidrs.texts, cidrs.count, sizeof(char *), lxd_strcmp_p);
-    for (size_t i = 0, used = 0; rc == 0 && i < cidrs.count; i++)
-        used += (size_t)snprintf(*dest + used, size - used, "%s%s", i ? "," : "", cidrs.texts[i]);
-    lxd_texts_clear(&cidrs);
-    return rc;
-}
+//  Where rules apply
 
 //  Where the group's rules apply: "" (the whole bridge) for a model or
 //  global group; a machine group's member addresses as /32s, waited for,
@@ -388,8 +246,8 @@ s_destination(en_compute_t *self, const char *group, json_t *acl, char **dest, b
         return *dest ? 0 : en_err_set(err, EN_INTERNAL, "out of memory");
     }
     bool pending;
-    if (s_member_dest(self, group, lxd_user(acl, LXD_TAG_MODEL), en_mono_ms() + S_DEADLINE_MS, dest,
-                      &pending, err))
+    if (lxd_group_dest(self, group, lxd_user(acl, LXD_TAG_MODEL), en_mono_ms() + S_DEADLINE_MS,
+                       dest, &pending, err))
         return -1;
     *none = **dest == '\0';
     return 0;
@@ -459,8 +317,48 @@ lxd_firewall_base_delete(en_compute_t *self, const char *model_uuid, en_err_t *e
 //  --------------------------------------------------------------------------
 //  Changing rules
 
-//  What a write does to the group's set of rules before rendering it.
-typedef enum { S_ADD, S_REMOVE, S_RENDER, S_DROP } s_edit_t;
+//  What a write does to the group's set of rules before rendering it: add
+//  some then remove some (authorize, revoke, instance_rules), render
+//  them again as they are (refresh), or drop them all (delete).
+typedef enum { S_EDIT, S_RENDER, S_DROP } s_edit_t;
+
+//  One s_change: the group, its edit, and what its rounds leave behind.
+//  A round that wrote leaves where it rendered the rules (dest, none,
+//  rendered) so that the next round only reads the base ACL to verify the
+//  write, without reading the members again; the read that shows the
+//  rules as wanted is kept (seen) for a read-back.
+typedef struct {
+    const char *group;
+    json_t *record; // the group's record (borrowed)
+    s_edit_t edit;
+    lxd_texts_t add, remove; // S_EDIT: added, then removed
+    char *dest;              // where the rules were rendered (malloc'd)
+    bool none;               // a machine group without running members
+    bool rendered;           // dest was read from the members
+    bool wrote;              // the last round wrote: the next verifies
+    bool settled;            // the last round found the rules as wanted
+    json_t *seen;            // its read of the base ACL (NULL: none)
+} s_job_t;
+
+static int
+s_job_texts(s_job_t *job, const en_ingress_rule_t *add, size_t nadd,
+            const en_ingress_rule_t *remove, size_t nremove, en_err_t *err)
+{
+    if (lxd_texts_of(add, nadd, &job->add, err))
+        return -1;
+    return lxd_texts_of(remove, nremove, &job->remove, err);
+}
+
+static void
+s_job_clear(s_job_t *job)
+{
+    lxd_texts_clear(&job->add);
+    lxd_texts_clear(&job->remove);
+    free(job->dest);
+    json_decref(job->seen);
+    job->dest = NULL;
+    job->seen = NULL;
+}
 
 //  The model's base ACL: *found false when there is none (or the ACL of
 //  that name is another model's).
@@ -473,162 +371,200 @@ s_base_get(en_compute_t *self, const char *model, s_acl_t *base, bool *found, en
     return s_acl_read(self, base, LXD_TAG_MODEL, model, found, err);
 }
 
-//  The group's rules as the base ACL holds them, edited as s_change asks.
+//  The group's rules as the base ACL holds them, edited as the job asks.
 static int
-s_want(json_t *acl, const char *group, const lxd_texts_t *change, s_edit_t edit,
-       lxd_texts_t *want, en_err_t *err)
+s_want(json_t *acl, const s_job_t *job, lxd_texts_t *want, en_err_t *err)
 {
     memset(want, 0, sizeof *want);
-    if (lxd_texts_in(acl, group, want, err))
+    if (lxd_texts_in(acl, job->group, want, err))
         return -1;
-    if (edit == S_DROP)
+    if (job->edit == S_DROP)
         lxd_texts_clear(want);
-    for (size_t i = 0; i < change->count; i++) {
-        if (edit == S_REMOVE)
-            lxd_texts_remove(want, change->texts[i]);
-        else if (edit != S_RENDER && lxd_texts_add(want, change->texts[i], err))
+    for (size_t i = 0; job->edit == S_EDIT && i < job->add.count; i++)
+        if (lxd_texts_add(want, job->add.texts[i], err))
             return -1;
-    }
+    for (size_t i = 0; job->edit == S_EDIT && i < job->remove.count; i++)
+        lxd_texts_remove(want, job->remove.texts[i]);
     return 0;
 }
 
 //  The model's base ACL (*found false when it has none) and the group's
 //  rules in it, edited.
 static int
-s_base_want(en_compute_t *self, const char *model, const char *group, const lxd_texts_t *change,
-            s_edit_t edit, s_acl_t *base, lxd_texts_t *want, bool *found, en_err_t *err)
+s_base_want(en_compute_t *self, const char *model, const s_job_t *job, s_acl_t *base,
+            lxd_texts_t *want, bool *found, en_err_t *err)
 {
     memset(want, 0, sizeof *want);
     if (s_base_get(self, model, base, found, err))
         return -1;
-    return *found ? s_want(base->acl, group, change, edit, want, err) : 0;
+    return *found ? s_want(base->acl, job, want, err) : 0;
 }
 
-//  One round of s_change on the base ACL. A first read decides whether
-//  anything is to be written and, for a machine group, where its rules
-//  point (the members' addresses: reading them may wait for a DHCP
-//  lease, so never under the lock). Then, under the per-bridge lock, the
-//  ACL is read again and the edit made on that fresh copy, rendered with
-//  those destinations and PUT with If-Match, unless it changes nothing
-//  (*done): writers on one host never race each other's ETag, so a
-//  fan-out of many groups of one model is a queue, not a storm of 412s.
-//  *wrote: written, to be read again. *missing: no base ACL yet.
-static int
-s_change_once(en_compute_t *self, const char *group, json_t *record, lxd_texts_t *change,
-              s_edit_t edit, bool *done, bool *wrote, bool *missing, en_err_t *err)
+//  No base ACL: nothing to take away, or nothing to add (done); or rules
+//  to add, and the model's bridge to make first (*missing).
+static void
+s_no_base(s_job_t *job, bool *done, bool *missing)
 {
-    const char *model = lxd_user(record, LXD_TAG_MODEL);
-    bool machine = lxd_user(record, LXD_TAG_MACHINE) != NULL;
+    *missing = job->edit == S_EDIT && job->add.count > 0;
+    *done = !*missing;
+    job->settled = *done;
+}
+
+//  The rules are as wanted in base: the job is done, and keeps the read.
+static void
+s_settle(s_job_t *job, s_acl_t *base, bool *done)
+{
+    *done = job->settled = true;
+    json_decref(job->seen);
+    job->seen = base->acl;
+    base->acl = NULL;
+}
+
+//  The round after a write: one read of the base ACL, compared with the
+//  rules as that write rendered them (*done), their members not read
+//  again. When they differ (a racer's write won), the next round writes
+//  again, reading the members anew.
+static int
+s_verify(en_compute_t *self, const char *model, s_job_t *job, bool *done, en_err_t *err)
+{
+    s_acl_t base;
+    lxd_texts_t want;
+    json_t *ingress = NULL;
+    bool found, machine = lxd_user(job->record, LXD_TAG_MACHINE) != NULL;
+    job->wrote = false;
+    int rc = s_base_want(self, model, job, &base, &want, &found, err);
+    //  A racer gave the group rules where ours had none: never rendered
+    //  for the members (and "" is the whole bridge), so write again.
+    bool comparable = found && !(machine && want.count > 0 && !job->rendered);
+    if (rc == 0 && comparable) {
+        json_t *old = json_object_get(base.acl, "ingress");
+        ingress = lxd_ingress_build(old, job->group, &want, want.count ? job->dest : "", job->none);
+        if (!ingress)
+            rc = en_err_set(err, EN_INTERNAL, "out of memory");
+        else if (lxd_ingress_same(old, ingress))
+            s_settle(job, &base, done);
+    }
+    json_decref(ingress);
+    lxd_texts_clear(&want);
+    s_acl_clear(&base);
+    return rc;
+}
+
+//  Under the lock, on the fresh read base: render want for dest, and PUT
+//  it with If-Match unless it changes nothing (*done).
+static int
+s_write(en_compute_t *self, s_job_t *job, s_acl_t *base, lxd_texts_t *want, const char *dest,
+        bool none, bool *done, en_err_t *err)
+{
+    json_t *old = json_object_get(base->acl, "ingress");
+    json_t *ingress = lxd_ingress_build(old, job->group, want, want->count ? dest : "", none);
+    if (!ingress)
+        return en_err_set(err, EN_INTERNAL, "out of memory");
+    if (lxd_ingress_same(old, ingress)) {
+        json_decref(ingress);
+        s_settle(job, base, done);
+        return 0;
+    }
+    json_t *body =
+        json_pack("{s:O, s:O, s:O, s:O}", "description", json_object_get(base->acl, "description"),
+                  "config", json_object_get(base->acl, "config"), "ingress", ingress, "egress",
+                  json_object_get(base->acl, "egress"));
+    json_decref(ingress);
+    if (!body)
+        return en_err_set(err, EN_INTERNAL, "cannot render security group \"%s\"", job->group);
+    int rc = en_lxd_call_if_match(self->lxd, "PUT", base->path, body, base->etag, NULL, 0, err);
+    json_decref(body);
+    job->wrote = rc == 0;
+    return rc;
+}
+
+//  One round of s_change on the base ACL; after a write, s_verify's. A
+//  first read decides whether anything is to be written and, for a
+//  machine group, where its rules point (the members' addresses: reading
+//  them may wait for a DHCP lease, so never under the lock). Then, under
+//  the per-bridge lock, the ACL is read again and the edit made on that
+//  fresh copy, rendered with those destinations (s_write): writers on one
+//  host never race each other's ETag, so a fan-out of many groups of one
+//  model is a queue, not a storm of 412s. *missing: no base ACL yet.
+static int
+s_change_once(en_compute_t *self, const char *model, s_job_t *job, bool *done, bool *missing,
+              en_err_t *err)
+{
+    *done = *missing = false;
+    if (job->wrote)
+        return s_verify(self, model, job, done, err);
+    bool machine = lxd_user(job->record, LXD_TAG_MACHINE) != NULL;
     s_acl_t base;
     lxd_texts_t want = {0};
     char *dest = NULL;
-    json_t *ingress = NULL, *body = NULL;
     bool found, none = false;
     int rc = -1, lock = -1;
-    *done = *wrote = *missing = false;
-    if (s_base_want(self, model, group, change, edit, &base, &want, &found, err))
+    if (s_base_want(self, model, job, &base, &want, &found, err))
         goto cleanup;
-    if (!found) {
-        //  Nothing to take away, or nothing to add: done.
-        *missing = edit == S_ADD && change->count > 0;
-        *done = !*missing;
-        rc = 0;
+    rc = 0;
+    if (!found)
+        s_no_base(job, done, missing);
+    else if (job->edit == S_RENDER && (!machine || want.count == 0))
+        s_settle(job, &base, done);
+    if (*done || *missing)
         goto cleanup;
-    }
-    if (edit == S_RENDER && (!machine || want.count == 0)) {
-        *done = true;
-        rc = 0;
-        goto cleanup;
-    }
     //  With no rules left there is nothing to render for the members.
     bool rendered = want.count > 0;
     if (want.count == 0)
         dest = strdup("");
-    else if (s_destination(self, group, record, &dest, &none, err))
+    else if ((rc = s_destination(self, job->group, job->record, &dest, &none, err)))
         goto cleanup;
     if (!dest) {
-        en_err_set(err, EN_INTERNAL, "out of memory");
+        rc = en_err_set(err, EN_INTERNAL, "out of memory");
         goto cleanup;
     }
     lock = s_bridge_lock(model);
     s_acl_clear(&base);
     lxd_texts_clear(&want);
-    if (s_base_want(self, model, group, change, edit, &base, &want, &found, err))
+    if ((rc = s_base_want(self, model, job, &base, &want, &found, err)))
         goto cleanup;
-    if (!found) {
-        *missing = edit == S_ADD && change->count > 0;
-        *done = !*missing;
-        rc = 0;
-        goto cleanup;
+    if (!found)
+        s_no_base(job, done, missing);
+    //  a racer gave the group rules since the first read: its members'
+    //  addresses were not read, so go round again (never "": that is the
+    //  whole bridge)
+    else if (!(machine && want.count > 0 && !rendered))
+        rc = s_write(self, job, &base, &want, dest, none, done, err);
+    if (rc == 0 && (job->wrote || job->settled)) {
+        free(job->dest);
+        job->dest = dest;
+        dest = NULL;
+        job->none = none;
+        job->rendered = rendered;
     }
-    if (machine && want.count > 0 && !rendered) {
-        //  a racer gave the group rules since the first read: its members'
-        //  addresses were not read, so go round again (never "": that is
-        //  the whole bridge)
-        rc = 0;
-        goto cleanup;
-    }
-    json_t *old = json_object_get(base.acl, "ingress");
-    if (!(ingress = lxd_ingress_build(old, group, &want, want.count ? dest : "", none))) {
-        en_err_set(err, EN_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    if (lxd_ingress_same(old, ingress)) {
-        *done = true;
-        rc = 0;
-        goto cleanup;
-    }
-    body =
-        json_pack("{s:O, s:O, s:O, s:O}", "description", json_object_get(base.acl, "description"),
-                  "config", json_object_get(base.acl, "config"), "ingress", ingress, "egress",
-                  json_object_get(base.acl, "egress"));
-    if (!body) {
-        en_err_set(err, EN_INTERNAL, "cannot render security group \"%s\"", group);
-        goto cleanup;
-    }
-    rc = en_lxd_call_if_match(self->lxd, "PUT", base.path, body, base.etag, NULL, 0, err);
-    *wrote = rc == 0;
 cleanup:
     if (lock >= 0)
         s_bridge_unlock(lock);
-    json_decref(body);
-    json_decref(ingress);
     free(dest);
     lxd_texts_clear(&want);
     s_acl_clear(&base);
     return rc;
 }
 
-//  authorize (add), revoke (remove), refresh (render) and delete (drop
-//  every rule): change the group's rules in its model's base ACL until a
-//  read shows them as wanted (a racer with the same ETag may have
-//  overwritten a write: 5.0.2's check is not atomic). S_RENDER touches
-//  machine groups with rules only (the others' destination never
-//  changes); for S_RENDER and S_DROP an unknown group is no error.
+//  Change the group's rules in its model's base ACL until a read shows
+//  them as wanted (a racer with the same ETag may have overwritten a
+//  write: 5.0.2's check is not atomic). S_RENDER touches machine groups
+//  with rules only (the others' destination never changes).
 static int
-s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, size_t n,
-         s_edit_t edit, en_err_t *err)
+s_change_job(en_compute_t *self, s_job_t *job, en_err_t *err)
 {
-    lxd_texts_t change;
-    if (lxd_texts_of(rules, n, &change, err))
-        return -1;
-    s_acl_t record;
-    en_err_t e = {0};
-    int rc = s_acl_existing(self, group, &record, &e);
-    if (rc && e.kind == EN_NOT_FOUND && (edit == S_RENDER || edit == S_DROP)) {
-        lxd_texts_clear(&change);
-        return 0;
-    }
-    const char *model = rc ? NULL : lxd_user(record.acl, LXD_TAG_MODEL);
-    if (rc == 0 && (!model || !*model))
-        rc = en_err_set(&e, EN_NOT_VALID, "security group \"%s\" has no %s tag", group,
-                        LXD_TAG_MODEL);
+    const char *model = lxd_user(job->record, LXD_TAG_MODEL);
+    if (!model || !*model)
+        return en_err_set(err, EN_NOT_VALID, "security group \"%s\" has no %s tag", job->group,
+                          LXD_TAG_MODEL);
     int64_t deadline = en_mono_ms() + S_DEADLINE_MS;
     bool made = false;
+    en_err_t e = {0};
+    int rc = 0;
     for (int attempt = 0; rc == 0; attempt++) {
-        bool done, wrote, missing;
+        bool done, missing;
         e = (en_err_t){0};
-        rc = s_change_once(self, group, record.acl, &change, edit, &done, &wrote, &missing, &e);
+        rc = s_change_once(self, model, job, &done, &missing, &e);
         if (rc == 0 && done)
             break;
         if (rc == 0 && missing) {
@@ -637,7 +573,7 @@ s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, 
             if (made)
                 rc = en_err_set(&e, EN_INTERNAL, "base ACL of model %s not found", model);
             else
-                rc = lxd_model_ensure(self, model, lxd_user(record.acl, LXD_TAG_CONTROLLER), &e);
+                rc = lxd_model_ensure(self, model, lxd_user(job->record, LXD_TAG_CONTROLLER), &e);
             made = true;
             continue;
         }
@@ -648,8 +584,30 @@ s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, 
     }
     if (rc && err)
         *err = e;
+    return rc;
+}
+
+//  authorize and revoke (S_EDIT), refresh (S_RENDER) and delete (S_DROP):
+//  s_change_job on the group's record. For S_RENDER and S_DROP an unknown
+//  group is no error.
+static int
+s_change(en_compute_t *self, const char *group, const en_ingress_rule_t *add, size_t nadd,
+         const en_ingress_rule_t *remove, size_t nremove, s_edit_t edit, en_err_t *err)
+{
+    s_job_t job = {.group = group, .edit = edit};
+    s_acl_t record = {0};
+    en_err_t e = {0};
+    int rc = s_job_texts(&job, add, nadd, remove, nremove, &e);
+    if (rc == 0 && (rc = s_acl_existing(self, group, &record, &e)) == 0) {
+        job.record = record.acl;
+        rc = s_change_job(self, &job, &e);
+    } else if (rc && e.kind == EN_NOT_FOUND && (edit == S_RENDER || edit == S_DROP)) {
+        rc = 0;
+    }
+    if (rc && err)
+        *err = e;
     s_acl_clear(&record);
-    lxd_texts_clear(&change);
+    s_job_clear(&job);
     return rc;
 }
 
@@ -679,7 +637,7 @@ lxd_firewall_refresh(en_compute_t *self, const char *model_uuid, const char *con
             if (!some)
                 continue;
         }
-        if (s_change(self, groups[i], NULL, 0, S_RENDER, &one) == 0)
+        if (s_change(self, groups[i], NULL, 0, NULL, 0, S_RENDER, &one) == 0)
             continue;
         if (rc == 0 && err)
             *err = one;
@@ -689,61 +647,168 @@ lxd_firewall_refresh(en_compute_t *self, const char *model_uuid, const char *con
     return rc;
 }
 
-void
-lxd_firewall_forget(en_compute_t *self)
+//  --------------------------------------------------------------------------
+//  Reading rules
+
+//  The texts of the group's rules that are open as they stand (record: its
+//  record). A machine group's are those enabled for exactly its members'
+//  addresses today (read as authorize reads them, without waiting for
+//  DHCP): with a member stopped, started at another address, added or
+//  without an address yet, its rules read as closed, so that the
+//  firewaller authorizes them again. No base ACL (no bridge yet): none.
+static int
+s_open_texts(en_compute_t *self, const char *group, json_t *record, lxd_texts_t *texts,
+             en_err_t *err)
 {
-    (void)self; // nothing is remembered yet
+    memset(texts, 0, sizeof *texts);
+    s_acl_t base = {0};
+    char *dest = NULL;
+    bool pending = false, found = false;
+    const char *model = lxd_user(record, LXD_TAG_MODEL);
+    int rc = model && *model ? s_base_get(self, model, &base, &found, err) : 0;
+    bool machine = lxd_user(record, LXD_TAG_MACHINE) != NULL;
+    if (rc == 0 && found && !machine)
+        rc = lxd_texts_in(base.acl, group, texts, err);
+    else if (rc == 0 && found &&
+             (rc = lxd_group_dest(self, group, model, 0, &dest, &pending, err)) == 0 && !pending &&
+             *dest)
+        rc = lxd_texts_live(base.acl, group, dest, texts, err);
+    free(dest);
+    s_acl_clear(&base);
+    return rc;
+}
+
+//  The same from the read that settled a change: a machine group's rules
+//  as rendered for the members that change read (with none, none).
+static int
+s_settled_texts(const s_job_t *job, lxd_texts_t *texts, en_err_t *err)
+{
+    memset(texts, 0, sizeof *texts);
+    if (!job->seen)
+        return 0; // no base ACL
+    if (!lxd_user(job->record, LXD_TAG_MACHINE))
+        return lxd_texts_in(job->seen, job->group, texts, err);
+    if (!job->dest || !*job->dest)
+        return 0;
+    return lxd_texts_live(job->seen, job->group, job->dest, texts, err);
+}
+
+//  texts (cleared) as rules, sorted.
+static int
+s_rules_of(lxd_texts_t *texts, en_ingress_rule_t **rules, size_t *n, en_err_t *err)
+{
+    int rc = 0;
+    *rules = NULL;
+    *n = 0;
+    if (texts->count && !(*rules = calloc(texts->count, sizeof **rules)))
+        rc = en_err_set(err, EN_INTERNAL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < texts->count; i++)
+        if (lxd_rule_parse(texts->texts[i], &(*rules)[(*n)++]))
+            rc = en_err_set(err, EN_INTERNAL, "out of memory");
+    lxd_texts_clear(texts);
+    if (rc) {
+        en_ingress_rules_free(rules, *n);
+        *n = 0;
+        return -1;
+    }
+    en_ingress_rules_sort(*rules, *n);
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
-//  The driver's entries
+//  A change guarded by a member (instance_rules)
 
+//  Whether the instance is a live member of the group as describe and
+//  s_members see it: it exists (describe calls every instance live), it
+//  is of the group's model, and its user.juju-security-groups lists the
+//  group. No such instance: no member.
 static int
-s_ensure_group(en_compute_t *self, const char *name, const en_tag_t *tags, size_t tag_count,
-               en_err_t *err)
+s_is_member(en_compute_t *self, const char *id, const char *group, json_t *record, bool *member,
+            en_err_t *err)
 {
-    if (!name || !*name)
-        return en_err_set(err, EN_NOT_VALID, "security group name \"\" not valid");
-    if (tag_count && !tags)
-        return en_err_set(err, EN_NOT_VALID, "tags not specified");
-    for (size_t i = 0; i < tag_count; i++)
-        if (!tags[i].key || !*tags[i].key)
-            return en_err_set(err, EN_NOT_VALID, "tag key \"\" not valid");
-    const char *model = lxd_tag(tags, tag_count, LXD_TAG_MODEL);
-    if (!model || !*model)
-        return en_err_set(err, EN_NOT_VALID, "security group \"%s\" has no %s tag", name,
-                          LXD_TAG_MODEL);
-    json_t *config = json_object();
-    lxd_set_user(config, tags, tag_count);
-    json_object_set_new(config, "user." S_TAG_GROUP, json_string(name));
-    char acl_name[LXD_ACL_MAX];
-    lxd_acl_name(name, acl_name);
-    json_t *body = json_pack("{s:s, s:o, s:o, s:[], s:[]}", "name", acl_name, "description",
-                             json_sprintf("environs security group %s", name), "config", config,
-                             "ingress", "egress");
+    *member = false;
+    if (!*id || strlen(id) > S_INSTANCE_NAME_LONGEST)
+        return 0;
+    char path[3 * S_INSTANCE_NAME_LONGEST + 32];
+    lxd_path(path, sizeof path, "/1.0/instances/", id, NULL);
+    json_t *inst = NULL;
     en_err_t e = {0};
-    int rc = body ? en_lxd_call(self->lxd, "POST", "/1.0/network-acls", body, NULL, NULL, 0, &e)
-                  : en_err_set(&e, EN_INTERNAL, "out of memory");
-    json_decref(body);
-    if (rc && e.kind != EN_ALREADY_EXISTS) {
+    if (lxd_call(self, "GET", path, NULL, &inst, 0, &e)) {
+        if (e.kind == EN_NOT_FOUND)
+            return 0;
         if (err)
             *err = e;
         return -1;
     }
-    //  There already (or just made by a racing caller): its tags stay, and
-    //  its model is the one it was made for.
-    s_acl_t acl;
-    bool found;
-    if (s_acl_get(self, name, &acl, &found, err))
-        return -1;
-    if (!found)
-        return en_err_set(err, EN_ALREADY_EXISTS,
-                          "security group \"%s\": network ACL \"%s\" belongs to another group",
-                          name, acl_name);
-    //  A record only: its rules go in the model's base ACL.
-    s_acl_clear(&acl);
+    const char *model = lxd_user(record, LXD_TAG_MODEL), *owner = lxd_user(inst, LXD_TAG_MODEL);
+    *member = model && owner && strcmp(model, owner) == 0 &&
+              lxd_list_has(lxd_config(inst, LXD_KEY_GROUPS), group);
+    json_decref(inst);
     return 0;
 }
+
+static int
+s_op_check(const en_fw_instance_op_t *op, en_err_t *err)
+{
+    if (!op->instance_id)
+        return en_err_set(err, EN_NOT_VALID, "instance id not specified");
+    if (op->tag_count && !op->tags)
+        return en_err_set(err, EN_NOT_VALID, "tag filters not specified");
+    for (size_t i = 0; i < op->tag_count; i++)
+        if (!op->tags[i].key || !*op->tags[i].key)
+            return en_err_set(err, EN_NOT_VALID, "tag filter without a key");
+    return 0;
+}
+
+//  The guard held: the change (if any), then the rules read back from the
+//  read that settled it; without a change, read as s_rules reads them.
+static int
+s_guarded_change(en_compute_t *self, s_job_t *job, const en_fw_instance_op_t *op,
+                 en_ingress_rule_t **rules, size_t *n, en_err_t *err)
+{
+    if (s_job_texts(job, op->authorize, op->authorize_count, op->revoke, op->revoke_count, err))
+        return -1;
+    bool change = job->add.count || job->remove.count;
+    if (change && s_change_job(self, job, err))
+        return -1;
+    if (!rules)
+        return 0;
+    lxd_texts_t texts;
+    int rc = change && job->settled ? s_settled_texts(job, &texts, err)
+                                    : s_open_texts(self, job->group, job->record, &texts, err);
+    return rc ? rc : s_rules_of(&texts, rules, n, err);
+}
+
+//  en_firewall_ops_t.instance_rules: the group's record (remembered) with
+//  op's tags, the instance (one GET) a member of it, then authorize,
+//  revoke and rules in one change. As the sim cloud's: an unknown group,
+//  another's instance or other tags change nothing and set *member false.
+static int
+s_instance_rules(en_compute_t *self, const en_fw_instance_op_t *op, bool *member,
+                 en_ingress_rule_t **rules, size_t *n, en_err_t *err)
+{
+    *member = false;
+    if (rules) {
+        *rules = NULL;
+        *n = 0;
+    }
+    s_acl_t record;
+    bool found;
+    if (s_op_check(op, err) || s_acl_get(self, op->group, &record, &found, err))
+        return -1;
+    s_job_t job = {.group = op->group, .record = record.acl, .edit = S_EDIT};
+    bool guard = found && lxd_has_tags(record.acl, op->tags, op->tag_count);
+    int rc = guard ? s_is_member(self, op->instance_id, op->group, record.acl, &guard, err) : 0;
+    if (rc == 0 && guard)
+        rc = s_guarded_change(self, &job, op, rules, n, err);
+    *member = rc == 0 && guard;
+    s_job_clear(&job);
+    s_acl_clear(&record);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  The driver's entries
 
 static int
 s_delete_group(en_compute_t *self, const char *name, en_err_t *err)
@@ -757,14 +822,14 @@ s_delete_group(en_compute_t *self, const char *name, en_err_t *err)
     const char *model = lxd_user(acl.acl, LXD_TAG_MODEL);
     char **members = NULL;
     size_t n = 0;
-    int rc = s_members(self, name, model, false, &members, &n, err);
+    int rc = lxd_group_members(self, name, model, false, &members, &n, err);
     lxd_names_free(&members, n);
     if (rc == 0 && n)
         rc = en_err_set(err, EN_UNAVAILABLE, "security group \"%s\" is in use", name);
     //  Its rules leave the base ACL first: a record gone with rules left
     //  behind would leave them open with no group to revoke them from.
     if (rc == 0)
-        rc = s_change(self, name, NULL, 0, S_DROP, err);
+        rc = s_change(self, name, NULL, 0, NULL, 0, S_DROP, err);
     en_err_t e = {0};
     if (rc == 0 && lxd_call(self, "DELETE", acl.path, NULL, NULL, 0, &e) &&
         e.kind != EN_NOT_FOUND) {
@@ -772,108 +837,47 @@ s_delete_group(en_compute_t *self, const char *name, en_err_t *err)
             *err = e;
         rc = -1;
     }
+    if (rc == 0)
+        lxd_group_forget(self, name);
     s_acl_clear(&acl);
     return rc;
-}
-
-static int
-s_list_groups(en_compute_t *self, const en_tag_t *filters, size_t filter_count, char ***names,
-              size_t *count, en_err_t *err)
-{
-    *names = NULL;
-    *count = 0;
-    if (filter_count && !filters)
-        return en_err_set(err, EN_NOT_VALID, "filters not specified");
-    json_t *acls = NULL;
-    if (s_acl_call(self, "/1.0/network-acls?recursion=1", &acls, NULL, err))
-        return -1;
-    size_t i;
-    json_t *acl;
-    int rc = 0;
-    json_array_foreach(acls, i, acl)
-    {
-        const char *group = lxd_user(acl, S_TAG_GROUP);
-        bool match = group && lxd_has_tags(acl, filters, filter_count);
-        if (match && (rc = lxd_names_push(names, count, group, strlen(group), err)))
-            break;
-    }
-    json_decref(acls);
-    if (rc) {
-        lxd_names_free(names, *count);
-        *count = 0;
-        return -1;
-    }
-    if (*count > 1)
-        qsort(*names, *count, sizeof(char *), lxd_strcmp_p);
-    return 0;
 }
 
 static int
 s_authorize(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, size_t n,
             en_err_t *err)
 {
-    return s_change(self, group, rules, n, S_ADD, err);
+    return s_change(self, group, rules, n, NULL, 0, S_EDIT, err);
 }
 
 static int
 s_revoke(en_compute_t *self, const char *group, const en_ingress_rule_t *rules, size_t n,
          en_err_t *err)
 {
-    return s_change(self, group, rules, n, S_REMOVE, err);
+    return s_change(self, group, NULL, 0, rules, n, S_EDIT, err);
 }
 
-//  The rules that are open as they stand. A machine group's are those
-//  enabled for exactly its members' addresses today (read as authorize
-//  reads them, without waiting for DHCP): with a member stopped, started
-//  at another address, added or without an address yet, its rules read
-//  as closed, so that the firewaller authorizes them again.
+//  The rules that are open as they stand (s_open_texts).
 static int
 s_rules(en_compute_t *self, const char *group, en_ingress_rule_t **rules, size_t *n, en_err_t *err)
 {
     *rules = NULL;
     *n = 0;
-    s_acl_t acl, base = {0};
-    lxd_texts_t texts = {0};
-    char *dest = NULL;
-    bool pending = false, found = false;
+    s_acl_t acl;
+    lxd_texts_t texts;
     if (s_acl_existing(self, group, &acl, err))
         return -1;
-    const char *model = lxd_user(acl.acl, LXD_TAG_MODEL);
-    //  No base ACL (no bridge yet): no rules.
-    int rc = model && *model ? s_base_get(self, model, &base, &found, err) : 0;
-    bool machine = lxd_user(acl.acl, LXD_TAG_MACHINE) != NULL;
-    if (rc == 0 && found && !machine)
-        rc = lxd_texts_in(base.acl, group, &texts, err);
-    else if (rc == 0 && found &&
-             (rc = s_member_dest(self, group, model, 0, &dest, &pending, err)) == 0 && !pending &&
-             *dest)
-        rc = lxd_texts_live(base.acl, group, dest, &texts, err);
-    free(dest);
-    s_acl_clear(&base);
+    int rc = s_open_texts(self, group, acl.acl, &texts, err);
     s_acl_clear(&acl);
-    if (rc)
-        return -1;
-    if (texts.count && !(*rules = calloc(texts.count, sizeof **rules)))
-        rc = en_err_set(err, EN_INTERNAL, "out of memory");
-    for (size_t i = 0; rc == 0 && i < texts.count; i++)
-        if (lxd_rule_parse(texts.texts[i], &(*rules)[(*n)++]))
-            rc = en_err_set(err, EN_INTERNAL, "out of memory");
-    lxd_texts_clear(&texts);
-    if (rc) {
-        en_ingress_rules_free(rules, *n);
-        *n = 0;
-        return -1;
-    }
-    en_ingress_rules_sort(*rules, *n);
-    return 0;
+    return rc ? rc : s_rules_of(&texts, rules, n, err);
 }
 
 const en_firewall_ops_t lxd_firewall_ops = {
-    .ensure_group = s_ensure_group,
+    .ensure_group = lxd_group_ensure,
     .delete_group = s_delete_group,
-    .list_groups = s_list_groups,
+    .list_groups = lxd_group_list,
     .authorize = s_authorize,
     .revoke = s_revoke,
     .rules = s_rules,
-    .instance_rules = NULL,
+    .instance_rules = s_instance_rules,
 };

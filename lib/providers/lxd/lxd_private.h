@@ -19,10 +19,11 @@
         addresses).
       - lxd_model.c: the model's resources: its bridge (a free /24) and
         profile (lxd_model_ensure), and release_model (lxd_release_model).
-      - lxd_firewall.c: security groups, their rules in the model's base
-        ACL, each group's record its own ACL; lxd_rules.c: a rule's text
-        (the ACL rule's description, "<group>: <text>") and its LXD rule
-        JSON.
+      - lxd_firewall.c: security groups' rules in the model's base ACL
+        (changes, reads, instance_rules, delete); lxd_groups.c: each
+        group's record, its own ACL (named, made, found and remembered),
+        and a group's members; lxd_rules.c: a rule's text (the ACL rule's
+        description, "<group>: <text>") and its LXD rule JSON.
       - lxd_network.c: the network API (subnets, interfaces).
     Shared functions are named lxd_<verb>; statics stay s_<verb>.
 
@@ -134,7 +135,7 @@ int lxd_instance_get(en_compute_t *self, const char *name, en_instance_t *out, j
 int lxd_instance_addresses(en_compute_t *self, const char *name, char ***out, size_t *count,
                            en_err_t *err);
 
-//  The network ACL that records a security group (lxd_firewall.c): a
+//  The network ACL that records a security group (lxd_groups.c): a
 //  deterministic name LXD accepts, derived from the group name alone.
 #define LXD_ACL_MAX 64
 void lxd_acl_name(const char *group, char out[LXD_ACL_MAX]);
@@ -198,8 +199,35 @@ int lxd_firewall_base_delete(en_compute_t *self, const char *model_uuid, en_err_
 int lxd_firewall_refresh(en_compute_t *self, const char *model_uuid, const char *const *groups,
                          size_t n, en_err_t *err);
 
-//  Drop what lxd_firewall.c remembers of this connection (at close).
+//  Drop what lxd_groups.c remembers of this connection (at close).
 void lxd_firewall_forget(en_compute_t *self);
+
+//  Security groups' records (lxd_groups.c), remembered by the connection
+//  (at most 1024, each for 60 s) and trusted only while lxd_acl_names
+//  lists their ACL. lxd_group_record: group's record (an ACL's GET
+//  metadata, a new reference), *record NULL when there is none (or the
+//  ACL of that name is another group's); lxd_group_forget: forget it
+//  (its ACL is deleted). lxd_group_ensure and lxd_group_list are
+//  en_firewall_ops_t.ensure_group and .list_groups.
+int lxd_group_record(en_compute_t *self, const char *group, json_t **record, en_err_t *err);
+void lxd_group_forget(en_compute_t *self, const char *group);
+int lxd_group_ensure(en_compute_t *self, const char *name, const en_tag_t *tags, size_t tag_count,
+                     en_err_t *err);
+int lxd_group_list(en_compute_t *self, const en_tag_t *filters, size_t filter_count, char ***names,
+                   size_t *count, en_err_t *err);
+//  A group's members (lxd_groups.c): the instances (of model, when given:
+//  checked always, and narrowing LXD's answer when a plain word) whose
+//  user.juju-security-groups lists group; running only, or every one
+//  (malloc'd names). lxd_group_dest: a machine group's destination today,
+//  the /32 of every address of every running member, sorted and
+//  comma-joined (malloc'd; "" when it has none); a member without an
+//  address yet is waited for until deadline (en_mono_ms(); then
+//  UNAVAILABLE `instance "<name>" has no address yet`), or with deadline
+//  0 sets *pending (and the destination misses it).
+int lxd_group_members(en_compute_t *self, const char *group, const char *model, bool running_only,
+                      char ***names, size_t *count, en_err_t *err);
+int lxd_group_dest(en_compute_t *self, const char *group, const char *model, int64_t deadline,
+                   char **dest, bool *pending, en_err_t *err);
 
 //  The names of every network ACL (GET /1.0/network-acls: names only,
 //  which unlike an ACL's own GET costs no usage computation: ~1 ms
@@ -208,8 +236,10 @@ int lxd_acl_names(en_compute_t *self, lxd_texts_t *names, en_err_t *err);
 //  Whether a sorted name set (lxd_acl_names') has name.
 bool lxd_names_sorted_has(const lxd_texts_t *names, const char *name);
 
-//  Where an instance's nonce is written at create (Juju's
-//  <DataDir>/nonce.txt), then read back by bootstrap's finalize.
+//  Where an instance's nonce is (Juju's <DataDir>/nonce.txt): rendered by
+//  the image's template at the first start when the image's
+//  environs.nonce property names this file, else written by create
+//  through the file API; read back by bootstrap's finalize.
 #define LXD_NONCE_FILE "/var/lib/juju/nonce.txt"
 
 //  The firewall ops and network ops tables (lxd_firewall.c, lxd_network.c).
