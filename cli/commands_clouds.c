@@ -1,13 +1,18 @@
-/*  commands_clouds.c — `clouds`, `regions CLOUD` and `providers`.
+/*  commands_clouds.c — `clouds`, `regions CLOUD`, `providers` and
+    `add-cloud CLOUD FILE`.
 
     Each handler is one or a few calls and a view: the JSON view keeps
     Juju's YAML shape (a cloud is keyed by name and its regions are an
     ordered mapping whose first entry is the default), the table keeps
-    Juju's columns. */
+    Juju's columns. add-cloud reads FILE with common/cloudfile.h, so the
+    file is judged exactly as the registry judges its own clouds.yaml,
+    and sends the one cloud named in one AddCloud call. */
 #include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/cloudfile.h"
 
 //  Juju's clouds.yaml shape of one region; endpoints only where set.
 static json_t *
@@ -158,6 +163,116 @@ s_providers(cli_t *cli, const cli_args_t *args)
     return cli_print(cli, view, table, "No providers registered.");
 }
 
+//  --------------------------------------------------------------------------
+//  add-cloud CLOUD (FILE | -f FILE) [--replace]
+
+//  A config value with its YAML type, as the wire's JSON carries it.
+static json_t *
+s_kv_json(const en_kvlist_t *kv)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < kv->count; i++) {
+        const en_kv_t *e = &kv->items[i];
+        json_t *v = e->type == EN_YAML_STR     ? json_string(e->value)
+                    : e->type == EN_YAML_BOOL  ? json_boolean(strcmp(e->value, "true") == 0)
+                    : e->type == EN_YAML_INT   ? json_integer(strtoll(e->value, NULL, 10))
+                    : e->type == EN_YAML_FLOAT ? json_real(strtod(e->value, NULL))
+                                               : json_null();
+        json_object_set_new(o, e->key, v);
+    }
+    return o;
+}
+
+//  Text of a JSON object for the wire, "" for none. Caller frees.
+static char *
+s_json_text(json_t *o)
+{
+    char *text = json_object_size(o) ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : strdup("");
+    json_decref(o);
+    return text;
+}
+
+//  AddCloud with the cloud as cloudfile.h holds it, converted at this
+//  edge; the message borrows c's strings.
+static int
+s_send_cloud(cli_t *cli, const en_cloud_t *c, bool replace, en_err_t *err)
+{
+    En__Region *regions = calloc(c->region_count + 1, sizeof *regions);
+    En__Region **list = calloc(c->region_count + 1, sizeof *list);
+    for (size_t i = 0; i < c->region_count; i++) {
+        en__region__init(&regions[i]);
+        regions[i].name = c->regions[i].name;
+        regions[i].endpoint = c->regions[i].endpoint ? c->regions[i].endpoint : "";
+        regions[i].identity_endpoint =
+            c->regions[i].identity_endpoint ? c->regions[i].identity_endpoint : "";
+        regions[i].storage_endpoint =
+            c->regions[i].storage_endpoint ? c->regions[i].storage_endpoint : "";
+        list[i] = &regions[i];
+    }
+    json_t *region_config = json_object();
+    for (size_t i = 0; i < c->region_config_count; i++)
+        json_object_set_new(region_config, c->region_config[i].region,
+                            s_kv_json(&c->region_config[i].attrs));
+    En__Cloud cloud = EN__CLOUD__INIT;
+    cloud.name = c->name;
+    cloud.type = c->type ? c->type : "";
+    cloud.description = c->description ? c->description : "";
+    cloud.n_auth_types = c->auth_type_count;
+    cloud.auth_types = c->auth_types;
+    cloud.endpoint = c->endpoint ? c->endpoint : "";
+    cloud.identity_endpoint = c->identity_endpoint ? c->identity_endpoint : "";
+    cloud.storage_endpoint = c->storage_endpoint ? c->storage_endpoint : "";
+    cloud.n_regions = c->region_count;
+    cloud.regions = list;
+    cloud.config_json = s_json_text(s_kv_json(&c->config));
+    cloud.region_config_json = s_json_text(region_config);
+    En__AddCloudRequest req = EN__ADD_CLOUD_REQUEST__INIT;
+    req.cloud = &cloud;
+    req.replace = replace;
+    ProtobufCMessage *res;
+    int rc =
+        cli_call(cli, "AddCloud", NULL, &req.base, &en__add_cloud_result__descriptor, &res, err);
+    if (rc == 0)
+        protobuf_c_message_free_unpacked(res, NULL);
+    free(cloud.config_json);
+    free(cloud.region_config_json);
+    free(list);
+    free(regions);
+    return rc;
+}
+
+static int
+s_add_cloud(cli_t *cli, const cli_args_t *args)
+{
+    const char *name = args->words[0];
+    const char *path = args->word_count > 1 ? args->words[1] : cli_args_value(args, CLI_OPT_FILE);
+    if (args->word_count > 1 && cli_args_has(args, CLI_OPT_FILE))
+        return cli_usage("a cloud definition file and -f cannot both be given");
+    if (!path)
+        return cli_usage("add-cloud needs a cloud definition file (FILE or -f FILE)");
+    en_err_t err;
+    size_t len = 0;
+    char *data = NULL;
+    if (cli_read_file(path, &data, &len, &err))
+        return cli_fail(&err);
+    en_clouds_t *clouds = en_clouds_parse(data, len, &err);
+    free(data);
+    if (!clouds)
+        return cli_fail(&err);
+    const en_cloud_t *cloud = en_clouds_find(clouds, name);
+    int rc = CLI_EXIT_OK;
+    if (!cloud) {
+        // Juju's wording
+        en_err_set(&err, EN_NOT_FOUND, "cloud \"%s\" not found in file %s", name, path);
+        rc = cli_fail(&err);
+    } else if (s_send_cloud(cli, cloud, cli_args_has(args, CLI_OPT_REPLACE), &err))
+        rc = cli_fail(&err);
+    else
+        printf("Cloud \"%s\" added.\n", name);
+    en_clouds_destroy(&clouds);
+    return rc;
+}
+
 const cli_command_t cli_cloud_commands[] = {
     {.name = "clouds",
      .handler = s_clouds,
@@ -172,6 +287,22 @@ const cli_command_t cli_cloud_commands[] = {
      .options = CLI_OPT(CLI_OPT_FORMAT),
      .min_words = 1,
      .max_words = 1,
+     .required = "CLOUD"},
+    {.name = "add-cloud",
+     .handler = s_add_cloud,
+     .usage = "CLOUD [FILE]",
+     .summary = "Adds a cloud definition from a clouds.yaml file.",
+     .details = "FILE (or -f FILE) has Juju's clouds.yaml format; the cloud named CLOUD\n"
+                "is added:\n\n"
+                "    clouds:\n"
+                "      mylxd:\n"
+                "        type: lxd\n"
+                "        auth-types: [interactive, certificate]\n"
+                "        endpoint: https://10.0.0.1:8443\n\n"
+                "An existing cloud is replaced only with --replace.",
+     .options = CLI_OPT(CLI_OPT_FILE) | CLI_OPT(CLI_OPT_REPLACE),
+     .min_words = 1,
+     .max_words = 2,
      .required = "CLOUD"},
     {.name = "providers",
      .handler = s_providers,

@@ -1,8 +1,9 @@
 /*  commands_credentials.c — `credentials [CLOUD]`, `add-credential CLOUD`
     and `autoload-credentials [PROVIDER]`.
 
-    Every way of adding a credential ends in one AddCredential call per
-    credential (s_send): from a credentials.yaml file (-f, every credential
+    Every way of adding a credential ends in one FinalizeCredential and one
+    AddCredential call per credential (s_send), as Juju's add-credential
+    finalizes before it stores: from a credentials.yaml file (-f, every credential
     the file holds for CLOUD, read with common/cloudfile.h so the file is
     judged exactly as the registry judges its own), from options (--name,
     --auth-type, --attr), or from what a provider detects. A credential that fails does not stop
@@ -23,7 +24,7 @@
 #include "common/cloudfile.h"
 
 static int
-s_send(cli_t *cli, const char *cloud, En__Credential *cred, bool replace, en_err_t *err)
+s_add(cli_t *cli, const char *cloud, En__Credential *cred, bool replace, en_err_t *err)
 {
     En__AddCredentialRequest req = EN__ADD_CREDENTIAL_REQUEST__INIT;
     req.cloud_name = (char *)cloud;
@@ -35,6 +36,46 @@ s_send(cli_t *cli, const char *cloud, En__Credential *cred, bool replace, en_err
         return -1;
     protobuf_c_message_free_unpacked(res, NULL);
     return 0;
+}
+
+//  Juju's add-credential: the provider's FinalizeCredential runs on the
+//  credential first, against the cloud's endpoints (its first region's when
+//  it has regions, as Juju), and what it returns is stored. For lxd that
+//  turns an `interactive` credential (trust password or token) into a
+//  `certificate` one the server trusts; stored as given, it could never be
+//  used. A provider the registry has no driver for (NOT_SUPPORTED) stores
+//  the credential as given.
+static int
+s_send(cli_t *cli, const char *cloud, En__Credential *cred, bool replace, en_err_t *err)
+{
+    En__CloudRequest creq = EN__CLOUD_REQUEST__INIT;
+    creq.name = (char *)cloud;
+    ProtobufCMessage *res;
+    if (cli_call(cli, "Cloud", NULL, &creq.base, &en__cloud_result__descriptor, &res, err))
+        return -1;
+    En__CloudResult *found = (En__CloudResult *)res;
+    const En__Cloud *c = found->cloud;
+    En__FinalizeCredentialRequest freq = EN__FINALIZE_CREDENTIAL_REQUEST__INIT;
+    freq.credential = cred;
+    if (c) {
+        const En__Region *first = c->n_regions ? c->regions[0] : NULL;
+        freq.provider_type = c->type;
+        freq.cloud_endpoint = first && *first->endpoint ? first->endpoint : c->endpoint;
+        freq.cloud_identity_endpoint =
+            first && *first->identity_endpoint ? first->identity_endpoint : c->identity_endpoint;
+    }
+    int rc = cli_call(cli, "FinalizeCredential", NULL, &freq.base,
+                      &en__finalize_credential_result__descriptor, &res, err);
+    en__cloud_result__free_unpacked(found, NULL);
+    if (rc && err->kind == EN_NOT_SUPPORTED)
+        return s_add(cli, cloud, cred, replace, err);
+    if (rc)
+        return -1;
+    En__FinalizeCredentialResult *final = (En__FinalizeCredentialResult *)res;
+    rc = final->credential ? s_add(cli, cloud, final->credential, replace, err)
+                           : en_err_set(err, EN_INTERNAL, "FinalizeCredential returned nothing");
+    en__finalize_credential_result__free_unpacked(final, NULL);
+    return rc;
 }
 
 //  A credential as common/cloudfile.h holds it, converted at this edge.

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/specproto.h"
 #include <time.h>
 
 #include "common/clock.h"
@@ -40,9 +42,7 @@ s_conn_clear(broker_conn_t *c)
 static broker_conn_t *
 s_conn(broker_thread_t *t, const En__CloudSpec *spec, en_err_t *err)
 {
-    char *key = NULL;
-    if (asprintf(&key, "%s|%s|%s|%s", spec->type, spec->name, spec->region, spec->endpoint) < 0)
-        abort();
+    char *key = en_cloud_spec_proto_key(spec);
     for (size_t i = 0; i < t->conn_count; i++)
         if (strcmp(t->conns[i].key, key) == 0) {
             free(key);
@@ -54,16 +54,10 @@ s_conn(broker_thread_t *t, const En__CloudSpec *spec, en_err_t *err)
         free(key);
         return NULL;
     }
-    // the driver sees only the fields it needs, borrowed from the reply
-    en_cloud_spec_t s = {
-        .type = spec->type,
-        .name = spec->name,
-        .region = spec->region,
-        .endpoint = spec->endpoint,
-        .identity_endpoint = spec->identity_endpoint,
-        .storage_endpoint = spec->storage_endpoint,
-    };
-    en_compute_t *conn = provider->compute->open(&s, t->broker->base.home, err);
+    en_cloud_spec_t *s = en_cloud_spec_from_proto(spec);
+    en_compute_t *conn = provider->compute->open(s, t->broker->base.home, err);
+    en_cloud_spec_clear(s);
+    free(s);
     if (!conn) {
         free(key);
         return NULL;

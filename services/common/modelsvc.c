@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/specproto.h"
+
 struct en_modelsvc {
     char *home;
     char *concern;
@@ -74,9 +76,7 @@ en_modelsvc_client(en_modelsvc_t *self)
 static size_t
 s_conn(en_modelsvc_t *self, const En__CloudSpec *spec, en_err_t *err)
 {
-    char *key = NULL;
-    if (asprintf(&key, "%s|%s|%s|%s", spec->type, spec->name, spec->region, spec->endpoint) < 0)
-        abort();
+    char *key = en_cloud_spec_proto_key(spec);
     for (size_t i = 0; i < self->conn_count; i++)
         if (strcmp(self->conns[i].key, key) == 0) {
             free(key);
@@ -89,15 +89,10 @@ s_conn(en_modelsvc_t *self, const En__CloudSpec *spec, en_err_t *err)
         free(key);
         return SIZE_MAX;
     }
-    en_cloud_spec_t s = {
-        .type = spec->type,
-        .name = spec->name,
-        .region = spec->region,
-        .endpoint = spec->endpoint,
-        .identity_endpoint = spec->identity_endpoint,
-        .storage_endpoint = spec->storage_endpoint,
-    };
-    en_compute_t *conn = provider->compute->open(&s, self->home, err);
+    en_cloud_spec_t *s = en_cloud_spec_from_proto(spec);
+    en_compute_t *conn = provider->compute->open(s, self->home, err);
+    en_cloud_spec_clear(s);
+    free(s);
     if (!conn) {
         free(key);
         return SIZE_MAX;

@@ -201,7 +201,7 @@ s_make_cloud_spec(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessag
     en_credential_t *cred = NULL;
     int rc = -1;
     if (req->credential_source_case == EN__MAKE_CLOUD_SPEC_REQUEST__CREDENTIAL_SOURCE_CREDENTIAL)
-        cred = convert_credential_from(req->credential);
+        cred = en_credential_from_proto(req->credential);
     else if (req->credential_source_case ==
              EN__MAKE_CLOUD_SPEC_REQUEST__CREDENTIAL_SOURCE_CREDENTIAL_NAME) {
         cred = registry_credential_for(R(call), cloud, req->credential_name, err);
@@ -313,7 +313,7 @@ s_add_credential(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
         en_cloud_destroy(&cloud);
         return -1;
     }
-    en_credential_t *cred = convert_credential_from(req->credential);
+    en_credential_t *cred = en_credential_from_proto(req->credential);
     en_cloudfile_set_string(&cred->label, NULL);
     en_credential_t *final = NULL;
     int rc = -1, fd = -1;

@@ -237,19 +237,6 @@ convert_credential(en_arena_t *a, const en_credential_t *c)
     return m;
 }
 
-en_credential_t *
-convert_credential_from(const En__Credential *m)
-{
-    if (!m)
-        return NULL;
-    en_credential_t *c = en_credential_new(m->name, m->auth_type);
-    if (m->label && *m->label)
-        en_cloudfile_set_string(&c->label, m->label);
-    for (size_t i = 0; i < m->n_attributes; i++)
-        en_credential_set_attr(c, m->attributes[i]->key, m->attributes[i]->value);
-    return c;
-}
-
 En__CloudSpec *
 convert_spec(en_arena_t *a, const en_cloud_spec_t *s, bool with_credential)
 {
@@ -264,22 +251,6 @@ convert_spec(en_arena_t *a, const en_cloud_spec_t *s, bool with_credential)
     if (with_credential && s->credential)
         m->credential = convert_credential(a, s->credential);
     return m;
-}
-
-en_cloud_spec_t *
-convert_spec_from(const En__CloudSpec *m)
-{
-    en_cloud_spec_t *s = calloc(1, sizeof *s);
-    if (!m)
-        return s;
-    s->type = strdup(m->type ? m->type : "");
-    s->name = strdup(m->name ? m->name : "");
-    s->region = strdup(m->region ? m->region : "");
-    s->endpoint = strdup(m->endpoint ? m->endpoint : "");
-    s->identity_endpoint = strdup(m->identity_endpoint ? m->identity_endpoint : "");
-    s->storage_endpoint = strdup(m->storage_endpoint ? m->storage_endpoint : "");
-    s->credential = convert_credential_from(m->credential);
-    return s;
 }
 
 En__ConfigAttrs *

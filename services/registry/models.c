@@ -57,7 +57,7 @@ s_prepare_config(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     json_t *cfg = convert_config_from(req->config, err);
     if (!cfg)
         return -1;
-    en_cloud_spec_t *spec = convert_spec_from(req->cloud);
+    en_cloud_spec_t *spec = en_cloud_spec_from_proto(req->cloud);
     int rc = s_prepare(T(call), spec, cfg, err);
     if (rc == 0)
         res->config = convert_config(call->arena, cfg);

@@ -245,7 +245,7 @@ s_finalize_credential(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMe
     const en_provider_t *p = s_driver(call, req->provider_type, "credential schemas", err);
     if (!p)
         return -1;
-    en_credential_t *in = convert_credential_from(req->credential);
+    en_credential_t *in = en_credential_from_proto(req->credential);
     en_credential_t *out = NULL;
     int rc = en_credential_finalize(in, p->schemas, p->schema_count, &out, err);
     // then the provider's own step (lxd: interactive → certificate)

@@ -19,6 +19,7 @@
 
 #include "bus/service.h"
 #include "common/cloudfile.h"
+#include "common/specproto.h"
 #include "environ.pb-c.h"
 #include "providers/provider.h"
 #include "registry.pb-c.h"
@@ -83,9 +84,7 @@ int registry_model_create(en_call_t *call, const En__OpenRequest *req, En__Model
 En__Cloud *convert_cloud(en_arena_t *a, const en_cloud_t *c);
 en_cloud_t *convert_cloud_from(const En__Cloud *c, en_err_t *err);
 En__Credential *convert_credential(en_arena_t *a, const en_credential_t *c);
-en_credential_t *convert_credential_from(const En__Credential *c);
 En__CloudSpec *convert_spec(en_arena_t *a, const en_cloud_spec_t *s, bool with_credential);
-en_cloud_spec_t *convert_spec_from(const En__CloudSpec *s);
 En__ConfigAttrs *convert_config(en_arena_t *a, const json_t *cfg);
 //  A cloud's typed YAML config as a new JSON object (bool, int, float, null
 //  keep their types).
