@@ -26,6 +26,7 @@
 
 #include "common/paths.h"
 #include "harness.h"
+#include "harness_must.h"
 
 static harness_t H;
 //  The endpoint the sim's images carry ("" when none): the custom image
@@ -58,11 +59,7 @@ teardown(void **state)
 static char *
 s_ok(const char *args)
 {
-    char why[2048];
-    char *out = harness_cli_ok(&H, true, why, sizeof why, args);
-    if (!out)
-        fail_msg("%s", why);
-    return out;
+    return harness_must_ok(&H, true, "%s", args);
 }
 
 //  The command succeeds silently, as add-source and remove-source do.
@@ -79,11 +76,7 @@ s_quiet(const char *args)
 static json_t *
 s_json(const char *args)
 {
-    char why[2048];
-    json_t *doc = harness_cli_json(&H, true, why, sizeof why, args);
-    if (!doc)
-        fail_msg("%s", why);
-    return doc;
+    return harness_must_json(&H, true, args);
 }
 
 //  The command fails with exit `rc`, nothing on stdout and stderr starting

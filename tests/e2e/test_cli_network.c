@@ -29,6 +29,7 @@
 #include "common/paths.h"
 #include "environ.pb-c.h"
 #include "harness.h"
+#include "harness_must.h"
 #include "service/bus_fixture.h"
 
 static harness_t H;
@@ -62,22 +63,14 @@ teardown(void **state)
 static char *
 s_ok(const char *args)
 {
-    char why[2048];
-    char *out = harness_cli_ok(&H, true, why, sizeof why, args);
-    if (!out)
-        fail_msg("%s", why);
-    return out;
+    return harness_must_ok(&H, true, "%s", args);
 }
 
 //  The JSON `environs <args> --format json` prints. Caller json_decrefs.
 static json_t *
 s_json(const char *args)
 {
-    char why[2048];
-    json_t *doc = harness_cli_json(&H, true, why, sizeof why, args);
-    if (!doc)
-        fail_msg("%s", why);
-    return doc;
+    return harness_must_json(&H, true, args);
 }
 
 //  The command fails with exit `rc`, nothing on stdout and exactly

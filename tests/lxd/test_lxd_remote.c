@@ -52,6 +52,7 @@
 #include "bus/mdp.h"
 #include "environ.pb-c.h"
 #include "harness.h"
+#include "harness_must.h"
 #include "providers/lxd/lxd_client.h"
 
 #define S_ADDRESS "127.0.0.1:18446"
@@ -220,26 +221,17 @@ static char *s_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *
 s_ok(const char *fmt, ...)
 {
-    char args[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    char *out = harness_must_vok(&H, false, fmt, ap);
     va_end(ap);
-    char why[8192];
-    char *out = harness_cli_ok(&H, false, why, sizeof why, args);
-    if (!out)
-        fail_msg("%s", why);
     return out;
 }
 
 static json_t *
 s_json(const char *args)
 {
-    char why[8192];
-    json_t *doc = harness_cli_json(&H, false, why, sizeof why, args);
-    if (!doc)
-        fail_msg("%s", why);
-    return doc;
+    return harness_must_json(&H, false, args);
 }
 
 //  `environs <args>` must fail with exit 1; its stderr. Caller frees.
