@@ -38,16 +38,43 @@ s_add(cli_t *cli, const char *cloud, En__Credential *cred, bool replace, en_err_
     return 0;
 }
 
+//  Whether CLOUD already has a credential called name (a failed lookup
+//  says no: AddCredential then has the last word).
+static bool
+s_exists(cli_t *cli, const char *cloud, const char *name)
+{
+    En__CredentialsRequest req = EN__CREDENTIALS_REQUEST__INIT;
+    req.cloud_name = (char *)cloud;
+    ProtobufCMessage *res;
+    en_err_t err;
+    if (!name || cli_call(cli, "Credentials", NULL, &req.base, &en__credentials_result__descriptor,
+                          &res, &err))
+        return false;
+    En__CredentialsResult *found = (En__CredentialsResult *)res;
+    bool exists = false;
+    for (size_t i = 0; i < found->n_clouds && !exists; i++)
+        for (size_t c = 0; c < found->clouds[i]->n_credentials && !exists; c++)
+            exists = strcmp(found->clouds[i]->cloud_name, cloud) == 0 &&
+                     strcmp(found->clouds[i]->credentials[c]->name, name) == 0;
+    en__credentials_result__free_unpacked(found, NULL);
+    return exists;
+}
+
 //  Juju's add-credential: the provider's FinalizeCredential runs on the
 //  credential first, against the cloud's endpoints (its first region's when
 //  it has regions, as Juju), and what it returns is stored. For lxd that
 //  turns an `interactive` credential (trust password or token) into a
 //  `certificate` one the server trusts; stored as given, it could never be
 //  used. A provider the registry has no driver for (NOT_SUPPORTED) stores
-//  the credential as given.
+//  the credential as given. A credential of that name already there
+//  (without replace) is not finalized: finalizing can change the server
+//  (lxd trusts a new certificate, spends a token), and AddCredential
+//  refuses it anyway unless it is the same (then adding it is a no-op).
 static int
 s_send(cli_t *cli, const char *cloud, En__Credential *cred, bool replace, en_err_t *err)
 {
+    if (!replace && s_exists(cli, cloud, cred->name))
+        return s_add(cli, cloud, cred, replace, err);
     En__CloudRequest creq = EN__CLOUD_REQUEST__INIT;
     creq.name = (char *)cloud;
     ProtobufCMessage *res;

@@ -490,6 +490,17 @@ interactive_credential_becomes_a_trusted_certificate(void **state)
     assert_null(strstr(out, "interactive"));
     free(out);
     free(err);
+
+    // the same add again, without --replace: refused before anything is
+    // finalized, so the server trusts no second certificate
+    size_t before = s_our_trust_count();
+    char *again = s_fails("add-credential " S_CLOUD " --name rt-pw --auth-type interactive "
+                          "--attr trust-password=%s --attr server-fingerprint=%s",
+                          PASSWORD, SERVER_FP);
+    if (!strstr(again, "credential \"rt-pw\" for cloud \"" S_CLOUD "\" already exists"))
+        fail_msg("stderr: %s", again);
+    free(again);
+    assert_int_equal(s_our_trust_count(), before);
 }
 
 static void

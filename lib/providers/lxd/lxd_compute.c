@@ -557,8 +557,8 @@ s_own_instance(en_compute_t *self, const en_create_args_t *a, json_t **inst, en_
 //  it reads as closed and the firewaller opens it again (lxd_firewall.c).
 typedef struct {
     const en_create_args_t *a;
-    bool read;                  // the base ACL was read
-    const char *with_rules[16]; // the groups to refresh after the start
+    bool read;               // the base ACL was read
+    const char **with_rules; // the groups to refresh after the start (malloc'd)
     size_t n;
 } s_meanwhile_t;
 
@@ -574,14 +574,22 @@ s_groups_with_rules(en_compute_t *self, s_meanwhile_t *m)
     //  unread (even missing: a racer may be making it), every group is
     //  refreshed, which reads each one's rules itself
     bool read = en_lxd_call(self->lxd, "GET", path, NULL, &base, NULL, 0, &e) == 0;
-    for (size_t i = 0; i < a->group_count && m->n < 16; i++) {
+    m->read = true;
+    if (!(m->with_rules = calloc(a->group_count, sizeof *m->with_rules))) {
+        en_warn("lxd: instance \"%s\": out of memory: its firewall rules are not refreshed",
+                a->name);
+        json_decref(base);
+        return;
+    }
+    for (size_t i = 0; i < a->group_count; i++) {
+        if (!a->groups[i] || !*a->groups[i])
+            continue;
         lxd_texts_t have = {0};
         bool some = !read || lxd_texts_in(base, a->groups[i], &have, &e) != 0 || have.count > 0;
         lxd_texts_clear(&have);
         if (some)
             m->with_rules[m->n++] = a->groups[i];
     }
-    m->read = true;
     json_decref(base);
 }
 
@@ -676,6 +684,18 @@ s_image_writes_nonce(const json_t *inst)
     return file && strcmp(file, LXD_NONCE_FILE) == 0;
 }
 
+//  The instance as create answers it (*raw its JSON unless NULL): gone
+//  right after its start is a race with someone's delete, worth a retry.
+static int
+s_answer(en_compute_t *self, const char *name, en_instance_t *out, json_t **raw, en_err_t *err)
+{
+    if (lxd_instance_get(self, name, out, raw, err) == 0)
+        return 0;
+    if (err->kind == EN_NOT_FOUND)
+        en_err_set(err, EN_UNAVAILABLE, "instance \"%s\" vanished after start", name);
+    return -1;
+}
+
 //  After the POST: start, the nonce file, and one describe for the answer.
 //  adopted: the instance's JSON when an earlier try made it (NULL: this
 //  one did), which is finished as far as it is not yet. The nonce file is
@@ -689,20 +709,17 @@ s_finish(en_compute_t *self, const en_create_args_t *a, const json_t *adopted, e
     const char *nonce = s_tag(a, LXD_TAG_NONCE);
     bool running = adopted && strcmp(lxd_str(adopted, "status"), "Running") == 0;
     s_meanwhile_t m = {.a = a};
-    if (!running && s_start(self, a->name, a->group_count ? &m : NULL, err))
+    if (!running && s_start(self, a->name, a->group_count ? &m : NULL, err)) {
+        free(m.with_rules);
         return -1;
+    }
     if (a->group_count && !m.read)
         s_groups_with_rules(self, &m);
     json_t *inst = NULL;
-    if (lxd_instance_get(self, a->name, out, &inst, err)) {
-        if (err->kind == EN_NOT_FOUND)
-            en_err_set(err, EN_UNAVAILABLE, "instance \"%s\" vanished after start", a->name);
-        return -1;
-    }
-    int rc = 0;
-    if (nonce && adopted)
+    int rc = s_answer(self, a->name, out, &inst, err);
+    if (rc == 0 && nonce && adopted)
         rc = s_ensure_nonce(self, a->name, nonce, err);
-    else if (nonce && !s_image_writes_nonce(inst))
+    else if (rc == 0 && nonce && !s_image_writes_nonce(inst))
         rc = s_write_nonce(self, a->name, nonce, err);
     json_decref(inst);
     //  a machine group that already has rules (a resend, or a machine
@@ -715,8 +732,9 @@ s_finish(en_compute_t *self, const en_create_args_t *a, const json_t *adopted, e
             en_warn("lxd: instance \"%s\": refreshing its firewall rules: %s", a->name,
                     fw.message);
         en_instance_clear(out);
-        rc = lxd_instance_get(self, a->name, out, NULL, err);
+        rc = s_answer(self, a->name, out, NULL, err);
     }
+    free(m.with_rules);
     if (rc)
         en_instance_clear(out);
     return rc;

@@ -234,22 +234,23 @@ s_acl_existing(en_compute_t *self, const char *group, s_acl_t *acl, en_err_t *er
 //  Where rules apply
 
 //  Where the group's rules apply: "" (the whole bridge) for a model or
-//  global group; a machine group's member addresses as /32s, waited for,
-//  and *none true when it has no running member (malloc'd).
+//  global group; a machine group's member addresses as /32s (malloc'd),
+//  and *none true when it has no running member. A member without an
+//  address yet is waited for (S_DEADLINE_MS) with wait; without, it sets
+//  *pending and the destination misses it.
 static int
-s_destination(en_compute_t *self, const char *group, json_t *acl, char **dest, bool *none,
-              en_err_t *err)
+s_destination(en_compute_t *self, const char *group, json_t *acl, bool wait, char **dest,
+              bool *none, bool *pending, en_err_t *err)
 {
-    *none = false;
+    *none = *pending = false;
     if (!lxd_user(acl, LXD_TAG_MACHINE)) {
         *dest = strdup("");
         return *dest ? 0 : en_err_set(err, EN_INTERNAL, "out of memory");
     }
-    bool pending;
-    if (lxd_group_dest(self, group, lxd_user(acl, LXD_TAG_MODEL), en_mono_ms() + S_DEADLINE_MS,
-                       dest, &pending, err))
+    if (lxd_group_dest(self, group, lxd_user(acl, LXD_TAG_MODEL),
+                       wait ? en_mono_ms() + S_DEADLINE_MS : 0, dest, pending, err))
         return -1;
-    *none = **dest == '\0';
+    *none = **dest == '\0' && !*pending;
     return 0;
 }
 
@@ -335,6 +336,7 @@ typedef struct {
     char *dest;              // where the rules were rendered (malloc'd)
     bool none;               // a machine group without running members
     bool rendered;           // dest was read from the members
+    bool wait;               // a member had no address yet: wait for it
     bool wrote;              // the last round wrote: the next verifies
     bool settled;            // the last round found the rules as wanted
     json_t *seen;            // its read of the base ACL (NULL: none)
@@ -478,14 +480,16 @@ s_write(en_compute_t *self, s_job_t *job, s_acl_t *base, lxd_texts_t *want, cons
     return rc;
 }
 
-//  One round of s_change on the base ACL; after a write, s_verify's. A
-//  first read decides whether anything is to be written and, for a
-//  machine group, where its rules point (the members' addresses: reading
-//  them may wait for a DHCP lease, so never under the lock). Then, under
-//  the per-bridge lock, the ACL is read again and the edit made on that
-//  fresh copy, rendered with those destinations (s_write): writers on one
-//  host never race each other's ETag, so a fan-out of many groups of one
-//  model is a queue, not a storm of 412s. *missing: no base ACL yet.
+//  One round of s_change on the base ACL; after a write, s_verify's.
+//  First, where the rules point: for a machine group its members'
+//  addresses, read before the lock, as reading them may wait for a DHCP
+//  lease (only after a round found a member without one while rules
+//  remain). Then, under the per-bridge lock, the ACL is read and the edit
+//  made on that fresh copy, rendered with those destinations (s_write):
+//  writers on one host never race each other's ETag, so a fan-out of many
+//  groups of one model is a queue, not a storm of 412s. One read of the
+//  ACL per write: it is the costly request (LXD computes an ACL's usage
+//  on every GET). *missing: no base ACL yet.
 static int
 s_change_once(en_compute_t *self, const char *model, s_job_t *job, bool *done, bool *missing,
               en_err_t *err)
@@ -494,48 +498,36 @@ s_change_once(en_compute_t *self, const char *model, s_job_t *job, bool *done, b
     if (job->wrote)
         return s_verify(self, model, job, done, err);
     bool machine = lxd_user(job->record, LXD_TAG_MACHINE) != NULL;
-    s_acl_t base;
+    if (job->edit == S_RENDER && !machine) {
+        //  a model or global group's destination never changes
+        *done = job->settled = true;
+        return 0;
+    }
+    s_acl_t base = {0};
     lxd_texts_t want = {0};
     char *dest = NULL;
-    bool found, none = false;
-    int rc = -1, lock = -1;
-    if (s_base_want(self, model, job, &base, &want, &found, err))
+    bool found, none = false, pending = false;
+    int lock = -1;
+    int rc = s_destination(self, job->group, job->record, job->wait, &dest, &none, &pending, err);
+    if (rc)
         goto cleanup;
-    rc = 0;
-    if (!found)
-        s_no_base(job, done, missing);
-    else if (job->edit == S_RENDER && (!machine || want.count == 0))
-        s_settle(job, &base, done);
-    if (*done || *missing)
-        goto cleanup;
-    //  With no rules left there is nothing to render for the members.
-    bool rendered = want.count > 0;
-    if (want.count == 0)
-        dest = strdup("");
-    else if ((rc = s_destination(self, job->group, job->record, &dest, &none, err)))
-        goto cleanup;
-    if (!dest) {
-        rc = en_err_set(err, EN_INTERNAL, "out of memory");
-        goto cleanup;
-    }
     lock = s_bridge_lock(model);
-    s_acl_clear(&base);
-    lxd_texts_clear(&want);
     if ((rc = s_base_want(self, model, job, &base, &want, &found, err)))
         goto cleanup;
     if (!found)
         s_no_base(job, done, missing);
-    //  a racer gave the group rules since the first read: its members'
-    //  addresses were not read, so go round again (never "": that is the
-    //  whole bridge)
-    else if (!(machine && want.count > 0 && !rendered))
+    else if (job->edit == S_RENDER && want.count == 0)
+        s_settle(job, &base, done);
+    else if (want.count > 0 && pending)
+        job->wait = true; // again, waiting for the lease outside the lock
+    else
         rc = s_write(self, job, &base, &want, dest, none, done, err);
     if (rc == 0 && (job->wrote || job->settled)) {
         free(job->dest);
         job->dest = dest;
         dest = NULL;
         job->none = none;
-        job->rendered = rendered;
+        job->rendered = true;
     }
 cleanup:
     if (lock >= 0)
