@@ -111,6 +111,16 @@ en_modelcache_events(en_modelcache_t *self)
     return self->sub;
 }
 
+int
+en_model_refuse_dying(bool dying, const char *name, const char *doing, en_err_t *err)
+{
+    if (!dying)
+        return 0;
+    if (!doing || !*doing)
+        return en_err_set(err, EN_NOT_VALID, "model \"%s\" is being destroyed", name);
+    return en_err_set(err, EN_NOT_VALID, "%s: model \"%s\" is being destroyed", doing, name);
+}
+
 const En__GetModelForServiceResult *
 en_modelcache_for(en_modelcache_t *self, const char *method, const char *model_uuid,
                   en_err_t *err)

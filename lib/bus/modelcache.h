@@ -10,6 +10,8 @@
 #ifndef EN_MODELCACHE_H
 #define EN_MODELCACHE_H
 
+#include <stdbool.h>
+
 #include "bus/client.h"
 #include "common/err.h"
 #include "registry.pb-c.h"
@@ -33,6 +35,13 @@ const En__GetModelForServiceResult *en_modelcache_get(en_modelcache_t *self, con
 //  call, as en_modelcache_get.
 const En__GetModelForServiceResult *en_modelcache_for(en_modelcache_t *self, const char *method,
                                                       const char *model_uuid, en_err_t *err);
+
+//  A call that would make something new in the model (an instance, a
+//  security group, an open port) refuses a dying one (MarkModelDying, the
+//  first step of Destroy), so that a late or resent request cannot make
+//  again what Destroy removes: NOT_VALID `<doing>: model "<name>" is
+//  being destroyed` (doing NULL: no prefix). 0 when the model is alive.
+int en_model_refuse_dying(bool dying, const char *name, const char *doing, en_err_t *err);
 
 //  Apply any pending change events now; returns how many entries dropped.
 int en_modelcache_drain(en_modelcache_t *self);

@@ -92,6 +92,8 @@ broker_model(en_call_t *call, broker_model_t *model, en_err_t *err)
     model->uuid = en_arena_strdup(call->arena, r->model->uuid);
     model->controller_uuid = en_arena_strdup(call->arena, r->model->controller_uuid);
     model->region = en_arena_strdup(call->arena, r->cloud->region);
+    model->name = en_arena_strdup(call->arena, r->model->name ? r->model->name : "");
+    model->dying = r->model->dying;
     model->config_json = en_arena_strdup(
         call->arena, r->model->config && r->model->config->json ? r->model->config->json : "{}");
     broker_conn_t *c = s_conn(t, r->cloud, err);

@@ -89,6 +89,8 @@ typedef struct {
     const char *controller_uuid;
     const char *region;
     const char *config_json; // the model config, a JSON object
+    const char *name;
+    bool dying; // being destroyed: nothing new is started (en_model_refuse_dying)
     const en_compute_ops_t *ops;
     en_compute_t *conn;
     bool firewall;        // the provider has security groups (en_firewall_ops_t)

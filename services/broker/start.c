@@ -38,6 +38,7 @@
 
 #include "broker.h"
 #include "broker.pb-c.h"
+#include "bus/modelcache.h"
 #include "common/clock.h"
 #include "common/fwgroup.h"
 #include "common/instancetype.h"
@@ -428,6 +429,8 @@ s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
         return en_err_set(err, EN_NOT_VALID, "missing controller UUID");
     broker_model_t m;
     if (broker_model(call, &m, err))
+        return -1;
+    if (en_model_refuse_dying(m.dying, *m.name ? m.name : m.uuid, "cannot start instance", err))
         return -1;
     return broker_start_instance(call, &m, p, (En__StartInstanceResult *)res_, err);
 }

@@ -153,6 +153,7 @@ s_resolve(en_modelsvc_t *self, en_call_t *call, bool any, en_modelsvc_model_t *m
     model->controller_uuid = ctl;
     model->region = region;
     model->config_json = json;
+    model->dying = m->dying;
     return 0;
 }
 

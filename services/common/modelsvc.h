@@ -38,6 +38,7 @@ typedef struct {
     const char *controller_uuid; // "" when none
     const char *region;
     const char *config_json; // the model config, "{}" when none
+    bool dying;              // being destroyed: see en_model_refuse_dying
     const en_provider_t *provider;
     en_compute_t *conn;
 } en_modelsvc_model_t;

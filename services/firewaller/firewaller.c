@@ -51,6 +51,7 @@ fw_model(en_call_t *call, fw_model_t *model, en_err_t *err)
     model->uuid = base.uuid;
     model->name = base.name;
     model->controller_uuid = base.controller_uuid;
+    model->dying = base.dying;
     if (s_mode(base.config_json, model->uuid, &model->mode, err))
         return -1;
     s_model_conn(model, &base);

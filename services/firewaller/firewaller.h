@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "bus/client.h"
+#include "bus/modelcache.h"
 #include "bus/service.h"
 #include "common/fwgroup.h"
 #include "common/portrange.h"
@@ -49,6 +50,7 @@ typedef struct {
     const char *name;
     const char *controller_uuid; // may be ""
     en_fw_mode_t mode;
+    bool dying; // being destroyed: no group is made, no port opened
     const en_compute_ops_t *compute;
     const en_firewall_ops_t *ops;
     en_compute_t *conn;

@@ -64,7 +64,8 @@ s_ensure_groups(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage 
     const En__EnsureGroupsRequest *req = (const void *)req_;
     En__EnsureGroupsResult *res = (void *)res_;
     fw_model_t m;
-    if (fw_model(call, &m, err))
+    if (fw_model(call, &m, err) ||
+        en_model_refuse_dying(m.dying, *m.name ? m.name : m.uuid, NULL, err))
         return -1;
     if (m.mode == EN_FW_NONE)
         return 0; // no firewalling: instances are in no group

@@ -61,6 +61,11 @@ s_model(en_call_t *call, const s_method_t *method, fw_model_t *m, en_err_t *err)
         return en_err_set(err, EN_NOT_VALID, "invalid firewall mode \"%s\" for %s %s",
                           en_fw_mode_name(m->mode), method->doing,
                           method->mode == EN_FW_GLOBAL ? "model" : "instance");
+    //  closing and reading stay possible: Destroy's own clean-up needs no
+    //  port opened
+    if ((method == &s_open_global || method == &s_open_instance) &&
+        en_model_refuse_dying(m->dying, *m->name ? m->name : m->uuid, method->doing, err))
+        return -1;
     return fw_require_driver(m, err);
 }
 

@@ -185,12 +185,25 @@ gateway_delete_machine_groups(en_call_t *call, const char *const *machine_ids, s
 //  --------------------------------------------------------------------------
 //  Destroy and DestroyController
 
-//  environs.Destroy: the broker stops every instance of the model (its
-//  errors are Juju's), then every group of the model goes.
+int
+gateway_mark_dying(en_call_t *call, const char *model_uuid, en_err_t *err)
+{
+    En__MarkModelDyingRequest q = EN__MARK_MODEL_DYING_REQUEST__INIT;
+    q.uuid = (char *)model_uuid;
+    En__MarkModelDyingResult r = EN__MARK_MODEL_DYING_RESULT__INIT;
+    return gateway_call(call, "registry", "MarkModelDying", NULL, NULL, &q.base, &r.base, err);
+}
+
+//  environs.Destroy: the model is marked dying first (from then on no
+//  service makes anything new in it: a late StartInstance, EnsureGroups
+//  or OpenPorts would make again what this removes), then the broker
+//  stops every instance of the model (its errors are Juju's), then every
+//  group of the model goes.
 static int
 s_destroy(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res, en_err_t *err)
 {
-    if (gateway_step(call, "broker", req, res, err))
+    if (gateway_mark_dying(call, call->model_uuid, err) ||
+        gateway_step(call, "broker", req, res, err))
         return -1;
     En__DeleteGroupsRequest q = EN__DELETE_GROUPS_REQUEST__INIT;
     q.whole_model = true;
@@ -223,7 +236,8 @@ s_destroy_controller(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMes
             return -1;
         uuid = en_arena_strdup(call->arena, m->model->controller_uuid);
     }
-    if (gateway_step(call, "broker", req_, res, err))
+    if ((call->model_uuid && *call->model_uuid && gateway_mark_dying(call, call->model_uuid, err)) ||
+        gateway_step(call, "broker", req_, res, err))
         return -1;
     return gateway_destroy_controller_groups(call, call->model_uuid, uuid, err);
 }

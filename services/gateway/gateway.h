@@ -81,6 +81,8 @@ int gateway_call(en_call_t *call, const char *service, const char *method,
 //  --------------------------------------------------------------------------
 //  Firewall groups (firewall.c): the steps the instance compositions share
 
+//  registry MarkModelDying: the first step of Destroy and DestroyController.
+int gateway_mark_dying(en_call_t *call, const char *model_uuid, en_err_t *err);
 //  Whether a firewaller error means the cloud has no firewall (then there
 //  are no groups to make or delete).
 bool gateway_no_firewall(const en_err_t *err);

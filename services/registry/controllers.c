@@ -328,6 +328,8 @@ s_remove_controller(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMess
     const char *sql[] = {
         "DELETE FROM machine_seq WHERE model_uuid IN "
         "(SELECT uuid FROM models WHERE controller_uuid = ?1)",
+        "DELETE FROM dying_models WHERE uuid IN "
+        "(SELECT uuid FROM models WHERE controller_uuid = ?1)",
         "DELETE FROM models WHERE controller_uuid = ?1",
         "DELETE FROM controllers WHERE uuid = ?1 OR name = ?2",
     };

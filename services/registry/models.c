@@ -73,6 +73,10 @@ s_prepare_config(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
 #define MODEL_COLUMNS                                                                            \
     "uuid, name, owner, controller_uuid, cloud, region, credential, type, spec, config, "       \
     "version, created_ms"
+//  What a SELECT reads: the columns, then whether the model is dying (a
+//  row of dying_models, written by MarkModelDying).
+#define MODEL_SELECT                                                                             \
+    MODEL_COLUMNS ", EXISTS (SELECT 1 FROM dying_models d WHERE d.uuid = models.uuid)"
 
 static const char *
 s_col(sqlite3_stmt *st, int i)
@@ -109,6 +113,7 @@ s_row_model(en_arena_t *a, sqlite3_stmt *st)
     m->config->json = en_arena_strdup(a, s_col(st, 9));
     m->version = (uint64_t) sqlite3_column_int64(st, 10);
     m->created_ms = (uint64_t) sqlite3_column_int64(st, 11);
+    m->dying = sqlite3_column_int(st, 12) != 0;
     return m;
 }
 
@@ -116,7 +121,7 @@ En__Model *
 registry_model_by_uuid(en_call_t *call, const char *uuid, en_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(T(call)->db, "SELECT " MODEL_COLUMNS " FROM models WHERE uuid = ?", -1,
+    sqlite3_prepare_v2(T(call)->db, "SELECT " MODEL_SELECT " FROM models WHERE uuid = ?", -1,
                        &st, NULL);
     sqlite3_bind_text(st, 1, uuid ? uuid : "", -1, SQLITE_STATIC);
     En__Model *m = NULL;
@@ -272,7 +277,7 @@ s_models(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, 
     En__ModelsResult *res = (void *) res_;
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(T(call)->db,
-                       "SELECT " MODEL_COLUMNS " FROM models WHERE ?1 = '' OR controller_uuid = ?1 "
+                       "SELECT " MODEL_SELECT " FROM models WHERE ?1 = '' OR controller_uuid = ?1 "
                        "ORDER BY owner, name",
                        -1, &st, NULL);
     sqlite3_bind_text(st, 1, req->controller_uuid ? req->controller_uuid : "", -1, SQLITE_STATIC);
@@ -300,7 +305,7 @@ s_model(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_, e
         return en_err_set(err, EN_NOT_VALID, "a model is named by uuid or name");
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(T(call)->db,
-                       "SELECT " MODEL_COLUMNS " FROM models WHERE name = ?1 "
+                       "SELECT " MODEL_SELECT " FROM models WHERE name = ?1 "
                        "AND (?2 = '' OR owner = ?2) AND (?3 = '' OR controller_uuid = ?3)",
                        -1, &st, NULL);
     sqlite3_bind_text(st, 1, req->name, -1, SQLITE_STATIC);
@@ -544,6 +549,53 @@ s_get_model_for_service(en_call_t *call, const ProtobufCMessage *req_, ProtobufC
     return 0;
 }
 
+//  --------------------------------------------------------------------------
+//  MarkModelDying
+
+//  One statement on the model's uuid: 0 when it ran to the end.
+static int
+s_model_exec(registry_thread_t *t, const char *sql, const char *uuid)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(t->db, sql, -1, &st, NULL);
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, en_now_ms());
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int
+s_mark_model_dying(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_,
+                   en_err_t *err)
+{
+    const En__MarkModelDyingRequest *req = (const void *) req_;
+    En__MarkModelDyingResult *res = (void *) res_;
+    registry_thread_t *t = T(call);
+    if (registry_begin(t, err))
+        return -1;
+    En__Model *m = registry_model_by_uuid(call, req->uuid, err);
+    bool marked = m && !m->dying;
+    if (marked &&
+        (s_model_exec(t, "INSERT INTO dying_models(uuid, at_ms) VALUES (?1, ?2)", m->uuid) ||
+         s_model_exec(t, "UPDATE models SET version = version + 1 WHERE uuid = ?1", m->uuid))) {
+        en_err_set(err, EN_INTERNAL, "cannot mark model %s dying: %s", m->uuid,
+                   sqlite3_errmsg(t->db));
+        m = NULL;
+    }
+    if (!m || registry_commit(t, err)) {
+        registry_rollback(t);
+        return -1;
+    }
+    if (marked) {
+        m->dying = true;
+        m->version++;
+        registry_publish(t, m->uuid, EN__MODEL_CHANGED__KIND__UPDATED, m->version);
+    }
+    res->model = m;
+    return 0;
+}
+
 #define ROUTE(m, fn) {&en__environ__descriptor, m, fn, 0}
 const en_route_t registry_model_routes[] = {
     ROUTE("PrepareConfig", s_prepare_config),
@@ -557,6 +609,7 @@ const en_route_t registry_model_routes[] = {
     ROUTE("Schema", s_schema),
     ROUTE("NextMachineId", s_next_machine_id),
     {&en__registry__descriptor, "GetModelForService", s_get_model_for_service, 0},
+    {&en__registry__descriptor, "MarkModelDying", s_mark_model_dying, 0},
 };
 const size_t registry_model_route_count =
     sizeof registry_model_routes / sizeof registry_model_routes[0];

@@ -29,6 +29,9 @@ static const char *s_schema =
     "  credential TEXT NOT NULL, type TEXT NOT NULL, spec TEXT NOT NULL, config TEXT NOT NULL,"
     "  version INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
     "  UNIQUE (controller_uuid, owner, name));"
+    // a model being destroyed (MarkModelDying): for good, until its row goes
+    "CREATE TABLE IF NOT EXISTS dying_models ("
+    "  uuid TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS machine_seq ("
     "  model_uuid TEXT PRIMARY KEY, next INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS controllers ("

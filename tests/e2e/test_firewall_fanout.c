@@ -518,6 +518,63 @@ groups_follow_instances_in_instance_mode(void **state)
     FREE(dr);
 }
 
+//  Destroy marks the model dying first: a StartInstance or OpenPortsMany
+//  that comes late (a resend after a broker was killed, a slow client)
+//  makes nothing again, neither an instance nor a group nor a rule, and
+//  Destroy can still be run again.
+static void
+destroyed_model_makes_nothing_new(void **state)
+{
+    fx_t *fx = *state;
+    s_open(fx, "fan-dying", "{}");
+    machines_t *ms = calloc(1, sizeof *ms);
+    s_start_machines(fx, ms, 0, 2);
+    assert_int_equal(s_model_groups(fx), 3);
+    En__DestroyRequest d = EN__DESTROY_REQUEST__INIT;
+    en_err_t err;
+    En__DestroyResult *dr = s_call(fx, "Destroy", &d, &en__destroy_result__descriptor, &err);
+    if (!dr)
+        fail_msg("Destroy: %s", err.message);
+    FREE(dr);
+    assert_int_equal(s_model_groups(fx), 0);
+
+    En__StartInstanceParams p = EN__START_INSTANCE_PARAMS__INIT;
+    p.machine_id = "5";
+    p.machine_nonce = "nonce-5";
+    p.controller_uuid = CTRL_UUID;
+    En__StartInstanceRequest req = EN__START_INSTANCE_REQUEST__INIT;
+    req.params = &p;
+    En__StartInstanceResult *r =
+        s_call(fx, "StartInstance", &req, &en__start_instance_result__descriptor, &err);
+    assert_null(r);
+    fprintf(stderr, "StartInstance after Destroy: %s\n", err.message);
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_string_equal(err.message,
+                        "cannot create security groups: model \"fan-dying\" is being destroyed");
+    assert_int_equal(s_model_groups(fx), 0);
+
+    ports_t *ports = malloc(sizeof *ports);
+    s_ports(ports, 80, 80, "tcp");
+    s_ports_add(ports, ms->instance[0], ms->machine[0]);
+    En__OpenPortsManyRequest oreq = s_open_req(ports);
+    En__OpenPortsManyResult *o =
+        s_call(fx, "OpenPortsMany", &oreq, &en__open_ports_many_result__descriptor, &err);
+    if (!o)
+        fail_msg("OpenPortsMany: %s", err.message);
+    assert_int_equal(o->n_items, 1);
+    assert_false(s_item_ok(o->items[0]));
+    assert_non_null(strstr(o->items[0]->error->message, "is being destroyed"));
+    FREE(o);
+    assert_int_equal(s_model_groups(fx), 0);
+
+    dr = s_call(fx, "Destroy", &d, &en__destroy_result__descriptor, &err);
+    if (!dr)
+        fail_msg("second Destroy: %s", err.message);
+    FREE(dr);
+    free(ports);
+    free(ms);
+}
+
 //  A group the cloud will not delete is not dropped: Destroy fails naming
 //  it, in EC2's words, and a later Destroy finishes the job.
 static void
@@ -623,6 +680,7 @@ main(void)
         cmocka_unit_test(groups_follow_instances_in_instance_mode),
         cmocka_unit_test(mode_none_starts_without_groups),
         cmocka_unit_test(destroy_reports_groups_left),
+        cmocka_unit_test(destroyed_model_makes_nothing_new),
         cmocka_unit_test(open_many_survives_firewaller_kill),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

@@ -134,6 +134,33 @@ s_tag(const En__Instance *inst, const char *key)
     return NULL;
 }
 
+//  A dying model (MarkModelDying, which the gateway's Destroy sends first):
+//  StartInstance refuses before the cloud is asked, so a late or resent
+//  start cannot make again what Destroy removes.
+static void
+start_refuses_a_dying_model(void **state)
+{
+    fx_t *fx = *state;
+    char *model = s_open(fx, "doomed", NULL);
+    En__MarkModelDyingRequest req = EN__MARK_MODEL_DYING_REQUEST__INIT;
+    req.uuid = model;
+    ProtobufCMessage *res = NULL;
+    en_err_t err;
+    if (en_client_call(fx->h.client, "registry", "MarkModelDying", NULL, &req.base,
+                       &en__mark_model_dying_result__descriptor, &res, 15000, &err))
+        fail_msg("MarkModelDying: %s", err.message);
+    FREE(res);
+    En__StartInstanceResult *r = s_start(fx, model, "0", "nonce-0", false, NULL, &err);
+    assert_null(r);
+    assert_int_equal(err.kind, EN_NOT_VALID);
+    assert_string_equal(err.message, "cannot start instance: model \"doomed\" is being destroyed");
+    En__AllInstancesRequest all = EN__ALL_INSTANCES_REQUEST__INIT;
+    En__AllInstancesResult *a = s_call(fx, "AllInstances", model, &all, &err);
+    assert_true(a == NULL || a->n_instances == 0);
+    FREE(a);
+    free(model);
+}
+
 //  Name and tags are set by the create call; a resend adopts, another
 //  nonce for the same machine is refused.
 static void
@@ -830,6 +857,7 @@ main(void)
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(precheck_refuses_spaces_no_zone_can_meet, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(start_refuses_a_dying_model, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(start_uses_the_image_metadata_it_is_given, s_setup,
                                         s_teardown),
     };

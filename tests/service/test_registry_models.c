@@ -525,6 +525,46 @@ get_model_for_service_joins_the_credential_public_calls_never_do(void **state)
     }
 }
 
+//  MarkModelDying (Destroy's first step): the model reads dying from then
+//  on, to services and to public calls; its version moves once; a second
+//  mark changes nothing; an unknown model is NOT_FOUND.
+static void
+mark_model_dying_is_for_good_and_idempotent(void **state)
+{
+    en_err_t err;
+    En__OpenResult *a = fx_open(FX, "doomed", "", "sim", "", NULL, &err);
+    assert_non_null(a);
+    char uuid[64];
+    snprintf(uuid, sizeof uuid, "%s", a->model->uuid);
+    assert_false(a->model->dying);
+    FX_FREE(a);
+    En__MarkModelDyingRequest req = EN__MARK_MODEL_DYING_REQUEST__INIT;
+    req.uuid = uuid;
+    for (int i = 0; i < 2; i++) {
+        En__MarkModelDyingResult *r = fx_call(FX, "MarkModelDying", NULL, &req, &err);
+        if (!r)
+            fail_msg("MarkModelDying: %s", err.message);
+        assert_true(r->model->dying);
+        assert_int_equal(r->model->version, 2);
+        FX_FREE(r);
+    }
+    En__GetModelForServiceRequest g = EN__GET_MODEL_FOR_SERVICE_REQUEST__INIT;
+    g.uuid = uuid;
+    En__GetModelForServiceResult *got = fx_call(FX, "GetModelForService", NULL, &g, &err);
+    assert_non_null(got);
+    assert_true(got->model->dying);
+    FX_FREE(got);
+    En__ModelResult *mr;
+    En__Model *m = fx_model(FX, uuid, &mr, &err);
+    assert_non_null(m);
+    assert_true(m->dying);
+    assert_int_equal(m->version, 2);
+    FX_FREE(mr);
+    req.uuid = UUID1;
+    assert_null(fx_call(FX, "MarkModelDying", NULL, &req, &err));
+    assert_int_equal(err.kind, EN_NOT_FOUND);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int
@@ -543,6 +583,7 @@ main(void)
         T(set_config_merges_resets_to_defaults_and_bumps_the_version),
         T(next_machine_id_counts_per_model),
         T(get_model_for_service_joins_the_credential_public_calls_never_do),
+        T(mark_model_dying_is_for_good_and_idempotent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
