@@ -473,15 +473,35 @@ create_finishes_half_made_instance(void **state)
     const char *ids[] = {m.name};
     assert_int_equal(OPS->terminate(C, ids, 1, &err), 0);
 
-    //  half-made with another nonce: someone else's
+    //  half-made (stopped) by another machine of that name: someone
+    //  else's, left alone
     s_post_half_made(&m, MODEL_A);
     s_machine_t other;
-    s_machine(&other, MODEL_A, 5, IMAGE, "machine-5:another-start");
+    s_machine(&other, MODEL_A, 5, IMAGE, NULL);
+    snprintf(other.id, sizeof other.id, "9");
     assert_int_equal(OPS->create(C, &other.args, &inst, &err), -1);
     assert_int_equal(err.kind, EN_ALREADY_EXISTS);
     j = s_get("/1.0/instances/%s", m.name);
     assert_string_equal(json_string_value(json_object_get(j, "status")), "Stopped");
     json_decref(j);
+    //  half-made with another nonce of this machine: the leftover of a
+    //  failed attempt (whose clean-up failed too), replaced by the new one
+    s_machine(&other, MODEL_A, 5, IMAGE, "machine-5:another-start");
+    if (OPS->create(C, &other.args, &inst, &err))
+        fail_msg("create over a failed attempt's leftover: %s: %s", en_kind_name(err.kind),
+                 err.message);
+    assert_string_equal(inst.status, "running");
+    en_instance_clear(&inst);
+    j = s_get("/1.0/instances/%s", m.name);
+    assert_string_equal(s_config(j, "user.juju-machine-nonce"), "machine-5:another-start");
+    json_decref(j);
+    assert_int_equal(OPS->read_file(C, m.name, LXD_NONCE_FILE, &data, &len, &err), 0);
+    assert_string_equal(data, "machine-5:another-start");
+    free(data);
+    //  running now: a third attempt's nonce is refused
+    s_machine(&other, MODEL_A, 5, IMAGE, "machine-5:a-third-start");
+    assert_int_equal(OPS->create(C, &other.args, &inst, &err), -1);
+    assert_int_equal(err.kind, EN_ALREADY_EXISTS);
     assert_int_equal(OPS->terminate(C, ids, 1, &err), 0);
 }
 

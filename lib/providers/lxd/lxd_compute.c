@@ -528,8 +528,19 @@ s_tag_written(const en_create_args_t *a, const char *key, const char *theirs)
 
 //  After a POST that failed, whatever the failure: the instance as an
 //  earlier try of this create may have left it. 1: there, with this
-//  create's tags (*inst its JSON); 0: not there; -1: err (ALREADY_EXISTS
-//  when it is another create's, else why it could not be read).
+//  create's tags (*inst its JSON); 2: a leftover of an earlier, failed
+//  StartInstance of the same machine (below); 0: not there; -1: err
+//  (ALREADY_EXISTS when it is another create's, else why it could not be
+//  read).
+//
+//  A leftover carries this create's model, controller and machine but
+//  another nonce, and does not run: our create starts what it makes
+//  before it answers, and removes it when that fails, so a stopped one is
+//  what a failed attempt whose clean-up failed too (LXD unreachable) left
+//  behind. Juju tries a machine again with a new nonce only once the
+//  earlier attempt has answered, so nothing is working on it any more;
+//  kept, it would refuse the machine for ever. A running one is a machine
+//  that works, and stays ALREADY_EXISTS.
 static int
 s_own_instance(en_compute_t *self, const en_create_args_t *a, json_t **inst, en_err_t *err)
 {
@@ -544,7 +555,13 @@ s_own_instance(en_compute_t *self, const en_create_args_t *a, json_t **inst, en_
         ours = s_tag_written(a, s_own_tags[i], lxd_user(*inst, s_own_tags[i]));
     if (ours)
         return 1;
+    bool leftover = nonce && *nonce && strcmp(lxd_str(*inst, "status"), "Running") != 0;
+    for (size_t i = 0; leftover && i < 3; i++)
+        leftover = s_tag_written(a, s_own_tags[i], lxd_user(*inst, s_own_tags[i]));
     json_decref(*inst);
+    *inst = NULL;
+    if (leftover)
+        return 2;
     *inst = NULL;
     return en_err_set(err, EN_ALREADY_EXISTS, "instance \"%s\" already exists", a->name);
 }
@@ -757,6 +774,19 @@ s_post_failed(const en_create_args_t *a, en_err_t *err)
     return -1;
 }
 
+//  POST the instance, retrying what is transient: the next try of one
+//  that got through answers ALREADY_EXISTS.
+static int
+s_post(en_compute_t *self, json_t *body, en_err_t *err)
+{
+    for (int attempt = 0;; attempt++) {
+        int rc = en_lxd_call(self->lxd, "POST", "/1.0/instances", body, NULL, NULL,
+                             S_CREATE_TIMEOUT_MS, err);
+        if (rc == 0 || !lxd_again(&lxd_backoff_call, attempt, 0, err))
+            return rc;
+    }
+}
+
 //  create. A POST that fails may still have made the instance: an earlier
 //  try of this create (the broker killed after its POST and the call
 //  resent), or this try (the wait timed out, LXD discarded the operation
@@ -764,9 +794,11 @@ s_post_failed(const en_create_args_t *a, en_err_t *err)
 //  So after any failed POST the instance is read back: carrying this
 //  create's model, controller, machine and nonce tags it is finished
 //  (started unless running, the nonce written unless there) and answered
-//  as created; carrying others it is ALREADY_EXISTS. Without this, a
-//  stopped instance without a nonce file would be adopted by the broker's
-//  resend (its tags match) and never started.
+//  as created; a stopped one of the same machine with another nonce is
+//  the leftover of a failed attempt, removed and made anew; carrying
+//  others it is ALREADY_EXISTS. Without this, a stopped instance without
+//  a nonce file would be adopted by the broker's resend (its tags match)
+//  and never started.
 static int
 s_create(en_compute_t *self, const en_create_args_t *a, en_instance_t *out, en_err_t *err)
 {
@@ -788,19 +820,28 @@ s_create(en_compute_t *self, const en_create_args_t *a, en_instance_t *out, en_e
         json_decref(body);
         return -1;
     }
-    int rc = -1;
-    for (int attempt = 0;; attempt++) {
-        rc = en_lxd_call(self->lxd, "POST", "/1.0/instances", body, NULL, NULL, S_CREATE_TIMEOUT_MS,
-                         err);
-        //  the next try of one that got through answers ALREADY_EXISTS
-        if (rc == 0 || !lxd_again(&lxd_backoff_call, attempt, 0, err))
-            break;
+    en_err_t post = {0};
+    int rc = s_post(self, body, err);
+    if (rc)
+        post = *err;
+    json_t *adopted = NULL;
+    int own = rc ? s_own_instance(self, a, &adopted, err) : 1;
+    if (own == 2) {
+        en_info("lxd: instance \"%s\" is left from a failed start of machine %s (another nonce, "
+                "not running): replacing it",
+                a->name, s_tag(a, LXD_TAG_MACHINE));
+        if (s_remove(self, a->name, err)) {
+            json_decref(body);
+            return en_err_annotate(err, "replacing instance \"%s\"", a->name);
+        }
+        if ((rc = s_post(self, body, err)))
+            post = *err;
+        own = rc ? s_own_instance(self, a, &adopted, err) : 1;
+        if (own == 2)
+            own = en_err_set(err, EN_ALREADY_EXISTS, "instance \"%s\" already exists", a->name);
     }
     json_decref(body);
-    json_t *adopted = NULL;
     if (rc) {
-        en_err_t post = *err;
-        int own = s_own_instance(self, a, &adopted, err);
         if (own == 0) {
             *err = post;
             return s_post_failed(a, err);
