@@ -375,6 +375,37 @@ interfaces_follow_interface_names(void **state)
     en_nics_free(&nics, n);
 }
 
+//  Stopped, the instance has no network state; its eth0 keeps the address
+//  of its DHCP lease (dnsmasq keeps the lease), eth1 (no DHCP in the
+//  image) has none. Last: the instance stays stopped.
+static void
+interfaces_of_a_stopped_instance_come_from_the_leases(void **state)
+{
+    (void)state;
+    en_err_t err;
+    char path[128];
+    snprintf(path, sizeof path, "/1.0/instances/%s/state", s_fx.instance);
+    json_t *body = json_pack("{s:s, s:b, s:i}", "action", "stop", "force", 1, "timeout", 30);
+    s_ok(en_lxd_call(s_fx.lxd, "PUT", path, body, NULL, NULL, 60000, &err), &err, "stop");
+    json_decref(body);
+    json_t *st = NULL;
+    s_ok(en_lxd_call(s_fx.lxd, "GET", path, NULL, &st, NULL, 0, &err), &err, "state");
+    assert_string_equal(json_string_value(json_object_get(st, "status")), "Stopped");
+    assert_true(json_object_size(json_object_get(st, "network")) == 0);
+    json_decref(st);
+
+    en_nic_t *nics = NULL;
+    size_t n = 0;
+    s_ok(lxd_network_ops.interfaces(&s_fx.conn, s_fx.instance, &nics, &n, &err), &err,
+         "interfaces");
+    assert_int_equal(n, 2);
+    assert_string_equal(nics[0].interface_name, "eth0");
+    assert_string_equal(nics[0].address, s_fx.address);
+    assert_string_equal(nics[1].address, "");
+    assert_int_equal(nics[0].mtu, 0); // unknown while stopped
+    en_nics_free(&nics, n);
+}
+
 static void
 unknown_instances_are_not_found(void **state)
 {
@@ -408,6 +439,7 @@ main(void)
         cmocka_unit_test(subnets_of_an_instance_are_its_nics_networks),
         cmocka_unit_test(interfaces_follow_interface_names),
         cmocka_unit_test(unknown_instances_are_not_found),
+        cmocka_unit_test(interfaces_of_a_stopped_instance_come_from_the_leases),
     };
     return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
 }

@@ -15,13 +15,17 @@
     under which interface name, with which MAC (volatile.<dev>.hwaddr);
     its state says what the container has now (address, MTU, and the MAC
     when volatile has none yet). The bridge's own address is the gateway
-    and DNS server, as LXD's dnsmasq serves both. Reads are not atomic
-    across calls; an instance deleted between them is NOT_FOUND. */
+    and DNS server, as LXD's dnsmasq serves both. A NIC whose state has no
+    address (the instance is stopped, or its state lags) gets the one the
+    bridge's DHCP leases give its MAC (GET /1.0/networks/<bridge>/leases:
+    dnsmasq keeps a dynamic lease after the instance stops). Reads are not
+    atomic across calls; an instance deleted between them is NOT_FOUND. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "providers/lxd/lxd_private.h"
 
@@ -306,6 +310,46 @@ s_nic_fill(en_nic_t *nic, int index, const char *instance_id, const s_nic_dev_t 
     return s_oom(err);
 }
 
+//  The IPv4 address bridge's DHCP leases give mac (a dynamic lease or a
+//  static allocation), copied into nic->address; nothing when the leases
+//  cannot be read or name none (the address stays unknown, "").
+static int
+s_lease_address(en_compute_t *self, const char *bridge, en_nic_t *nic, en_err_t *err)
+{
+    if (!bridge || !*bridge || !nic->mac || !*nic->mac)
+        return 0;
+    char path[256];
+    lxd_path(path, sizeof path, "/1.0/networks/", bridge, "/leases");
+    json_t *leases = NULL;
+    en_err_t ignored;
+    if (lxd_call(self, "GET", path, NULL, &leases, 0, &ignored))
+        return 0;
+    size_t i;
+    json_t *lease;
+    const char *found = NULL;
+    json_array_foreach(leases, i, lease)
+    {
+        const char *type = lxd_str(lease, "type"), *address = lxd_str(lease, "address");
+        struct in_addr a;
+        if (!found && strcasecmp(lxd_str(lease, "hwaddr"), nic->mac) == 0 &&
+            (strcmp(type, "dynamic") == 0 || strcmp(type, "static") == 0) &&
+            inet_pton(AF_INET, address, &a) == 1)
+            found = address;
+    }
+    int rc = 0;
+    if (found) {
+        char *copy = strdup(found);
+        if (!copy)
+            rc = s_oom(err);
+        else {
+            free(nic->address);
+            nic->address = copy;
+        }
+    }
+    json_decref(leases);
+    return rc;
+}
+
 static int
 s_interfaces(en_compute_t *self, const char *instance_id, en_nic_t **out, size_t *count,
              en_err_t *err)
@@ -328,9 +372,14 @@ s_interfaces(en_compute_t *self, const char *instance_id, en_nic_t **out, size_t
         goto cleanup;
     }
     for (size_t i = 0; i < dev_count; i++) {
-        if (s_nic_fill(&(*out)[i], (int)i, instance_id, &devs[i], inst, state,
-                       s_bridge_find(bridges, bridge_count, devs[i].network), zone, err)) {
+        const s_bridge_t *bridge = s_bridge_find(bridges, bridge_count, devs[i].network);
+        en_nic_t *nic = &(*out)[i];
+        if (s_nic_fill(nic, (int)i, instance_id, &devs[i], inst, state, bridge, zone, err)) {
             en_nics_free(out, i);
+            goto cleanup;
+        }
+        if (!*nic->address && bridge && s_lease_address(self, bridge->name, nic, err)) {
+            en_nics_free(out, i + 1);
             goto cleanup;
         }
     }
