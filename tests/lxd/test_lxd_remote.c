@@ -354,18 +354,9 @@ setup(void **state)
     }
     if (harness_init(&H))
         return -1;
-    harness_start(&H, "gateway", 0);
-    harness_start(&H, "registry", 0);
-    harness_start(&H, "broker", 0);
-    harness_start(&H, "firewaller", 0);
-    harness_start(&H, "networking", 0);
-    harness_start(&H, "imagemeta", 0);
-    static const char *const services[] = {"registry", "broker", "firewaller", "networking",
-                                           "imagemeta"};
-    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
-        if (harness_wait_service(&H, services[i], 20000))
-            return -1;
-    return 0;
+    static const char *const services[] = {"registry",   "broker",    "firewaller",
+                                           "networking", "imagemeta", NULL};
+    return harness_up(&H, services) ? -1 : 0;
 }
 
 static int
