@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/cloudfile.h"
+#include "common/specproto.h"
 
 //  Juju's clouds.yaml shape of one region; endpoints only where set.
 static json_t *
@@ -166,78 +167,21 @@ s_providers(cli_t *cli, const cli_args_t *args)
 //  --------------------------------------------------------------------------
 //  add-cloud CLOUD (FILE | -f FILE) [--replace]
 
-//  A config value with its YAML type, as the wire's JSON carries it.
-static json_t *
-s_kv_json(const en_kvlist_t *kv)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i < kv->count; i++) {
-        const en_kv_t *e = &kv->items[i];
-        json_t *v = e->type == EN_YAML_STR     ? json_string(e->value)
-                    : e->type == EN_YAML_BOOL  ? json_boolean(strcmp(e->value, "true") == 0)
-                    : e->type == EN_YAML_INT   ? json_integer(strtoll(e->value, NULL, 10))
-                    : e->type == EN_YAML_FLOAT ? json_real(strtod(e->value, NULL))
-                                               : json_null();
-        json_object_set_new(o, e->key, v);
-    }
-    return o;
-}
-
-//  Text of a JSON object for the wire, "" for none. Caller frees.
-static char *
-s_json_text(json_t *o)
-{
-    char *text = json_object_size(o) ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : strdup("");
-    json_decref(o);
-    return text;
-}
-
 //  AddCloud with the cloud as cloudfile.h holds it, converted at this
-//  edge; the message borrows c's strings.
+//  edge as the registry converts its own (common/specproto.h).
 static int
 s_send_cloud(cli_t *cli, const en_cloud_t *c, bool replace, en_err_t *err)
 {
-    En__Region *regions = calloc(c->region_count + 1, sizeof *regions);
-    En__Region **list = calloc(c->region_count + 1, sizeof *list);
-    for (size_t i = 0; i < c->region_count; i++) {
-        en__region__init(&regions[i]);
-        regions[i].name = c->regions[i].name;
-        regions[i].endpoint = c->regions[i].endpoint ? c->regions[i].endpoint : "";
-        regions[i].identity_endpoint =
-            c->regions[i].identity_endpoint ? c->regions[i].identity_endpoint : "";
-        regions[i].storage_endpoint =
-            c->regions[i].storage_endpoint ? c->regions[i].storage_endpoint : "";
-        list[i] = &regions[i];
-    }
-    json_t *region_config = json_object();
-    for (size_t i = 0; i < c->region_config_count; i++)
-        json_object_set_new(region_config, c->region_config[i].region,
-                            s_kv_json(&c->region_config[i].attrs));
-    En__Cloud cloud = EN__CLOUD__INIT;
-    cloud.name = c->name;
-    cloud.type = c->type ? c->type : "";
-    cloud.description = c->description ? c->description : "";
-    cloud.n_auth_types = c->auth_type_count;
-    cloud.auth_types = c->auth_types;
-    cloud.endpoint = c->endpoint ? c->endpoint : "";
-    cloud.identity_endpoint = c->identity_endpoint ? c->identity_endpoint : "";
-    cloud.storage_endpoint = c->storage_endpoint ? c->storage_endpoint : "";
-    cloud.n_regions = c->region_count;
-    cloud.regions = list;
-    cloud.config_json = s_json_text(s_kv_json(&c->config));
-    cloud.region_config_json = s_json_text(region_config);
+    en_arena_t *arena = en_arena_new();
     En__AddCloudRequest req = EN__ADD_CLOUD_REQUEST__INIT;
-    req.cloud = &cloud;
+    req.cloud = en_cloud_to_proto(arena, c);
     req.replace = replace;
     ProtobufCMessage *res;
     int rc =
         cli_call(cli, "AddCloud", NULL, &req.base, &en__add_cloud_result__descriptor, &res, err);
     if (rc == 0)
         protobuf_c_message_free_unpacked(res, NULL);
-    free(cloud.config_json);
-    free(cloud.region_config_json);
-    free(list);
-    free(regions);
+    en_arena_destroy(&arena);
     return rc;
 }
 

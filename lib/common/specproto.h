@@ -1,8 +1,9 @@
-/*  specproto.h — a cloud spec between the C value (cloudfile.h's
-    en_cloud_spec_t, en_credential_t) and the wire's en.CloudSpec and
-    en.Credential (types.proto), for those who receive one: the registry
-    (a spec in a request) and every service that opens a driver from a
-    model's spec (broker, firewaller, networking).
+/*  specproto.h — clouds and cloud specs between the C values
+    (cloudfile.h's en_cloud_t, en_cloud_spec_t, en_credential_t) and the
+    wire's en.Cloud, en.CloudSpec and en.Credential (types.proto), for
+    those who send a cloud (the registry, the CLI's add-cloud) or receive
+    a spec (the registry, and every service that opens a driver from a
+    model's spec: broker, firewaller, networking).
 
     The credential travels with the spec (it is absent when the cloud
     needs none): a driver opened without it cannot reach a cloud that
@@ -10,6 +11,9 @@
 #ifndef EN_SPECPROTO_H
 #define EN_SPECPROTO_H
 
+#include <jansson.h>
+
+#include "common/arena.h"
 #include "common/cloudfile.h"
 #include "types.pb-c.h"
 
@@ -22,5 +26,11 @@ en_cloud_spec_t *en_cloud_spec_from_proto(const En__CloudSpec *m);
 //  and a hash of the credential, so that a credential replaced opens a
 //  new connection instead of reusing the old one (malloc'd).
 char *en_cloud_spec_proto_key(const En__CloudSpec *m);
+
+//  Config values with their YAML types, as a JSON object (a new
+//  reference): the wire carries a config as JSON text.
+json_t *en_kvlist_to_json(const en_kvlist_t *kv);
+//  The wire form of a cloud, built in the arena (freed with it).
+En__Cloud *en_cloud_to_proto(en_arena_t *a, const en_cloud_t *c);
 
 #endif

@@ -39,9 +39,9 @@ s_clouds(en_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *res_, e
     res->clouds = en_arena_array(call->arena, max + 1, sizeof(En__Cloud *));
     for (size_t i = 0; i < builtin->count; i++)
         if (!en_clouds_find(personal, builtin->items[i]->name))
-            res->clouds[res->n_clouds++] = convert_cloud(call->arena, builtin->items[i]);
+            res->clouds[res->n_clouds++] = en_cloud_to_proto(call->arena, builtin->items[i]);
     for (size_t i = 0; i < personal->count; i++)
-        res->clouds[res->n_clouds++] = convert_cloud(call->arena, personal->items[i]);
+        res->clouds[res->n_clouds++] = en_cloud_to_proto(call->arena, personal->items[i]);
     en_clouds_destroy(&personal);
     en_clouds_destroy(&builtin);
     return 0;
@@ -55,7 +55,7 @@ s_cloud_get(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res
     en_cloud_t *c = s_cloud(call, req->name, err);
     if (!c)
         return -1;
-    res->cloud = convert_cloud(call->arena, c);
+    res->cloud = en_cloud_to_proto(call->arena, c);
     en_cloud_destroy(&c);
     return 0;
 }
@@ -76,8 +76,8 @@ s_cloud_same(en_arena_t *a, const en_cloud_t *stored, const en_cloud_t *fresh)
     if (one && copy && en_clouds_add(one, &copy, NULL) == 0 &&
         (text = en_clouds_format(one, NULL)) &&
         (back = en_clouds_parse(text, strlen(text), NULL)) && back->count == 1) {
-        const ProtobufCMessage *mx = &convert_cloud(a, stored)->base,
-                               *my = &convert_cloud(a, back->items[0])->base;
+        const ProtobufCMessage *mx = &en_cloud_to_proto(a, stored)->base,
+                               *my = &en_cloud_to_proto(a, back->items[0])->base;
         size_t n = protobuf_c_message_get_packed_size(mx);
         if (n == protobuf_c_message_get_packed_size(my)) {
             uint8_t *bx = en_arena_alloc(a, n + 1), *by = en_arena_alloc(a, n + 1);

@@ -20,74 +20,8 @@ s_str(en_arena_t *a, const char *s)
     return en_arena_strdup(a, s ? s : "");
 }
 
-json_t *
-convert_kv_json(const en_kvlist_t *kv)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i < kv->count; i++) {
-        const en_kv_t *e = &kv->items[i];
-        json_t *v = NULL;
-        if (e->type == EN_YAML_BOOL)
-            v = json_boolean(strcmp(e->value, "true") == 0);
-        else if (e->type == EN_YAML_INT)
-            v = json_integer(strtoll(e->value, NULL, 10));
-        else if (e->type == EN_YAML_FLOAT)
-            v = json_real(strtod(e->value, NULL));
-        else if (e->type == EN_YAML_NULL)
-            v = json_null();
-        else
-            v = json_string(e->value);
-        json_object_set_new(o, e->key, v);
-    }
-    return o;
-}
 
-static char *
-s_json_text(en_arena_t *a, json_t *o)
-{
-    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    char *out = en_arena_strdup(a, text);
-    free(text);
-    json_decref(o);
-    return out;
-}
 
-En__Cloud *
-convert_cloud(en_arena_t *a, const en_cloud_t *c)
-{
-    En__Cloud *m = en_arena_alloc(a, sizeof *m);
-    en__cloud__init(m);
-    m->name = s_str(a, c->name);
-    m->type = s_str(a, c->type);
-    m->description = s_str(a, c->description);
-    m->n_auth_types = c->auth_type_count;
-    m->auth_types = convert_strv(a, c->auth_types, c->auth_type_count);
-    m->endpoint = s_str(a, c->endpoint);
-    m->identity_endpoint = s_str(a, c->identity_endpoint);
-    m->storage_endpoint = s_str(a, c->storage_endpoint);
-    m->n_regions = c->region_count;
-    m->regions = en_arena_array(a, c->region_count ? c->region_count : 1, sizeof(En__Region *));
-    for (size_t i = 0; i < c->region_count; i++) {
-        En__Region *r = en_arena_alloc(a, sizeof *r);
-        en__region__init(r);
-        r->name = s_str(a, c->regions[i].name);
-        r->endpoint = s_str(a, c->regions[i].endpoint);
-        r->identity_endpoint = s_str(a, c->regions[i].identity_endpoint);
-        r->storage_endpoint = s_str(a, c->regions[i].storage_endpoint);
-        m->regions[i] = r;
-    }
-    m->config_json = c->config.count ? s_json_text(a, convert_kv_json(&c->config)) : s_str(a, "");
-    if (c->region_config_count) {
-        json_t *o = json_object();
-        for (size_t i = 0; i < c->region_config_count; i++)
-            json_object_set_new(o, c->region_config[i].region,
-                                convert_kv_json(&c->region_config[i].attrs));
-        m->region_config_json = s_json_text(a, o);
-    }
-    else
-        m->region_config_json = s_str(a, "");
-    return m;
-}
 
 static int
 s_json_kv_set(json_t *v, const char *key, int (*set)(void *, const char *, const char *,

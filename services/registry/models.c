@@ -175,7 +175,7 @@ registry_model_create(en_call_t *call, const En__OpenRequest *req, En__Model **o
     const en_kvlist_t *defaults[] = {r ? en_cloud_region_config(cloud, r->name) : NULL,
                                      &cloud->config};
     for (int i = 0; i < 2; i++) {
-        json_t *d = defaults[i] ? convert_kv_json(defaults[i]) : NULL;
+        json_t *d = defaults[i] ? en_kvlist_to_json(defaults[i]) : NULL;
         json_object_update_missing(cfg, d);
         json_decref(d);
     }

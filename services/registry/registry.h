@@ -81,14 +81,12 @@ int registry_model_create(en_call_t *call, const En__OpenRequest *req, En__Model
                           en_err_t *err);
 
 //  Conversions (convert.c); results live in the call's arena.
-En__Cloud *convert_cloud(en_arena_t *a, const en_cloud_t *c);
 en_cloud_t *convert_cloud_from(const En__Cloud *c, en_err_t *err);
 En__Credential *convert_credential(en_arena_t *a, const en_credential_t *c);
 En__CloudSpec *convert_spec(en_arena_t *a, const en_cloud_spec_t *s, bool with_credential);
 En__ConfigAttrs *convert_config(en_arena_t *a, const json_t *cfg);
 //  A cloud's typed YAML config as a new JSON object (bool, int, float, null
 //  keep their types).
-json_t *convert_kv_json(const en_kvlist_t *kv);
 json_t *convert_config_from(const En__ConfigAttrs *c, en_err_t *err);
 char **convert_strv(en_arena_t *a, char *const *v, size_t n);
 
