@@ -484,10 +484,20 @@ create_finishes_half_made_instance(void **state)
     j = s_get("/1.0/instances/%s", m.name);
     assert_string_equal(json_string_value(json_object_get(j, "status")), "Stopped");
     json_decref(j);
-    //  half-made with another nonce of this machine: the leftover of a
-    //  failed attempt (whose clean-up failed too), replaced by the new one
+    //  half-made with another nonce of this machine, but younger than a
+    //  create can take: maybe an attempt still in flight, left alone
     s_machine(&other, MODEL_A, 5, IMAGE, "machine-5:another-start");
-    if (OPS->create(C, &other.args, &inst, &err))
+    assert_int_equal(OPS->create(C, &other.args, &inst, &err), -1);
+    assert_int_equal(err.kind, EN_ALREADY_EXISTS);
+    j = s_get("/1.0/instances/%s", m.name);
+    assert_string_equal(s_config(j, "user.juju-machine-nonce"), m.nonce);
+    json_decref(j);
+    //  older than that (here: any age): the leftover of a failed attempt
+    //  whose clean-up failed too, replaced by the new one
+    setenv("ENVIRONS_LXD_LEFTOVER_AGE_MS", "0", 1);
+    int made = OPS->create(C, &other.args, &inst, &err);
+    unsetenv("ENVIRONS_LXD_LEFTOVER_AGE_MS");
+    if (made)
         fail_msg("create over a failed attempt's leftover: %s: %s", en_kind_name(err.kind),
                  err.message);
     assert_string_equal(inst.status, "running");

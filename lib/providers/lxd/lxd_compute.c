@@ -45,6 +45,9 @@ enum {
     S_CREATE_TIMEOUT_MS = 300000, // unpacking an image can be slow
     S_STATE_TIMEOUT_MS = 90000,   // start and stop ask LXD for 30 s
     S_TERMINATE_WINDOW = 32,      // instances terminate has in flight at most
+    //  how old a stopped instance of another attempt must be to be its
+    //  leftover: older than any create can be (POST, then start)
+    S_LEFTOVER_AGE_MS = S_CREATE_TIMEOUT_MS + S_STATE_TIMEOUT_MS + 30000,
     //  Measured on a 2-CPU host: 8, 16 and 32 parallel creates all
     //  succeed (8 in ~3 s, 16 in ~3.7 s, 32 in ~8.5 s; one alone ~0.35 s);
     //  beyond 8 the daemon's throughput hardly grows and firewall calls
@@ -260,18 +263,37 @@ s_remove(en_compute_t *self, const char *name, en_err_t *err)
 //  because the stop has not taken yet is NOT_VALID to the classifier).
 //  What still fails is logged: the instance stays, tagged, for a destroy
 //  to find.
+//  Only while the instance carries this create's nonce: by name alone, a
+//  slow attempt's clean-up could remove the instance a later attempt of
+//  the machine made in its place.
+static bool s_tag_written(const en_create_args_t *a, const char *key, const char *theirs);
+
 static void
-s_discard(en_compute_t *self, const char *name)
+s_discard(en_compute_t *self, const en_create_args_t *a)
 {
     en_err_t e;
     en_err_clear(&e);
+    char path[512];
+    lxd_path(path, sizeof path, "/1.0/instances/", a->name, NULL);
     for (int attempt = 0; attempt < S_DISCARD_TRIES; attempt++) {
         if (attempt)
             lxd_backoff_wait(&lxd_backoff_call, attempt - 1);
-        if (s_remove(self, name, &e) == 0)
+        json_t *inst = NULL;
+        if (en_lxd_call(self->lxd, "GET", path, NULL, &inst, NULL, 0, &e)) {
+            if (e.kind == EN_NOT_FOUND)
+                return;
+            continue;
+        }
+        bool ours = s_tag_written(a, LXD_TAG_NONCE, lxd_user(inst, LXD_TAG_NONCE));
+        json_decref(inst);
+        if (!ours) {
+            en_info("lxd: instance \"%s\" is another attempt's now: left alone", a->name);
+            return;
+        }
+        if (s_remove(self, a->name, &e) == 0)
             return;
     }
-    en_warn("lxd: cannot remove instance \"%s\" after its create failed: %s", name, e.message);
+    en_warn("lxd: cannot remove instance \"%s\" after its create failed: %s", a->name, e.message);
 }
 
 //  The security groups an instance was created in (its
@@ -326,9 +348,12 @@ s_send(en_compute_t *self, const char *method, const char *name, const char *suf
 
 //  One window of s_terminate: the forced stops of n instances sent
 //  before any is waited for, then their deletes, so that LXD works on
-//  them together. An instance not there is done; any other failure is
-//  removed again on its own (s_remove, with its retries), and what still
-//  fails is the answer.
+//  them together. Only a request answered 404 at once says the instance
+//  is not there: an operation not found when waited for was discarded by
+//  LXD (~5 s after it ended, and a window's waits come one after another),
+//  so its outcome is unknown. After any doubt the instance is removed
+//  again on its own (s_remove, with its retries: a 404 there is done),
+//  and what still fails is the answer.
 static int
 s_terminate_window(en_compute_t *self, const char *const *ids, size_t n, en_err_t *err)
 {
@@ -338,26 +363,30 @@ s_terminate_window(en_compute_t *self, const char *const *ids, size_t n, en_err_
     en_lxd_pending_t ops[S_TERMINATE_WINDOW];
     en_err_t e[S_TERMINATE_WINDOW];
     char *groups[S_TERMINATE_WINDOW];
+    bool gone[S_TERMINATE_WINDOW];
     for (size_t i = 0; i < n; i++) {
         groups[i] = s_groups_of(self, ids[i]);
         s_send(self, "PUT", ids[i], "/state", stop, &ops[i], &e[i]);
+        gone[i] = e[i].kind == EN_NOT_FOUND;
     }
-    //  "already stopped" and the like: the delete decides
+    //  whatever the stop's outcome ("already stopped", discarded), the
+    //  delete decides
     for (size_t i = 0; i < n; i++)
         if (e[i].kind == EN_OK)
             en_lxd_pending_wait(self->lxd, &ops[i], S_STATE_TIMEOUT_MS, NULL, &e[i]);
     for (size_t i = 0; i < n; i++)
-        if (e[i].kind != EN_NOT_FOUND)
+        if (!gone[i]) {
             s_send(self, "DELETE", ids[i], NULL, NULL, &ops[i], &e[i]);
+            gone[i] = e[i].kind == EN_NOT_FOUND;
+        }
     for (size_t i = 0; i < n; i++)
-        if (e[i].kind == EN_OK)
+        if (!gone[i] && e[i].kind == EN_OK)
             en_lxd_pending_wait(self->lxd, &ops[i], S_STATE_TIMEOUT_MS, NULL, &e[i]);
     json_decref(stop);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         en_err_t one = {0};
-        if (e[i].kind != EN_OK && e[i].kind != EN_NOT_FOUND && s_remove(self, ids[i], &one) &&
-            rc == 0) {
+        if (!gone[i] && e[i].kind != EN_OK && s_remove(self, ids[i], &one) && rc == 0) {
             rc = -1;
             if (err)
                 *err = one;
@@ -592,6 +621,24 @@ s_tag_written(const en_create_args_t *a, const char *key, const char *theirs)
     return !theirs;
 }
 
+//  S_LEFTOVER_AGE_MS, or $ENVIRONS_LXD_LEFTOVER_AGE_MS (tests).
+static int64_t
+s_leftover_age_ms(void)
+{
+    const char *v = getenv("ENVIRONS_LXD_LEFTOVER_AGE_MS");
+    char *end = NULL;
+    long long ms = v && *v ? strtoll(v, &end, 10) : -1;
+    return ms >= 0 && end && !*end ? (int64_t)ms : S_LEFTOVER_AGE_MS;
+}
+
+//  How long ago the instance was created (ms); -1 when unknown.
+static int64_t
+s_age_ms(const json_t *inst)
+{
+    int64_t created = lxd_created_ns(inst);
+    return created > 0 ? en_now_ms() - created / 1000000 : -1;
+}
+
 //  After a POST that failed, whatever the failure: the instance as an
 //  earlier try of this create may have left it. 1: there, with this
 //  create's tags (*inst its JSON); 2: a leftover of an earlier, failed
@@ -600,13 +647,14 @@ s_tag_written(const en_create_args_t *a, const char *key, const char *theirs)
 //  read).
 //
 //  A leftover carries this create's model, controller and machine but
-//  another nonce, and does not run: our create starts what it makes
-//  before it answers, and removes it when that fails, so a stopped one is
-//  what a failed attempt whose clean-up failed too (LXD unreachable) left
-//  behind. Juju tries a machine again with a new nonce only once the
-//  earlier attempt has answered, so nothing is working on it any more;
-//  kept, it would refuse the machine for ever. A running one is a machine
-//  that works, and stays ALREADY_EXISTS.
+//  another nonce, is Stopped (or Error), and is older than any create can
+//  take (S_LEFTOVER_AGE_MS): our create starts what it makes before it
+//  answers and removes it when that fails, so such an instance is what a
+//  failed attempt whose clean-up failed too (LXD unreachable) left
+//  behind, and no attempt is working on it any more (a younger one may
+//  be a create still in flight: ALREADY_EXISTS, and the machine's next
+//  try replaces it). Kept, it would refuse the machine for ever. A
+//  running (or frozen) one is a machine, and stays ALREADY_EXISTS.
 static int
 s_own_instance(en_compute_t *self, const en_create_args_t *a, json_t **inst, en_err_t *err)
 {
@@ -621,7 +669,10 @@ s_own_instance(en_compute_t *self, const en_create_args_t *a, json_t **inst, en_
         ours = s_tag_written(a, s_own_tags[i], lxd_user(*inst, s_own_tags[i]));
     if (ours)
         return 1;
-    bool leftover = nonce && *nonce && strcmp(lxd_str(*inst, "status"), "Running") != 0;
+    const char *status = lxd_str(*inst, "status");
+    bool leftover = nonce && *nonce &&
+                    (strcmp(status, "Stopped") == 0 || strcmp(status, "Error") == 0) &&
+                    s_age_ms(*inst) > s_leftover_age_ms();
     for (size_t i = 0; leftover && i < 3; i++)
         leftover = s_tag_written(a, s_own_tags[i], lxd_user(*inst, s_own_tags[i]));
     json_decref(*inst);
@@ -893,9 +944,10 @@ s_create(en_compute_t *self, const en_create_args_t *a, en_instance_t *out, en_e
     json_t *adopted = NULL;
     int own = rc ? s_own_instance(self, a, &adopted, err) : 1;
     if (own == 2) {
+        const char *machine = s_tag(a, LXD_TAG_MACHINE);
         en_info("lxd: instance \"%s\" is left from a failed start of machine %s (another nonce, "
-                "not running): replacing it",
-                a->name, s_tag(a, LXD_TAG_MACHINE));
+                "stopped): replacing it",
+                a->name, machine ? machine : "");
         if (s_remove(self, a->name, err)) {
             json_decref(body);
             return en_err_annotate(err, "replacing instance \"%s\"", a->name);
@@ -925,7 +977,7 @@ s_create(en_compute_t *self, const en_create_args_t *a, en_instance_t *out, en_e
     if (rc == 0)
         return 0;
     en_err_annotate(err, "starting instance \"%s\"", a->name);
-    s_discard(self, a->name);
+    s_discard(self, a);
     return -1;
 }
 

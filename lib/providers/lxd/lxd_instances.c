@@ -254,8 +254,8 @@ s_fetch_each(en_compute_t *self, const char *const *ids, size_t n, json_t **all,
 
 //  created_at ("2024-05-01T10:00:00.123456789Z", any offset) as ns since
 //  the epoch: RFC 3339 text drops trailing zeros, so strings do not sort.
-static int64_t
-s_created_ns(const json_t *j)
+int64_t
+lxd_created_ns(const json_t *j)
 {
     const char *t = lxd_str(j, "created_at");
     struct tm tm = {0};
@@ -282,7 +282,7 @@ static int
 s_oldest_first(const void *a, const void *b)
 {
     const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-    int64_t tx = s_created_ns(x), ty = s_created_ns(y);
+    int64_t tx = lxd_created_ns(x), ty = lxd_created_ns(y);
     return tx < ty ? -1 : tx > ty ? 1 : strcmp(lxd_str(x, "name"), lxd_str(y, "name"));
 }
 

@@ -129,6 +129,10 @@ int lxd_list(en_compute_t *self, const en_tag_t *filters, size_t filter_count, e
 int lxd_instance_get(en_compute_t *self, const char *name, en_instance_t *out, json_t **raw,
                      en_err_t *err);
 
+//  An instance's created_at ("2024-05-01T10:00:00.123456789Z", any
+//  offset) as ns since the epoch; 0 when it does not parse.
+int64_t lxd_created_ns(const json_t *inst);
+
 //  The IPv4 addresses of an instance's eth0..ethN from GET
 //  /1.0/instances/<name>/state (scope global, family inet), malloc'd.
 //  NOT_FOUND `instance "<name>" not found`. lxd_instances.c.
