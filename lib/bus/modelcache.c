@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bus/events.h"
+#include "environ.pb-c.h"
 #include "common/log.h"
 
 struct en_modelcache {
@@ -119,6 +120,25 @@ en_model_refuse_dying(bool dying, const char *name, const char *doing, en_err_t 
     if (!doing || !*doing)
         return en_err_set(err, EN_NOT_VALID, "model \"%s\" is being destroyed", name);
     return en_err_set(err, EN_NOT_VALID, "%s: model \"%s\" is being destroyed", doing, name);
+}
+
+int
+en_model_fresh_refuse_dying(en_client_t *client, const char *uuid, const char *name,
+                            const char *doing, int timeout_ms, en_err_t *err)
+{
+    if (!client || !uuid || !*uuid)
+        return 0;
+    En__ModelRequest q = EN__MODEL_REQUEST__INIT;
+    q.key_case = EN__MODEL_REQUEST__KEY_UUID;
+    q.uuid = (char *)uuid;
+    En__ModelResult *r = NULL;
+    en_err_t e;
+    if (en_client_call(client, "registry", "Model", NULL, &q.base, &en__model_result__descriptor,
+                       (ProtobufCMessage **)&r, timeout_ms > 0 ? timeout_ms : 1, &e))
+        return 0;
+    bool dying = r->model && r->model->dying;
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return en_model_refuse_dying(dying, name, doing, err);
 }
 
 const En__GetModelForServiceResult *

@@ -43,6 +43,13 @@ const En__GetModelForServiceResult *en_modelcache_for(en_modelcache_t *self, con
 //  being destroyed` (doing NULL: no prefix). 0 when the model is alive.
 int en_model_refuse_dying(bool dying, const char *name, const char *doing, en_err_t *err);
 
+//  The same from the registry itself, not the cache (one "Model" call):
+//  a cached copy lags the mark by the ModelChanged event's trip, or for
+//  good when an event is lost. A registry that cannot be reached leaves
+//  the cached view standing (0). timeout_ms: the call's.
+int en_model_fresh_refuse_dying(en_client_t *client, const char *uuid, const char *name,
+                                const char *doing, int timeout_ms, en_err_t *err);
+
 //  Apply any pending change events now; returns how many entries dropped.
 int en_modelcache_drain(en_modelcache_t *self);
 size_t en_modelcache_size(en_modelcache_t *self);

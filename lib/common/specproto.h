@@ -27,8 +27,9 @@ en_cloud_spec_t *en_cloud_spec_from_proto(const En__CloudSpec *m);
 //  new connection instead of reusing the old one (malloc'd).
 char *en_cloud_spec_proto_key(const En__CloudSpec *m);
 
-//  Config values with their YAML types, as a JSON object (a new
-//  reference): the wire carries a config as JSON text.
+//  A cloud's typed YAML config as a JSON object (a new reference; bool,
+//  int, float and null keep their types): the wire carries a config as
+//  JSON text.
 json_t *en_kvlist_to_json(const en_kvlist_t *kv);
 //  The wire form of a cloud, built in the arena (freed with it).
 En__Cloud *en_cloud_to_proto(en_arena_t *a, const en_cloud_t *c);

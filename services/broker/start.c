@@ -417,6 +417,17 @@ s_existing(broker_model_t *m, const char *name, const char *machine_id, const ch
     return rc;
 }
 
+//  The dying mark as the registry has it now (the model cache lags it).
+static int
+s_fresh_refuse_dying(en_call_t *call, const broker_model_t *m, en_err_t *err)
+{
+    broker_thread_t *t = call->state;
+    int64_t left = call->deadline_ms ? call->deadline_ms - en_now_ms() : 5000;
+    return en_model_fresh_refuse_dying(t->client, m->uuid, *m->name ? m->name : m->uuid,
+                                       "cannot start instance",
+                                       (int)(left > 5000 ? 5000 : left > 0 ? left : 1), err);
+}
+
 static int
 s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_,
                  en_err_t *err)
@@ -430,9 +441,28 @@ s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     broker_model_t m;
     if (broker_model(call, &m, err))
         return -1;
-    if (en_model_refuse_dying(m.dying, *m.name ? m.name : m.uuid, "cannot start instance", err))
+    const char *name = *m.name ? m.name : m.uuid;
+    if (en_model_refuse_dying(m.dying, name, "cannot start instance", err) ||
+        s_fresh_refuse_dying(call, &m, err))
         return -1;
-    return broker_start_instance(call, &m, p, (En__StartInstanceResult *)res_, err);
+    En__StartInstanceResult *res = (En__StartInstanceResult *)res_;
+    if (broker_start_instance(call, &m, p, res, err))
+        return -1;
+    if (s_fresh_refuse_dying(call, &m, err) == 0)
+        return 0;
+    //  Destroy began while this instance was made, after its listing maybe:
+    //  the instance goes, and so do the model's resources it may have made
+    //  again (a no-op while Destroy still has instances to remove)
+    en_log(EN_LOG_INFO, call->request_id, "model %s is being destroyed: removing %s again",
+           m.uuid, res->instance && res->instance->id ? res->instance->id : "");
+    en_err_t ignored;
+    const char *id = res->instance ? res->instance->id : NULL;
+    if (id && *id)
+        m.ops->terminate(m.conn, &id, 1, &ignored);
+    en_tag_t filter = {"juju-model-uuid", m.uuid};
+    if (m.ops->release_model)
+        m.ops->release_model(m.conn, &filter, 1, &ignored);
+    return -1;
 }
 
 int

@@ -41,6 +41,16 @@ s_mode(const char *config_json, const char *uuid, en_fw_mode_t *mode, en_err_t *
 }
 
 int
+fw_fresh_refuse_dying(en_call_t *call, const fw_model_t *m, const char *doing, en_err_t *err)
+{
+    fw_thread_t *t = call->state;
+    int64_t left = call->deadline_ms ? call->deadline_ms - en_now_ms() : 5000;
+    return en_model_fresh_refuse_dying(en_modelsvc_client(t->svc), m->uuid,
+                                       *m->name ? m->name : m->uuid, doing,
+                                       (int)(left > 5000 ? 5000 : left > 0 ? left : 1), err);
+}
+
+int
 fw_model(en_call_t *call, fw_model_t *model, en_err_t *err)
 {
     fw_thread_t *t = call->state;

@@ -63,6 +63,9 @@ const en_service_def_t *firewaller_service(firewaller_t *self);
 //  Resolve the call's model, its firewall mode and its cloud connection.
 //  NOT_VALID without a model; INTERNAL for a mode the registry should
 //  never have stored.
+//  The dying mark as the registry has it now (the model cache lags it):
+//  NOT_VALID `[<doing>: ]model "<name>" is being destroyed`.
+int fw_fresh_refuse_dying(en_call_t *call, const fw_model_t *m, const char *doing, en_err_t *err);
 int fw_model(en_call_t *call, fw_model_t *model, en_err_t *err);
 //  A model-less view of a cloud (uuid "", mode instance), for calls that
 //  act by tags alone (DeleteGroups of a controller without its models).

@@ -58,19 +58,9 @@ s_ensure(en_call_t *call, const fw_model_t *m, const char *controller_uuid, cons
 }
 
 static int
-s_ensure_groups(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_,
-                en_err_t *err)
+s_ensure_all(en_call_t *call, const En__EnsureGroupsRequest *req, En__EnsureGroupsResult *res,
+             fw_model_t m, en_err_t *err)
 {
-    const En__EnsureGroupsRequest *req = (const void *)req_;
-    En__EnsureGroupsResult *res = (void *)res_;
-    fw_model_t m;
-    if (fw_model(call, &m, err) ||
-        en_model_refuse_dying(m.dying, *m.name ? m.name : m.uuid, NULL, err))
-        return -1;
-    if (m.mode == EN_FW_NONE)
-        return 0; // no firewalling: instances are in no group
-    if (fw_require_driver(&m, err))
-        return -1;
     res->groups = en_arena_array(call->arena, req->n_machine_ids + 2, sizeof(char *));
     char name[EN_FW_GROUP_MAX];
     en_fw_group_model(m.uuid, name);
@@ -90,6 +80,34 @@ s_ensure_groups(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage 
             return -1;
     }
     return 0;
+}
+
+//  EnsureGroups. A dying model gets none (the cache's view, then the
+//  registry's); and when the mark came while they were made, they go
+//  again (Destroy's DeleteGroups may have run already).
+static int
+s_ensure_groups(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_,
+                en_err_t *err)
+{
+    const En__EnsureGroupsRequest *req = (const void *)req_;
+    En__EnsureGroupsResult *res = (void *)res_;
+    fw_model_t m;
+    if (fw_model(call, &m, err) ||
+        en_model_refuse_dying(m.dying, *m.name ? m.name : m.uuid, NULL, err) ||
+        fw_fresh_refuse_dying(call, &m, NULL, err))
+        return -1;
+    if (m.mode == EN_FW_NONE)
+        return 0; // no firewalling: instances are in no group
+    if (fw_require_driver(&m, err) || s_ensure_all(call, req, res, m, err))
+        return -1;
+    if (fw_fresh_refuse_dying(call, &m, NULL, err) == 0)
+        return 0;
+    for (size_t i = 0; i < res->n_groups; i++) {
+        en_err_t ignored;
+        m.ops->delete_group(m.conn, res->groups[i], &ignored);
+    }
+    res->n_groups = 0;
+    return -1;
 }
 
 //  --------------------------------------------------------------------------

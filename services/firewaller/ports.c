@@ -64,7 +64,8 @@ s_model(en_call_t *call, const s_method_t *method, fw_model_t *m, en_err_t *err)
     //  closing and reading stay possible: Destroy's own clean-up needs no
     //  port opened
     if ((method == &s_open_global || method == &s_open_instance) &&
-        en_model_refuse_dying(m->dying, *m->name ? m->name : m->uuid, method->doing, err))
+        (en_model_refuse_dying(m->dying, *m->name ? m->name : m->uuid, method->doing, err) ||
+         fw_fresh_refuse_dying(call, m, method->doing, err)))
         return -1;
     return fw_require_driver(m, err);
 }

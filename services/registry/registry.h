@@ -85,8 +85,8 @@ en_cloud_t *convert_cloud_from(const En__Cloud *c, en_err_t *err);
 En__Credential *convert_credential(en_arena_t *a, const en_credential_t *c);
 En__CloudSpec *convert_spec(en_arena_t *a, const en_cloud_spec_t *s, bool with_credential);
 En__ConfigAttrs *convert_config(en_arena_t *a, const json_t *cfg);
-//  A cloud's typed YAML config as a new JSON object (bool, int, float, null
-//  keep their types).
+//  A config from the wire as a new JSON object ({} when absent; NULL with
+//  NOT_VALID when its text is not an object).
 json_t *convert_config_from(const En__ConfigAttrs *c, en_err_t *err);
 char **convert_strv(en_arena_t *a, char *const *v, size_t n);
 
