@@ -134,8 +134,15 @@ en_model_fresh_refuse_dying(en_client_t *client, const char *uuid, const char *n
     En__ModelResult *r = NULL;
     en_err_t e;
     if (en_client_call(client, "registry", "Model", NULL, &q.base, &en__model_result__descriptor,
-                       (ProtobufCMessage **)&r, timeout_ms > 0 ? timeout_ms : 1, &e))
+                       (ProtobufCMessage **)&r, timeout_ms > 0 ? timeout_ms : 1, &e)) {
+        //  gone altogether (its controller removed): no more dying than that
+        if (e.kind == EN_NOT_FOUND) {
+            if (err)
+                *err = e;
+            return -1;
+        }
         return 0;
+    }
     bool dying = r->model && r->model->dying;
     protobuf_c_message_free_unpacked(&r->base, NULL);
     return en_model_refuse_dying(dying, name, doing, err);

@@ -45,8 +45,10 @@ int en_model_refuse_dying(bool dying, const char *name, const char *doing, en_er
 
 //  The same from the registry itself, not the cache (one "Model" call):
 //  a cached copy lags the mark by the ModelChanged event's trip, or for
-//  good when an event is lost. A registry that cannot be reached leaves
-//  the cached view standing (0). timeout_ms: the call's.
+//  good when an event is lost. A model the registry no longer has (its
+//  controller removed) is the registry's NOT_FOUND. A registry that
+//  cannot be reached leaves the cached view standing (0). timeout_ms:
+//  the call's.
 int en_model_fresh_refuse_dying(en_client_t *client, const char *uuid, const char *name,
                                 const char *doing, int timeout_ms, en_err_t *err);
 
