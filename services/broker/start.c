@@ -442,8 +442,9 @@ s_start_instance(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage
     if (broker_model(call, &m, err))
         return -1;
     const char *name = *m.name ? m.name : m.uuid;
-    if (en_model_refuse_dying(m.dying, name, "cannot start instance", err) ||
-        s_fresh_refuse_dying(call, &m, err))
+    //  the cache's view first; the registry's own after the create (one
+    //  call: one before as well would only save the work in a rare race)
+    if (en_model_refuse_dying(m.dying, name, "cannot start instance", err))
         return -1;
     En__StartInstanceResult *res = (En__StartInstanceResult *)res_;
     if (broker_start_instance(call, &m, p, res, err))

@@ -82,9 +82,10 @@ s_ensure_all(en_call_t *call, const En__EnsureGroupsRequest *req, En__EnsureGrou
     return 0;
 }
 
-//  EnsureGroups. A dying model gets none (the cache's view, then the
-//  registry's); and when the mark came while they were made, they go
-//  again (Destroy's DeleteGroups may have run already).
+//  EnsureGroups. A dying model gets none (the cache's view); and when the
+//  registry's own view, read after they were made, says the mark came
+//  meanwhile (or the cache lagged it), they go again (Destroy's
+//  DeleteGroups may have run already).
 static int
 s_ensure_groups(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage *res_,
                 en_err_t *err)
@@ -93,8 +94,7 @@ s_ensure_groups(en_call_t *call, const ProtobufCMessage *req_, ProtobufCMessage 
     En__EnsureGroupsResult *res = (void *)res_;
     fw_model_t m;
     if (fw_model(call, &m, err) ||
-        en_model_refuse_dying(m.dying, *m.name ? m.name : m.uuid, NULL, err) ||
-        fw_fresh_refuse_dying(call, &m, NULL, err))
+        en_model_refuse_dying(m.dying, *m.name ? m.name : m.uuid, NULL, err))
         return -1;
     if (m.mode == EN_FW_NONE)
         return 0; // no firewalling: instances are in no group
