@@ -481,6 +481,10 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
     en_constraints_t cons;
     en_constraints_init(&cons);
     en_instance_t inst = {0};
+    // the zone this start is counted in until it knows where it landed, so
+    // that concurrent starts spread instead of all taking the same zone
+    // (set before any goto: cleanup reads it)
+    const char *reserved = NULL;
     int rc = -1;
     if (s_tags_build(call, &m, p, cfg, &tags, err) || s_constraints(&m, p, cfg, &cons, err))
         goto cleanup;
@@ -503,9 +507,6 @@ broker_start_instance(en_call_t *call, broker_model_t *mp, const En__StartInstan
             *c = '-';
     const char **zones = NULL;
     size_t nz = 0;
-    // the zone this start is counted in until it knows where it landed, so
-    // that concurrent starts spread instead of all taking the same zone
-    const char *reserved = NULL;
     broker_netplan_t plan;
     if (broker_netplan(call, &m, &cons, p, &plan, err) ||
         s_zone_order(call, &m, p, &cons, &plan, &zones, &nz, err, &reserved))
