@@ -32,6 +32,8 @@ BUSYBOX=/bin/busybox
 LXD_LOG=/var/log/lxd-environs.log
 LOCK=/run/lock/environs-lxd-setup.lock
 IMAGE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lxd-image
+# shellcheck source=lxd-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lxd-lib.sh"
 
 check=0
 for arg in "$@"; do
@@ -259,15 +261,8 @@ t0=$(date +%s%N)
 lxc launch "$ALIAS" "$name" --ephemeral -p "$PROFILE" >/dev/null \
   || die "cannot launch a container from $ALIAS on profile $PROFILE"
 
-addr=
-deadline=$((SECONDS + 30))
-while :; do
-  addr=$(lxc query "/1.0/instances/$name/state" 2>/dev/null \
-          | grep -oE "\"address\": *\"$ADDR_RE\"" | grep -oE "$ADDR_RE" | head -n1 || true)
-  [[ -n $addr ]] && break
-  ((SECONDS < deadline)) || die "container $name got no address in 10.207.0.0/24 within 30 s"
-  sleep 0.1
-done
+addr=$(lxd_wait_address "$name" "$ADDR_RE" 30) \
+  || die "container $name got no address in 10.207.0.0/24 within 30 s"
 t_addr=$(date +%s%N)
 
 lxc exec "$name" -- /bin/httpd -p 8080 -h /www || die "cannot start httpd in $name"

@@ -168,6 +168,15 @@ s_ensure(fixture_t *fx, en_compute_t *c, const char *group, const char *machine)
         fail_msg("ensure %s: %s", group, err.message);
 }
 
+//  The model's group (machine NULL) or a machine's, named into out and
+//  made.
+static void
+s_made(fixture_t *fx, const char *machine, char out[EN_FW_GROUP_MAX])
+{
+    s_group(fx, machine, out);
+    s_ensure(fx, fx->c, out, machine);
+}
+
 static json_t *
 s_get(fixture_t *fx, const char *kind, const char *name, char **etag)
 {
@@ -446,10 +455,8 @@ delete_drops_the_rules_then_the_record_and_twice_is_fine(void **state)
 {
     fixture_t *fx = *state;
     char gm[EN_FW_GROUP_MAX], g0[EN_FW_GROUP_MAX];
-    s_group(fx, NULL, gm);
-    s_group(fx, "0", g0);
-    s_ensure(fx, fx->c, gm, NULL);
-    s_ensure(fx, fx->c, g0, "0");
+    s_made(fx, NULL, gm);
+    s_made(fx, "0", g0);
     en_ingress_rule_t rule = s_rule("80/tcp", NULL, NULL);
     en_err_t err;
     s_authorize(fx, g0, &rule, 1);
@@ -770,12 +777,9 @@ static void
 s_two_machines(fixture_t *fx, char gm[EN_FW_GROUP_MAX], char g1[EN_FW_GROUP_MAX],
                char g2[EN_FW_GROUP_MAX], char *c[2], char *a[2])
 {
-    s_group(fx, NULL, gm);
-    s_group(fx, "1", g1);
-    s_group(fx, "2", g2);
-    s_ensure(fx, fx->c, gm, NULL);
-    s_ensure(fx, fx->c, g1, "1");
-    s_ensure(fx, fx->c, g2, "2");
+    s_made(fx, NULL, gm);
+    s_made(fx, "1", g1);
+    s_made(fx, "2", g2);
     const char *in1[] = {gm, g1}, *in2[] = {gm, g2};
     c[0] = s_create(fx, "1", in1, 2, &a[0]);
     c[1] = s_create(fx, "2", in2, 2, &a[1]);
@@ -918,10 +922,8 @@ machine_rules_read_closed_while_stale_and_reopen(void **state)
 {
     fixture_t *fx = *state;
     char gm[EN_FW_GROUP_MAX], g1[EN_FW_GROUP_MAX], text[256], field[128], want[128];
-    s_group(fx, NULL, gm);
-    s_group(fx, "1", g1);
-    s_ensure(fx, fx->c, gm, NULL);
-    s_ensure(fx, fx->c, g1, "1");
+    s_made(fx, NULL, gm);
+    s_made(fx, "1", g1);
     const char *in1[] = {gm, g1};
     char *a1;
     char *c1 = s_create(fx, "1", in1, 2, &a1);
@@ -1003,10 +1005,8 @@ a_late_member_is_added_by_its_create_and_a_gone_one_removed(void **state)
 {
     fixture_t *fx = *state;
     char gm[EN_FW_GROUP_MAX], g1[EN_FW_GROUP_MAX], text[256], field[128], want[128];
-    s_group(fx, NULL, gm);
-    s_group(fx, "1", g1);
-    s_ensure(fx, fx->c, gm, NULL);
-    s_ensure(fx, fx->c, g1, "1");
+    s_made(fx, NULL, gm);
+    s_made(fx, "1", g1);
     const char *in1[] = {gm, g1};
     char *a1, *a2;
     char *c1 = s_create(fx, "1", in1, 2, &a1);
@@ -1074,9 +1074,8 @@ deleting_every_group_leaves_the_base_acl_and_default_reject(void **state)
 {
     fixture_t *fx = *state;
     char gm[EN_FW_GROUP_MAX], base[LXD_ACL_MAX];
-    s_group(fx, NULL, gm);
+    s_made(fx, NULL, gm);
     lxd_base_acl_name(fx->model, base);
-    s_ensure(fx, fx->c, gm, NULL);
     //  A container in no group: its create makes the bridge, listing the
     //  base ACL from its first config.
     char *a;
@@ -1133,8 +1132,7 @@ machine_group_rules_leave_the_bridge_unchanged(void **state)
 {
     fixture_t *fx = *state;
     char gm[EN_FW_GROUP_MAX], g[3][EN_FW_GROUP_MAX];
-    s_group(fx, NULL, gm);
-    s_ensure(fx, fx->c, gm, NULL);
+    s_made(fx, NULL, gm);
     //  A model rule first: it makes the bridge (with the base ACL).
     en_ingress_rule_t rule = s_rule("22/tcp", NULL, NULL);
     s_authorize(fx, gm, &rule, 1);

@@ -16,6 +16,8 @@
 set -euo pipefail
 
 src=${EN_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=../../scripts/lxd-lib.sh
+source "$src/scripts/lxd-lib.sh"
 ALIAS=environs/busybox
 ALIAS_PLAIN=environs/busybox-plain
 NONCE="machine-0:$$-$RANDOM"
@@ -67,15 +69,8 @@ t0=$(date +%s%N)
 lxc launch "$ALIAS" "$name" -p "$PROFILE" -c "user.juju-machine-nonce=$NONCE" >/dev/null \
   || fail "lxc launch $ALIAS $name -p $PROFILE"
 
-addr=
-deadline=$((SECONDS + 30))
-while :; do
-  addr=$(lxc query "/1.0/instances/$name/state" 2>/dev/null \
-          | grep -oE "\"address\": *\"$ADDR_RE\"" | grep -oE "$ADDR_RE" | head -n1 || true)
-  [[ -n $addr ]] && break
-  ((SECONDS < deadline)) || fail "$name got no address in 10.207.0.0/24 within 30 s"
-  sleep 0.1
-done
+addr=$(lxd_wait_address "$name" "$ADDR_RE" 30) \
+  || fail "$name got no address in 10.207.0.0/24 within 30 s"
 [[ $addr != "$HOST" ]] || fail "$name got the host's address $HOST"
 ok "$name got $addr by DHCP in $(ms_since "$t0") ms"
 
